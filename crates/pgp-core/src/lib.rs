@@ -1,0 +1,1 @@
+//! pgp-core (work in progress).

@@ -1,0 +1,1 @@
+//! pgp-exec (work in progress).

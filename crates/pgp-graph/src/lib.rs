@@ -1,0 +1,1 @@
+//! pgp-graph (work in progress).

@@ -1,0 +1,1 @@
+//! pgp-ops (work in progress).
