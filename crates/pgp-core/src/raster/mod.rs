@@ -1,0 +1,8 @@
+//! Rasters: opening, info, typed I/O, creation, atomic outputs, per-worker handles.
+
+pub(crate) mod create;
+pub(crate) mod dataset;
+pub(crate) mod dynarray;
+pub(crate) mod info;
+pub(crate) mod output;
+pub(crate) mod pool;

@@ -1,0 +1,116 @@
+//! Outputs that never look complete before they are: write under a temporary name, rename on
+//! success, delete on failure.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::raster::create::{create_raster, RasterSpec};
+use crate::raster::dataset::Raster;
+use crate::{Error, Result};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A temporary sibling of `target`: same directory (so the final rename is atomic), same
+/// extension (so GDAL picks the same driver), a name no other writer uses.
+pub fn temporary_sibling(target: &Path) -> PathBuf {
+    let dir = target.parent().unwrap_or_else(|| Path::new(""));
+    let stem = target
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".to_string());
+    let ext = target
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".{stem}.pgp-tmp-{}-{n}{ext}", std::process::id()))
+}
+
+/// A raster being written. [`OutputRaster::commit`] closes it and renames it into place;
+/// dropping it without committing deletes the partial file, so a failure midway leaves
+/// nothing at the target path that could pass for a finished output.
+#[derive(Debug)]
+pub struct OutputRaster {
+    raster: Option<Raster>,
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+impl OutputRaster {
+    /// Create the raster described by `spec`, to become `target` on commit.
+    pub fn create(target: impl AsRef<Path>, spec: &RasterSpec) -> Result<OutputRaster> {
+        let target = target.as_ref().to_path_buf();
+        if let Some(dir) = target.parent() {
+            if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                return Err(Error::io(
+                    dir,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "output directory does not exist",
+                    ),
+                ));
+            }
+        }
+        let tmp = temporary_sibling(&target);
+        let raster = create_raster(&tmp, spec)?;
+        Ok(OutputRaster {
+            raster: Some(raster),
+            tmp,
+            target,
+        })
+    }
+
+    /// The open raster, for writing.
+    pub fn raster(&mut self) -> &mut Raster {
+        // Only `commit` and `drop` take the raster out, and both consume `self`.
+        self.raster
+            .as_mut()
+            .expect("OutputRaster used after commit")
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flush, close, and atomically rename to the target path (replacing any older file).
+    pub fn commit(mut self) -> Result<PathBuf> {
+        let Some(raster) = self.raster.take() else {
+            return Ok(self.target.clone());
+        };
+        let result = raster.close().and_then(|()| {
+            std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))
+        });
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&self.tmp);
+            let _ = std::fs::remove_file(sidecar(&self.tmp));
+            return Err(e);
+        }
+        // GDAL may have written a sidecar (statistics in .aux.xml for some drivers).
+        let tmp_aux = sidecar(&self.tmp);
+        if tmp_aux.exists() {
+            std::fs::rename(&tmp_aux, sidecar(&self.target))
+                .map_err(|e| Error::io(&self.target, e))?;
+        } else {
+            // A stale sidecar would describe the old file.
+            let _ = std::fs::remove_file(sidecar(&self.target));
+        }
+        Ok(self.target.clone())
+    }
+}
+
+fn sidecar(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(".aux.xml");
+    PathBuf::from(s)
+}
+
+impl Drop for OutputRaster {
+    fn drop(&mut self) {
+        if let Some(r) = self.raster.take() {
+            drop(r);
+            let _ = std::fs::remove_file(&self.tmp);
+            let _ = std::fs::remove_file(sidecar(&self.tmp));
+        }
+    }
+}
