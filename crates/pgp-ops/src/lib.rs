@@ -1,1 +1,6 @@
-//! pgp-ops (work in progress).
+//! Geoprocessing operations for pgp (work in progress).
+#![warn(missing_docs)]
+
+mod error;
+
+pub use error::{Error, Result};
