@@ -30,12 +30,12 @@ use crate::task::{next_pool_id, Admission, Permit};
 /// can be sent: a registered operation name and its serialised arguments. There is no method
 /// taking a closure, so sending one is a compile-time error:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// let pool = pgp_exec::ProcessPool::new(2).unwrap();
 /// let handle = pool.spawn(|| 2 + 2); // no such method: closures cannot cross processes
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0308
 /// let pool = pgp_exec::ProcessPool::new(2).unwrap();
 /// let handle = pool.submit_raw("op", || 2 + 2); // arguments must be encoded bytes
 /// ```
