@@ -22,6 +22,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Process-pool workers are copies of this program: serve and exit when started as one.
+    pgp::exec::worker::run_if_worker();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => commands::info::run(args),
