@@ -1,0 +1,3 @@
+fn main() {
+    pgp_exec::worker::run_if_worker();
+}
