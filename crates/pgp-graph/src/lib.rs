@@ -20,7 +20,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
 //! let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
-//! let open = || Graph::open(dir.path().join("ws"), Executor::threads(None).unwrap());
+//! let open = || Graph::open(dir.path().join("ws"), Executor::threads(2).unwrap());
 //!
 //! let graph = open()?;
 //! graph.add_fn(Task::new("write a").writes([&a]), 21u32, |n, io| std::fs::write(io.output(0), n.to_string()))?;

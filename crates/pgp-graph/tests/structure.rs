@@ -409,19 +409,3 @@ fn dot_export_shows_tasks_and_file_edges() {
     g.join().unwrap();
     assert!(g.to_dot().contains("completed"));
 }
-
-#[test]
-fn closures_are_refused_on_executors_that_cannot_run_them() {
-    let env = Env::new();
-    let Ok(exec) = Executor::processes(std::num::NonZeroUsize::new(1)) else {
-        return;
-    };
-    let g = Graph::open(env.ws(), exec).unwrap();
-    let err = g
-        .add_fn(Task::new("closure"), (), |_, _| Ok::<(), String>(()))
-        .unwrap_err();
-    assert!(
-        matches!(err, GraphError::ClosureNotSupported { .. }),
-        "{err}"
-    );
-}

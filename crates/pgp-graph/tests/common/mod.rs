@@ -4,7 +4,6 @@
 use pgp_exec::Executor;
 use pgp_graph::{Graph, Task, TaskHandle};
 use std::fs;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -54,7 +53,7 @@ impl Env {
 }
 
 pub fn threads() -> Executor {
-    Executor::threads(NonZeroUsize::new(2)).unwrap()
+    Executor::threads(2).unwrap()
 }
 
 /// Copies `input` to the temporary output, transformed by `f`.
