@@ -43,6 +43,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod dag;
 mod digest;
 mod error;

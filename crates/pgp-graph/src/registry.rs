@@ -4,6 +4,9 @@
 use crate::task::GraphOp;
 use std::path::PathBuf;
 
+/// Rewrites serialised arguments so that the outputs go to the given temporary paths.
+type RedirectFn = fn(&[u8], &[PathBuf]) -> Result<Vec<u8>, String>;
+
 /// The functions of one [`GraphOp`], working on bincode-serialised arguments and outputs.
 #[derive(Clone, Copy)]
 pub struct OpVtable {
@@ -13,7 +16,7 @@ pub struct OpVtable {
     pub version: u32,
     pub(crate) inputs: fn(&[u8]) -> Result<Vec<PathBuf>, String>,
     pub(crate) outputs: fn(&[u8]) -> Result<Vec<PathBuf>, String>,
-    pub(crate) redirect: fn(&[u8], &[PathBuf]) -> Result<Vec<u8>, String>,
+    pub(crate) redirect: RedirectFn,
     pub(crate) run: fn(&[u8]) -> Result<Vec<u8>, String>,
     pub(crate) args_from_json: fn(&serde_json::Value) -> Result<Vec<u8>, String>,
 }
