@@ -409,3 +409,19 @@ fn dot_export_shows_tasks_and_file_edges() {
     g.join().unwrap();
     assert!(g.to_dot().contains("completed"));
 }
+
+#[test]
+fn graph_and_handles_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Graph>();
+    assert_send_sync::<pgp_graph::TaskHandle<String>>();
+    let env = Env::new();
+    let g = env.graph();
+    let h = transform(&g, "t", 1, &env.p("src.txt"), &env.p("t.txt"), |s| {
+        s.to_string()
+    });
+    g.start();
+    let joined = std::thread::spawn(move || h.result()).join().unwrap();
+    assert_eq!(joined.unwrap(), "source");
+    g.join().unwrap();
+}
