@@ -21,7 +21,7 @@ use crate::handle::{when_all, Completer, Handle, Signal};
 use crate::process::protocol::Outcome;
 use crate::process::worker_process::{CallError, LaunchConfig, WorkerProcess};
 use crate::registry::RemoteOp;
-use crate::task::{next_pool_id, Admission, Permit};
+use crate::task::{enter_pool, next_pool_id, Admission, Permit};
 
 /// A pool of worker processes that runs [`RemoteOp`]s.
 ///
@@ -174,6 +174,7 @@ impl ProcessPoolBuilder {
         let (queue, jobs) = crossbeam_channel::unbounded();
         for (index, worker) in started.into_iter().enumerate() {
             let driver = Driver {
+                pool_id: id,
                 index,
                 jobs: jobs.clone(),
                 config: config.clone(),
@@ -269,12 +270,12 @@ impl ProcessPool {
                 O::NAME
             ))
         })?;
-        Ok(self.enqueue(
+        self.enqueue(
             O::NAME,
             args,
             deps.into_iter().collect(),
             decode::<O::Output>,
-        ))
+        )
     }
 
     /// Runs the operation registered as `op` on bincode-encoded `args`; the handle yields the
@@ -291,7 +292,7 @@ impl ProcessPool {
         args: Vec<u8>,
     ) -> Result<Handle<Vec<u8>>> {
         self.check_op(op)?;
-        Ok(self.enqueue(op, args, deps.into_iter().collect(), Ok))
+        self.enqueue(op, args, deps.into_iter().collect(), Ok)
     }
 
     fn check_op(&self, op: &str) -> Result<()> {
@@ -314,7 +315,16 @@ impl ProcessPool {
         args: Vec<u8>,
         deps: Vec<Signal>,
         decode: fn(Vec<u8>) -> std::result::Result<T, String>,
-    ) -> Handle<T> {
+    ) -> Result<Handle<T>> {
+        // The request frame adds the op name and a few length fields to the arguments.
+        if args.len() + op.len() + 64 > protocol::MAX_FRAME {
+            return Err(ExecError::Codec(format!(
+                "arguments of operation {op:?} take {} bytes, more than a request may carry ({} bytes); \
+                 pass large data through files instead",
+                args.len(),
+                protocol::MAX_FRAME
+            )));
+        }
         let permit = self.inner.admission.admit();
         let (completer, handle) = Completer::pair();
         let job = RemoteJob {
@@ -339,7 +349,7 @@ impl ProcessPool {
                 }),
             );
         }
-        handle
+        Ok(handle)
     }
 }
 
@@ -399,6 +409,7 @@ impl<T: Send + 'static> Sink for TypedSink<T> {
 
 /// Owns one worker process and feeds it jobs from the pool's queue, one at a time.
 struct Driver {
+    pool_id: u64,
     index: usize,
     jobs: Receiver<RemoteJob>,
     config: Arc<LaunchConfig>,
@@ -408,6 +419,9 @@ struct Driver {
 
 impl Driver {
     fn run(mut self, worker: WorkerProcess) {
+        // Completion callbacks run on this thread; if one submits to this pool it must not
+        // wait for room, since only drivers make room.
+        enter_pool(self.pool_id);
         let mut worker = Some(worker);
         // Ends when the pool is dropped and every queued job is done.
         while let Ok(job) = self.jobs.recv() {
