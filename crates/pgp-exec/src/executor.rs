@@ -228,11 +228,11 @@ impl Executor {
 
     /// [`Executor::map_ordered`] for a registered operation: works on every executor,
     /// including process pools.
-    pub fn map_ordered_op<'a, O, I>(&self, args: I) -> OrderedResults<'a, O::Output>
-    where
-        O: RemoteOp,
-        I: IntoIterator<Item = O::Args> + 'a,
-    {
+    /// Call it as `exec.map_ordered_op::<MyOp>(args)`.
+    pub fn map_ordered_op<'a, O: RemoteOp>(
+        &self,
+        args: impl IntoIterator<Item = O::Args> + 'a,
+    ) -> OrderedResults<'a, O::Output> {
         let exec = self.clone();
         let mut args = args.into_iter();
         let next = move || Some(exec.submit::<O>(args.next()?));
