@@ -205,8 +205,8 @@ impl Executor {
     /// operations: compute blocks in parallel, consume them in order on one thread, with
     /// bounded memory. On the synchronous executor each item is computed when it is asked for.
     ///
-    /// Dropping the iterator early cancels the items not yet started and waits for the running
-    /// ones. On a process pool it yields a single [`ExecError::NotSendable`] (closures cannot
+    /// Dropping the iterator early cancels the items in flight ([`Handle::cancel`]) and waits
+    /// for those that cannot be stopped. On a process pool it yields a single [`ExecError::NotSendable`] (closures cannot
     /// cross processes; use [`Executor::map_ordered_op`]).
     pub fn map_ordered<'a, I, T, F>(&self, items: I, f: F) -> OrderedResults<'a, T>
     where

@@ -343,8 +343,9 @@ pub(crate) fn when_all(deps: Vec<Signal>, then: Callback) {
 
 /// Waits for every handle and returns the results in order, or the first error to occur.
 ///
-/// On the first error the handles still pending are cancelled, and the ones already running are
-/// waited for, so nothing submitted is still running when this returns.
+/// On the first error the other tasks are cancelled ([`Handle::cancel`]: pending ones do not run,
+/// running ones on a process pool are stopped, running closures finish) and waited for, so
+/// nothing submitted is still running when this returns.
 pub fn wait_all<T: Send + 'static>(handles: Vec<Handle<T>>) -> Result<Vec<T>> {
     let signals: Vec<Signal> = handles.iter().map(Handle::signal).collect();
     let mut results: Vec<Option<T>> = Vec::new();
