@@ -205,8 +205,8 @@ impl Executor {
     /// operations: compute blocks in parallel, consume them in order on one thread, with
     /// bounded memory. On the synchronous executor each item is computed when it is asked for.
     ///
-    /// Dropping the iterator early cancels the items not yet started and waits for the running
-    /// ones. On a process pool it yields a single [`ExecError::NotSendable`] (closures cannot
+    /// Dropping the iterator early cancels the items in flight ([`Handle::cancel`]) and waits
+    /// for those that cannot be stopped. On a process pool it yields a single [`ExecError::NotSendable`] (closures cannot
     /// cross processes; use [`Executor::map_ordered_op`]).
     pub fn map_ordered<'a, I, T, F>(&self, items: I, f: F) -> OrderedResults<'a, T>
     where
@@ -228,11 +228,11 @@ impl Executor {
 
     /// [`Executor::map_ordered`] for a registered operation: works on every executor,
     /// including process pools.
-    pub fn map_ordered_op<'a, O, I>(&self, args: I) -> OrderedResults<'a, O::Output>
-    where
-        O: RemoteOp,
-        I: IntoIterator<Item = O::Args> + 'a,
-    {
+    /// Call it as `exec.map_ordered_op::<MyOp>(args)`.
+    pub fn map_ordered_op<'a, O: RemoteOp>(
+        &self,
+        args: impl IntoIterator<Item = O::Args> + 'a,
+    ) -> OrderedResults<'a, O::Output> {
         let exec = self.clone();
         let mut args = args.into_iter();
         let next = move || Some(exec.submit::<O>(args.next()?));

@@ -45,6 +45,8 @@
 //! # Ok::<(), pgp_exec::ExecError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 mod executor;
 mod group;

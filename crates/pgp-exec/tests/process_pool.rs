@@ -451,12 +451,12 @@ fn wait_until_idle(pool: &ProcessPool) {
 fn map_ordered_op_yields_in_input_order() {
     let exec = Executor::processes(2).unwrap();
     let results: Vec<u64> = exec
-        .map_ordered_op::<Square, _>(0..40u64)
+        .map_ordered_op::<Square>(0..40u64)
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(results, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
     // Dropping the stream early cancels the rest and leaves the pool usable.
-    let mut stream = exec.map_ordered_op::<Napper, _>((0..100).map(|_| NapArgs {
+    let mut stream = exec.map_ordered_op::<Napper>((0..100).map(|_| NapArgs {
         pid_file: None,
         millis: 20,
     }));
