@@ -72,7 +72,7 @@ pub use handle::{Opaque, TaskHandle, TaskRef, TaskStatus};
 pub use key::KeyParts;
 pub use lock::LockWait;
 pub use plan::{PlanAction, PlannedTask, RunReason};
-pub use registry::{registered_ops, GraphOpEntry, OpVtable};
+pub use registry::{lookup as find_op, registered_ops, GraphOpEntry, OpVtable};
 pub use task::{GraphOp, Task, TaskIo};
 
 #[doc(hidden)]

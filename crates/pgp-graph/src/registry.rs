@@ -74,6 +74,19 @@ impl OpVtable {
     }
 }
 
+impl OpVtable {
+    /// The outputs the operation would write for arguments given as JSON (for pipeline loaders
+    /// that let one task refer to another's outputs).
+    pub fn outputs_from_json(&self, args: &serde_json::Value) -> Result<Vec<PathBuf>, String> {
+        (self.outputs)(&(self.args_from_json)(args)?)
+    }
+
+    /// The inputs the operation would read for arguments given as JSON.
+    pub fn inputs_from_json(&self, args: &serde_json::Value) -> Result<Vec<PathBuf>, String> {
+        (self.inputs)(&(self.args_from_json)(args)?)
+    }
+}
+
 /// A registered operation (see [`register_graph_op!`](crate::register_graph_op)).
 #[derive(Debug)]
 pub struct GraphOpEntry(pub OpVtable);
