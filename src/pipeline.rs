@@ -75,7 +75,7 @@ pub enum PipelineError {
         /// The task's name.
         task: String,
         /// The graph's error.
-        source: pgp_graph::GraphError,
+        source: Box<pgp_graph::GraphError>,
     },
 }
 
