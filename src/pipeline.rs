@@ -240,7 +240,7 @@ impl Pipeline {
                     .map_err(|source| PipelineError::Graph {
                         path: self.path.clone(),
                         task: t.name.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
             by_name.insert(&t.name, handles.len());
             handles.push(h);
