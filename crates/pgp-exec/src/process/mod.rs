@@ -181,6 +181,7 @@ impl ProcessPoolBuilder {
                 config: config.clone(),
                 pids: pids.clone(),
                 next_id: 0,
+                last_start_error: None,
             };
             std::thread::Builder::new()
                 .name(format!("pgp-exec-proc-{id}-{index}"))
