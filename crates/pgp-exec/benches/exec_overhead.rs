@@ -49,6 +49,16 @@ const REPEATS: usize = 5;
 /// More, shorter rounds for the speedups: the best round is the one least disturbed by others.
 const CPU_ROUNDS: usize = 11;
 
+/// `--rounds N` on the command line overrides [`CPU_ROUNDS`] (more rounds find quieter moments
+/// on a shared machine).
+fn cpu_rounds() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .find(|pair| pair[0] == "--rounds")
+        .and_then(|pair| pair[1].parse().ok())
+        .unwrap_or(CPU_ROUNDS)
+}
+
 /// Best wall time of `REPEATS` runs of `f`.
 fn best_of(mut f: impl FnMut()) -> Duration {
     (0..REPEATS)
@@ -192,7 +202,8 @@ fn main() {
         }),
     ];
     let mut best = [Duration::MAX; 4];
-    for _ in 0..CPU_ROUNDS {
+    let rounds = cpu_rounds();
+    for _ in 0..rounds {
         for (slot, (_, run)) in variants.iter().enumerate() {
             let start = Instant::now();
             run();
@@ -202,7 +213,7 @@ fn main() {
     let per_task_ms = best[0].as_secs_f64() * 1e3 / tasks as f64;
     println!(
         "\nCPU-bound batch: {tasks} tasks of ~{per_task_ms:.1} ms each \
-         (best of {CPU_ROUNDS} interleaved rounds):"
+         (best of {rounds} interleaved rounds):"
     );
     for ((name, _), time) in variants.iter().zip(best) {
         println!(
