@@ -4,6 +4,12 @@
 //! run; speedups are ratios against the synchronous executor measured alongside. Each timing is
 //! the best of a few repetitions, since the machine is shared and noisy.
 //!
+//! On a machine shared with other sessions, Linux's autogroup scheduler gives each session an
+//! equal share of the CPU, so two threads of one session get no more CPU than one while the
+//! others are busy, and every speedup reads about 1x. To approximate an idle machine, run the
+//! built binary in its own session with a raised autogroup priority, e.g.
+//! `setsid sh -c 'echo -10 > /proc/self/autogroup; exec target/release/deps/exec_overhead-<hash> --rounds 25'`.
+//!
 //! This binary is also the process pool's worker program, hence `run_if_worker()` first.
 
 use std::hint::black_box;
