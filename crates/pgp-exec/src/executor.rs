@@ -316,3 +316,82 @@ impl std::fmt::Debug for Executor {
         write!(f, "Executor({})", self.spec)
     }
 }
+
+/// Anything a CPU-bound function can accept as its `executor` argument: nothing (`()` or
+/// `None`: run synchronously), an [`Executor`] (owned or borrowed), or a spec ([`ExecutorSpec`]
+/// or a string such as `"threading:4"`).
+///
+/// A spec builds a new pool on every call; pass an [`Executor`] to reuse one across calls.
+///
+/// ```
+/// use pgp_exec::{Executor, IntoExecutor};
+///
+/// fn sum_of_squares(values: Vec<u64>, executor: impl IntoExecutor) -> pgp_exec::Result<u64> {
+///     let exec = executor.into_executor()?;
+///     exec.map_ordered(values, |v| v * v).sum()
+/// }
+///
+/// assert_eq!(sum_of_squares(vec![1, 2, 3], ()).unwrap(), 14);
+/// assert_eq!(sum_of_squares(vec![1, 2, 3], "threading:2").unwrap(), 14);
+/// let pool = Executor::threads(2).unwrap();
+/// assert_eq!(sum_of_squares(vec![4], &pool).unwrap(), 16);
+/// assert!(sum_of_squares(vec![4], "threading:0").is_err());
+/// ```
+pub trait IntoExecutor {
+    /// Resolves to an executor; a spec that does not parse or build is an error.
+    fn into_executor(self) -> Result<Executor>;
+}
+
+impl IntoExecutor for Executor {
+    fn into_executor(self) -> Result<Executor> {
+        Ok(self)
+    }
+}
+
+impl IntoExecutor for &Executor {
+    fn into_executor(self) -> Result<Executor> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoExecutor for () {
+    fn into_executor(self) -> Result<Executor> {
+        Ok(Executor::sync())
+    }
+}
+
+impl<T: IntoExecutor> IntoExecutor for Option<T> {
+    fn into_executor(self) -> Result<Executor> {
+        self.map_or_else(|| Ok(Executor::sync()), IntoExecutor::into_executor)
+    }
+}
+
+impl IntoExecutor for ExecutorSpec {
+    fn into_executor(self) -> Result<Executor> {
+        Executor::from_spec(&self)
+    }
+}
+
+impl IntoExecutor for &ExecutorSpec {
+    fn into_executor(self) -> Result<Executor> {
+        Executor::from_spec(self)
+    }
+}
+
+impl IntoExecutor for &str {
+    fn into_executor(self) -> Result<Executor> {
+        self.parse()
+    }
+}
+
+impl IntoExecutor for String {
+    fn into_executor(self) -> Result<Executor> {
+        self.parse()
+    }
+}
+
+impl IntoExecutor for &String {
+    fn into_executor(self) -> Result<Executor> {
+        self.parse()
+    }
+}

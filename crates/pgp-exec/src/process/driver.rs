@@ -61,6 +61,9 @@ pub(super) struct Driver {
     pub(super) config: Arc<LaunchConfig>,
     pub(super) pids: Arc<Mutex<Vec<Option<u32>>>>,
     pub(super) next_id: u64,
+    /// Why the last attempt to start a replacement worker failed, for the tasks that fail
+    /// because of it.
+    pub(super) last_start_error: Option<String>,
 }
 
 impl Driver {
@@ -78,16 +81,13 @@ impl Driver {
                 worker = self.replace();
             }
             let Some(live) = worker.as_mut() else {
-                let detail =
-                    "no worker is running and a replacement could not be started (see stderr)"
-                        .into();
-                job.sink.finish(
-                    &job.op,
-                    Err(ExecError::WorkerDied {
-                        op: job.op.clone(),
-                        detail,
-                    }),
+                let detail = format!(
+                    "no worker is running and a replacement could not be started: {}",
+                    self.last_start_error.as_deref().unwrap_or("unknown error")
                 );
+                let op = job.op.clone();
+                job.sink
+                    .finish(&job.op, Err(ExecError::WorkerDied { op, detail }));
                 continue;
             };
             self.next_id += 1;
@@ -99,32 +99,37 @@ impl Driver {
                 self.config.task_timeout,
                 &|| sink.cancel_requested(),
             );
-            let result = match outcome {
-                Ok(outcome) => self.reply_to_result(&job.op, outcome),
+            let RemoteJob { op, sink, .. } = job;
+            match outcome {
+                Ok(outcome) => {
+                    let result = self.reply_to_result(&op, outcome);
+                    sink.finish(&op, result);
+                }
                 Err(failure) => {
-                    // The worker is dead (or was killed): replace it before taking more work.
+                    // The worker is dead (or was killed). Report first, so the waiter does not
+                    // also wait for the replacement to start; then replace it before taking
+                    // more work.
                     drop(worker.take());
                     self.set_pid(None);
-                    worker = self.replace();
-                    Err(match failure {
+                    let error = match failure {
                         CallError::Died(detail) => ExecError::WorkerDied {
-                            op: job.op.clone(),
+                            op: op.clone(),
                             detail,
                         },
                         CallError::Cancelled => ExecError::Cancelled,
                         CallError::TimedOut(timeout) => ExecError::TimedOut {
-                            op: job.op.clone(),
+                            op: op.clone(),
                             timeout,
                         },
                         CallError::Protocol(detail) => ExecError::WorkerDied {
-                            op: job.op.clone(),
+                            op: op.clone(),
                             detail: format!("protocol error, worker killed: {detail}"),
                         },
-                    })
+                    };
+                    sink.finish(&op, Err(error));
+                    worker = self.replace();
                 }
-            };
-            let RemoteJob { op, sink, .. } = job;
-            sink.finish(&op, result);
+            }
         }
     }
 
@@ -143,14 +148,16 @@ impl Driver {
         }
     }
 
-    fn replace(&self) -> Option<WorkerProcess> {
+    fn replace(&mut self) -> Option<WorkerProcess> {
         let started = worker_process::spawn(&self.config).and_then(|s| s.handshake(&self.config));
         match started {
             Ok(worker) => {
                 self.set_pid(Some(worker.pid()));
+                self.last_start_error = None;
                 Some(worker)
             }
             Err(error) => {
+                self.last_start_error = Some(error.to_string());
                 eprintln!(
                     "pgp-exec: could not replace process pool worker {}: {error}",
                     self.index

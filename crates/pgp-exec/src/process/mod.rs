@@ -181,6 +181,7 @@ impl ProcessPoolBuilder {
                 config: config.clone(),
                 pids: pids.clone(),
                 next_id: 0,
+                last_start_error: None,
             };
             std::thread::Builder::new()
                 .name(format!("pgp-exec-proc-{id}-{index}"))
@@ -365,4 +366,31 @@ impl std::fmt::Debug for ProcessPool {
 
 fn decode<T: DeserializeOwned>(bytes: Vec<u8>) -> std::result::Result<T, String> {
     bincode::deserialize(&bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A libtest binary (this one) does not call `run_if_worker`, so it cannot serve as a
+    /// worker: the pool must say so at once instead of hanging, and the copy started as a
+    /// worker must not start pools of its own.
+    #[test]
+    fn a_test_harness_binary_is_refused_as_a_worker_with_advice() {
+        let result = ProcessPool::builder()
+            .workers(1)
+            .quiet_stderr(true)
+            .handshake_timeout(Duration::from_secs(60))
+            .build();
+        match result {
+            Err(ExecError::WorkerStart { detail, .. }) => {
+                assert!(
+                    detail.contains("instead of the pgp-exec handshake"),
+                    "{detail}"
+                );
+                assert!(detail.contains("run_if_worker"), "{detail}");
+            }
+            other => panic!("expected WorkerStart, got {other:?}"),
+        }
+    }
 }
