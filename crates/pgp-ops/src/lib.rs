@@ -4,3 +4,4 @@
 mod error;
 
 pub use error::{Error, Result};
+pub mod expr;
