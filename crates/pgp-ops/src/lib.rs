@@ -4,4 +4,5 @@
 mod error;
 
 pub use error::{Error, Result};
+pub mod calc;
 pub mod expr;

@@ -125,6 +125,7 @@ pub(crate) const FUNCTIONS: &[(&str, &str)] = &[
 ];
 
 /// Names that are constants, so they cannot name inputs.
+#[cfg(test)]
 pub(crate) const CONSTANTS: &[&str] = &["nan", "inf", "pi", "true", "false"];
 
 pub(crate) fn constant(name: &str) -> Option<f64> {

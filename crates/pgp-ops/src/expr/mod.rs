@@ -194,6 +194,13 @@ impl Expression {
         Ok(())
     }
 
+    /// True when the result is an integer wherever every variable for which `integral` says
+    /// true is an integer: only integer constants and operations that keep integers integral
+    /// (`+ - * %`, `min`, `max`, `abs`, comparisons, logic, `where`, rounding, tests).
+    pub(crate) fn keeps_integers(&self, integral: &dyn Fn(&str) -> bool) -> bool {
+        keeps_integers(&self.root, integral)
+    }
+
     /// Compile with each variable bound as `bind` says.
     pub(crate) fn compile(&self, bind: &dyn Fn(&str) -> Binding) -> Program {
         compile::compile(&self.root, bind)
@@ -279,6 +286,32 @@ fn collect_variables(n: &Node, out: &mut Vec<String>) {
             collect_variables(a, out);
             collect_variables(b, out);
         }
+    }
+}
+
+fn keeps_integers(n: &Node, integral: &dyn Fn(&str) -> bool) -> bool {
+    use ast::{Bin, Un};
+    match &n.kind {
+        NodeKind::Num(v) => v.is_finite() && v.fract() == 0.0,
+        NodeKind::Var(name) => integral(name),
+        NodeKind::IsNodata(_) => true,
+        NodeKind::Unary(op, x) => match op {
+            Un::IsNan | Un::IsInf | Un::Not => true,
+            Un::Floor | Un::Ceil | Un::Round | Un::Trunc => true,
+            Un::Neg | Un::Abs => keeps_integers(x, integral),
+            _ => false,
+        },
+        NodeKind::Binary(op, a, b) => {
+            if op.is_boolean() {
+                return true;
+            }
+            matches!(
+                op,
+                Bin::Add | Bin::Sub | Bin::Mul | Bin::Rem | Bin::Min | Bin::Max
+            ) && keeps_integers(a, integral)
+                && keeps_integers(b, integral)
+        }
+        NodeKind::Where(_, a, b) => keeps_integers(a, integral) && keeps_integers(b, integral),
     }
 }
 
