@@ -702,3 +702,41 @@ fn expressions_propagate_and_handle_nodata_on_rasters() {
     let w = r.read::<f32>(1, Window::new(0, 0, 4, 1)).unwrap();
     assert_eq!(w[[0, 3]], 90.0);
 }
+
+#[test]
+fn expression_jobs_round_trip_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = inputs(dir.path(), (300, 200));
+    let target = dir.path().join("job.tif");
+    let json = serde_json::json!({
+        "expression": "where(lc == 3, a * k, -9999)",
+        "inputs": { "a": i.a, "lc": { "path": i.lc, "band": 1 }, "k": 2.5, "unused": "nowhere.tif" },
+        "target": target,
+        "options": { "nodata": -9999.0, "datatype": "F32", "calc": { "calc_raster_stats": false } }
+    });
+    let job: pgp_ops::ExpressionJob = serde_json::from_value(json).unwrap();
+    assert_eq!(job.inputs_paths(), vec![i.a.clone(), i.lc.clone()]);
+    let back: pgp_ops::ExpressionJob =
+        serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+    assert_eq!(back, job);
+    let rep = job.run(&Executor::threads(2).unwrap()).unwrap();
+    assert_eq!(rep.statistics, None);
+    let (DynArray::F32(out), DynArray::F32(a), DynArray::U8(lc)) =
+        (read_all(&target), read_all(&i.a), read_all(&i.lc))
+    else {
+        panic!()
+    };
+    for ((o, a), lc) in out.iter().zip(&a).zip(&lc) {
+        let want = if *lc == 255 || *a == -9999.0 && *lc == 3 {
+            -9999.0
+        } else if *lc == 3 {
+            a * 2.5
+        } else {
+            -9999.0
+        };
+        assert_eq!(*o, want);
+    }
+    let bad = serde_json::json!({ "expression": "a +", "inputs": {}, "target": "x.tif" });
+    let err = serde_json::from_value::<pgp_ops::ExpressionJob>(bad).unwrap_err();
+    assert!(err.to_string().contains("column 4"), "{err}");
+}

@@ -17,8 +17,10 @@ use super::{output_spec, CalcOptions};
 use crate::expr::{Binding, ExprError, Expression, InputBlock, Program};
 use crate::{Error, Result};
 
-/// What an expression variable is bound to.
+/// What an expression variable is bound to. Serialised as a number, a path (band 1), or
+/// `{ "path": ..., "band": ... }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "InputRepr", into = "InputRepr")]
 pub enum ExprInput {
     /// A raster band (from 1).
     Raster {
@@ -31,8 +33,44 @@ pub enum ExprInput {
     Scalar(f64),
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum InputRepr {
+    Scalar(f64),
+    Path(PathBuf),
+    Band {
+        path: PathBuf,
+        #[serde(default = "first_band")]
+        band: usize,
+    },
+}
+
+fn first_band() -> usize {
+    1
+}
+
+impl From<InputRepr> for ExprInput {
+    fn from(r: InputRepr) -> Self {
+        match r {
+            InputRepr::Scalar(v) => ExprInput::Scalar(v),
+            InputRepr::Path(path) => ExprInput::Raster { path, band: 1 },
+            InputRepr::Band { path, band } => ExprInput::Raster { path, band },
+        }
+    }
+}
+
+impl From<ExprInput> for InputRepr {
+    fn from(i: ExprInput) -> Self {
+        match i {
+            ExprInput::Scalar(v) => InputRepr::Scalar(v),
+            ExprInput::Raster { path, band } => InputRepr::Band { path, band },
+        }
+    }
+}
+
 /// Options of [`evaluate`] and [`evaluate_expression`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExprOptions {
     /// Output pixel type. Default: the promotion of the input rasters' types (numpy's rules)
     /// when the expression keeps integers integral (`+ - * %`, `min`/`max`, comparisons, `where`,
@@ -197,6 +235,9 @@ pub(crate) struct ExprSpec {
     stats: bool,
 }
 
+/// Per-pixel program cost from which evaluating only the valid pixels pays off.
+const GATHER_COST: u32 = 16;
+
 /// A compiled expression kernel.
 pub(crate) struct PreparedExpr {
     program: Program,
@@ -278,7 +319,10 @@ impl PreparedExpr {
             values.push(v);
         }
         let mut out = Vec::new();
-        let valid = if self.program.strict && masks.iter().any(Option::is_some) {
+        // Gathering the valid pixels costs a few operations per pixel: worth it only for
+        // programs that cost more than that.
+        let gather = self.program.strict && self.program.cost >= GATHER_COST;
+        let valid = if gather && masks.iter().any(Option::is_some) {
             self.run_on_valid(&values, &masks, n, &mut out)
         } else {
             let inputs: Vec<InputBlock<'_>> = values

@@ -15,6 +15,7 @@ use crate::{Error, Result};
 
 /// Options of [`raster_map`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MapOptions {
     /// Output nodata. Default: the output type's maximum (pygeoprocessing's `choose_nodata`).
     /// A value the type cannot hold is refused.

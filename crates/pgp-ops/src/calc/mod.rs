@@ -51,6 +51,7 @@ mod cast;
 mod engine;
 mod expression;
 mod inputs;
+mod job;
 mod kernel;
 mod map;
 mod reclassify;
@@ -68,6 +69,7 @@ use serde::{Deserialize, Serialize};
 pub use engine::CalcReport;
 pub use expression::{evaluate, evaluate_expression, ExprInput, ExprOptions};
 pub use inputs::{Block, BlockArg, CalcInput};
+pub use job::ExpressionJob;
 pub use map::{raster_map, MapOptions};
 pub use reclassify::{reclassify_raster, ReclassifyOptions};
 pub use reduce::{raster_reduce, ReduceOptions};
@@ -77,6 +79,7 @@ use crate::Result;
 
 /// Options of [`raster_calculator`] (pygeoprocessing's defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CalcOptions {
     /// Write min, max, mean and standard deviation to the band (default true).
     pub calc_raster_stats: bool,

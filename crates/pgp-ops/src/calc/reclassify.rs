@@ -16,6 +16,7 @@ use crate::{Error, Result};
 
 /// Options of [`reclassify_raster`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReclassifyOptions {
     /// Fail, listing every unmapped value, when a valid pixel's value has no entry in the map
     /// (default true). When false, such pixels become the target nodata.

@@ -13,6 +13,7 @@ use crate::{Error, Result};
 
 /// Options of [`raster_reduce`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReduceOptions {
     /// Pass only the pixels that are not nodata (default true).
     pub mask_nodata: bool,

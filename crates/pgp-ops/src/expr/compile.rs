@@ -34,6 +34,9 @@ pub(crate) struct Program {
     /// No `where` or `isnodata`: a result pixel is valid exactly where every input is valid,
     /// so evaluation may skip the pixels where any input is nodata.
     pub strict: bool,
+    /// Rough cost per pixel (an addition is 1, a transcendental function about 20), to decide
+    /// whether skipping nodata pixels pays for gathering the valid ones.
+    pub cost: u32,
 }
 
 /// What a variable name stands for when compiling.
@@ -60,12 +63,38 @@ pub(crate) fn compile(root: &Node, bind: &dyn Fn(&str) -> Binding) -> Program {
         .instrs
         .iter()
         .any(|i| matches!(i, Instr::Where { .. } | Instr::IsNodata { .. }));
+    let cost = c.instrs.iter().map(instr_cost).sum();
     Program {
         inputs: c.inputs,
         instrs: c.instrs,
         n_regs: c.n_regs,
         result,
         strict,
+        cost,
+    }
+}
+
+fn instr_cost(i: &Instr) -> u32 {
+    match i {
+        Instr::Un { op, .. } => match op {
+            Un::Neg
+            | Un::Not
+            | Un::Abs
+            | Un::Floor
+            | Un::Ceil
+            | Un::Round
+            | Un::Trunc
+            | Un::IsNan
+            | Un::IsInf => 1,
+            Un::Sqrt => 4,
+            _ => 20,
+        },
+        Instr::Bin { op, .. } => match op {
+            Bin::Div | Bin::Rem => 4,
+            Bin::Pow | Bin::Atan2 => 30,
+            _ => 1,
+        },
+        Instr::Where { .. } | Instr::IsNodata { .. } => 2,
     }
 }
 
