@@ -17,10 +17,10 @@ use super::{output_spec, CalcOptions};
 use crate::expr::{Binding, ExprError, Expression, InputBlock, Program};
 use crate::{Error, Result};
 
-/// What an expression variable is bound to. Serialised as a number, a path (band 1), or
-/// `{ "path": ..., "band": ... }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "InputRepr", into = "InputRepr")]
+/// What an expression variable is bound to. In human-readable formats (JSON, TOML) it reads as a
+/// number, a path (band 1), or `{ "path": ..., "band": ... }`; binary formats (bincode, for
+/// worker processes and the task graph) use a plain tagged form.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExprInput {
     /// A raster band (from 1).
     Raster {
@@ -33,6 +33,14 @@ pub enum ExprInput {
     Scalar(f64),
 }
 
+/// The binary form.
+#[derive(Serialize, Deserialize)]
+enum InputTagged {
+    Raster { path: PathBuf, band: usize },
+    Scalar(f64),
+}
+
+/// The human-readable forms.
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum InputRepr {
@@ -64,6 +72,33 @@ impl From<ExprInput> for InputRepr {
         match i {
             ExprInput::Scalar(v) => InputRepr::Scalar(v),
             ExprInput::Raster { path, band } => InputRepr::Band { path, band },
+        }
+    }
+}
+
+impl Serialize for ExprInput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            InputRepr::from(self.clone()).serialize(s)
+        } else {
+            match self.clone() {
+                ExprInput::Raster { path, band } => InputTagged::Raster { path, band },
+                ExprInput::Scalar(v) => InputTagged::Scalar(v),
+            }
+            .serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ExprInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        if d.is_human_readable() {
+            InputRepr::deserialize(d).map(Into::into)
+        } else {
+            Ok(match InputTagged::deserialize(d)? {
+                InputTagged::Raster { path, band } => ExprInput::Raster { path, band },
+                InputTagged::Scalar(v) => ExprInput::Scalar(v),
+            })
         }
     }
 }

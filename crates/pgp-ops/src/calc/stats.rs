@@ -38,31 +38,40 @@ impl Default for Moments {
 impl Moments {
     /// Moments of the pixels of `block` that are not nodata (by pgp's nodata rule) and not NaN.
     pub fn of_block<T: Pixel>(block: ArrayView2<'_, T>, nodata: Option<f64>) -> Moments {
+        match block.as_slice() {
+            Some(values) => Moments::of_values(values, nodata),
+            None => Moments::of_values(&block.iter().copied().collect::<Vec<T>>(), nodata),
+        }
+    }
+
+    /// Moments of the values that are not nodata and not NaN (two passes: exact mean first).
+    pub fn of_values<T: Pixel>(values: &[T], nodata: Option<f64>) -> Moments {
         let nd = Nodata::<T>::new(nodata);
-        let valid = |v: &T| !nd.is_nodata(*v) && !v.is_nan();
+        let valid = |v: T| !nd.is_nodata(v) && !v.is_nan();
         let mut count = 0u64;
         let mut sum = 0.0f64;
         let mut min = f64::INFINITY;
         let mut max = f64::NEG_INFINITY;
-        for v in block.iter().filter(|v| valid(v)) {
-            let x = v.to_f64();
-            count += 1;
-            sum += x;
-            min = min.min(x);
-            max = max.max(x);
+        for &v in values {
+            if valid(v) {
+                let x = v.to_f64();
+                count += 1;
+                sum += x;
+                min = min.min(x);
+                max = max.max(x);
+            }
         }
         if count == 0 {
             return Moments::default();
         }
         let mean = sum / count as f64;
-        let m2 = block
-            .iter()
-            .filter(|v| valid(v))
-            .map(|v| {
+        let mut m2 = 0.0f64;
+        for &v in values {
+            if valid(v) {
                 let d = v.to_f64() - mean;
-                d * d
-            })
-            .sum();
+                m2 += d * d;
+            }
+        }
         Moments {
             count,
             mean,

@@ -142,3 +142,20 @@ pub fn close(a: f64, b: f64) -> bool {
 pub fn f32_type() -> DataType {
     DataType::F32
 }
+
+/// A one-band raster holding `data`, on a 10 m grid at the origin.
+pub fn raster<T: pgp_core::Pixel>(path: &Path, data: Array2<T>, nodata: Option<f64>)
+where
+    Array2<T>: Into<DynArray>,
+{
+    let spec = RasterSpec::new(
+        data.ncols(),
+        data.nrows(),
+        T::DATA_TYPE,
+        GeoTransform::north_up(0.0, 0.0, 10.0, -10.0),
+    )
+    .nodata(nodata);
+    let mut out = OutputRaster::create(path, &spec).unwrap();
+    out.raster().write(1, 0, 0, data.view()).unwrap();
+    out.commit().unwrap();
+}
