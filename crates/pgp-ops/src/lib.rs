@@ -2,10 +2,17 @@
 #![warn(missing_docs)]
 
 mod error;
+mod gdal_ffi;
 pub mod geom;
+pub mod vector_ops;
 
 pub use error::{Error, Result};
 pub use geom::{
     align_bbox, merge_bounding_boxes, transform_bounding_box, BoundingBoxMode, GridAnchor,
     MergeMode, TargetGrid,
+};
+pub use vector_ops::{
+    create_raster_from_bounding_box, create_raster_from_vector_extents, mask_raster, rasterize,
+    reproject_vector, Burn, CopyFields, CreateRasterOptions, MaskOptions, MergeAlg,
+    RasterizeOptions, ReprojectReport, ReprojectVectorOptions,
 };
