@@ -10,6 +10,9 @@ pub enum Error {
     /// A data access error from pgp-core (already names its file/band).
     #[error(transparent)]
     Core(#[from] pgp_core::Error),
+    /// An executor error: a task panicked, a worker died, work was cancelled or refused.
+    #[error(transparent)]
+    Exec(#[from] pgp_exec::ExecError),
     /// A bad argument value.
     #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {

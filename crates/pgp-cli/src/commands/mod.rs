@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod info;
+
+/// What a subcommand returns: errors are printed as one line by `main`.
+pub type CmdResult = Result<(), Box<dyn std::error::Error>>;

@@ -1,0 +1,368 @@
+//! The process pool: worker processes that run registered operations.
+//!
+//! See the crate README for the protocol (handshake, framing, death detection, backpressure,
+//! cancellation).
+
+mod driver;
+pub(crate) mod protocol;
+mod worker_process;
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ExecError, Result};
+use crate::handle::{when_all, Completer, Handle, Signal};
+use crate::process::driver::{Driver, RemoteJob, TypedSink};
+use crate::process::worker_process::LaunchConfig;
+use crate::registry::RemoteOp;
+use crate::task::{next_pool_id, Admission};
+
+/// A pool of worker processes that runs [`RemoteOp`]s.
+///
+/// Workers are separate OS processes started with [`std::process::Command`] (fork + exec, so
+/// never a bare fork of a process with live threads or GDAL state). Only work described by data
+/// can be sent: a registered operation name and its serialised arguments. There is no method
+/// taking a closure, so sending one is a compile-time error:
+///
+/// ```compile_fail,E0599
+/// let pool = pgp_exec::ProcessPool::new(2).unwrap();
+/// let handle = pool.spawn(|| 2 + 2); // no such method: closures cannot cross processes
+/// ```
+///
+/// ```compile_fail,E0308
+/// let pool = pgp_exec::ProcessPool::new(2).unwrap();
+/// let handle = pool.submit_raw("op", || 2 + 2); // arguments must be encoded bytes
+/// ```
+///
+/// A worker that dies (killed, aborted, out of memory) turns its task into
+/// [`ExecError::WorkerDied`] and is replaced; the pool keeps working.
+#[derive(Clone)]
+pub struct ProcessPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    workers: usize,
+    queue: Sender<RemoteJob>,
+    admission: Arc<Admission>,
+    ops: HashSet<String>,
+    program: PathBuf,
+    pids: Arc<Mutex<Vec<Option<u32>>>>,
+}
+
+/// Configures a [`ProcessPool`].
+#[derive(Debug, Clone)]
+pub struct ProcessPoolBuilder {
+    workers: usize,
+    program: Option<PathBuf>,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
+    handshake_timeout: Duration,
+    task_timeout: Option<Duration>,
+    max_in_flight: Option<usize>,
+    quiet_stderr: bool,
+}
+
+impl ProcessPoolBuilder {
+    /// Number of worker processes (at least 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// The executable to start as a worker (default: this program, [`std::env::current_exe`]).
+    /// It must call [`worker::run_if_worker`](crate::worker::run_if_worker) first in `main()`
+    /// and have the operations it will be sent registered.
+    pub fn worker_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = Some(program.into());
+        self
+    }
+
+    /// Extra command-line arguments for the workers.
+    pub fn worker_args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// An extra environment variable for the workers.
+    pub fn worker_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    /// How long a starting worker may take to greet the pool (default 20 s). A program that
+    /// never does (e.g. it forgot `run_if_worker`) fails the pool's creation after this long.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Longest a single task may run; past it the worker is killed and replaced, and the task
+    /// ends with [`ExecError::TimedOut`]. Default: no limit.
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = Some(timeout);
+        self
+    }
+
+    /// How many tasks may be submitted and unfinished at once before `submit` blocks (default:
+    /// 8 per worker).
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = Some(limit);
+        self
+    }
+
+    /// Send the workers' stderr to /dev/null instead of this process's stderr.
+    pub fn quiet_stderr(mut self, quiet: bool) -> Self {
+        self.quiet_stderr = quiet;
+        self
+    }
+
+    /// Starts the workers and waits for each one's handshake.
+    pub fn build(self) -> Result<ProcessPool> {
+        if crate::worker::forgot_run_if_worker() {
+            return Err(ExecError::NotInWorkerMode {
+                var: protocol::WORKER_ENV,
+            });
+        }
+        if self.workers == 0 {
+            return Err(ExecError::InvalidWorkerCount {
+                kind: "multiprocessing",
+                requested: 0,
+            });
+        }
+        let program = match self.program {
+            Some(program) => program,
+            None => std::env::current_exe().map_err(|e| ExecError::WorkerStart {
+                program: "<current executable>".into(),
+                detail: format!("cannot locate this program to start it as a worker: {e}"),
+            })?,
+        };
+        let config = Arc::new(LaunchConfig {
+            program: program.clone(),
+            args: self.args,
+            envs: self.envs,
+            handshake_timeout: self.handshake_timeout,
+            task_timeout: self.task_timeout,
+            quiet_stderr: self.quiet_stderr,
+        });
+        // Start them all before waiting, so the handshakes overlap.
+        let spawned = (0..self.workers)
+            .map(|_| worker_process::spawn(&config))
+            .collect::<Result<Vec<_>>>()?;
+        let mut started = Vec::with_capacity(self.workers);
+        for worker in spawned {
+            started.push(worker.handshake(&config)?);
+        }
+        let ops: HashSet<String> = started
+            .first()
+            .map(|w| w.hello.ops.iter().cloned().collect())
+            .unwrap_or_default();
+        let pids = Arc::new(Mutex::new(
+            started.iter().map(|w| Some(w.pid())).collect::<Vec<_>>(),
+        ));
+        let id = next_pool_id();
+        let (queue, jobs) = crossbeam_channel::unbounded();
+        for (index, worker) in started.into_iter().enumerate() {
+            let driver = Driver {
+                pool_id: id,
+                index,
+                jobs: jobs.clone(),
+                config: config.clone(),
+                pids: pids.clone(),
+                next_id: 0,
+            };
+            std::thread::Builder::new()
+                .name(format!("pgp-exec-proc-{id}-{index}"))
+                .spawn(move || driver.run(worker))?;
+        }
+        let limit = self.max_in_flight.unwrap_or(self.workers * 8);
+        Ok(ProcessPool {
+            inner: Arc::new(Inner {
+                workers: self.workers,
+                queue,
+                admission: Admission::new(id, limit),
+                ops,
+                program,
+                pids,
+            }),
+        })
+    }
+}
+
+impl ProcessPool {
+    /// A builder with one worker per available core and this program as the worker.
+    pub fn builder() -> ProcessPoolBuilder {
+        ProcessPoolBuilder {
+            workers: crate::spec::available_cores(),
+            program: None,
+            args: Vec::new(),
+            envs: Vec::new(),
+            handshake_timeout: Duration::from_secs(20),
+            task_timeout: None,
+            max_in_flight: None,
+            quiet_stderr: false,
+        }
+    }
+
+    /// A pool of `workers` copies of this program.
+    pub fn new(workers: usize) -> Result<Self> {
+        Self::builder().workers(workers).build()
+    }
+
+    /// Number of worker processes.
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    /// The in-flight limit that makes `submit` block.
+    pub fn max_in_flight(&self) -> usize {
+        self.inner.admission.limit()
+    }
+
+    /// Tasks submitted and not yet finished (a cancelled task counts until a worker has
+    /// skipped it).
+    pub fn in_flight(&self) -> usize {
+        self.inner.admission.in_flight()
+    }
+
+    /// The worker executable.
+    pub fn program(&self) -> &Path {
+        &self.inner.program
+    }
+
+    /// Process ids of the live workers (a worker being replaced is missing).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.inner.pids.lock().iter().flatten().copied().collect()
+    }
+
+    /// Names of the operations the workers reported at their handshake, sorted.
+    pub fn registered_ops(&self) -> Vec<String> {
+        let mut ops: Vec<String> = self.inner.ops.iter().cloned().collect();
+        ops.sort_unstable();
+        ops
+    }
+
+    /// Runs operation `O` with `args` in a worker process.
+    pub fn submit<O: RemoteOp>(&self, args: O::Args) -> Result<Handle<O::Output>> {
+        self.submit_after::<O>(Vec::new(), args)
+    }
+
+    /// Runs operation `O` once every signal in `deps` is done (no thread waits meanwhile).
+    pub fn submit_after<O: RemoteOp>(
+        &self,
+        deps: impl IntoIterator<Item = Signal>,
+        args: O::Args,
+    ) -> Result<Handle<O::Output>> {
+        self.check_op(O::NAME)?;
+        let args = bincode::serialize(&args).map_err(|e| {
+            ExecError::Codec(format!(
+                "arguments of operation {:?} do not encode: {e}",
+                O::NAME
+            ))
+        })?;
+        self.enqueue(
+            O::NAME,
+            args,
+            deps.into_iter().collect(),
+            decode::<O::Output>,
+        )
+    }
+
+    /// Runs the operation registered as `op` on bincode-encoded `args`; the handle yields the
+    /// bincode-encoded output.
+    pub fn submit_raw(&self, op: &str, args: Vec<u8>) -> Result<Handle<Vec<u8>>> {
+        self.submit_raw_after(Vec::new(), op, args)
+    }
+
+    /// [`ProcessPool::submit_raw`] once every signal in `deps` is done.
+    pub fn submit_raw_after(
+        &self,
+        deps: impl IntoIterator<Item = Signal>,
+        op: &str,
+        args: Vec<u8>,
+    ) -> Result<Handle<Vec<u8>>> {
+        self.check_op(op)?;
+        self.enqueue(op, args, deps.into_iter().collect(), Ok)
+    }
+
+    fn check_op(&self, op: &str) -> Result<()> {
+        if self.inner.ops.contains(op) {
+            Ok(())
+        } else {
+            Err(ExecError::UnknownOp {
+                name: op.to_string(),
+                where_: format!(
+                    " in the pool's worker program {}",
+                    self.inner.program.display()
+                ),
+            })
+        }
+    }
+
+    fn enqueue<T: Send + 'static>(
+        &self,
+        op: &str,
+        args: Vec<u8>,
+        deps: Vec<Signal>,
+        decode: fn(Vec<u8>) -> std::result::Result<T, String>,
+    ) -> Result<Handle<T>> {
+        // The request frame adds the op name and a few length fields to the arguments.
+        if args.len() + op.len() + 64 > protocol::MAX_FRAME {
+            return Err(ExecError::Codec(format!(
+                "arguments of operation {op:?} take {} bytes, more than a request may carry ({} bytes); \
+                 pass large data through files instead",
+                args.len(),
+                protocol::MAX_FRAME
+            )));
+        }
+        let permit = self.inner.admission.admit();
+        let (completer, handle) = Completer::pair();
+        let job = RemoteJob {
+            op: op.to_string(),
+            args,
+            sink: Box::new(TypedSink {
+                completer,
+                decode,
+                _permit: permit,
+            }),
+        };
+        if deps.is_empty() {
+            // Drivers hold the receiver as long as this pool exists; if the send failed anyway,
+            // dropping the job completes its handle with ShutDown.
+            let _ = self.inner.queue.send(job);
+        } else {
+            let queue = self.inner.queue.clone();
+            when_all(
+                deps,
+                Box::new(move || {
+                    let _ = queue.send(job);
+                }),
+            );
+        }
+        Ok(handle)
+    }
+}
+
+impl std::fmt::Debug for ProcessPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessPool")
+            .field("workers", &self.inner.workers)
+            .field("program", &self.inner.program)
+            .finish()
+    }
+}
+
+fn decode<T: DeserializeOwned>(bytes: Vec<u8>) -> std::result::Result<T, String> {
+    bincode::deserialize(&bytes).map_err(|e| e.to_string())
+}
