@@ -1,11 +1,14 @@
 //! Geoprocessing operations for pgp (work in progress).
 #![warn(missing_docs)]
 
+mod align;
 mod error;
 mod gdal_ffi;
 pub mod geom;
 pub mod vector_ops;
+pub mod warp;
 
+pub use align::{align_and_resize_raster_stack, AlignOptions, AlignReport, StackMask};
 pub use error::{Error, Result};
 pub use geom::{
     align_bbox, merge_bounding_boxes, transform_bounding_box, BoundingBoxMode, GridAnchor,
@@ -15,4 +18,8 @@ pub use vector_ops::{
     create_raster_from_bounding_box, create_raster_from_vector_extents, mask_raster, rasterize,
     reproject_vector, Burn, CopyFields, CreateRasterOptions, MaskOptions, MergeAlg,
     RasterizeOptions, ReprojectReport, ReprojectVectorOptions,
+};
+pub use warp::{
+    default_target_nodata, warp_raster, OverviewLevel, ResampleMethod, WarpJob, WarpMask, WarpOp,
+    WarpOptions, WarpPath,
 };

@@ -6,7 +6,9 @@ mod bbox;
 mod grid;
 mod srs;
 
+pub(crate) use bbox::merge_labelled;
 pub use bbox::{merge_bounding_boxes, BoundingBoxMode, MergeMode};
+pub(crate) use grid::check_pixel_size;
 pub use grid::{align_bbox, GridAnchor, TargetGrid};
 pub(crate) use srs::shorten;
 pub use srs::{

@@ -8,6 +8,7 @@ mod rasterize;
 mod reproject;
 
 pub(crate) use crate::gdal_ffi::last_gdal_message;
+pub(crate) use create::ScratchFile;
 pub use create::{
     create_raster_from_bounding_box, create_raster_from_vector_extents, CreateRasterOptions,
 };
