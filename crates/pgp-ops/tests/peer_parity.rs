@@ -84,7 +84,7 @@ fn check_output(case: &str, ours: &Path, reference: &Value, exact: bool) {
     let (c, rows) = r.size();
     let px = r.read_as::<f64>(1, Window::full(c, rows)).unwrap();
     let nodata = info.nodata[0];
-    let is_valid = |v: f64| !v.is_nan() && nodata.map_or(true, |n| v != n);
+    let is_valid = |v: f64| !v.is_nan() && nodata.is_none_or(|n| v != n);
     let valid: Vec<f64> = px.iter().copied().filter(|&v| is_valid(v)).collect();
     assert_eq!(
         valid.len() as u64,
@@ -111,6 +111,15 @@ fn check_output(case: &str, ours: &Path, reference: &Value, exact: bool) {
         assert!(close, "{case}: sample {i}: {a} vs {b}");
     }
 }
+
+/// An align reference case: name, methods, pixel size, box mode, align index.
+type AlignCase = (
+    &'static str,
+    [ResampleMethod; 3],
+    f64,
+    BoundingBoxMode,
+    Option<usize>,
+);
 
 struct Inputs {
     dem: PathBuf,
@@ -165,13 +174,7 @@ fn check_size(size: usize, refs: &Value, exec: &Executor) {
     std::fs::create_dir_all(&out).unwrap();
     let stack = [i.dem.clone(), i.landcover.clone(), i.precip.clone()];
     use ResampleMethod::*;
-    let aligns: [(
-        &str,
-        [ResampleMethod; 3],
-        f64,
-        BoundingBoxMode,
-        Option<usize>,
-    ); 3] = [
+    let aligns: [AlignCase; 3] = [
         (
             "align_intersection_idx0",
             [Bilinear, Near, Bilinear],
