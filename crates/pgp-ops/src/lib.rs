@@ -5,6 +5,8 @@ mod align;
 mod error;
 mod gdal_ffi;
 pub mod geom;
+mod overviews;
+mod stitch;
 pub mod vector_ops;
 pub mod warp;
 
@@ -14,6 +16,8 @@ pub use geom::{
     align_bbox, merge_bounding_boxes, transform_bounding_box, BoundingBoxMode, GridAnchor,
     MergeMode, TargetGrid,
 };
+pub use overviews::{auto_overview_levels, build_overviews, OverviewOptions};
+pub use stitch::{stitch_rasters, wgs84_pixel_area_m2, OverlapRule, StitchOptions, StitchReport};
 pub use vector_ops::{
     create_raster_from_bounding_box, create_raster_from_vector_extents, mask_raster, rasterize,
     reproject_vector, Burn, CopyFields, CreateRasterOptions, MaskOptions, MergeAlg,

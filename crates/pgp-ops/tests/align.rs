@@ -59,10 +59,15 @@ fn intersection_snapped_to_the_dem_grid() {
         assert_eq!(info.raster_size, grid.size(), "{}", t.display());
         assert_eq!(info.geotransform, grid.geotransform(), "{}", t.display());
     }
-    // The DEM's grid already lines up: it is copied; the others are resampled.
+    // The grid is the DEM's own and the DEM has the output's layout: its file is copied; the
+    // others are resampled.
     assert_eq!(
         report.paths,
-        vec![WarpPath::AlignedCopy, WarpPath::Warped, WarpPath::Warped]
+        vec![WarpPath::FileCopy, WarpPath::Warped, WarpPath::Warped]
+    );
+    assert_eq!(
+        std::fs::read(&bases[0]).unwrap(),
+        std::fs::read(&targets[0]).unwrap()
     );
     let dem_in = read_f64(&bases[0], 1);
     let dem_out = read_f64(&targets[0], 1);

@@ -370,3 +370,66 @@ fn errors_name_the_input_at_fault() {
     assert!(e.to_string().contains("missing.tif"), "{e}");
     assert!(!out.exists(), "no partial output");
 }
+
+#[test]
+fn same_grid_and_layout_copies_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let srcs = sources(dir.path());
+    let exec = Executor::sync();
+    for (src, label) in &srcs {
+        let info = raster_info(src).unwrap();
+        let mut options = WarpOptions {
+            target_bbox: Some(info.bounding_box),
+            ..Default::default()
+        };
+        let copied = dir.path().join("copied.tif");
+        let how = warp_raster(
+            src,
+            (30.0, -30.0),
+            &copied,
+            ResampleMethod::Bilinear,
+            &options,
+            &exec,
+        )
+        .unwrap();
+        let warped = dir.path().join("warped.tif");
+        options.aligned_copy = false;
+        warp_raster(
+            src,
+            (30.0, -30.0),
+            &warped,
+            ResampleMethod::Bilinear,
+            &options,
+            &exec,
+        )
+        .unwrap();
+        assert_same_pixels(&copied, &warped);
+        if info.nodata[0].is_some() {
+            assert_eq!(how, WarpPath::FileCopy, "{label}");
+        } else {
+            // Without nodata the output gets one, so the file cannot be reused as is.
+            assert_eq!(how, WarpPath::AlignedCopy, "{label}");
+        }
+    }
+
+    // Other creation options: the pixels are copied into a new layout instead.
+    let (src, _) = &srcs[0];
+    let info = raster_info(src).unwrap();
+    let options = WarpOptions {
+        target_bbox: Some(info.bounding_box),
+        driver: pgp_core::RasterDriver::default().with_option("COMPRESS", "DEFLATE"),
+        ..Default::default()
+    };
+    let out = dir.path().join("deflate.tif");
+    let how = warp_raster(
+        src,
+        (30.0, -30.0),
+        &out,
+        ResampleMethod::Near,
+        &options,
+        &exec,
+    )
+    .unwrap();
+    assert_eq!(how, WarpPath::AlignedCopy);
+    assert_same_pixels(src, &out);
+}

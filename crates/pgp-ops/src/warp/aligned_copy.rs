@@ -22,6 +22,13 @@ pub(crate) struct Offsets {
     rows: i64,
 }
 
+impl Offsets {
+    /// True when the output starts at the source's first pixel.
+    pub(crate) fn is_zero(&self) -> bool {
+        self.cols == 0 && self.rows == 0
+    }
+}
+
 /// How far from a whole number an offset (in pixels) may be and still count as whole: far below
 /// anything that moves a pixel centre noticeably, above the rounding of coordinate arithmetic.
 const WHOLE_PIXEL_TOLERANCE: f64 = 1e-9;

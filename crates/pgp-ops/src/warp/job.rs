@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::geom::{projection_wkt, TargetGrid};
 use crate::vector_ops::ScratchFile;
 use crate::warp::aligned_copy::{aligned_copy, copy_offsets};
+use crate::warp::file_copy::try_file_copy;
 use crate::warp::gdal_warp::{gdal_warp, num, WarpArgs};
 use crate::warp::mask::{apply_mask, rasterize_mask};
 use crate::warp::resample::{OverviewLevel, ResampleMethod};
@@ -72,6 +73,9 @@ pub enum WarpPath {
     Warped,
     /// The output grid lines up with the source grid: pixels were copied.
     AlignedCopy,
+    /// The output grid is the source grid and the source file already has the output's layout:
+    /// the file was copied.
+    FileCopy,
 }
 
 /// The nodata value given to an output whose source band has none (pygeoprocessing #476: GDAL
@@ -195,6 +199,9 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
     }
     if job.allow_aligned_copy && job.mask.is_none() {
         if let Some(offsets) = copy_offsets(job, &info)? {
+            if offsets.is_zero() && try_file_copy(job, &info)? {
+                return Ok(WarpPath::FileCopy);
+            }
             aligned_copy(job, &info, offsets)?;
             return Ok(WarpPath::AlignedCopy);
         }

@@ -18,6 +18,7 @@
 //! synchronous executor it is single-threaded, like pygeoprocessing.
 
 mod aligned_copy;
+mod file_copy;
 mod gdal_warp;
 mod job;
 mod mask;
