@@ -74,31 +74,55 @@ fn variant(name: &'static str, exec: &Executor, threads: Option<usize>) -> Varia
     }
 }
 
-/// Run `f` `repeat` times under the variant's block cache size; best time and its outputs.
+/// CPU seconds (user + system) used so far by this process, all threads (Linux; 0 elsewhere).
+/// Worker processes of a process pool are not included.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let Some(rest) = stat.rsplit(')').next() else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let ticks: f64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+        .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Run `f` `repeat` times under the variant's block cache size; best wall time, the CPU time
+/// of that run, and its outputs.
 fn timed<F: FnMut() -> AnyResult<Vec<PathBuf>>>(
     v: &Variant,
     repeat: usize,
     mut f: F,
-) -> AnyResult<(f64, Vec<PathBuf>)> {
+) -> AnyResult<(f64, f64, Vec<PathBuf>)> {
     // SAFETY: plain getters/setters of GDAL's global block cache size.
     let old_cache = unsafe { gdal_sys::GDALGetCacheMax64() };
     if let Some(mb) = v.cache_mb {
         unsafe { gdal_sys::GDALSetCacheMax64(mb << 20) };
     }
-    let mut best = f64::INFINITY;
+    let mut best = (f64::INFINITY, 0.0);
     let mut outputs = Vec::new();
     for _ in 0..repeat {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
         outputs = f()?;
-        best = best.min(t.elapsed().as_secs_f64());
+        let wall = t.elapsed().as_secs_f64();
+        if wall < best.0 {
+            best = (wall, cpu_seconds() - cpu);
+        }
     }
     unsafe { gdal_sys::GDALSetCacheMax64(old_cache) };
-    Ok((best, outputs))
+    Ok((best.0, best.1, outputs))
 }
 
 struct Row {
     case: String,
     seconds: f64,
+    cpu: f64,
     same_as_first: Option<bool>,
     same_as_peer: Option<bool>,
 }
@@ -202,7 +226,7 @@ fn main() -> AnyResult<()> {
             warp_memory_mb: v.warp_memory_mb,
             ..Default::default()
         };
-        let (secs, outs) = timed(v, repeat, || {
+        let (secs, cpu, outs) = timed(v, repeat, || {
             align_and_resize_raster_stack(
                 &stack,
                 &targets,
@@ -220,7 +244,7 @@ fn main() -> AnyResult<()> {
         })?;
         rows.push(compare(
             v.name,
-            secs,
+            (secs, cpu),
             &outs,
             &mut first_hashes,
             peer_align.as_deref(),
@@ -278,7 +302,7 @@ fn main() -> AnyResult<()> {
             warp_memory_mb: v.warp_memory_mb,
             ..Default::default()
         };
-        let (secs, outs) = timed(v, repeat, || {
+        let (secs, cpu, outs) = timed(v, repeat, || {
             warp_raster(
                 &stack[0],
                 (0.0003, -0.0003),
@@ -291,7 +315,7 @@ fn main() -> AnyResult<()> {
         })?;
         rows.push(compare(
             v.name,
-            secs,
+            (secs, cpu),
             &outs,
             &mut first_hashes,
             peer_warp.as_deref(),
@@ -301,15 +325,15 @@ fn main() -> AnyResult<()> {
         }
     }
     print_table("warp_4326", &rows, peer_seconds(&peer, "warp_4326"));
-    if let Some(s) = peer_seconds(&peer, "warp_4326_nthreads2") {
-        println!("  (pygeoprocessing warp_raster with n_threads=2: {s:.2} s)");
+    if let Some((s, cpu)) = peer_seconds(&peer, "warp_4326_nthreads2") {
+        println!("  (pygeoprocessing warp_raster with n_threads=2: {s:.2} s, CPU {cpu:.2} s)");
     }
     Ok(())
 }
 
 fn compare(
     name: &str,
-    seconds: f64,
+    (seconds, cpu): (f64, f64),
     outputs: &[PathBuf],
     first: &mut Option<Vec<String>>,
     peer: Option<&[String]>,
@@ -325,17 +349,19 @@ fn compare(
     Ok(Row {
         case: name.to_string(),
         seconds,
+        cpu,
         same_as_first,
         same_as_peer: peer.map(|p| p == hashes),
     })
 }
 
-fn print_table(title: &str, rows: &[Row], peer: Option<f64>) {
+fn print_table(title: &str, rows: &[Row], peer: Option<(f64, f64)>) {
     println!();
     match peer {
-        Some(p) => println!("{title}: pygeoprocessing {p:.2} s"),
+        Some((p, cpu)) => println!("{title}: pygeoprocessing {p:.2} s (CPU {cpu:.2} s)"),
         None => println!("{title}: (pygeoprocessing not run)"),
     }
+    let peer = peer.map(|p| p.0);
     println!(
         "  {:<72} {:>8} {:>9} {:>10} {:>9}",
         "pgp variant", "seconds", "vs pygeo", "= first", "= pygeo"
@@ -348,9 +374,10 @@ fn print_table(title: &str, rows: &[Row], peer: Option<f64>) {
     for r in rows {
         let ratio = peer.map_or("-".to_string(), |p| format!("{:.2}x", p / r.seconds));
         println!(
-            "  {:<72} {:>8.2} {:>9} {:>10} {:>9}",
+            "  {:<72} {:>8.2} {:>8.2} {:>9} {:>8} {:>8}",
             r.case,
             r.seconds,
+            r.cpu,
             ratio,
             yn(r.same_as_first),
             yn(r.same_as_peer)
@@ -397,8 +424,12 @@ fn run_peer(data: &Path, out: &Path) -> PeerResults {
     }
 }
 
-fn peer_seconds(peer: &PeerResults, case: &str) -> Option<f64> {
-    peer.as_ref()?.get(case)?["seconds"].as_f64()
+fn peer_seconds(peer: &PeerResults, case: &str) -> Option<(f64, f64)> {
+    let c = peer.as_ref()?.get(case)?;
+    Some((
+        c["seconds"].as_f64()?,
+        c["cpu_seconds"].as_f64().unwrap_or(0.0),
+    ))
 }
 
 fn peer_hashes(peer: &PeerResults, case: &str) -> Option<Vec<String>> {

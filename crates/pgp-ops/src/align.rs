@@ -99,6 +99,32 @@ pub struct AlignReport {
 /// Errors, each naming what is wrong: lists of different lengths, duplicate targets, a target that
 /// is also an input, an align index out of range, a bad pixel size, an unknown projection, boxes
 /// without a common area, a mask that misses the target box, a failed warp.
+///
+/// ```
+/// use pgp_exec::Executor;
+/// use pgp_ops::{align_and_resize_raster_stack, AlignOptions, BoundingBoxMode, ResampleMethod};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let data = pgp_core::sample::generate(dir.path(), 64, 1)?;
+/// let targets = [dir.path().join("dem_aligned.tif"), dir.path().join("lulc_aligned.tif")];
+/// let options = AlignOptions { raster_align_index: Some(0), ..Default::default() };
+/// let report = align_and_resize_raster_stack(
+///     &[&data.dem, &data.landcover],
+///     &targets,
+///     &[ResampleMethod::Bilinear, ResampleMethod::Near],
+///     (30.0, -30.0),
+///     BoundingBoxMode::Intersection,
+///     &options,
+///     &Executor::threads(2)?,
+/// )?;
+/// for t in &targets {
+///     let info = pgp_core::raster_info(t)?;
+///     assert_eq!(info.raster_size, report.grid.size());
+///     assert_eq!(info.geotransform, report.grid.geotransform());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub fn align_and_resize_raster_stack<P: AsRef<Path>, Q: AsRef<Path>>(
     base_rasters: &[P],
     targets: &[Q],

@@ -92,6 +92,23 @@ impl Default for WarpOptions {
 ///
 /// Errors name what is wrong: a missing or unreadable source, a bad pixel size or box, an
 /// unknown projection, a box that cannot be transformed, a missing mask vector.
+///
+/// ```
+/// use pgp_exec::Executor;
+/// use pgp_ops::{warp_raster, ResampleMethod, WarpOptions};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let dem = dir.path().join("dem.tif");
+/// pgp_core::sample::dem(&dem, 100, 7)?;
+/// let target = dir.path().join("dem_wgs84.tif");
+/// let options = WarpOptions { target_projection: Some("EPSG:4326".into()), ..Default::default() };
+/// warp_raster(&dem, (0.0004, -0.0004), &target, ResampleMethod::Bilinear, &options, &Executor::sync())?;
+/// let info = pgp_core::raster_info(&target)?;
+/// assert_eq!(info.pixel_size, (0.0004, -0.0004));
+/// assert_eq!(info.nodata, vec![Some(pgp_core::sample::DEM_NODATA)]);
+/// # Ok(())
+/// # }
+/// ```
 pub fn warp_raster(
     base: impl AsRef<Path>,
     target_pixel_size: (f64, f64),
