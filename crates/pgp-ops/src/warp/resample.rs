@@ -99,6 +99,18 @@ impl ResampleMethod {
     }
 }
 
+impl ResampleMethod {
+    /// Parse one name per raster (as pygeoprocessing's `resample_method_list`); an unknown name
+    /// is reported with its position, e.g. `resample_methods[2]`.
+    pub fn parse_list<S: AsRef<str>>(names: &[S]) -> Result<Vec<ResampleMethod>> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ResampleMethod::parse_for(n.as_ref(), &format!("resample_methods[{i}]")))
+            .collect()
+    }
+}
+
 impl fmt::Display for ResampleMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.gdal_name())
@@ -155,6 +167,14 @@ mod tests {
             "Nearest".parse::<ResampleMethod>().unwrap(),
             ResampleMethod::Near
         );
+    }
+
+    #[test]
+    fn lists_name_the_bad_position() {
+        let ok = ResampleMethod::parse_list(&["near", "bilinear"]).unwrap();
+        assert_eq!(ok, vec![ResampleMethod::Near, ResampleMethod::Bilinear]);
+        let e = ResampleMethod::parse_list(&["near", "mode", "gaussian"]).unwrap_err();
+        assert!(e.to_string().contains("resample_methods[2]"), "{e}");
     }
 
     #[test]
