@@ -8,7 +8,8 @@
 //! Environment: `PGP_BENCH_SIZE` (default 1024), `PGP_BENCH_DIR` (data and outputs; default a
 //! folder in the system temp dir, data kept between runs), `PGP_PEER_VENV` (the peers' virtual
 //! environment; default `~/.cache/pgp-peer/venv`; skipped when missing), `PGP_BENCH_REPEAT`
-//! (runs per variant, best kept; default 3 below 4096 px, else 1).
+//! (runs per variant, best kept; default 3 below 4096 px, else 1), `PGP_BENCH_LEVERS=0` (only
+//! pygeoprocessing's settings and the defaults).
 //!
 //! Each pgp variant turns on one lever more (aligned copy, concurrent warps, GDAL threads, warp
 //! memory, block cache) so their effects can be read off. Every output's pixels are hashed and
@@ -178,7 +179,7 @@ fn main() -> AnyResult<()> {
                 None,
             )
         },
-        variant("align3 sync (+ aligned copy)", &sync, None),
+        variant("align3 sync (default: + aligned/file copy)", &sync, None),
         variant("align3 sync + 2 GDAL threads per warp", &sync, Some(2)),
         variant(
             "align3 threading:2, 1 GDAL thread per warp (concurrent warps only)",
@@ -211,7 +212,14 @@ fn main() -> AnyResult<()> {
     let mut rows = Vec::new();
     let mut first_hashes: Option<Vec<String>> = None;
     let peer_align = peer_hashes(&peer, "align3");
+    // PGP_BENCH_LEVERS=0: only pygeoprocessing's settings and the defaults (shorter, so less
+    // exposed to other load on a shared machine).
+    let levers = std::env::var("PGP_BENCH_LEVERS").map_or(true, |v| v != "0");
+    let keep = |name: &str| levers || name.contains("settings") || name.contains("default");
     for (k, v) in align_variants.iter().enumerate() {
+        if !keep(v.name) {
+            continue;
+        }
         let dir = out.join(format!("align_{k}"));
         std::fs::create_dir_all(&dir)?;
         let targets: Vec<PathBuf> = ["dem", "landcover", "precip"]
@@ -259,7 +267,7 @@ fn main() -> AnyResult<()> {
     let wgs84 = projection_wkt("EPSG:4326", "benchmark")?;
     let warp_variants = [
         variant(
-            "warp_4326 sync (1 thread, pygeoprocessing's settings)",
+            "warp_4326 sync (default = pygeoprocessing's settings: 1 thread)",
             &sync,
             None,
         ),
@@ -294,6 +302,9 @@ fn main() -> AnyResult<()> {
     let mut first_hashes = None;
     let peer_warp = peer_hashes(&peer, "warp_4326");
     for (k, v) in warp_variants.iter().enumerate() {
+        if !keep(v.name) {
+            continue;
+        }
         let target = out.join(format!("warp_{k}.tif"));
         let options = WarpOptions {
             target_projection: Some(wgs84.clone()),
