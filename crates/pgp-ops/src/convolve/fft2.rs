@@ -136,24 +136,18 @@ mod tests {
         assert_eq!(fast_len(158), 160);
         assert_eq!(fast_len(257), 270);
         assert_eq!(fast_len(1024), 1024);
-        for m in 1..2000 {
-            let n = fast_len(m);
-            let mut k = n;
+        let smooth = |mut k: usize| {
             for p in [2, 3, 5] {
-                while k % p == 0 {
+                while k > 1 && k / p * p == k {
                     k /= p;
                 }
             }
-            assert!(n >= m && k == 1, "{m} -> {n}");
-            assert!((m..n).all(|x| {
-                let mut k = x;
-                for p in [2, 3, 5] {
-                    while k % p == 0 {
-                        k /= p;
-                    }
-                }
-                k != 1
-            }));
+            k == 1
+        };
+        for m in 1..2000 {
+            let n = fast_len(m);
+            assert!(n >= m && smooth(n), "{m} -> {n}");
+            assert!((m..n).all(|x| !smooth(x)), "{m} -> {n} skips a smaller one");
         }
     }
 

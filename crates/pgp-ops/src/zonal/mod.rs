@@ -210,7 +210,7 @@ impl ZoneLayer {
             .features
             .iter()
             .enumerate()
-            .filter(|(i, _)| accs.first().map_or(true, |a| a[*i].pixels() == 0))
+            .filter(|(i, _)| accs.first().map(|a| a[*i].pixels()).unwrap_or(0) == 0)
             .filter_map(|(_, f)| {
                 Some((f.fid, fallback_window(f.shape.as_ref()?.envelope, &frame)?))
             })

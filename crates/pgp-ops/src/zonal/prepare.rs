@@ -87,7 +87,7 @@ impl Frame {
 
     /// Frame pixel coordinates of a map point, with GDAL's arithmetic.
     #[inline]
-    pub(crate) fn to_pixel(&self, x: f64, y: f64) -> (f64, f64) {
+    pub(crate) fn pixel_coords(&self, x: f64, y: f64) -> (f64, f64) {
         let g = &self.inv;
         (g[0] + x * g[1] + y * g[2], g[3] + x * g[4] + y * g[5])
     }
@@ -121,10 +121,13 @@ pub(crate) struct Shape {
     pub buckets: Vec<Vec<u32>>,
 }
 
+/// A ring in map coordinates and the polygon part it belongs to.
+type Ring = (u32, Vec<(f64, f64)>);
+
 /// Raw rings of a feature in map coordinates, before the frame is known.
 struct RawFeature {
     fid: u64,
-    rings: Vec<Vec<(f64, f64)>>,
+    rings: Vec<Ring>,
 }
 
 /// Read every feature of `layer_ref` of `vector`, reproject into `grid`'s CRS, and prepare edges
@@ -179,7 +182,7 @@ pub(crate) fn read_features(
                     }
                     None => geom,
                 };
-                collect_rings(g, &mut rings).map_err(|kind| {
+                collect_rings(g, &mut rings, &mut 0).map_err(|kind| {
                     Error::invalid(
                         "vector",
                         format!(
@@ -248,24 +251,28 @@ fn coordinate_transform(
     ))
 }
 
-/// Every ring of a polygon, multipolygon or collection of them, in stored vertex order (GDAL
-/// scans all rings of a feature together, even-odd). Err: the offending geometry type's name.
+/// Every ring of a polygon, multipolygon or collection of them, in stored vertex order, tagged
+/// with its polygon part: GDAL fills the rings of one polygon together (even-odd) and the parts
+/// of a multipolygon one after another (union). Err: the offending geometry type's name.
 fn collect_rings(
     g: &Geometry,
-    rings: &mut Vec<Vec<(f64, f64)>>,
+    rings: &mut Vec<Ring>,
+    next_part: &mut u32,
 ) -> std::result::Result<(), String> {
     match geometry_type_flatten(g.geometry_type()) {
         OGRwkbGeometryType::wkbPolygon => {
+            let part = *next_part;
+            *next_part += 1;
             for i in 0..g.geometry_count() {
                 let mut pts = Vec::new();
                 g.get_geometry(i).get_points(&mut pts);
-                rings.push(pts.into_iter().map(|(x, y, _)| (x, y)).collect());
+                rings.push((part, pts.into_iter().map(|(x, y, _)| (x, y)).collect()));
             }
             Ok(())
         }
         OGRwkbGeometryType::wkbMultiPolygon | OGRwkbGeometryType::wkbGeometryCollection => {
             for i in 0..g.geometry_count() {
-                collect_rings(&g.get_geometry(i), rings)?;
+                collect_rings(&g.get_geometry(i), rings, next_part)?;
             }
             Ok(())
         }
@@ -273,8 +280,52 @@ fn collect_rings(
     }
 }
 
-fn envelope(rings: &[Vec<(f64, f64)>]) -> Option<[f64; 4]> {
-    let mut pts = rings.iter().flatten();
+/// OGR's `OGRLinearRing::isClockwise` (which GDAL's rasterizer uses to orient rings): the turn at
+/// the lowest, then rightmost vertex decides; ties and near-duplicate neighbours fall back to the
+/// sign of the shoelace sum. `ring` is closed (last point = first).
+pub(crate) fn is_clockwise(ring: &[(f64, f64)]) -> bool {
+    const EPSILON: f64 = 1e-5;
+    let n = ring.len();
+    if n < 2 {
+        return true;
+    }
+    let mut fallback = false;
+    let mut v = 0;
+    for i in 1..n - 1 {
+        let (p, q) = (ring[i], ring[v]);
+        if p.1 < q.1 || (p.1 == q.1 && p.0 > q.0) {
+            v = i;
+            fallback = false;
+        } else if p == q {
+            fallback = true;
+        }
+    }
+    let near =
+        |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() < EPSILON && (a.1 - b.1).abs() < EPSILON;
+    let prev = if v == 0 { n - 2 } else { v - 1 };
+    fallback |= near(ring[prev], ring[v]);
+    let (dx0, dy0) = (ring[prev].0 - ring[v].0, ring[prev].1 - ring[v].1);
+    let next = if v + 1 >= n - 1 { 0 } else { v + 1 };
+    fallback |= near(ring[next], ring[v]);
+    let (dx1, dy1) = (ring[next].0 - ring[v].0, ring[next].1 - ring[v].1);
+    let cross = dx1 * dy0 - dx0 * dy1;
+    if !fallback {
+        if cross > 0.0 {
+            return false;
+        } else if cross < 0.0 {
+            return true;
+        }
+    }
+    let mut sum = ring[0].0 * (ring[1].1 - ring[n - 1].1);
+    for i in 1..n - 1 {
+        sum += ring[i].0 * (ring[i + 1].1 - ring[i - 1].1);
+    }
+    sum += ring[n - 1].0 * (ring[0].1 - ring[n - 2].1);
+    sum < 0.0
+}
+
+fn envelope(rings: &[Ring]) -> Option<[f64; 4]> {
+    let mut pts = rings.iter().flat_map(|(_, r)| r);
     let &(x, y) = pts.next()?;
     Some(pts.fold([x, y, x, y], |e, &(x, y)| {
         [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)]
@@ -295,12 +346,20 @@ impl Shape {
         }
     }
 
-    fn new(rings: &[Vec<(f64, f64)>], envelope: [f64; 4], frame: &Frame) -> Shape {
+    fn new(rings: &[Ring], envelope: [f64; 4], frame: &Frame) -> Shape {
         let mut edges = Vec::new();
         let mut hspans = Vec::new();
         let (mut xmin, mut xmax) = (f64::INFINITY, f64::NEG_INFINITY);
-        for ring in rings.iter().filter(|r| !r.is_empty()) {
-            let px: Vec<(f64, f64)> = ring.iter().map(|&(x, y)| frame.to_pixel(x, y)).collect();
+        for (part, ring) in rings.iter().filter(|(_, r)| !r.is_empty()) {
+            // GDAL scans every ring clockwise (in map coordinates): that decides which horizontal
+            // edges lying on a scanline get filled.
+            let mut px: Vec<(f64, f64)> = ring
+                .iter()
+                .map(|&(x, y)| frame.pixel_coords(x, y))
+                .collect();
+            if !is_clockwise(ring) {
+                px.reverse();
+            }
             for &(x, _) in &px {
                 xmin = xmin.min(x);
                 xmax = xmax.max(x);
@@ -310,7 +369,7 @@ impl Shape {
             for i in 0..n {
                 let a = px[if i == 0 { n - 1 } else { i - 1 }];
                 let b = px[i];
-                if let Some(e) = Edge::new(a, b) {
+                if let Some(e) = Edge::new(a, b, *part) {
                     edges.push(e);
                 } else if let Some(h) = HSpan::new(a, b) {
                     hspans.push(h);
@@ -409,6 +468,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ring_orientation() {
+        let cw = [(0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0), (0.0, 0.0)];
+        let ccw: Vec<_> = cw.iter().rev().copied().collect();
+        assert!(is_clockwise(&cw));
+        assert!(!is_clockwise(&ccw));
+        // A repeated lowest-rightmost vertex falls back to the shoelace sum.
+        let dup = [
+            (0.0, 0.0),
+            (0.0, 1.0),
+            (1.0, 1.0),
+            (1.0, 0.0),
+            (1.0, 0.0),
+            (0.0, 0.0),
+        ];
+        assert!(is_clockwise(&dup));
+    }
+
+    #[test]
     fn frame_follows_align_bbox() {
         // Raster 100 x 100 of 30 m at (1000, 5000); vector box inside, off-grid.
         let gt = GeoTransform::north_up(1000.0, 5000.0, 30.0, -30.0);
@@ -421,7 +498,7 @@ mod tests {
         assert_eq!(f.gt[3], 4970.0);
         // xmax 1700 -> ceil(700/30) = 24 -> 1720: 21 columns; ymin 3000 -> floor(-2000/30) = -67.
         assert_eq!((f.cols, f.rows), (21, 66));
-        let (px, py) = f.to_pixel(1090.0 + 45.0, 4970.0 - 15.0);
+        let (px, py) = f.pixel_coords(1090.0 + 45.0, 4970.0 - 15.0);
         assert!((px - 1.5).abs() < 1e-12 && (py - 0.5).abs() < 1e-12);
         // Disjoint boxes: no frame.
         assert!(Frame::new(&gt, &rbb, &BoundingBox::new(0.0, 0.0, 10.0, 10.0)).is_none());

@@ -22,6 +22,8 @@ pub(crate) struct Edge {
     pub row_start: i64,
     /// One past the last such row.
     pub row_end: i64,
+    /// The polygon part (of a multipolygon) the edge belongs to.
+    pub part: u32,
 }
 
 /// A span filled by a horizontal edge lying exactly on the scanline of `row`.
@@ -45,8 +47,9 @@ fn first_row_at_or_after(y: f64) -> i64 {
 }
 
 impl Edge {
-    /// The edge from `a` to `b`, or `None` when it is horizontal (or degenerate).
-    pub(crate) fn new(a: (f64, f64), b: (f64, f64)) -> Option<Edge> {
+    /// The edge from `a` to `b` of polygon part `part`, or `None` when it is horizontal (or
+    /// degenerate).
+    pub(crate) fn new(a: (f64, f64), b: (f64, f64), part: u32) -> Option<Edge> {
         let (lo, hi) = if a.1 < b.1 {
             (a, b)
         } else if a.1 > b.1 {
@@ -64,6 +67,7 @@ impl Edge {
             y2: hi.1,
             row_start: first_row_at_or_after(lo.1),
             row_end: first_row_at_or_after(hi.1),
+            part,
         })
     }
 
@@ -83,7 +87,8 @@ impl HSpan {
     /// The extra span GDAL fills for a horizontal edge from `a` to `b` when it lies exactly on
     /// a scanline and runs right to left; `None` otherwise.
     pub(crate) fn new(a: (f64, f64), b: (f64, f64)) -> Option<HSpan> {
-        if a.1 != b.1 || !(a.0 > b.0) || !a.1.is_finite() {
+        let right_to_left = a.0.partial_cmp(&b.0) == Some(std::cmp::Ordering::Greater);
+        if a.1 != b.1 || !right_to_left || !a.1.is_finite() {
             return None;
         }
         let row = (a.1 - 0.5).floor() as i64;
@@ -99,7 +104,7 @@ impl HSpan {
 /// Column spans of one feature, row by row, from a set of edges. Reuses its buffers.
 #[derive(Debug, Default)]
 pub(crate) struct Scanner {
-    crossings: Vec<i64>,
+    crossings: Vec<(u32, i64)>,
     spans: Vec<(i64, i64)>,
     active: Vec<usize>,
 }
@@ -127,14 +132,20 @@ impl Scanner {
             self.crossings.clear();
             for &i in &self.active {
                 if edges[i].row_start <= row {
-                    self.crossings.push(edges[i].crossing(row));
+                    self.crossings.push((edges[i].part, edges[i].crossing(row)));
                 }
             }
+            // Crossings pair up within each polygon part (even-odd over its rings); parts and
+            // horizontal-edge spans are unioned.
             self.crossings.sort_unstable();
             self.spans.clear();
-            for pair in self.crossings.chunks_exact(2) {
-                if pair[1] > pair[0] {
-                    self.spans.push((pair[0], pair[1]));
+            let mut several = false;
+            for part in self.crossings.chunk_by(|a, b| a.0 == b.0) {
+                several |= part[0].0 != self.crossings[0].0;
+                for pair in part.chunks_exact(2) {
+                    if pair[1].1 > pair[0].1 {
+                        self.spans.push((pair[0].1, pair[1].1));
+                    }
                 }
             }
             let before = self.spans.len();
@@ -144,7 +155,7 @@ impl Scanner {
                     .filter(|h| h.row == row)
                     .map(|h| (h.start, h.end)),
             );
-            if self.spans.len() > before {
+            if several || self.spans.len() > before {
                 merge_spans(&mut self.spans);
             }
             for &(a, b) in &self.spans {
@@ -181,7 +192,7 @@ mod tests {
             let n = r.len();
             for i in 0..n {
                 let a = r[if i == 0 { n - 1 } else { i - 1 }];
-                if let Some(x) = Edge::new(a, r[i]) {
+                if let Some(x) = Edge::new(a, r[i], 0) {
                     e.push(x);
                 } else if let Some(x) = HSpan::new(a, r[i]) {
                     h.push(x);
