@@ -67,3 +67,28 @@ pub(crate) fn spec_like(
     }
     pgp_core::RasterSpec::like(base, datatype).driver(d)
 }
+
+/// `driver` with GDAL's multi-threaded GTiff compression (`NUM_THREADS`) set to the executor's
+/// worker count, when the executor has several workers and the options compress without saying
+/// otherwise. Compressing the output is most of the cost of a block-wise operation and happens
+/// in the one writing thread; GDAL compresses blocks on its threads and still writes them in
+/// submission order, so the file is the same as with one thread.
+pub(crate) fn with_compression_threads(
+    driver: &pgp_core::RasterDriver,
+    exec: &Executor,
+) -> pgp_core::RasterDriver {
+    let compresses = driver
+        .option("COMPRESS")
+        .is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
+    if exec.workers() > 1
+        && compresses
+        && driver.driver.eq_ignore_ascii_case("GTiff")
+        && driver.option("NUM_THREADS").is_none()
+    {
+        driver
+            .clone()
+            .with_option("NUM_THREADS", &exec.workers().to_string())
+    } else {
+        driver.clone()
+    }
+}

@@ -16,16 +16,17 @@
 //! meaningless numbers there).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ndarray::Array2;
 use pgp_core::{
     block_windows, temporary_sibling, with_pixel_type, BandStatistics, DataType, Nodata,
-    OutputRaster, Pixel, Raster, RasterDriver, Window,
+    OutputRaster, Pixel, Raster, RasterDriver, RasterPool, Window,
 };
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, spec_like};
+use crate::block_jobs::{map_blocks, spec_like, with_compression_threads};
 use crate::{Error, Result};
 
 /// Nodata of distance rasters.
@@ -77,22 +78,40 @@ pub fn distance_transform_edt(
     let strip_rows = info.block_size.1.max(1) * 256usize.div_ceil(info.block_size.1.max(1));
     let strips: Vec<Window> = block_windows((cols, rows), (cols, strip_rows), 0).collect();
 
-    // Pass 1: rows to the nearest region pixel above (or NONE).
+    // Pass 1: rows to the nearest region pixel above (or NONE). Workers read the strips and
+    // find the region pixels; the carry down the columns is cheap and runs here, in order. The
+    // temporary raster is tiled but uncompressed (4 bytes a pixel on disk): it is written and
+    // read once, and compressing it would cost more than the distance transform itself.
     let down = TempRaster(temporary_sibling(target));
     {
-        let spec = spec_like(&info, DataType::U32, &RasterDriver::default()).nodata(None);
+        let temp_driver = RasterDriver::new(
+            "GTiff",
+            [
+                "TILED=YES",
+                "BIGTIFF=YES",
+                "BLOCKXSIZE=256",
+                "BLOCKYSIZE=256",
+            ],
+        );
+        let spec = spec_like(&info, DataType::U32, &temp_driver).nodata(None);
         let mut out = OutputRaster::create(&down.0, &spec)?;
-        let dt = src.data_type(band)?;
+        let jobs = strips.clone().into_iter().map(|window| RegionJob {
+            path: base.to_path_buf(),
+            band,
+            nodata,
+            window,
+        });
+        let pool = Arc::new(RasterPool::new([base.to_path_buf()]));
+        let regions = map_blocks::<RegionOp, _, _>(exec, jobs, move |job| {
+            pool.with(|r| job.run(&r[0])).map_err(Into::into)
+        });
         let mut carry = vec![NONE; cols];
-        for w in &strips {
-            let region = with_pixel_type!(dt, T => {
-                let nd = Nodata::<T>::new(nodata);
-                src.read::<T>(band, *w)?.mapv(|v| !nd.is_nodata(v) && v.to_f64() != 0.0)
-            });
+        for (w, region) in strips.iter().zip(regions) {
+            let region = region?;
             let mut g = Array2::<u32>::zeros(w.shape());
-            for r in 0..w.height {
-                for c in 0..cols {
-                    let v = if region[[r, c]] {
+            for (r, region_row) in region.chunks(cols).enumerate() {
+                for (c, &is_region) in region_row.iter().enumerate() {
+                    let v = if is_region {
                         0
                     } else if carry[c] == NONE {
                         NONE
@@ -107,10 +126,14 @@ pub fn distance_transform_edt(
         }
         out.commit()?;
     }
-    drop(src);
 
     // Pass 2: bottom to top, finish g with a carry from below, rows in parallel.
-    let spec = spec_like(&info, DataType::F32, &options.driver).nodata(Some(DISTANCE_NODATA));
+    let spec = spec_like(
+        &info,
+        DataType::F32,
+        &with_compression_threads(&options.driver, exec),
+    )
+    .nodata(Some(DISTANCE_NODATA));
     let mut out = OutputRaster::create(target, &spec)?;
     let g_down = Raster::open(&down.0)?;
     let mut below = vec![NONE; cols];
@@ -235,6 +258,47 @@ impl Moments {
         }
     }
 }
+
+/// One strip of the base raster to classify into region / not region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RegionJob {
+    path: PathBuf,
+    band: usize,
+    nodata: Option<f64>,
+    window: Window,
+}
+
+impl RegionJob {
+    /// Row-major flags: true for region pixels (neither nodata nor 0).
+    fn run(&self, raster: &Raster) -> pgp_core::Result<Vec<bool>> {
+        let dt = raster.data_type(self.band)?;
+        Ok(with_pixel_type!(dt, T => {
+            let nd = Nodata::<T>::new(self.nodata);
+            raster
+                .read::<T>(self.band, self.window)?
+                .iter()
+                .map(|&v| !nd.is_nodata(v) && v.to_f64() != 0.0)
+                .collect()
+        }))
+    }
+}
+
+/// Worker-process form of one region strip.
+pub(crate) struct RegionOp;
+
+impl RemoteOp for RegionOp {
+    const NAME: &'static str = "pgp_ops::distance::region";
+    type Args = RegionJob;
+    type Output = Vec<bool>;
+    fn run(job: RegionJob) -> std::result::Result<Vec<bool>, String> {
+        let run = || -> Result<Vec<bool>> {
+            let raster = Raster::open(&job.path)?;
+            Ok(job.run(&raster)?)
+        };
+        run().map_err(|e| e.to_string())
+    }
+}
+pgp_exec::register_op!(RegionOp);
 
 /// A strip of rows with their exact vertical distances `g` (rows, or [`NONE`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -29,7 +29,7 @@ use pgp_core::{
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error, spec_like};
+use crate::block_jobs::{map_blocks, remote_error, spec_like, with_compression_threads};
 use crate::Result;
 
 /// Nodata of slope rasters: float32-min, as pygeoprocessing.
@@ -56,7 +56,12 @@ pub fn calculate_slope(
     let info = r.info()?;
     let nodata = r.nodata(band)?;
     drop(r);
-    let spec = spec_like(&info, DataType::F32, &options.driver).nodata(Some(SLOPE_NODATA));
+    let spec = spec_like(
+        &info,
+        DataType::F32,
+        &with_compression_threads(&options.driver, exec),
+    )
+    .nodata(Some(SLOPE_NODATA));
     let mut out = OutputRaster::create(target.as_ref(), &spec)?;
     let jobs =
         block_windows(info.raster_size, info.block_size, LARGEST_BLOCK).map(|window| SlopeBlock {

@@ -36,7 +36,7 @@ use pgp_core::{
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error, spec_like};
+use crate::block_jobs::{map_blocks, remote_error, spec_like, with_compression_threads};
 use crate::{Error, Result};
 use tile::{ConvSpec, KernelData, Prepared};
 
@@ -134,8 +134,12 @@ pub fn convolve_2d(
         target_nodata,
         tile,
     };
-    let out_spec =
-        spec_like(&info, options.target_datatype, &options.driver).nodata(Some(target_nodata));
+    let out_spec = spec_like(
+        &info,
+        options.target_datatype,
+        &with_compression_threads(&options.driver, exec),
+    )
+    .nodata(Some(target_nodata));
     let mut out = OutputRaster::create(target.as_ref(), &out_spec)?;
     let windows = block_windows((cols, rows), tile, 0);
     let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data));
