@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod nodes;
 pub mod pipeline;
 
 pub use pgp_core as core;

@@ -46,15 +46,13 @@ pub struct GraphArgs {
 /// Where task events go while a pipeline runs.
 type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
 
-/// Open the pipeline and its graph: paths in the file are relative to its directory, so the
-/// process works there (set before any thread starts).
-fn open(
+/// Resolve the pipeline file and the workspace, then work in the file's directory: paths in a
+/// pipeline are relative to it. Must run before any executor starts, so that worker processes
+/// (which inherit the working directory) see the same paths.
+fn enter(
     pipeline: &Path,
     workspace: Option<&Path>,
-    executor: Executor,
-    keep_going: bool,
-    events: Option<EventSink>,
-) -> Result<(Pipeline, Graph, PathBuf), Box<dyn std::error::Error>> {
+) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
     let file =
         std::fs::canonicalize(pipeline).map_err(|e| format!("{}: {e}", pipeline.display()))?;
     let workspace = match workspace {
@@ -64,8 +62,19 @@ fn open(
     if let Some(dir) = file.parent() {
         std::env::set_current_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let p = Pipeline::load(&file)?;
-    let mut b = Graph::builder(&workspace)
+    Ok((file, workspace))
+}
+
+/// Load the pipeline and declare it on a graph in `workspace`.
+fn open(
+    file: &Path,
+    workspace: &Path,
+    executor: Executor,
+    keep_going: bool,
+    events: Option<EventSink>,
+) -> Result<(Pipeline, Graph), Box<dyn std::error::Error>> {
+    let p = Pipeline::load(file)?;
+    let mut b = Graph::builder(workspace)
         .executor(executor)
         .lock_wait(LockWait::Fail)
         .stop_on_first_error(!keep_going);
@@ -74,7 +83,7 @@ fn open(
     }
     let g = b.open()?;
     p.add_to(&g)?;
-    Ok((p, g, workspace))
+    Ok((p, g))
 }
 
 fn executor_for(
@@ -103,7 +112,8 @@ fn executor_for(
 
 /// Run `pgp run`.
 pub fn run(args: RunArgs) -> CmdResult {
-    let executor = executor_for(args.executor.as_deref(), &args.pipeline)?;
+    let (file, workspace) = enter(&args.pipeline, args.workspace.as_deref())?;
+    let executor = executor_for(args.executor.as_deref(), &file)?;
     let spec = executor.spec();
     let t0 = Instant::now();
     let records: Arc<Mutex<Vec<TaskRecord>>> = Arc::new(Mutex::new(Vec::new()));
@@ -118,13 +128,7 @@ pub fn run(args: RunArgs) -> CmdResult {
             super::report::note_event(&mut recs, e, at);
         }
     });
-    let (pipeline, graph, workspace) = open(
-        &args.pipeline,
-        args.workspace.as_deref(),
-        executor,
-        args.keep_going,
-        Some(sink),
-    )?;
+    let (pipeline, graph) = open(&file, &workspace, executor, args.keep_going, Some(sink))?;
 
     if args.dry_run {
         let plan = graph.dry_run();
@@ -210,8 +214,14 @@ pub fn run(args: RunArgs) -> CmdResult {
 /// Run `pgp graph`.
 pub fn graph(args: GraphArgs) -> CmdResult {
     let dir = tempfile_dir()?;
-    let (_, graph, _) = open(&args.pipeline, Some(&dir), Executor::sync(), false, None)?;
-    print!("{}", graph.to_dot());
+    let (file, _) = enter(&args.pipeline, None)?;
+    let (_, graph) = open(&file, &dir, Executor::sync(), false, None)?;
+    let dot = graph.to_dot();
+    if dot.ends_with('\n') {
+        print!("{dot}");
+    } else {
+        println!("{dot}");
+    }
     drop(graph);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

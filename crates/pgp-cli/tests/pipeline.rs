@@ -1,0 +1,151 @@
+//! `pgp run` and `pgp graph` on the example pipeline file, with generated data.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use pgp::core::sample;
+
+fn pgp() -> Command {
+    Command::cargo_bin("pgp").unwrap()
+}
+
+fn table(dir: &Path, class3: f64) {
+    let mut s = String::from("lucode,coef\n");
+    for k in (1..=12).filter(|&k| k != 7) {
+        let coef = if k == 3 { class3 } else { 0.1 * k as f64 };
+        s.push_str(&format!("{k},{coef}\n"));
+    }
+    std::fs::write(dir.join("biophysical.csv"), s).unwrap();
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    sample::generate(dir.path().join("data"), 96, 5).unwrap();
+    table(dir.path(), 0.3);
+    std::fs::create_dir(dir.path().join("work")).unwrap();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/pipeline/pipeline.toml");
+    std::fs::copy(example, dir.path().join("pipeline.toml")).unwrap();
+    dir
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.assert().success();
+    String::from_utf8_lossy(&out.get_output().stdout).to_string()
+}
+
+#[test]
+fn run_rerun_edit_and_dry_run() {
+    let dir = setup();
+    let file = dir.path().join("pipeline.toml");
+
+    let first = stdout(
+        pgp()
+            .arg("run")
+            .arg(&file)
+            .args(["--executor", "threading:2"]),
+    );
+    assert!(first.contains("4 task(s) ran, 0 skipped"), "{first}");
+    let zonal: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("work/zonal_runoff.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(zonal.as_object().unwrap().len(), 202);
+
+    let second = stdout(pgp().arg("run").arg(&file));
+    assert!(
+        second.contains("nothing to do: all 4 task(s) up to date"),
+        "{second}"
+    );
+
+    table(dir.path(), 0.9);
+    let plan = stdout(pgp().arg("run").arg("--dry-run").arg(&file));
+    let lines: Vec<&str> = plan.lines().collect();
+    assert_eq!(lines[0], "skip  align", "{plan}");
+    assert!(
+        lines[1].starts_with("run   coefficients  (input changed:")
+            && lines[1].contains("biophysical.csv"),
+        "{plan}"
+    );
+    assert!(
+        lines[2].starts_with("run   runoff  (upstream task 'coefficients'"),
+        "{plan}"
+    );
+    assert!(lines[3].starts_with("run   zonal"), "{plan}");
+
+    let json = stdout(pgp().arg("run").arg(&file).arg("--json"));
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(
+        v["ran"],
+        serde_json::json!(["coefficients", "runoff", "zonal"])
+    );
+    assert_eq!(v["skipped"], serde_json::json!(["align"]));
+    let report = std::fs::read_to_string(dir.path().join(".pgp/report.html")).unwrap();
+    assert!(
+        report.contains("<svg") && report.contains("coefficients") && report.contains("1 skipped")
+    );
+}
+
+#[test]
+fn graph_prints_dot_with_file_edges() {
+    let dir = setup();
+    let dot = stdout(pgp().arg("graph").arg(dir.path().join("pipeline.toml")));
+    assert!(dot.starts_with("digraph"), "{dot}");
+    assert!(dot.contains("label=\"coef.tif\""), "{dot}");
+    assert!(dot.trim_end().ends_with('}'));
+}
+
+#[test]
+fn bad_pipelines_name_the_task_and_key() {
+    let dir = setup();
+    let file = dir.path().join("pipeline.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("\"@coefficients\"", "\"@coefs\"")).unwrap();
+    let out = pgp().arg("run").arg(&file).assert().failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("task `runoff`, key `args.inputs.coef`") && err.contains("coefs"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    std::fs::write(&file, text.replace("pgp.reclassify", "pgp.reclasify")).unwrap();
+    let out = pgp().arg("run").arg(&file).assert().failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("unknown operation `pgp.reclasify`") && err.contains("pgp.reclassify"),
+        "{err}"
+    );
+
+    let out = pgp()
+        .arg("run")
+        .arg(dir.path().join("missing.toml"))
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn a_failing_task_fails_its_dependents_and_the_exit_code() {
+    let dir = setup();
+    std::fs::remove_file(dir.path().join("biophysical.csv")).unwrap();
+    let out = pgp()
+        .arg("run")
+        .arg(dir.path().join("pipeline.toml"))
+        .arg("--keep-going")
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("pgp: error: 3 task(s) failed"), "{err}");
+    assert!(err.contains("biophysical.csv"), "{err}");
+    // align succeeded and is recorded; nothing downstream claims completion.
+    let plan = stdout(
+        pgp()
+            .arg("run")
+            .arg("--dry-run")
+            .arg(dir.path().join("pipeline.toml")),
+    );
+    assert!(plan.starts_with("skip  align"), "{plan}");
+    assert!(plan.contains("run   coefficients"), "{plan}");
+}
