@@ -96,6 +96,15 @@ pub fn parse_datatype(s: &str) -> Result<DataType, String> {
     })
 }
 
+/// A band number, from 1.
+pub fn parse_band(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("bands are numbered from 1, got 0".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a band number (from 1), got {s:?}")),
+    }
+}
+
 /// A number, `nan` or `inf` included (nodata values may be NaN).
 pub fn parse_number(s: &str) -> Result<f64, String> {
     s.trim()

@@ -6,7 +6,7 @@ use pgp::core::LayerRef;
 use pgp::ops::{zonal_statistics, FeatureStats, ZonalOptions, ZonalStats};
 use serde_json::{json, Value};
 
-use super::common::{require_file, ExecutorArg, Spinner};
+use super::common::{parse_band, require_file, ExecutorArg, Spinner};
 use super::CmdResult;
 
 /// Arguments of `pgp zonal-stats`.
@@ -17,8 +17,8 @@ pub struct ZonalArgs {
     /// The polygons (reprojected to the raster's projection when they differ).
     vector: PathBuf,
     /// The raster band, from 1.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    band: u32,
+    #[arg(long, default_value_t = 1, value_parser = parse_band)]
+    band: usize,
     /// The vector layer, by index or name.
     #[arg(long, default_value = "0")]
     layer: String,
@@ -66,13 +66,7 @@ pub fn run(args: ZonalArgs) -> CmdResult {
         ..Default::default()
     };
     let spinner = Spinner::start(format!("zonal-stats: {}", args.vector.display()));
-    let stats = zonal_statistics(
-        &args.raster,
-        args.band as usize,
-        &args.vector,
-        &options,
-        &exec,
-    )?;
+    let stats = zonal_statistics(&args.raster, args.band, &args.vector, &options, &exec)?;
     spinner.finish();
     println!("{}", render(&stats)?);
     Ok(())
