@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
-use commands::ERROR_PREFIX;
+use commands::{one_line_message, CaretError, ERROR_PREFIX};
 
 /// Parallel geoprocessing and incremental pipelines on GDAL.
 #[derive(Debug, Parser)]
@@ -28,7 +28,7 @@ enum Command {
     Graph(commands::run::GraphArgs),
     /// Raster algebra: evaluate an expression over raster bands into a new raster.
     Calc(commands::calc::CalcArgs),
-    /// Put rasters on one common grid (pixel size, extent, projection).
+    /// Put rasters on one common grid (pixel size and extent), each with its resampling method.
     Align(commands::align::AlignArgs),
     /// Resample and reproject one raster.
     Warp(commands::warp::WarpArgs),
@@ -79,8 +79,12 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(e) if e.is::<CaretError>() => {
             eprintln!("{ERROR_PREFIX}{e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{ERROR_PREFIX}{}", one_line_message(&e.to_string()));
             ExitCode::FAILURE
         }
     }

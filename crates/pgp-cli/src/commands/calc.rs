@@ -11,7 +11,7 @@ use serde_json::json;
 use super::common::{
     output_json, parse_datatype, parse_number, print_outputs, require_file, ExecutorArg, Spinner,
 };
-use super::{CmdResult, ERROR_PREFIX};
+use super::{CaretError, CmdResult, ERROR_PREFIX};
 
 /// Arguments of `pgp calc`.
 #[derive(Debug, clap::Args)]
@@ -101,7 +101,7 @@ fn expression_error(e: &ExprError) -> String {
 pub fn run(args: CalcArgs) -> CmdResult {
     // Parse first: a bad expression is reported before any file is looked at.
     if let Err(e) = args.expr.parse::<pgp::ops::Expression>() {
-        return Err(expression_error(&e).into());
+        return Err(CaretError(expression_error(&e)).into());
     }
     let mut seen = HashSet::new();
     for b in &args.inputs {
@@ -124,7 +124,7 @@ pub fn run(args: CalcArgs) -> CmdResult {
     let spinner = Spinner::start(format!("calc: writing {}", args.out.display()));
     let report = match evaluate_expression(&args.expr, &rasters, &args.out, &options, &exec) {
         Ok(r) => r,
-        Err(pgp::ops::Error::Expression(e)) => return Err(expression_error(&e).into()),
+        Err(pgp::ops::Error::Expression(e)) => return Err(CaretError(expression_error(&e)).into()),
         Err(e) => return Err(e.into()),
     };
     let seconds = spinner.finish();
