@@ -5,7 +5,10 @@ mod commands;
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
+
+use commands::{one_line_message, CaretError, ERROR_PREFIX};
 
 /// Parallel geoprocessing and incremental pipelines on GDAL.
 #[derive(Debug, Parser)]
@@ -23,21 +26,65 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Print a pipeline's task graph in Graphviz DOT.
     Graph(commands::run::GraphArgs),
+    /// Raster algebra: evaluate an expression over raster bands into a new raster.
+    Calc(commands::calc::CalcArgs),
+    /// Put rasters on one common grid (pixel size and extent), each with its resampling method.
+    Align(commands::align::AlignArgs),
+    /// Resample and reproject one raster.
+    Warp(commands::warp::WarpArgs),
+    /// Min, max, sum, count and nodata count of a raster under each polygon, as JSON.
+    ZonalStats(commands::zonal::ZonalArgs),
+    /// Convolve a raster with a kernel raster.
+    Convolve(commands::convolve::ConvolveArgs),
+}
+
+/// A clap usage error as one line: its message without the usage block and the help hint.
+fn one_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    format!("{message} (see --help)")
 }
 
 fn main() -> ExitCode {
     // Process-pool workers are copies of this program: serve and exit when started as one.
     pgp::exec::worker::run_if_worker();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+            _ => {
+                eprintln!("{ERROR_PREFIX}{}", one_line(&e));
+                return ExitCode::from(2);
+            }
+        },
+    };
     let result = match cli.command {
         Command::Info(args) => commands::info::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Graph(args) => commands::run::graph(args),
+        Command::Calc(args) => commands::calc::run(args),
+        Command::Align(args) => commands::align::run(args),
+        Command::Warp(args) => commands::warp::run(args),
+        Command::ZonalStats(args) => commands::zonal::run(args),
+        Command::Convolve(args) => commands::convolve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<CaretError>() => {
+            eprintln!("{ERROR_PREFIX}{e}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
-            eprintln!("pgp: error: {e}");
+            eprintln!("{ERROR_PREFIX}{}", one_line_message(&e.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -17,7 +17,7 @@ pub struct InfoArgs {
     layer: String,
 }
 
-fn nodata_json(v: Option<f64>) -> Value {
+pub(crate) fn nodata_json(v: Option<f64>) -> Value {
     match v {
         None => Value::Null,
         // JSON has no NaN: print it as the string GDAL's own JSON uses.

@@ -1,0 +1,125 @@
+//! `pgp align IN... --out OUT... --pixel-size X,Y --bbox MODE --resample METHOD[,METHOD...]`:
+//! put rasters on one common grid.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use pgp::ops::{
+    align_and_resize_raster_stack, AlignOptions, BoundingBoxMode, ResampleMethod, WarpPath,
+};
+use serde_json::json;
+
+use super::common::{
+    output_json, parse_bbox, parse_pixel_size, parse_resample, print_outputs, require_file,
+    ExecutorArg, Spinner,
+};
+use super::CmdResult;
+
+/// Arguments of `pgp align`.
+#[derive(Debug, clap::Args)]
+pub struct AlignArgs {
+    /// The rasters to align.
+    #[arg(required = true, value_name = "IN")]
+    inputs: Vec<PathBuf>,
+    /// One output per input, in the same order.
+    #[arg(long = "out", value_name = "OUT", num_args = 1.., required = true)]
+    outputs: Vec<PathBuf>,
+    /// Target pixel size X,Y in map units (Y is usually negative).
+    #[arg(long, value_name = "X,Y", value_parser = parse_pixel_size, allow_hyphen_values = true)]
+    pixel_size: (f64, f64),
+    /// Target extent: union, intersection, or MINX,MINY,MAXX,MAXY.
+    #[arg(long, value_name = "MODE", value_parser = parse_bbox, allow_hyphen_values = true)]
+    bbox: BoundingBoxMode,
+    /// Resampling: one method for every input, or one per input (comma-separated).
+    #[arg(long, value_name = "METHOD[,METHOD...]", value_parser = parse_resample,
+          value_delimiter = ',', required = true)]
+    resample: Vec<ResampleMethod>,
+    /// Snap the grid to the pixels of input number INDEX (from 0).
+    #[arg(long, value_name = "INDEX")]
+    align_to: Option<usize>,
+    #[command(flatten)]
+    executor: ExecutorArg,
+    /// Print a JSON summary of the outputs.
+    #[arg(long)]
+    json: bool,
+}
+
+fn how_json(path: WarpPath) -> &'static str {
+    match path {
+        WarpPath::Warped => "warped",
+        WarpPath::AlignedCopy => "aligned_copy",
+        WarpPath::FileCopy => "file_copy",
+    }
+}
+
+/// Check the lists against each other and expand one method to all inputs.
+fn check_lists(args: &AlignArgs) -> Result<Vec<ResampleMethod>, String> {
+    let n = args.inputs.len();
+    if args.outputs.len() != n {
+        return Err(format!(
+            "--out: {} output(s) for {n} input(s); give one output per input",
+            args.outputs.len()
+        ));
+    }
+    let methods = match args.resample.len() {
+        1 => vec![args.resample[0]; n],
+        m if m == n => args.resample.clone(),
+        m => {
+            return Err(format!(
+                "--resample: {m} methods for {n} inputs; give one method for all inputs or one \
+                 per input"
+            ))
+        }
+    };
+    if let Some(i) = args.align_to {
+        if i >= n {
+            return Err(format!(
+                "--align-to: {i} is out of range for {n} input(s) (counted from 0)"
+            ));
+        }
+    }
+    let mut seen = HashSet::new();
+    for out in &args.outputs {
+        if !seen.insert(out) {
+            return Err(format!("--out: {} is given more than once", out.display()));
+        }
+        if args.inputs.contains(out) {
+            return Err(format!("--out: {} is also an input", out.display()));
+        }
+    }
+    Ok(methods)
+}
+
+/// Run `pgp align`.
+pub fn run(args: AlignArgs) -> CmdResult {
+    let methods = check_lists(&args)?;
+    for input in &args.inputs {
+        require_file(input, "input raster")?;
+    }
+    let exec = args.executor.build()?;
+    let options = AlignOptions {
+        raster_align_index: args.align_to,
+        ..Default::default()
+    };
+    let spinner = Spinner::start(format!("align: {} raster(s)", args.inputs.len()));
+    let report = align_and_resize_raster_stack(
+        &args.inputs,
+        &args.outputs,
+        &methods,
+        args.pixel_size,
+        args.bbox,
+        &options,
+        &exec,
+    )?;
+    let seconds = spinner.finish();
+    let mut outputs = Vec::new();
+    for (i, out) in args.outputs.iter().enumerate() {
+        let mut o = output_json(out)?;
+        o["input"] = json!(args.inputs[i]);
+        o["resample"] = json!(methods[i].gdal_name());
+        o["how"] = json!(report.paths.get(i).map(|p| how_json(*p)));
+        outputs.push(o);
+    }
+    print_outputs(outputs, seconds, args.json)?;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! `pgp calc`.
+
+use pgp::core::sample::DEM_NODATA;
+
+use crate::util::{error_of, json_of, one_line_error, pgp, read, sample_data};
+
+#[test]
+fn calc_doubles_each_pixel_and_keeps_nodata() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("double.tif");
+    pgp()
+        .args(["calc", "a*2", "--in"])
+        .arg(format!("a={}", data.dem.display()))
+        .arg("--out")
+        .arg(&out)
+        .args(["--executor", "sync"])
+        .assert()
+        .success();
+    let (dem_info, dem) = read(&data.dem);
+    let (info, pixels) = read(&out);
+    assert_eq!(info.raster_size, dem_info.raster_size);
+    assert_eq!(info.geotransform, dem_info.geotransform);
+    // Float32 input and an integer constant: Float32 out, nodata the type's maximum.
+    assert_eq!(info.datatype.gdal_name(), "Float32");
+    let nodata = f32::MAX as f64;
+    assert_eq!(info.nodata, vec![Some(nodata)]);
+    let mut holes = 0;
+    for (d, o) in dem.iter().zip(pixels.iter()) {
+        if *d == DEM_NODATA {
+            holes += 1;
+            assert_eq!(*o, nodata);
+        } else {
+            assert_eq!(*o, d * 2.0);
+        }
+    }
+    assert!(holes > 0, "the sample DEM has nodata holes");
+}
+
+#[test]
+fn calc_binds_bands_sets_type_and_nodata_and_runs_on_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("diff.tif");
+    let v = json_of(
+        pgp()
+            .args(["calc", "d - w", "--in"])
+            .arg(format!("d={}:1", data.dem.display()))
+            .arg("--in")
+            .arg(format!("w={}", data.weight.display()))
+            .arg("--out")
+            .arg(&out)
+            .args(["--type", "float64", "--nodata", "-1"])
+            .args(["--executor", "multiprocessing:2", "--json"]),
+    );
+    let (_, dem) = read(&data.dem);
+    let (_, weight) = read(&data.weight);
+    let (info, pixels) = read(&out);
+    assert_eq!(info.datatype.gdal_name(), "Float64");
+    assert_eq!(info.nodata, vec![Some(-1.0)]);
+    let mut valid = 0u64;
+    for ((d, w), o) in dem.iter().zip(weight.iter()).zip(pixels.iter()) {
+        if *d == DEM_NODATA || w.is_nan() {
+            assert_eq!(*o, -1.0);
+        } else {
+            valid += 1;
+            assert_eq!(*o, d - w);
+        }
+    }
+    let o = &v["outputs"][0];
+    assert_eq!(o["path"], out.to_str().unwrap());
+    assert_eq!(o["size"], serde_json::json!([64, 64]));
+    assert_eq!(o["datatype"], "Float64");
+    assert_eq!(o["nodata"], serde_json::json!([-1.0]));
+    assert_eq!(o["valid_pixels"], valid);
+    assert!(o["blocks"].as_u64().unwrap() >= 1);
+    assert!(v["seconds"].as_f64().unwrap() >= 0.0);
+}
+
+#[test]
+fn calc_prints_one_line_per_output_without_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("plus.tif");
+    let assert = pgp()
+        .args(["calc", "a + 1", "--in"])
+        .arg(format!("a={}", data.dem.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+    assert_eq!(
+        stdout.trim(),
+        format!("wrote {} (64 x 64 pixels, Float32)", out.display())
+    );
+}
+
+/// The caret on the error's second line sits under column `column` of the expression.
+fn assert_caret(err: &str, expr: &str, column: usize, under: char) {
+    let lines: Vec<&str> = err.trim_end().lines().collect();
+    assert_eq!(lines.len(), 2, "message and caret: {err}");
+    assert!(lines[0].contains(&format!("column {column}")), "{err}");
+    let start = lines[0]
+        .find(&format!("`{expr}`"))
+        .expect("expression shown")
+        + 1;
+    let caret = lines[1].find('^').expect("a caret");
+    assert_eq!(lines[1].trim(), "^", "{err}");
+    assert_eq!(caret, start + column - 1, "{err}");
+    assert_eq!(lines[0][caret..].chars().next(), Some(under), "{err}");
+}
+
+#[test]
+fn calc_bad_expression_marks_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("never.tif");
+    let bind = format!("a={}", data.dem.display());
+
+    let err = error_of(
+        pgp()
+            .args(["calc", "a * * 2", "--in", &bind, "--out"])
+            .arg(&out),
+    );
+    assert_caret(&err, "a * * 2", 5, '*');
+
+    // An unbound name is found at its column too.
+    let err = error_of(
+        pgp()
+            .args(["calc", "a + zz", "--in", &bind, "--out"])
+            .arg(&out),
+    );
+    assert_caret(&err, "a + zz", 5, 'z');
+    assert!(err.contains("zz"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn calc_missing_input_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.tif");
+    let err = one_line_error(
+        pgp()
+            .args(["calc", "a + 1", "--in"])
+            .arg(format!("a={}", missing.display()))
+            .arg("--out")
+            .arg(dir.path().join("out.tif")),
+    );
+    assert!(
+        err.contains("nope.tif") && err.contains("no such file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn calc_rejects_bad_arguments_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("out.tif");
+    let bind = format!("a={}", data.dem.display());
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["--in", "a_path_without_name.tif"], &["--in", "NAME=PATH"]),
+        (
+            &["--in", &bind, "--type", "float16"],
+            &["--type", "Float32"],
+        ),
+        (&["--in", &bind, "--nodata", "lots"], &["--nodata", "lots"]),
+        (
+            &["--in", &bind, "--executor", "gpu:2"],
+            &["--executor", "gpu"],
+        ),
+        (
+            &["--in", &bind, "--executor", "threading:0"],
+            &["--executor", "at least 1"],
+        ),
+        (
+            &["--in", &bind, "--in", &bind],
+            &["--in", "`a`", "more than once"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = one_line_error(
+            pgp()
+                .args(["calc", "a + 1"])
+                .args(args)
+                .arg("--out")
+                .arg(&out),
+        );
+        for e in expected {
+            assert!(err.contains(e), "{args:?}: expected {e:?} in {err}");
+        }
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn calc_inputs_of_different_sizes_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let err = one_line_error(
+        pgp()
+            .args(["calc", "a + b", "--in"])
+            .arg(format!("a={}", data.dem.display()))
+            .arg("--in")
+            .arg(format!("b={}", data.landcover.display()))
+            .arg("--out")
+            .arg(dir.path().join("out.tif")),
+    );
+    assert!(
+        err.contains("landcover.tif") && err.contains("dem.tif"),
+        "{err}"
+    );
+}
