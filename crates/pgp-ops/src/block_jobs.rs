@@ -43,29 +43,14 @@ pub(crate) fn remote_error(error: Error) -> String {
     error.to_string()
 }
 
-/// pygeoprocessing's `new_raster_from_base` layout rule as a spec: the grid and projection of
-/// `base`, `datatype`, `driver`; a GTiff driver that sets no block layout (`TILED`,
-/// `BLOCKXSIZE`, `BLOCKYSIZE`) gets the base raster's block size.
+/// pygeoprocessing's `new_raster_from_base` layout rule as a spec (see
+/// [`RasterSpec::like_with_driver`](pgp_core::RasterSpec::like_with_driver)).
 pub(crate) fn spec_like(
     base: &pgp_core::RasterInfo,
     datatype: pgp_core::DataType,
     driver: &pgp_core::RasterDriver,
 ) -> pgp_core::RasterSpec {
-    let mut d = driver.clone();
-    let sets_layout = ["TILED", "BLOCKXSIZE", "BLOCKYSIZE"]
-        .iter()
-        .any(|k| d.option(k).is_some());
-    let (bx, by) = base.block_size;
-    if d.driver.eq_ignore_ascii_case("GTiff") && !sets_layout && bx > 0 {
-        let striped = bx == base.raster_size.0 && bx != by;
-        if !striped {
-            d = d
-                .with_option("TILED", "YES")
-                .with_option("BLOCKXSIZE", &bx.to_string());
-        }
-        d = d.with_option("BLOCKYSIZE", &by.to_string());
-    }
-    pgp_core::RasterSpec::like(base, datatype).driver(d)
+    pgp_core::RasterSpec::like_with_driver(base, datatype, driver)
 }
 
 /// `driver` with GDAL's multi-threaded GTiff compression (`NUM_THREADS`) set to the executor's

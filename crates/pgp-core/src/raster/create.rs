@@ -109,6 +109,19 @@ impl RasterSpec {
         .base_block_size(base.block_size)
     }
 
+    /// [`RasterSpec::like`] with another driver: pygeoprocessing's `new_raster_from_base` rule
+    /// (keep the base's block size unless the options set a block layout) applied to `driver`.
+    pub fn like_with_driver(
+        base: &RasterInfo,
+        datatype: DataType,
+        driver: &RasterDriver,
+    ) -> RasterSpec {
+        let mut spec = RasterSpec::like(base, datatype);
+        spec.driver = driver.clone();
+        spec.apply_base_block(base.block_size);
+        spec
+    }
+
     /// A one-band spec for a new grid.
     pub fn new(
         cols: usize,

@@ -68,7 +68,7 @@ pub fn mask_raster(
         },
     )?;
 
-    let mut spec = RasterSpec::like(&info, datatype).driver(options.driver.clone());
+    let mut spec = RasterSpec::like_with_driver(&info, datatype, &options.driver);
     spec.nodata = vec![nodata];
     let mut out = OutputRaster::create(target, &spec)?;
     let mask_raster = Raster::open(&mask.0)?;
