@@ -62,6 +62,53 @@ pub enum Error {
         /// Why it is wrong.
         reason: String,
     },
+    // --- geometry, warp, align and vector operations ---
+    /// Bounding boxes that were to be intersected have no common area.
+    #[error("the bounding boxes do not intersect: {boxes}")]
+    EmptyIntersection {
+        /// Each input box with its source (file or argument), and the empty result.
+        boxes: String,
+    },
+    /// A projection definition GDAL cannot understand.
+    #[error("unknown projection in `{argument}`: {message} (definition: {definition:?})")]
+    UnknownProjection {
+        /// The argument or file the definition came from.
+        argument: String,
+        /// The definition as given (WKT, `EPSG:n`, PROJ string), shortened if long.
+        definition: String,
+        /// GDAL's message.
+        message: String,
+    },
+    /// Parallel argument lists of different lengths.
+    #[error("{names} must have the same length, got {lengths:?}")]
+    LengthMismatch {
+        /// The arguments, e.g. `base_rasters, targets, resample_methods`.
+        names: String,
+        /// Their lengths, in the same order.
+        lengths: Vec<usize>,
+    },
+    /// A resampling method name GDAL does not know.
+    #[error("unknown resampling method {name:?} in `{argument}`; expected one of {valid}")]
+    UnknownResampleMethod {
+        /// The name given.
+        name: String,
+        /// The argument it was given in.
+        argument: String,
+        /// The accepted names.
+        valid: String,
+    },
+    /// Coordinates that cannot be transformed between two projections.
+    #[error("cannot transform {what} from {from} to {to}: {message}")]
+    Transform {
+        /// What was being transformed (a bounding box, a feature).
+        what: String,
+        /// Source projection (shortened).
+        from: String,
+        /// Target projection (shortened).
+        to: String,
+        /// Why.
+        message: String,
+    },
 }
 
 fn unmapped_message(path: &std::path::Path, values: &[f64], truncated: bool) -> String {

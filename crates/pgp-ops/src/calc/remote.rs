@@ -155,7 +155,7 @@ pub(crate) fn run_on_processes(
         })
         .collect();
     let results =
-        exec.map_ordered_op::<CalcChunk, _>(args)
+        exec.map_ordered_op::<CalcChunk>(args)
             .flat_map(|chunk| -> Vec<Result<Computed>> {
                 match chunk {
                     Ok(blocks) => blocks.into_iter().map(WireBlock::into_computed).collect(),

@@ -1,0 +1,94 @@
+//! Running per-block work on any executor, results in input order.
+//!
+//! Every block-wise operation here describes one unit of work twice over the same function: as a
+//! closure on sync and thread executors (which can reuse open raster handles), and as a
+//! registered [`RemoteOp`] on a process pool (arguments are paths, windows and parameters; the
+//! worker opens what it needs). The caller consumes results in input order on one thread, which
+//! is where outputs are written, so the output does not depend on the executor.
+
+use pgp_exec::{Executor, RemoteOp};
+
+use crate::{Error, Result};
+
+/// Results of [`map_blocks`], in the order of the items.
+pub(crate) type BlockResults<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;
+
+/// Runs `local` (sync, threads) or `O` (process pool) on every item; at most about two items per
+/// worker are in flight, so memory stays bounded however many blocks there are.
+pub(crate) fn map_blocks<'a, O, I, F>(
+    exec: &Executor,
+    items: I,
+    local: F,
+) -> BlockResults<'a, O::Output>
+where
+    O: RemoteOp,
+    I: IntoIterator<Item = O::Args> + 'a,
+    F: Fn(O::Args) -> Result<O::Output> + Send + Sync + 'static,
+{
+    if exec.runs_closures() {
+        Box::new(
+            exec.map_ordered(items, local)
+                .map(|r| r.map_err(Error::from).and_then(|inner| inner)),
+        )
+    } else {
+        Box::new(
+            exec.map_ordered_op::<O>(items)
+                .map(|r| r.map_err(Error::from)),
+        )
+    }
+}
+
+/// Turns an operation error into the text a [`RemoteOp`] reports.
+pub(crate) fn remote_error(error: Error) -> String {
+    error.to_string()
+}
+
+/// pygeoprocessing's `new_raster_from_base` layout rule as a spec: the grid and projection of
+/// `base`, `datatype`, `driver`; a GTiff driver that sets no block layout (`TILED`,
+/// `BLOCKXSIZE`, `BLOCKYSIZE`) gets the base raster's block size.
+pub(crate) fn spec_like(
+    base: &pgp_core::RasterInfo,
+    datatype: pgp_core::DataType,
+    driver: &pgp_core::RasterDriver,
+) -> pgp_core::RasterSpec {
+    let mut d = driver.clone();
+    let sets_layout = ["TILED", "BLOCKXSIZE", "BLOCKYSIZE"]
+        .iter()
+        .any(|k| d.option(k).is_some());
+    let (bx, by) = base.block_size;
+    if d.driver.eq_ignore_ascii_case("GTiff") && !sets_layout && bx > 0 {
+        let striped = bx == base.raster_size.0 && bx != by;
+        if !striped {
+            d = d
+                .with_option("TILED", "YES")
+                .with_option("BLOCKXSIZE", &bx.to_string());
+        }
+        d = d.with_option("BLOCKYSIZE", &by.to_string());
+    }
+    pgp_core::RasterSpec::like(base, datatype).driver(d)
+}
+
+/// `driver` with GDAL's multi-threaded GTiff compression (`NUM_THREADS`) set to the executor's
+/// worker count, when the executor has several workers and the options compress without saying
+/// otherwise. Compressing the output is most of the cost of a block-wise operation and happens
+/// in the one writing thread; GDAL compresses blocks on its threads and still writes them in
+/// submission order, so the file is the same as with one thread.
+pub(crate) fn with_compression_threads(
+    driver: &pgp_core::RasterDriver,
+    exec: &Executor,
+) -> pgp_core::RasterDriver {
+    let compresses = driver
+        .option("COMPRESS")
+        .is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
+    if exec.workers() > 1
+        && compresses
+        && driver.driver.eq_ignore_ascii_case("GTiff")
+        && driver.option("NUM_THREADS").is_none()
+    {
+        driver
+            .clone()
+            .with_option("NUM_THREADS", &exec.workers().to_string())
+    } else {
+        driver.clone()
+    }
+}

@@ -1,0 +1,346 @@
+//! One output tile of a convolution by FFT (overlap-save).
+//!
+//! A tile reads its window of the signal grown by the kernel's reach (zeros beyond the raster),
+//! convolves it with the kernel by one 2-D FFT of a fast size, and keeps the part the circular
+//! wrap-around cannot touch. Two real inputs travel in one complex transform, because the kernel
+//! is real: `conv(a + ib, k) = conv(a, k) + i conv(b, k)`. Without nodata normalisation the two
+//! are the top and bottom halves of the tile; with it, the signal and its valid-pixel mask.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use ndarray::Array2;
+use pgp_core::{with_pixel_type, Nodata, Pixel, Raster, Window};
+use serde::{Deserialize, Serialize};
+
+use super::fft2::{fast_len, Fft2, C64};
+use crate::{Error, Result};
+
+/// Everything a tile needs besides its window; small and serialisable (the kernel travels by
+/// path and digest, each worker process loads it once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ConvSpec {
+    pub signal: PathBuf,
+    pub signal_band: usize,
+    pub signal_nodata: Option<f64>,
+    pub kernel: PathBuf,
+    pub kernel_band: usize,
+    /// Digest of the prepared kernel values, to notice a kernel file changed under us.
+    pub kernel_digest: u64,
+    pub ignore_nodata_and_edges: bool,
+    pub mask_nodata: bool,
+    pub normalize_kernel: bool,
+    pub set_tol_to_zero: Option<f64>,
+    pub target_nodata: f64,
+    /// The (unclipped) tile size the op steps by, `(cols, rows)`.
+    pub tile: (usize, usize),
+}
+
+/// The kernel as convolved: nodata zeroed, normalised if asked, plus pygeoprocessing's kernel sum.
+#[derive(Debug, Clone)]
+pub(crate) struct KernelData {
+    pub values: Array2<f64>,
+    /// The sum pygeoprocessing scales by (nodata counted as 0 only with `ignore_nodata_and_edges`).
+    pub sum: f64,
+    /// Sum of absolute values (for the "mask is zero" tolerance).
+    pub abs_sum: f64,
+}
+
+impl KernelData {
+    pub(crate) fn load(
+        path: &std::path::Path,
+        band: usize,
+        ignore_nodata: bool,
+        normalize: bool,
+    ) -> Result<KernelData> {
+        let r = Raster::open(path)?;
+        let (cols, rows) = r.size();
+        if cols > crate::kernels::MAX_KERNEL_SIDE || rows > crate::kernels::MAX_KERNEL_SIDE {
+            return Err(Error::invalid(
+                "kernel",
+                format!(
+                    "{}: {cols} x {rows} pixels is larger than {} a side",
+                    path.display(),
+                    crate::kernels::MAX_KERNEL_SIDE
+                ),
+            ));
+        }
+        let nodata = r.nodata(band)?;
+        let dt = r.data_type(band)?;
+        let (mut values, is_nodata) = with_pixel_type!(dt, T => {
+            let nd = Nodata::<T>::new(nodata);
+            let raw = r.read::<T>(band, Window::full(cols, rows))?;
+            (raw.mapv(|v| v.to_f64()), raw.mapv(|v| nd.is_nodata(v)))
+        });
+        // pygeoprocessing always zeroes kernel nodata before convolving, but counts it in the
+        // kernel sum unless nodata is being ignored.
+        let mut sum = 0.0;
+        for (v, &nd) in values.iter_mut().zip(is_nodata.iter()) {
+            if !(nd && ignore_nodata) {
+                sum += *v;
+            }
+            if nd {
+                *v = 0.0;
+            }
+        }
+        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                "kernel",
+                format!(
+                    "{}: kernel values must be finite, found {bad}",
+                    path.display()
+                ),
+            ));
+        }
+        if normalize {
+            if sum == 0.0 || !sum.is_finite() {
+                return Err(Error::invalid(
+                    "normalize_kernel",
+                    format!(
+                        "{}: the kernel sums to {sum}, it cannot be normalised",
+                        path.display()
+                    ),
+                ));
+            }
+            values.mapv_inplace(|v| v / sum);
+        }
+        let abs_sum = values.iter().map(|v| v.abs()).sum();
+        Ok(KernelData {
+            values,
+            sum,
+            abs_sum,
+        })
+    }
+
+    pub(crate) fn digest(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        self.values.dim().hash(&mut h);
+        for v in &self.values {
+            v.to_bits().hash(&mut h);
+        }
+        self.sum.to_bits().hash(&mut h);
+        h.finish()
+    }
+}
+
+/// A spec with its kernel loaded and transformed: what tiles are computed from.
+pub(crate) struct Prepared {
+    pub spec: ConvSpec,
+    kernel: KernelData,
+    fft: Fft2,
+    /// Kernel spectrum (transposed layout), pre-scaled by 1 / (nr * nc).
+    spectrum: Vec<C64>,
+    /// Rows of signal per transform: half a tile, or a whole tile when the mask rides along.
+    rows_per_fft: usize,
+}
+
+impl Prepared {
+    pub(crate) fn new(spec: ConvSpec, kernel: KernelData) -> Prepared {
+        let (kr, kc) = kernel.values.dim();
+        let (tx, ty) = spec.tile;
+        let rows_per_fft = if spec.ignore_nodata_and_edges {
+            ty
+        } else {
+            ty.div_ceil(2)
+        };
+        let nr = fast_len(rows_per_fft + kr - 1);
+        let nc = fast_len(tx + kc - 1);
+        let fft = Fft2::new(nr, nc);
+        let mut k = vec![C64::default(); nr * nc];
+        for ((r, c), &v) in kernel.values.indexed_iter() {
+            k[r * nc + c] = C64::new(v, 0.0);
+        }
+        let mut spectrum = fft.forward(&mut k, kr);
+        let scale = 1.0 / (nr * nc) as f64;
+        spectrum.iter_mut().for_each(|v| *v *= scale);
+        Prepared {
+            spec,
+            kernel,
+            fft,
+            spectrum,
+            rows_per_fft,
+        }
+    }
+
+    /// A prepared spec for worker processes: loaded once per process and reused while the spec
+    /// stays the same.
+    pub(crate) fn cached(spec: &ConvSpec) -> Result<Arc<Prepared>> {
+        static CACHE: Mutex<Option<Arc<Prepared>>> = Mutex::new(None);
+        let mut slot = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = slot.as_ref().filter(|p| &p.spec == spec) {
+            return Ok(p.clone());
+        }
+        let kernel = KernelData::load(
+            &spec.kernel,
+            spec.kernel_band,
+            spec.ignore_nodata_and_edges,
+            spec.normalize_kernel,
+        )?;
+        if kernel.digest() != spec.kernel_digest {
+            return Err(Error::invalid(
+                "kernel",
+                format!(
+                    "{} changed while the convolution was running",
+                    spec.kernel.display()
+                ),
+            ));
+        }
+        let p = Arc::new(Prepared::new(spec.clone(), kernel));
+        *slot = Some(p.clone());
+        Ok(p)
+    }
+
+    /// The convolved values of `window` (before conversion to the target type).
+    pub(crate) fn tile(&self, signal: &Raster, window: Window) -> Result<Array2<f64>> {
+        let (kr, kc) = self.kernel.values.dim();
+        let (cols, rows) = signal.size();
+        // Output pixel (r, c) sums kernel[i][j] * signal[r - i + kr/2][c - j + kc/2]: it reaches
+        // `top` rows up and `kr / 2` rows down (likewise for columns).
+        let top = kr - 1 - kr / 2;
+        let left = kc - 1 - kc / 2;
+        let (h, w) = (window.height, window.width);
+        let (ph, pw) = (h + kr - 1, w + kc - 1);
+        let mut s = Array2::<f64>::zeros((ph, pw));
+        let mut valid = Array2::<bool>::from_elem((ph, pw), false);
+        let mut non_finite = Vec::new();
+        {
+            let y0 = window.y_off as isize - top as isize;
+            let x0 = window.x_off as isize - left as isize;
+            let ry0 = y0.max(0) as usize;
+            let rx0 = x0.max(0) as usize;
+            let ry1 = ((y0 + ph as isize) as usize).min(rows);
+            let rx1 = ((x0 + pw as isize) as usize).min(cols);
+            let read = Window::new(rx0, ry0, rx1 - rx0, ry1 - ry0);
+            let (oy, ox) = ((ry0 as isize - y0) as usize, (rx0 as isize - x0) as usize);
+            let dt = signal.data_type(self.spec.signal_band)?;
+            with_pixel_type!(dt, T => {
+                let nd = Nodata::<T>::new(self.spec.signal_nodata);
+                let raw = signal.read::<T>(self.spec.signal_band, read)?;
+                for ((r, c), &v) in raw.indexed_iter() {
+                    if !nd.is_nodata(v) {
+                        let x = v.to_f64();
+                        let (pr, pc) = (r + oy, c + ox);
+                        valid[[pr, pc]] = true;
+                        if x.is_finite() {
+                            s[[pr, pc]] = x;
+                        } else {
+                            non_finite.push((pr, pc));
+                        }
+                    }
+                }
+            });
+        }
+        let (conv, mask) = if self.spec.ignore_nodata_and_edges {
+            let (re, im) =
+                self.convolve_pair(&s, 0, &valid.mapv(|v| if v { 1.0 } else { 0.0 }), 0, h, w);
+            (re, Some(im))
+        } else {
+            let h2 = self.rows_per_fft;
+            let (a, b) = self.convolve_pair(&s, 0, &s, h2, h, w);
+            let mut out = Array2::<f64>::zeros((h, w));
+            for r in 0..h {
+                for c in 0..w {
+                    out[[r, c]] = if r < h2 { a[[r, c]] } else { b[[r - h2, c]] };
+                }
+            }
+            (out, None)
+        };
+        let mut out = conv;
+        let zero_band = self
+            .spec
+            .set_tol_to_zero
+            .map(|tol| (tol, 1e-8 + 1e-5 * tol.abs()));
+        // Below this the mask convolution is transform noise, not kernel weight.
+        let mask_floor = 1e-10 * self.kernel.abs_sum;
+        let rescale = if self.spec.normalize_kernel {
+            1.0
+        } else {
+            self.kernel.sum
+        };
+        let masking = self.spec.mask_nodata && self.spec.signal_nodata.is_some();
+        // The signal pixel under output pixel (r, c) sits at (r + top, c + left) of the padded block.
+        let is_valid = |r: usize, c: usize| !masking || valid[[r + top, c + left]];
+        for ((r, c), v) in out.indexed_iter_mut() {
+            if !is_valid(r, c) {
+                *v = self.spec.target_nodata;
+                continue;
+            }
+            if let Some((tol, band)) = zero_band {
+                // numpy.isclose(x, tol): what pygeoprocessing zeroes as round-off.
+                if (*v - tol).abs() <= band {
+                    *v = 0.0;
+                }
+            }
+            if let Some(m) = &mask {
+                let m = m[[r, c]];
+                if m > mask_floor {
+                    *v = *v / m * rescale;
+                }
+            }
+        }
+        // A NaN or infinite signal value poisons every output pixel whose kernel window covers it,
+        // as a direct sum would (the transform would spread it over the whole tile instead).
+        for (pr, pc) in non_finite {
+            for r in pr.saturating_sub(kr - 1)..=pr.min(h - 1) {
+                for c in pc.saturating_sub(kc - 1)..=pc.min(w - 1) {
+                    if is_valid(r, c) {
+                        out[[r, c]] = f64::NAN;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Convolves two real inputs in one complex transform: rows `a0..` of `a` and rows `b0..`
+    /// of `b` (padded blocks), each giving `out_rows` (at most) x `w` valid outputs.
+    fn convolve_pair(
+        &self,
+        a: &Array2<f64>,
+        a0: usize,
+        b: &Array2<f64>,
+        b0: usize,
+        h: usize,
+        w: usize,
+    ) -> (Array2<f64>, Array2<f64>) {
+        let (kr, kc) = self.kernel.values.dim();
+        let (nr, nc) = self.fft.shape();
+        let rows_out = self.rows_per_fft.min(h);
+        let live = (rows_out + kr - 1).min(nr);
+        let pw = a.ncols();
+        let mut z = vec![C64::default(); nr * nc];
+        for i in 0..live {
+            let row = &mut z[i * nc..i * nc + pw];
+            for (j, v) in row.iter_mut().enumerate() {
+                let re = if a0 + i < a.nrows() {
+                    a[[a0 + i, j]]
+                } else {
+                    0.0
+                };
+                let im = if b0 + i < b.nrows() {
+                    b[[b0 + i, j]]
+                } else {
+                    0.0
+                };
+                *v = C64::new(re, im);
+            }
+        }
+        let mut spec = self.fft.forward(&mut z, live);
+        for (x, k) in spec.iter_mut().zip(&self.spectrum) {
+            *x *= k;
+        }
+        let rows = self.fft.inverse_rows(&mut spec, kr - 1, rows_out);
+        let mut re = Array2::<f64>::zeros((rows_out, w));
+        let mut im = Array2::<f64>::zeros((rows_out, w));
+        for r in 0..rows_out {
+            for c in 0..w {
+                let v = rows[r * nc + c + kc - 1];
+                re[[r, c]] = v.re;
+                im[[r, c]] = v.im;
+            }
+        }
+        (re, im)
+    }
+}
