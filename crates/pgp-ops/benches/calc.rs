@@ -114,7 +114,13 @@ fn main() {
         }
     }
     if want("peer") {
-        peer(&data, &out, &mut table);
+        // The peer's heavy cases take minutes: run them only with the pgp heavy cases.
+        let peer_cases = if want("heavy") {
+            "simple,heavy,heavy_mp2"
+        } else {
+            "simple"
+        };
+        peer(&data, &out, peer_cases, &mut table);
     }
     table.print();
     if want("rss") {
@@ -413,7 +419,7 @@ fn peer_python() -> Option<PathBuf> {
     py.exists().then_some(py)
 }
 
-fn peer(data: &(PathBuf, PathBuf), out: &Path, table: &mut Table) {
+fn peer(data: &(PathBuf, PathBuf), out: &Path, cases: &str, table: &mut Table) {
     let Some(python) = peer_python() else {
         println!("  (pygeoprocessing venv not found: peer cases skipped)");
         return;
@@ -427,6 +433,8 @@ fn peer(data: &(PathBuf, PathBuf), out: &Path, table: &mut Table) {
         .arg(&data.1)
         .arg("--out-dir")
         .arg(out)
+        .arg("--cases")
+        .arg(cases)
         .output()
         .expect("running the peer script");
     if !output.status.success() {
