@@ -114,7 +114,13 @@ fn main() {
         }
     }
     if want("peer") {
-        peer(&data, &out, &mut table);
+        // The peer's heavy cases take minutes: run them only with the pgp heavy cases.
+        let peer_cases = if want("heavy") {
+            "simple,heavy,heavy_mp2"
+        } else {
+            "simple"
+        };
+        peer(&data, &out, peer_cases, &mut table);
     }
     table.print();
     if want("rss") {
@@ -151,9 +157,30 @@ fn ensure_data(root: &Path, size: usize) -> (PathBuf, PathBuf) {
     (dem, weight)
 }
 
+/// CPU seconds (user + system) used so far by this process and its waited-for children.
+fn cpu_seconds() -> f64 {
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage writes into the zeroed struct we own.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut u) } == 0 {
+            let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            total += tv(u.ru_utime) + tv(u.ru_stime);
+        }
+    }
+    total
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 #[derive(Default)]
 struct Table {
     rows: Vec<(String, f64)>,
+    cpu: Vec<Option<f64>>,
     outputs: Vec<PathBuf>,
     heavy: Vec<PathBuf>,
     peer_outputs: Vec<(String, PathBuf)>,
@@ -161,11 +188,17 @@ struct Table {
 
 impl Table {
     fn time(&mut self, name: &str, f: impl FnOnce()) {
+        let c = cpu_seconds();
         let t = Instant::now();
         f();
         let s = t.elapsed().as_secs_f64();
-        println!("  {name:<55} {s:8.2} s");
+        let cpu = cpu_seconds() - c;
+        println!(
+            "  {name:<55} {s:8.2} s  (cpu {cpu:6.2} s, load {})",
+            load_average()
+        );
         self.rows.push((name.to_string(), s));
+        self.cpu.push(Some(cpu));
     }
 
     fn get(&self, prefix: &str) -> Option<f64> {
@@ -176,9 +209,15 @@ impl Table {
     }
 
     fn print(&self) {
-        println!("\n| case | seconds |\n| --- | --- |");
-        for (n, s) in &self.rows {
-            println!("| {n} | {s:.2} |");
+        println!("\n| case | wall s | cpu s |\n| --- | --- | --- |");
+        for (i, (n, s)) in self.rows.iter().enumerate() {
+            let cpu = self
+                .cpu
+                .get(i)
+                .copied()
+                .flatten()
+                .map_or("-".to_string(), |c| format!("{c:.2}"));
+            println!("| {n} | {s:.2} | {cpu} |");
         }
         println!();
         let ratio = |label: &str, num: Option<f64>, den: Option<f64>| {
@@ -234,10 +273,16 @@ impl Table {
     }
 
     fn check_outputs(&self) {
-        let hash = |p: &Path| pixels(p);
+        // Each file is read once: comparing 8192² outputs is itself a few seconds each.
+        let hash = |p: &Path| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            pixels(p).hash(&mut h);
+            h.finish()
+        };
         if let Some(first) = self.outputs.first() {
             let h = hash(first);
-            let same = self.outputs.iter().all(|p| hash(p) == h);
+            let same = self.outputs.iter().skip(1).all(|p| hash(p) == h);
             println!("simple outputs identical across executors and closure/expression: {same}");
             if let Some((_, peer)) = self.peer_outputs.iter().find(|(c, _)| c == "simple") {
                 println!(
@@ -248,7 +293,7 @@ impl Table {
         }
         if let Some(first) = self.heavy.first() {
             let h = hash(first);
-            let same = self.heavy.iter().all(|p| hash(p) == h);
+            let same = self.heavy.iter().skip(1).all(|p| hash(p) == h);
             println!("heavy outputs identical across executors and closure/expression: {same}");
             for (case, peer) in self
                 .peer_outputs
@@ -374,7 +419,7 @@ fn peer_python() -> Option<PathBuf> {
     py.exists().then_some(py)
 }
 
-fn peer(data: &(PathBuf, PathBuf), out: &Path, table: &mut Table) {
+fn peer(data: &(PathBuf, PathBuf), out: &Path, cases: &str, table: &mut Table) {
     let Some(python) = peer_python() else {
         println!("  (pygeoprocessing venv not found: peer cases skipped)");
         return;
@@ -388,6 +433,8 @@ fn peer(data: &(PathBuf, PathBuf), out: &Path, table: &mut Table) {
         .arg(&data.1)
         .arg("--out-dir")
         .arg(out)
+        .arg("--cases")
+        .arg(cases)
         .output()
         .expect("running the peer script");
     if !output.status.success() {
@@ -403,14 +450,19 @@ fn peer(data: &(PathBuf, PathBuf), out: &Path, table: &mut Table) {
         };
         let case = v["case"].as_str().unwrap_or("?").to_string();
         let secs = v["seconds"].as_f64().unwrap_or(f64::NAN);
+        let cpu = v["cpu"].as_f64();
         let name = match case.as_str() {
             "simple" => "pygeoprocessing simple (raster_calculator)".to_string(),
             "heavy" => "pygeoprocessing heavy (raster_calculator)".to_string(),
             "heavy_mp2" => "pygeoprocessing heavy mp (multiprocessing, 2 workers)".to_string(),
             other => format!("pygeoprocessing {other}"),
         };
-        println!("  {name:<55} {secs:8.2} s");
+        println!(
+            "  {name:<55} {secs:8.2} s  (cpu {:6.2} s)",
+            cpu.unwrap_or(f64::NAN)
+        );
         table.rows.push((name, secs));
+        table.cpu.push(cpu);
         if let Some(p) = v["output"].as_str() {
             table.peer_outputs.push((case, PathBuf::from(p)));
         }

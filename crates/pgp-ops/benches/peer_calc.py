@@ -3,13 +3,14 @@
 
     python peer_calc.py --dem DEM --weight WEIGHT --out-dir DIR [--cases simple,heavy,heavy_mp2]
 
-Prints one JSON line per case: {"case", "seconds", "output"}. The local ops are the peers'
+Prints one JSON line per case: {"case", "seconds", "cpu", "output"}. The local ops are the peers'
 benchmark formulas (simple: a*2+b in float32; heavy: 32 rounds of sin/exp/cos/sqrt in float64),
 with output float32 and nodata -9999; statistics on (pygeoprocessing's default).
 """
 import argparse
 import json
 import os
+import resource
 import time
 
 import numpy
@@ -39,6 +40,15 @@ def heavy(a):
     return out
 
 
+def cpu_seconds():
+    """User + system CPU of this process and its finished children (multiprocessing workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        u = resource.getrusage(who)
+        total += u.ru_utime + u.ru_stime
+    return total
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--dem', required=True)
@@ -51,6 +61,7 @@ def main():
         out = os.path.join(args.out_dir, f'peer_{case}.tif')
         if os.path.exists(out):
             os.remove(out)
+        c0 = cpu_seconds()
         t0 = time.perf_counter()
         if case == 'simple':
             pygeoprocessing.raster_calculator(
@@ -64,7 +75,9 @@ def main():
         else:
             raise SystemExit(f'unknown case {case}')
         seconds = time.perf_counter() - t0
-        print(json.dumps({'case': case, 'seconds': seconds, 'output': out}), flush=True)
+        cpu = cpu_seconds() - c0
+        print(json.dumps({'case': case, 'seconds': seconds, 'cpu': cpu, 'output': out}),
+              flush=True)
 
 
 if __name__ == '__main__':

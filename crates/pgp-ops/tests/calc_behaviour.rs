@@ -108,6 +108,30 @@ fn a_failure_midway_leaves_no_output() {
         assert_eq!(std::fs::read(&target).unwrap(), b"an older file");
         assert_eq!(leftovers(dir.path()), Vec::<String>::new());
     }
+    // A panicking operation is an error too, on every executor.
+    for exec in [Executor::sync(), Executor::threads(2).unwrap()] {
+        let err = raster_calculator(
+            &[CalcInput::raster(&i.a, 1)],
+            |blk| -> pgp_ops::Result<Array2<f32>> {
+                if blk.window().x_off >= 256 {
+                    panic!("op panicked at {}", blk.window());
+                }
+                Ok(blk.array::<f32>(0)?.to_owned())
+            },
+            dir.path().join("panic.tif"),
+            DataType::F32,
+            None,
+            &CalcOptions::default(),
+            &exec,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Exec(pgp_exec::ExecError::Panicked { message }) if message.contains("op panicked at")),
+            "{err}"
+        );
+        assert!(!dir.path().join("panic.tif").exists());
+        assert!(leftovers(dir.path()).is_empty());
+    }
     // A wrong block shape is an error naming the window and both shapes.
     let err = raster_calculator(
         &[CalcInput::raster(&i.a, 1)],

@@ -371,6 +371,22 @@ fn expressions_choose_types_and_report_binding_errors() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("uses no raster"), "{err}");
+    let err = evaluate_expression(
+        "lc == 3",
+        &[("lc", &i.lc, 1)],
+        &target,
+        &ExprOptions {
+            nodata: Some(-9999.0),
+            ..Default::default()
+        },
+        &exec,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("-9999 does not fit the target type Byte"),
+        "{err}"
+    );
     let dup = [
         ("a".to_string(), ExprInput::Scalar(1.0)),
         ("a".to_string(), ExprInput::Scalar(2.0)),

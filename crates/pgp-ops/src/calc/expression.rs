@@ -208,6 +208,7 @@ pub fn evaluate(
         None => default_datatype(expr, &used, &checked.rasters),
     };
     let nodata = options.nodata.unwrap_or_else(|| datatype.default_nodata());
+    super::check_nodata_fits(nodata, datatype)?;
     let spec = output_spec(
         &checked,
         datatype,

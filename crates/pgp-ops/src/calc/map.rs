@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::engine::{self, CalcReport, Job};
 use super::inputs::{self, CalcInput, NodataTest};
-use super::{output_spec, require_closures, CalcOptions};
+use super::{check_nodata_fits, output_spec, require_closures, CalcOptions};
 use crate::{Error, Result};
 
 /// Options of [`raster_map`].
@@ -136,23 +136,4 @@ where
         engine::finish_block(window, out.into(), dtype, Some(nodata), stats)
     };
     engine::run_local(&job, exec, paths, compute, |_| Ok(()))
-}
-
-/// pygeoprocessing refuses a nodata value the output type cannot hold (numpy's same-kind cast
-/// of its smallest type); here: integers must be whole and in range, NaN only for floats.
-fn check_nodata_fits(v: f64, dtype: DataType) -> Result<()> {
-    let fits = if dtype.is_float() {
-        dtype == DataType::F64 || !v.is_finite() || v.abs() <= f64::from(f32::MAX)
-    } else {
-        let (lo, hi) = dtype.range();
-        v.is_finite() && v.fract() == 0.0 && v >= lo && v <= hi
-    };
-    if fits {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "target_nodata",
-            format!("{v} does not fit the target type {dtype}"),
-        ))
-    }
 }

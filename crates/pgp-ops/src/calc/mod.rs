@@ -75,7 +75,7 @@ pub use reclassify::{reclassify_raster, ReclassifyOptions};
 pub use reduce::{raster_reduce, ReduceOptions};
 pub use stats::Moments;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// Options of [`raster_calculator`] (pygeoprocessing's defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +115,25 @@ pub(crate) fn require_closures(exec: &Executor, operation: &str) -> Result<()> {
         ),
     }
     .into())
+}
+
+/// pygeoprocessing refuses a nodata value the output type cannot hold (numpy's same-kind cast
+/// of its smallest type); here: integers must be whole and in range, NaN only for floats.
+pub(crate) fn check_nodata_fits(v: f64, dtype: DataType) -> Result<()> {
+    let fits = if dtype.is_float() {
+        dtype == DataType::F64 || !v.is_finite() || v.abs() <= f64::from(f32::MAX)
+    } else {
+        let (lo, hi) = dtype.range();
+        v.is_finite() && v.fract() == 0.0 && v >= lo && v <= hi
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "target_nodata",
+            format!("{v} does not fit the target type {dtype}"),
+        ))
+    }
 }
 
 /// The output spec: the first raster's grid (or a plain grid for array-only inputs).
