@@ -158,7 +158,11 @@ fn main() -> AnyResult<()> {
         pgp_exec::available_cores()
     );
 
-    let peer = run_peer(&data, &out);
+    // The peer runs as many times as pgp's variants; each case keeps its best time.
+    let peer = (0..repeat)
+        .map(|_| run_peer(&data, &out))
+        .reduce(best_of)
+        .flatten();
     let stack = [
         data.join("dem.tif"),
         data.join("landcover.tif"),
@@ -432,6 +436,25 @@ fn run_peer(data: &Path, out: &Path) -> PeerResults {
             println!("pygeoprocessing could not start: {e}");
             None
         }
+    }
+}
+
+/// Per case, the faster of two peer runs.
+fn best_of(a: PeerResults, b: PeerResults) -> PeerResults {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            for (case, vb) in b {
+                let faster = match a.get(&case) {
+                    Some(va) => vb["seconds"].as_f64() < va["seconds"].as_f64(),
+                    None => true,
+                };
+                if faster {
+                    a.insert(case, vb);
+                }
+            }
+            Some(a)
+        }
+        (a, b) => a.or(b),
     }
 }
 
