@@ -100,53 +100,50 @@ impl SlopeBlock {
         let (cols, rows) = dem.size();
         let w = self.window;
         let read = w.expand(1, cols, rows);
-        // Nodata is decided in the DEM's own type, as the band stores it.
-        let (values, valid) = {
-            let dt = dem.data_type(self.band)?;
-            pgp_core::with_pixel_type!(dt, T => {
-                let nd = Nodata::<T>::new(self.nodata);
-                let raw = dem.read::<T>(self.band, read)?;
-                (raw.mapv(|v| v.to_f64()), raw.mapv(|v| !nd.is_nodata(v)))
-            })
-        };
-        // Padded neighbourhood: one ring of invalid cells around the block.
-        let (h, wd) = (w.height + 2, w.width + 2);
-        let mut z = Array2::<f64>::zeros((h, wd));
-        let mut ok = Array2::<bool>::from_elem((h, wd), false);
-        let dy = w.y_off - read.y_off;
-        let dx = w.x_off - read.x_off;
-        for r in 0..read.height {
-            for c in 0..read.width {
-                let (pr, pc) = (r + 1 - dy, c + 1 - dx);
-                if pr < h && pc < wd {
-                    z[[pr, pc]] = values[[r, c]];
-                    ok[[pr, pc]] = valid[[r, c]];
+        // Padded neighbourhood, row-major with stride `pw`: one ring of invalid cells around the
+        // block (raster edges), filled from the read window. Nodata is decided in the DEM's own
+        // type, as the band stores it.
+        let (ph, pw) = (w.height + 2, w.width + 2);
+        let mut z = vec![0.0f64; ph * pw];
+        let mut ok = vec![false; ph * pw];
+        let (oy, ox) = (1 + read.y_off - w.y_off, 1 + read.x_off - w.x_off);
+        let dt = dem.data_type(self.band)?;
+        pgp_core::with_pixel_type!(dt, T => {
+            let nd = Nodata::<T>::new(self.nodata);
+            let raw = dem.read::<T>(self.band, read)?;
+            for (r, row) in raw.rows().into_iter().enumerate() {
+                let at = (r + oy) * pw + ox;
+                for ((zv, okv), &v) in z[at..at + read.width].iter_mut().zip(&mut ok[at..at + read.width]).zip(row) {
+                    *zv = v.to_f64();
+                    *okv = !nd.is_nodata(v);
                 }
             }
-        }
-        let (xs, ys) = self.pixel_size;
-        let out = Array2::from_shape_fn(w.shape(), |(r, c)| {
-            let (r, c) = (r + 1, c + 1);
-            if !ok[[r, c]] {
-                return SLOPE_NODATA as f32;
-            }
-            let cell = |dr: isize, dc: isize| {
-                let (rr, cc) = ((r as isize + dr) as usize, (c as isize + dc) as usize);
-                ok[[rr, cc]].then(|| z[[rr, cc]])
-            };
-            let n = Neighbours {
-                a: cell(-1, -1),
-                b: cell(-1, 0),
-                c: cell(-1, 1),
-                d: cell(0, -1),
-                e: z[[r, c]],
-                f: cell(0, 1),
-                g: cell(1, -1),
-                h: cell(1, 0),
-                i: cell(1, 1),
-            };
-            percent_slope(&n, xs, ys) as f32
         });
+        let (xs, ys) = self.pixel_size;
+        let mut out = vec![SLOPE_NODATA as f32; w.height * w.width];
+        for r in 1..=w.height {
+            for c in 1..=w.width {
+                let k = r * pw + c;
+                if !ok[k] {
+                    continue;
+                }
+                let cell = |k: usize| ok[k].then(|| z[k]);
+                let n = Neighbours {
+                    a: cell(k - pw - 1),
+                    b: cell(k - pw),
+                    c: cell(k - pw + 1),
+                    d: cell(k - 1),
+                    e: z[k],
+                    f: cell(k + 1),
+                    g: cell(k + pw - 1),
+                    h: cell(k + pw),
+                    i: cell(k + pw + 1),
+                };
+                out[(r - 1) * w.width + c - 1] = percent_slope(&n, xs, ys) as f32;
+            }
+        }
+        let out = Array2::from_shape_vec(w.shape(), out)
+            .map_err(|e| pgp_core::Error::invalid("window", e.to_string()))?;
         Ok((w, out))
     }
 }

@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block_jobs::{map_blocks, remote_error, spec_like, with_compression_threads};
 use crate::{Error, Result};
+pub use tile::MAX_CONVOLVE_KERNEL_SIDE;
 use tile::{ConvSpec, KernelData, Prepared};
 
 /// Default output nodata: float32-min, as pygeoprocessing.
@@ -174,10 +175,11 @@ fn to_pixel<T: Pixel>(v: f64) -> T {
     }
 }
 
-/// Tile side along one axis: a whole number of blocks reaching at least four kernel widths
-/// (so the FFT margin stays a small fraction), but not the whole width of a long strip block.
+/// Tile side along one axis: a whole number of blocks, at least 256 pixels and twice the kernel's
+/// reach (so the FFT margin stays a modest fraction while the transforms stay small enough to
+/// keep a few in flight), but not the whole width of a long strip block.
 fn tile_len(block: usize, kernel: usize, full: usize) -> usize {
-    let want = (4 * kernel.saturating_sub(1)).max(256);
+    let want = (2 * kernel.saturating_sub(1)).max(256);
     let block = block.max(1);
     let len = if block >= want {
         if block > 4 * want {
@@ -223,7 +225,8 @@ mod tests {
     #[test]
     fn tiles_follow_blocks_and_kernel_size() {
         assert_eq!(tile_len(256, 31, 8192), 256);
-        assert_eq!(tile_len(256, 101, 8192), 512);
+        assert_eq!(tile_len(256, 101, 8192), 256);
+        assert_eq!(tile_len(256, 201, 8192), 512);
         assert_eq!(tile_len(256, 31, 100), 100);
         // A long strip is cut; one-row strips are stacked.
         assert_eq!(tile_len(8192, 31, 8192), 256);
