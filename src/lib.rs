@@ -22,6 +22,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod pipeline;
+
 pub use pgp_core as core;
 pub use pgp_exec as exec;
 pub use pgp_graph as graph;

@@ -205,8 +205,8 @@ impl Executor {
     /// operations: compute blocks in parallel, consume them in order on one thread, with
     /// bounded memory. On the synchronous executor each item is computed when it is asked for.
     ///
-    /// Dropping the iterator early cancels the items not yet started and waits for the running
-    /// ones. On a process pool it yields a single [`ExecError::NotSendable`] (closures cannot
+    /// Dropping the iterator early cancels the items in flight ([`Handle::cancel`]) and waits
+    /// for those that cannot be stopped. On a process pool it yields a single [`ExecError::NotSendable`] (closures cannot
     /// cross processes; use [`Executor::map_ordered_op`]).
     pub fn map_ordered<'a, I, T, F>(&self, items: I, f: F) -> OrderedResults<'a, T>
     where
@@ -228,11 +228,11 @@ impl Executor {
 
     /// [`Executor::map_ordered`] for a registered operation: works on every executor,
     /// including process pools.
-    pub fn map_ordered_op<'a, O, I>(&self, args: I) -> OrderedResults<'a, O::Output>
-    where
-        O: RemoteOp,
-        I: IntoIterator<Item = O::Args> + 'a,
-    {
+    /// Call it as `exec.map_ordered_op::<MyOp>(args)`.
+    pub fn map_ordered_op<'a, O: RemoteOp>(
+        &self,
+        args: impl IntoIterator<Item = O::Args> + 'a,
+    ) -> OrderedResults<'a, O::Output> {
         let exec = self.clone();
         let mut args = args.into_iter();
         let next = move || Some(exec.submit::<O>(args.next()?));
@@ -314,5 +314,84 @@ impl From<ProcessPool> for Executor {
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Executor({})", self.spec)
+    }
+}
+
+/// Anything a CPU-bound function can accept as its `executor` argument: nothing (`()` or
+/// `None`: run synchronously), an [`Executor`] (owned or borrowed), or a spec ([`ExecutorSpec`]
+/// or a string such as `"threading:4"`).
+///
+/// A spec builds a new pool on every call; pass an [`Executor`] to reuse one across calls.
+///
+/// ```
+/// use pgp_exec::{Executor, IntoExecutor};
+///
+/// fn sum_of_squares(values: Vec<u64>, executor: impl IntoExecutor) -> pgp_exec::Result<u64> {
+///     let exec = executor.into_executor()?;
+///     exec.map_ordered(values, |v| v * v).sum()
+/// }
+///
+/// assert_eq!(sum_of_squares(vec![1, 2, 3], ()).unwrap(), 14);
+/// assert_eq!(sum_of_squares(vec![1, 2, 3], "threading:2").unwrap(), 14);
+/// let pool = Executor::threads(2).unwrap();
+/// assert_eq!(sum_of_squares(vec![4], &pool).unwrap(), 16);
+/// assert!(sum_of_squares(vec![4], "threading:0").is_err());
+/// ```
+pub trait IntoExecutor {
+    /// Resolves to an executor; a spec that does not parse or build is an error.
+    fn into_executor(self) -> Result<Executor>;
+}
+
+impl IntoExecutor for Executor {
+    fn into_executor(self) -> Result<Executor> {
+        Ok(self)
+    }
+}
+
+impl IntoExecutor for &Executor {
+    fn into_executor(self) -> Result<Executor> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoExecutor for () {
+    fn into_executor(self) -> Result<Executor> {
+        Ok(Executor::sync())
+    }
+}
+
+impl<T: IntoExecutor> IntoExecutor for Option<T> {
+    fn into_executor(self) -> Result<Executor> {
+        self.map_or_else(|| Ok(Executor::sync()), IntoExecutor::into_executor)
+    }
+}
+
+impl IntoExecutor for ExecutorSpec {
+    fn into_executor(self) -> Result<Executor> {
+        Executor::from_spec(&self)
+    }
+}
+
+impl IntoExecutor for &ExecutorSpec {
+    fn into_executor(self) -> Result<Executor> {
+        Executor::from_spec(self)
+    }
+}
+
+impl IntoExecutor for &str {
+    fn into_executor(self) -> Result<Executor> {
+        self.parse()
+    }
+}
+
+impl IntoExecutor for String {
+    fn into_executor(self) -> Result<Executor> {
+        self.parse()
+    }
+}
+
+impl IntoExecutor for &String {
+    fn into_executor(self) -> Result<Executor> {
+        self.parse()
     }
 }

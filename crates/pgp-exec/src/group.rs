@@ -9,8 +9,8 @@ use crate::registry::RemoteOp;
 /// nothing it started is still running when it returns.
 ///
 /// [`TaskGroup::join`] waits for all of them. Dropping the group without joining (for example
-/// on an early return with `?`) cancels the tasks that have not started and waits for the
-/// running ones.
+/// on an early return with `?`) cancels its tasks ([`Handle::cancel`]: pending ones do not
+/// run, running ones on a process pool are stopped) and waits for the rest.
 ///
 /// ```
 /// use pgp_exec::Executor;

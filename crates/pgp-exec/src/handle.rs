@@ -206,7 +206,7 @@ impl<T: Send + 'static> Drop for Completer<T> {
 /// hangs on a task that cannot run any more: a task whose pool went away yields
 /// [`ExecError::ShutDown`].
 #[must_use = "a handle does nothing unless waited on; dropping it detaches the task"]
-pub struct Handle<T: Send + 'static> {
+pub struct Handle<T> {
     slot: Arc<Slot<T>>,
 }
 
@@ -343,8 +343,9 @@ pub(crate) fn when_all(deps: Vec<Signal>, then: Callback) {
 
 /// Waits for every handle and returns the results in order, or the first error to occur.
 ///
-/// On the first error the handles still pending are cancelled, and the ones already running are
-/// waited for, so nothing submitted is still running when this returns.
+/// On the first error the other tasks are cancelled ([`Handle::cancel`]: pending ones do not run,
+/// running ones on a process pool are stopped, running closures finish) and waited for, so
+/// nothing submitted is still running when this returns.
 pub fn wait_all<T: Send + 'static>(handles: Vec<Handle<T>>) -> Result<Vec<T>> {
     let signals: Vec<Signal> = handles.iter().map(Handle::signal).collect();
     let mut results: Vec<Option<T>> = Vec::new();
@@ -391,7 +392,7 @@ pub fn as_completed<T: Send + 'static>(handles: Vec<Handle<T>>) -> AsCompleted<T
 }
 
 /// Iterator returned by [`as_completed`].
-pub struct AsCompleted<T: Send + 'static> {
+pub struct AsCompleted<T> {
     handles: Vec<Option<Handle<T>>>,
     receiver: crossbeam_channel::Receiver<usize>,
     remaining: usize,
@@ -467,12 +468,15 @@ mod tests {
             handles.push(handle);
         }
         assert_eq!(fired.load(Ordering::SeqCst), 1);
+        // No dependencies: fires at once, on this thread.
+        let counter = fired.clone();
         when_all(
             Vec::new(),
             Box::new(move || {
-                fired.fetch_add(1, Ordering::SeqCst);
+                counter.fetch_add(1, Ordering::SeqCst);
             }),
         );
+        assert_eq!(fired.load(Ordering::SeqCst), 2);
     }
 
     #[test]

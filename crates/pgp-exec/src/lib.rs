@@ -6,7 +6,8 @@
 //!   Dependencies between tasks are [`Signal`]s ([`Executor::spawn_after`]); [`wait_all`] and
 //!   [`as_completed`] wait on many; [`TaskGroup`] joins everything a function submitted;
 //!   [`Executor::map_ordered`] streams results in input order with bounded memory.
-//! * [`ExecutorSpec`]: the executor as data (parse, print, serde).
+//! * [`ExecutorSpec`]: the executor as data (parse, print, serde). [`IntoExecutor`] lets a
+//!   function take nothing, an executor, or a spec string as its `executor` argument.
 //! * [`RemoteOp`] + [`register_op!`]: work described by data, the only kind a process pool
 //!   accepts. Binaries that start process pools call [`worker::run_if_worker`] first in `main()`.
 //!
@@ -45,6 +46,8 @@
 //! # Ok::<(), pgp_exec::ExecError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 mod executor;
 mod group;
@@ -58,7 +61,7 @@ mod thread_pool;
 pub mod worker;
 
 pub use error::{ExecError, Result};
-pub use executor::Executor;
+pub use executor::{Executor, IntoExecutor};
 pub use group::TaskGroup;
 pub use handle::{as_completed, wait_all, AsCompleted, Handle, Signal};
 pub use ordered::OrderedResults;

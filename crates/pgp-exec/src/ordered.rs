@@ -12,7 +12,7 @@ type SubmitNext<'a, T> = Box<dyn FnMut() -> Option<Result<Handle<T>>> + 'a>;
 /// Results of [`Executor::map_ordered`](crate::Executor::map_ordered), in input order.
 ///
 /// Keeps at most `window` tasks submitted ahead of the consumer. Dropping it cancels the tasks
-/// not started yet and waits for the running ones, so no work outlives it.
+/// still in its window (see [`Handle::cancel`]) and waits for them, so no work outlives it.
 pub struct OrderedResults<'a, T: Send + 'static> {
     submit_next: SubmitNext<'a, T>,
     window: VecDeque<Result<Handle<T>>>,

@@ -142,14 +142,21 @@ mod tests {
         let first = admission.admit();
         let _second = admission.admit();
         assert_eq!(admission.in_flight(), 2);
+        let (admitted_tx, admitted) = crossbeam_channel::bounded(1);
         let waiter = {
             let admission = admission.clone();
             std::thread::spawn(move || {
-                let _third = admission.admit();
+                let third = admission.admit();
+                admitted_tx.send(()).unwrap();
+                drop(third);
             })
         };
-        // The waiter cannot finish while both permits are held; releasing one lets it through.
+        // While both permits are held the waiter stays blocked (this can only pass wrongly if
+        // the waiter were slow to start, never fail wrongly).
+        let early = admitted.recv_timeout(std::time::Duration::from_millis(50));
+        assert!(early.is_err(), "admitted beyond the limit");
         drop(first);
+        admitted.recv().unwrap();
         waiter.join().unwrap();
         assert_eq!(admission.in_flight(), 1);
     }

@@ -18,9 +18,10 @@ use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::process::protocol::{
-    read_frame, write_frame, Hello, Outcome, Reply, Request, MAGIC, WORKER_ENV, WORKER_ENV_VALUE,
+    read_frame, write_frame, Hello, Outcome, Reply, Request, MAGIC, MAX_FRAME, WORKER_ENV,
+    WORKER_ENV_VALUE,
 };
-use crate::registry::{find_op, registered_ops};
+use crate::registry::{find_op, registered_ops, RawFailure};
 use crate::task::panic_message;
 use crate::ExecError;
 
@@ -108,7 +109,20 @@ fn serve() -> crate::Result<()> {
             id: request.id,
             outcome: run_request(&request),
         };
-        write_frame(&mut output, &bincode::serialize(&reply).map_err(codec)?)?;
+        let mut frame = bincode::serialize(&reply).map_err(codec)?;
+        if frame.len() > MAX_FRAME {
+            let too_big = RawFailure::BadOutput(format!(
+                "the output takes {} bytes, more than a reply may carry ({MAX_FRAME} bytes); \
+                 pass large data through files instead",
+                frame.len()
+            ));
+            let reply = Reply {
+                id: request.id,
+                outcome: Outcome::Failed(too_big),
+            };
+            frame = bincode::serialize(&reply).map_err(codec)?;
+        }
+        write_frame(&mut output, &frame)?;
     }
     Ok(())
 }

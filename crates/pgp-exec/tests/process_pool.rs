@@ -71,6 +71,10 @@ fn main() {
             dropping_the_pool_ends_its_workers,
         ),
         (
+            "a_worker_that_cannot_be_replaced_fails_tasks_instead_of_hanging",
+            a_worker_that_cannot_be_replaced_fails_tasks_instead_of_hanging,
+        ),
+        (
             "a_forgotten_run_if_worker_is_detected",
             a_forgotten_run_if_worker_is_detected,
         ),
@@ -172,6 +176,19 @@ fn wait_for_pid_file(path: &Path) -> u32 {
     }
 }
 
+/// Waits (boundedly) until the pool has `count` live workers, and returns their pids.
+fn wait_for_workers(pool: &ProcessPool, count: usize) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pids = pool.worker_pids();
+        if pids.len() == count {
+            return pids;
+        }
+        assert!(Instant::now() < deadline, "pool stuck at workers {pids:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn worker_killed_mid_task_is_reported_and_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let exec = Executor::processes(2).unwrap();
@@ -199,9 +216,9 @@ fn worker_killed_mid_task_is_reported_and_replaced() {
         other => panic!("expected WorkerDied, got {other:?}"),
     }
     assert_eq!(wait_all(bystanders).unwrap(), vec![0, 1, 4, 9, 16, 25]);
-    // The dead worker was replaced: still two workers, the victim not among them, and both
+    // The dead worker is replaced: two workers again, the victim not among them, and both
     // slots serve work.
-    let pids = pool.worker_pids();
+    let pids = wait_for_workers(&pool, 2);
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert!(!pids.contains(&pid));
     let handles: Vec<_> = (0..4)
@@ -398,17 +415,17 @@ fn task_timeout_kills_and_replaces_the_worker() {
         }
         other => panic!("expected TimedOut, got {other:?}"),
     }
-    assert_ne!(pool.worker_pids(), before);
-    assert_eq!(
-        pool.submit::<Napper>(NapArgs {
+    let after = wait_for_workers(&pool, 1);
+    assert_ne!(after, before);
+    let served_by = pool
+        .submit::<Napper>(NapArgs {
             pid_file: None,
-            millis: 1
+            millis: 1,
         })
         .unwrap()
         .wait()
-        .unwrap(),
-        pool.worker_pids()[0]
-    );
+        .unwrap();
+    assert_eq!(served_by, after[0]);
 }
 
 fn submission_blocks_at_the_in_flight_limit() {
@@ -451,12 +468,12 @@ fn wait_until_idle(pool: &ProcessPool) {
 fn map_ordered_op_yields_in_input_order() {
     let exec = Executor::processes(2).unwrap();
     let results: Vec<u64> = exec
-        .map_ordered_op::<Square, _>(0..40u64)
+        .map_ordered_op::<Square>(0..40u64)
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(results, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
     // Dropping the stream early cancels the rest and leaves the pool usable.
-    let mut stream = exec.map_ordered_op::<Napper, _>((0..100).map(|_| NapArgs {
+    let mut stream = exec.map_ordered_op::<Napper>((0..100).map(|_| NapArgs {
         pid_file: None,
         millis: 20,
     }));
@@ -571,4 +588,33 @@ fn a_forgotten_run_if_worker_is_detected() {
         other => panic!("expected NotInWorkerMode, got {other:?}"),
     }
     assert_eq!(pool(1).submit::<Square>(6).unwrap().wait().unwrap(), 36);
+}
+
+fn a_worker_that_cannot_be_replaced_fails_tasks_instead_of_hanging() {
+    // Run workers from a copy of this binary, then delete the copy: the running worker keeps
+    // working, but once it dies no replacement can start.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("worker-copy");
+    std::fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
+    let pool = ProcessPool::builder()
+        .workers(1)
+        .worker_program(&copy)
+        .quiet_stderr(true)
+        .build()
+        .unwrap();
+    assert_eq!(pool.submit::<Square>(8).unwrap().wait().unwrap(), 64);
+    std::fs::remove_file(&copy).unwrap();
+    assert!(matches!(
+        pool.submit::<Abort>(()).unwrap().wait(),
+        Err(ExecError::WorkerDied { .. })
+    ));
+    match pool.submit::<Square>(8).unwrap().wait() {
+        Err(ExecError::WorkerDied { op, detail }) => {
+            assert_eq!(op, Square::NAME);
+            assert!(detail.contains("could not be started"), "{detail}");
+            assert!(detail.contains("worker-copy"), "{detail}");
+        }
+        other => panic!("expected WorkerDied, got {other:?}"),
+    }
+    assert!(pool.worker_pids().is_empty());
 }

@@ -32,7 +32,7 @@ where
         )
     } else {
         Box::new(
-            exec.map_ordered_op::<O, _>(items)
+            exec.map_ordered_op::<O>(items)
                 .map(|r| r.map_err(Error::from)),
         )
     }

@@ -1,18 +1,48 @@
 //! Geoprocessing operations for pgp (work in progress).
 #![warn(missing_docs)]
 
+mod align;
 mod block_jobs;
+pub mod calc;
 pub mod convolve;
 pub mod distance;
 mod error;
+pub mod expr;
+mod gdal_ffi;
+pub mod geom;
 pub mod kernels;
+mod overviews;
 pub mod slope;
+mod stitch;
+pub mod vector_ops;
+pub mod warp;
 pub mod zonal;
 
+pub use align::{align_and_resize_raster_stack, AlignOptions, AlignReport, StackMask};
+pub use calc::{
+    evaluate, evaluate_expression, raster_calculator, raster_map, raster_reduce, reclassify_raster,
+    CalcInput, CalcOptions, CalcReport, ExprInput, ExprOptions, ExpressionJob,
+};
 pub use convolve::{convolve_2d, ConvolveOptions};
 pub use distance::{distance_transform_edt, DistanceOptions};
 pub use error::{Error, Result};
+pub use expr::Expression;
+pub use geom::{
+    align_bbox, merge_bounding_boxes, transform_bounding_box, BoundingBoxMode, GridAnchor,
+    MergeMode, TargetGrid,
+};
+pub use overviews::{auto_overview_levels, build_overviews, OverviewOptions};
 pub use slope::{calculate_slope, SlopeOptions};
+pub use stitch::{stitch_rasters, wgs84_pixel_area_m2, OverlapRule, StitchOptions, StitchReport};
+pub use vector_ops::{
+    create_raster_from_bounding_box, create_raster_from_vector_extents, mask_raster, rasterize,
+    reproject_vector, Burn, CopyFields, CreateRasterOptions, MaskOptions, MergeAlg,
+    RasterizeOptions, ReprojectReport, ReprojectVectorOptions,
+};
+pub use warp::{
+    default_target_nodata, warp_raster, OverviewLevel, ResampleMethod, WarpJob, WarpMask, WarpOp,
+    WarpOptions, WarpPath,
+};
 pub use zonal::{
     zonal_statistics, zonal_statistics_many, FeatureStats, ZonalOptions, ZonalStats, ZoneLayer,
 };

@@ -3,6 +3,7 @@
 //! See the crate README for the protocol (handshake, framing, death detection, backpressure,
 //! cancellation).
 
+mod driver;
 pub(crate) mod protocol;
 mod worker_process;
 
@@ -12,16 +13,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ExecError, Result};
 use crate::handle::{when_all, Completer, Handle, Signal};
-use crate::process::protocol::Outcome;
-use crate::process::worker_process::{CallError, LaunchConfig, WorkerProcess};
+use crate::process::driver::{Driver, RemoteJob, TypedSink};
+use crate::process::worker_process::LaunchConfig;
 use crate::registry::RemoteOp;
-use crate::task::{next_pool_id, Admission, Permit};
+use crate::task::{next_pool_id, Admission};
 
 /// A pool of worker processes that runs [`RemoteOp`]s.
 ///
@@ -174,11 +175,13 @@ impl ProcessPoolBuilder {
         let (queue, jobs) = crossbeam_channel::unbounded();
         for (index, worker) in started.into_iter().enumerate() {
             let driver = Driver {
+                pool_id: id,
                 index,
                 jobs: jobs.clone(),
                 config: config.clone(),
                 pids: pids.clone(),
                 next_id: 0,
+                last_start_error: None,
             };
             std::thread::Builder::new()
                 .name(format!("pgp-exec-proc-{id}-{index}"))
@@ -269,12 +272,12 @@ impl ProcessPool {
                 O::NAME
             ))
         })?;
-        Ok(self.enqueue(
+        self.enqueue(
             O::NAME,
             args,
             deps.into_iter().collect(),
             decode::<O::Output>,
-        ))
+        )
     }
 
     /// Runs the operation registered as `op` on bincode-encoded `args`; the handle yields the
@@ -291,7 +294,7 @@ impl ProcessPool {
         args: Vec<u8>,
     ) -> Result<Handle<Vec<u8>>> {
         self.check_op(op)?;
-        Ok(self.enqueue(op, args, deps.into_iter().collect(), Ok))
+        self.enqueue(op, args, deps.into_iter().collect(), Ok)
     }
 
     fn check_op(&self, op: &str) -> Result<()> {
@@ -314,7 +317,16 @@ impl ProcessPool {
         args: Vec<u8>,
         deps: Vec<Signal>,
         decode: fn(Vec<u8>) -> std::result::Result<T, String>,
-    ) -> Handle<T> {
+    ) -> Result<Handle<T>> {
+        // The request frame adds the op name and a few length fields to the arguments.
+        if args.len() + op.len() + 64 > protocol::MAX_FRAME {
+            return Err(ExecError::Codec(format!(
+                "arguments of operation {op:?} take {} bytes, more than a request may carry ({} bytes); \
+                 pass large data through files instead",
+                args.len(),
+                protocol::MAX_FRAME
+            )));
+        }
         let permit = self.inner.admission.admit();
         let (completer, handle) = Completer::pair();
         let job = RemoteJob {
@@ -339,7 +351,7 @@ impl ProcessPool {
                 }),
             );
         }
-        handle
+        Ok(handle)
     }
 }
 
@@ -356,153 +368,29 @@ fn decode<T: DeserializeOwned>(bytes: Vec<u8>) -> std::result::Result<T, String>
     bincode::deserialize(&bytes).map_err(|e| e.to_string())
 }
 
-/// A queued call: what to run and where its result goes.
-struct RemoteJob {
-    op: String,
-    args: Vec<u8>,
-    sink: Box<dyn Sink>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Type-erased receiver of a call's encoded result.
-trait Sink: Send {
-    fn try_start(&self) -> bool;
-    fn cancel_requested(&self) -> bool;
-    fn finish(self: Box<Self>, op: &str, result: Result<Vec<u8>>);
-}
-
-struct TypedSink<T: Send + 'static> {
-    completer: Completer<T>,
-    decode: fn(Vec<u8>) -> std::result::Result<T, String>,
-    /// Held until the task is finished, so the in-flight limit counts it.
-    _permit: Permit,
-}
-
-impl<T: Send + 'static> Sink for TypedSink<T> {
-    fn try_start(&self) -> bool {
-        self.completer.try_start()
-    }
-
-    fn cancel_requested(&self) -> bool {
-        self.completer.cancel_requested()
-    }
-
-    fn finish(self: Box<Self>, op: &str, result: Result<Vec<u8>>) {
-        let decode = self.decode;
-        let result = result.and_then(|bytes| {
-            decode(bytes).map_err(|e| {
-                ExecError::Codec(format!("output of operation {op:?} does not decode: {e}"))
-            })
-        });
-        self.completer.finish(result);
-    }
-}
-
-/// Owns one worker process and feeds it jobs from the pool's queue, one at a time.
-struct Driver {
-    index: usize,
-    jobs: Receiver<RemoteJob>,
-    config: Arc<LaunchConfig>,
-    pids: Arc<Mutex<Vec<Option<u32>>>>,
-    next_id: u64,
-}
-
-impl Driver {
-    fn run(mut self, worker: WorkerProcess) {
-        let mut worker = Some(worker);
-        // Ends when the pool is dropped and every queued job is done.
-        while let Ok(job) = self.jobs.recv() {
-            if !job.sink.try_start() {
-                continue; // cancelled while queued
-            }
-            if worker.is_none() {
-                worker = self.replace();
-            }
-            let Some(live) = worker.as_mut() else {
-                let detail =
-                    "no worker is running and a replacement could not be started (see stderr)"
-                        .into();
-                job.sink.finish(
-                    &job.op,
-                    Err(ExecError::WorkerDied {
-                        op: job.op.clone(),
-                        detail,
-                    }),
+    /// A libtest binary (this one) does not call `run_if_worker`, so it cannot serve as a
+    /// worker: the pool must say so at once instead of hanging, and the copy started as a
+    /// worker must not start pools of its own.
+    #[test]
+    fn a_test_harness_binary_is_refused_as_a_worker_with_advice() {
+        let result = ProcessPool::builder()
+            .workers(1)
+            .quiet_stderr(true)
+            .handshake_timeout(Duration::from_secs(60))
+            .build();
+        match result {
+            Err(ExecError::WorkerStart { detail, .. }) => {
+                assert!(
+                    detail.contains("instead of the pgp-exec handshake"),
+                    "{detail}"
                 );
-                continue;
-            };
-            self.next_id += 1;
-            let sink = &job.sink;
-            let outcome = live.call(
-                self.next_id,
-                &job.op,
-                &job.args,
-                self.config.task_timeout,
-                &|| sink.cancel_requested(),
-            );
-            let result = match outcome {
-                Ok(outcome) => self.reply_to_result(&job.op, outcome),
-                Err(failure) => {
-                    // The worker is dead (or was killed): replace it before taking more work.
-                    drop(worker.take());
-                    self.set_pid(None);
-                    worker = self.replace();
-                    Err(match failure {
-                        CallError::Died(detail) => ExecError::WorkerDied {
-                            op: job.op.clone(),
-                            detail,
-                        },
-                        CallError::Cancelled => ExecError::Cancelled,
-                        CallError::TimedOut(timeout) => ExecError::TimedOut {
-                            op: job.op.clone(),
-                            timeout,
-                        },
-                        CallError::Protocol(detail) => ExecError::WorkerDied {
-                            op: job.op.clone(),
-                            detail: format!("protocol error, worker killed: {detail}"),
-                        },
-                    })
-                }
-            };
-            let RemoteJob { op, sink, .. } = job;
-            sink.finish(&op, result);
-        }
-    }
-
-    fn reply_to_result(&self, op: &str, outcome: Outcome) -> Result<Vec<u8>> {
-        match outcome {
-            Outcome::Ok(bytes) => Ok(bytes),
-            Outcome::Failed(failure) => Err(failure.into_error(op)),
-            Outcome::Panicked(message) => Err(ExecError::Panicked { message }),
-            Outcome::UnknownOp => Err(ExecError::UnknownOp {
-                name: op.to_string(),
-                where_: format!(" in worker program {}", self.config.program.display()),
-            }),
-            Outcome::DuplicateOp => Err(ExecError::DuplicateOp {
-                name: op.to_string(),
-            }),
-        }
-    }
-
-    fn replace(&self) -> Option<WorkerProcess> {
-        let started = worker_process::spawn(&self.config).and_then(|s| s.handshake(&self.config));
-        match started {
-            Ok(worker) => {
-                self.set_pid(Some(worker.pid()));
-                Some(worker)
+                assert!(detail.contains("run_if_worker"), "{detail}");
             }
-            Err(error) => {
-                eprintln!(
-                    "pgp-exec: could not replace process pool worker {}: {error}",
-                    self.index
-                );
-                None
-            }
-        }
-    }
-
-    fn set_pid(&self, pid: Option<u32>) {
-        if let Some(slot) = self.pids.lock().get_mut(self.index) {
-            *slot = pid;
+            other => panic!("expected WorkerStart, got {other:?}"),
         }
     }
 }

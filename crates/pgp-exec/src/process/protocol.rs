@@ -67,6 +67,19 @@ pub(crate) fn write_frame(out: &mut impl Write, payload: &[u8]) -> io::Result<()
     out.flush()
 }
 
+/// Encodes `value` as a complete frame (length prefix included), ready for a single write.
+pub(crate) fn encode_frame(value: &impl Serialize) -> Result<Vec<u8>, String> {
+    let mut frame = vec![0u8; 4];
+    bincode::serialize_into(&mut frame, value).map_err(|e| e.to_string())?;
+    let len = frame.len() - 4;
+    let len32 = u32::try_from(len)
+        .ok()
+        .filter(|_| len <= MAX_FRAME)
+        .ok_or_else(|| format!("frame of {len} bytes is too large"))?;
+    frame[..4].copy_from_slice(&len32.to_le_bytes());
+    Ok(frame)
+}
+
 /// Reads one frame; `Ok(None)` on a clean end of input before the frame started.
 pub(crate) fn read_frame(input: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
@@ -137,6 +150,13 @@ mod tests {
             read_frame(&mut cut_header).unwrap_err().kind(),
             io::ErrorKind::UnexpectedEof
         );
+        let mut encoded = &encode_frame(&(7u32, "op")).unwrap()[..];
+        let payload = read_frame(&mut encoded).unwrap().unwrap();
+        assert_eq!(
+            bincode::deserialize::<(u32, String)>(&payload).unwrap(),
+            (7, "op".into())
+        );
+        assert!(encoded.is_empty());
         let mut huge = &[0xff, 0xff, 0xff, 0x7f][..];
         assert_eq!(
             read_frame(&mut huge).unwrap_err().kind(),

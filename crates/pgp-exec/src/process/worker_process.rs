@@ -1,7 +1,7 @@
 //! One worker process as seen from the pool: starting it, the handshake, calls, and its end.
 
 use std::ffi::OsString;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{ExecError, Result};
 use crate::process::protocol::{
-    read_frame, wait_readable, write_frame, Hello, Outcome, Reply, MAGIC, WORKER_ENV,
+    encode_frame, read_frame, wait_readable, Hello, Outcome, Reply, MAGIC, WORKER_ENV,
     WORKER_ENV_VALUE,
 };
 
@@ -213,12 +213,13 @@ impl WorkerProcess {
         timeout: Option<Duration>,
         cancelled: &dyn Fn() -> bool,
     ) -> std::result::Result<Outcome, CallError> {
-        let request = bincode::serialize(&RequestRef { id, op, args })
+        // One write for the whole frame, so the worker wakes up once with all of it.
+        let request = encode_frame(&RequestRef { id, op, args })
             .map_err(|e| CallError::Protocol(format!("request does not encode: {e}")))?;
         let Some(stdin) = self.stdin.as_mut() else {
             return Err(CallError::Died("its input pipe is closed".into()));
         };
-        if let Err(e) = write_frame(stdin, &request) {
+        if let Err(e) = stdin.write_all(&request).and_then(|()| stdin.flush()) {
             return Err(CallError::Died(format!(
                 "{} (sending the request failed: {e})",
                 stop(&mut self.child)

@@ -1,0 +1,304 @@
+//! `pgp-bench`: pgp against pygeoprocessing and taskgraph, side by side, in one run.
+//!
+//! It makes the seeded sample data at a chosen size, runs every case on the synchronous executor
+//! and on N workers (each run in a fresh child process, so peak memory is per case), runs the same
+//! case through the Python peers on the same files (`bench/peer_cases.py`), checks that pgp's
+//! output matches the peer's before it reports a time (a fast wrong answer is a failure), and
+//! prints a table of seconds, peak memory and ratios.
+//!
+//!     cargo run --release -p pgp-bench -- --size 2048 --workers 2 --peer
+
+mod cases;
+mod compare;
+mod report;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgp-bench",
+    about = "pgp vs pygeoprocessing/taskgraph, side by side"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Width and height of the DEM in pixels.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Workers for the parallel runs.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Comma-separated cases (default: all).
+    #[arg(long)]
+    cases: Option<String>,
+    /// Also run the Python peers (needs the venv made by bench/peer-setup.sh).
+    #[arg(long)]
+    peer: bool,
+    /// Python of the peers' virtual environment.
+    #[arg(long, env = "PGP_PEER_PYTHON")]
+    peer_python: Option<PathBuf>,
+    /// Where data and outputs go.
+    #[arg(long, default_value = "bench-out")]
+    out: PathBuf,
+    /// Also write the results as JSON lines to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run one case in this process and print its measurement as JSON (used by the driver).
+    #[command(hide = true)]
+    Case {
+        name: String,
+        #[arg(long)]
+        executor: String,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// What one run of one case reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Wall seconds of the operation itself (data generation and checks excluded).
+    pub seconds: f64,
+    /// Peak resident memory of the process (and its children) in MiB.
+    pub peak_rss_mib: f64,
+    /// Named outputs, for the correctness check.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, PathBuf>,
+    /// Extra timings some cases report (pipeline phases).
+    #[serde(default)]
+    pub phases: BTreeMap<String, f64>,
+}
+
+/// Peak resident set size of this process, from the kernel's high-water mark.
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn main() -> ExitCode {
+    pgp::exec::worker::run_if_worker();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Cmd::Case {
+            name,
+            executor,
+            data,
+            out,
+        }) => run_one(&name, &executor, &data, &out),
+        None => drive(&cli.run),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pgp-bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn run_one(name: &str, executor: &str, data: &Path, out: &Path) -> AnyResult<()> {
+    let case = cases::find(name).ok_or_else(|| format!("unknown case {name:?}"))?;
+    let exec: pgp::exec::Executor = executor.parse()?;
+    let data = cases::Data::at(data);
+    std::fs::create_dir_all(out)?;
+    let t = Instant::now();
+    let (outputs, phases) = (case.run)(&data, out, &exec)?;
+    let seconds = phases
+        .get("total")
+        .copied()
+        .unwrap_or_else(|| t.elapsed().as_secs_f64());
+    let m = Measurement {
+        seconds,
+        peak_rss_mib: peak_rss_mib(),
+        outputs,
+        phases,
+    };
+    println!("{}", serde_json::to_string(&m)?);
+    Ok(())
+}
+
+fn ensure_data(root: &Path, size: usize) -> AnyResult<PathBuf> {
+    let dir = root.join("data").join(size.to_string());
+    let stamp = dir.join("complete");
+    if !stamp.exists() {
+        let t = Instant::now();
+        pgp::core::sample::generate(&dir, size, 1)?;
+        std::fs::write(&stamp, format!("size {size} seed 1\n"))?;
+        eprintln!(
+            "generated sample data {size} x {size} in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(dir)
+}
+
+fn child_measurement(mut cmd: Command, what: &str) -> AnyResult<Measurement> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| format!("{what} printed no measurement"))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+fn drive(args: &RunArgs) -> AnyResult<()> {
+    let data = ensure_data(&args.out, args.size)?;
+    let selected: Vec<&cases::Case> = match &args.cases {
+        None => cases::ALL.iter().collect(),
+        Some(list) => list
+            .split(',')
+            .map(|n| cases::find(n.trim()).ok_or_else(|| format!("unknown case {n:?}")))
+            .collect::<Result<_, _>>()?,
+    };
+    let me = std::env::current_exe()?;
+    let peer_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peer_cases.py");
+    let python = args.peer_python.clone().unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        Path::new(&home).join(".cache/pgp-peer/venv/bin/python")
+    });
+    let mut rows = Vec::new();
+    for case in selected {
+        let out_root = args
+            .out
+            .join("out")
+            .join(args.size.to_string())
+            .join(case.name);
+        let mut runners: Vec<String> = vec!["sync".into()];
+        if case.parallel {
+            runners.push(format!("threading:{}", args.workers));
+            if case.processes {
+                runners.push(format!("multiprocessing:{}", args.workers));
+            }
+        }
+        let peers: Vec<(&str, Result<Measurement, String>)> = if args.peer {
+            case.peers
+                .iter()
+                .map(|p| {
+                    let dir = out_root.join(format!("peer-{p}"));
+                    let mut cmd = Command::new(&python);
+                    cmd.arg(&peer_script)
+                        .arg(p)
+                        .arg("--data")
+                        .arg(&data)
+                        .arg("--out")
+                        .arg(&dir)
+                        .arg("--workers")
+                        .arg(args.workers.to_string());
+                    let m = child_measurement(cmd, &format!("peer case {p}"))
+                        .map_err(|e| e.to_string());
+                    (*p, m)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let baseline = peers.first().and_then(|(_, m)| m.as_ref().ok());
+        let mut sync_seconds = None;
+        for runner in runners {
+            let dir = out_root.join(runner.replace(':', "-"));
+            let mut cmd = Command::new(&me);
+            cmd.arg("case")
+                .arg(case.name)
+                .arg("--executor")
+                .arg(&runner)
+                .arg("--data")
+                .arg(&data)
+                .arg("--out")
+                .arg(&dir);
+            let m = child_measurement(cmd, &format!("case {} on {runner}", case.name))?;
+            if runner == "sync" {
+                sync_seconds = Some(m.seconds);
+            }
+            let check = match peers.first() {
+                Some((_, Ok(p))) => compare::check(case, &m, p),
+                Some((_, Err(e))) => format!("peer failed: {e}"),
+                None => "not compared".into(),
+            };
+            let row = report::Row {
+                case: case.name.into(),
+                size: args.size,
+                runner: format!("pgp {runner}"),
+                seconds: m.seconds,
+                peak_rss_mib: m.peak_rss_mib,
+                vs_peer: baseline.map(|p| p.seconds / m.seconds),
+                vs_sync: sync_seconds.map(|s| s / m.seconds),
+                check,
+                phases: m.phases.clone(),
+            };
+            report::progress(&row);
+            rows.push(row);
+        }
+        for (name, m) in &peers {
+            if let Ok(p) = m {
+                let row = report::Row {
+                    case: case.name.into(),
+                    size: args.size,
+                    runner: format!("peer {name}"),
+                    seconds: p.seconds,
+                    peak_rss_mib: p.peak_rss_mib,
+                    vs_peer: baseline.map(|b| b.seconds / p.seconds),
+                    vs_sync: None,
+                    check: "baseline".into(),
+                    phases: p.phases.clone(),
+                };
+                report::progress(&row);
+                rows.push(row);
+            }
+        }
+    }
+    println!();
+    report::print_table(&rows);
+    if let Some(path) = &args.json {
+        let mut s = String::new();
+        for r in &rows {
+            s.push_str(&serde_json::to_string(r)?);
+            s.push('\n');
+        }
+        std::fs::write(path, s)?;
+    }
+    if rows
+        .iter()
+        .any(|r| r.check.starts_with("MISMATCH") || r.check.starts_with("peer failed"))
+    {
+        return Err("some outputs do not match the peer's (see the check column)".into());
+    }
+    Ok(())
+}

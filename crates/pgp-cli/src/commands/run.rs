@@ -1,0 +1,247 @@
+//! `pgp run PIPELINE.toml` and `pgp graph PIPELINE.toml`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pgp::exec::{Executor, ExecutorSpec};
+use pgp::graph::{Event, Graph, LockWait, PlanAction};
+use pgp::pipeline::Pipeline;
+
+use super::report::{write_report, TaskRecord, TaskState};
+use super::CmdResult;
+
+/// Arguments of `pgp run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The pipeline file (TOML).
+    pipeline: PathBuf,
+    /// Where the cache records live (default: `.pgp` beside the pipeline file).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
+    /// Executor spec: sync, threading[:N], multiprocessing[:N] (default: the file's, else `threading`).
+    #[arg(long)]
+    executor: Option<String>,
+    /// Print what would run and why, run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Keep running independent tasks after a failure (default: stop at the first).
+    #[arg(long)]
+    keep_going: bool,
+    /// Log every task event as a JSON line on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Print the run's result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `pgp graph`.
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    /// The pipeline file (TOML).
+    pipeline: PathBuf,
+}
+
+/// Where task events go while a pipeline runs.
+type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// Open the pipeline and its graph: paths in the file are relative to its directory, so the
+/// process works there (set before any thread starts).
+fn open(
+    pipeline: &Path,
+    workspace: Option<&Path>,
+    executor: Executor,
+    keep_going: bool,
+    events: Option<EventSink>,
+) -> Result<(Pipeline, Graph, PathBuf), Box<dyn std::error::Error>> {
+    let file =
+        std::fs::canonicalize(pipeline).map_err(|e| format!("{}: {e}", pipeline.display()))?;
+    let workspace = match workspace {
+        Some(w) => std::path::absolute(w)?,
+        None => file.parent().unwrap_or(Path::new("/")).join(".pgp"),
+    };
+    if let Some(dir) = file.parent() {
+        std::env::set_current_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let p = Pipeline::load(&file)?;
+    let mut b = Graph::builder(&workspace)
+        .executor(executor)
+        .lock_wait(LockWait::Fail)
+        .stop_on_first_error(!keep_going);
+    if let Some(sink) = events {
+        b = b.on_event(move |e| sink(e));
+    }
+    let g = b.open()?;
+    p.add_to(&g)?;
+    Ok((p, g, workspace))
+}
+
+fn executor_for(
+    flag: Option<&str>,
+    pipeline: &Path,
+) -> Result<Executor, Box<dyn std::error::Error>> {
+    let spec: ExecutorSpec = match flag {
+        Some(s) => s.parse().map_err(|e| format!("--executor: {e}"))?,
+        None => {
+            // Peek at the file's own choice without resolving tasks yet.
+            let text = std::fs::read_to_string(pipeline)
+                .map_err(|e| format!("{}: {e}", pipeline.display()))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| format!("{}: {e}", pipeline.display()))?;
+            match table.get("executor").and_then(|v| v.as_str()) {
+                Some(s) => s
+                    .parse()
+                    .map_err(|e| format!("{}: key `executor`: {e}", pipeline.display()))?,
+                None => ExecutorSpec::Threads(None),
+            }
+        }
+    };
+    Ok(Executor::from_spec(&spec)?)
+}
+
+/// Run `pgp run`.
+pub fn run(args: RunArgs) -> CmdResult {
+    let executor = executor_for(args.executor.as_deref(), &args.pipeline)?;
+    let spec = executor.spec();
+    let t0 = Instant::now();
+    let records: Arc<Mutex<Vec<TaskRecord>>> = Arc::new(Mutex::new(Vec::new()));
+    let verbose = args.verbose;
+    let sink_records = Arc::clone(&records);
+    let sink: EventSink = Arc::new(move |e: &Event| {
+        let at = t0.elapsed().as_secs_f64();
+        if verbose {
+            eprintln!("{}", event_json(e, at));
+        }
+        if let Ok(mut recs) = sink_records.lock() {
+            super::report::note_event(&mut recs, e, at);
+        }
+    });
+    let (pipeline, graph, workspace) = open(
+        &args.pipeline,
+        args.workspace.as_deref(),
+        executor,
+        args.keep_going,
+        Some(sink),
+    )?;
+
+    if args.dry_run {
+        let plan = graph.dry_run();
+        for t in &plan {
+            match &t.action {
+                PlanAction::Skip => println!("skip  {}", t.name),
+                PlanAction::Run(reason) => println!("run   {}  ({reason})", t.name),
+            }
+        }
+        return Ok(());
+    }
+
+    let total = pipeline.tasks.len();
+    let result = graph.join();
+    let elapsed = t0.elapsed().as_secs_f64();
+    let mut recs = records.lock().map(|r| r.clone()).unwrap_or_default();
+    for t in &pipeline.tasks {
+        if !recs.iter().any(|r| r.name == t.name) {
+            recs.push(TaskRecord::new(&t.name));
+        }
+    }
+    let report_path = workspace.join("report.html");
+    let dot = graph.to_dot();
+    write_report(
+        &report_path,
+        &pipeline,
+        &recs,
+        elapsed,
+        &spec.to_string(),
+        &dot,
+    )?;
+    match result {
+        Ok(report) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "ran": report.ran, "skipped": report.skipped,
+                        "seconds": elapsed, "report": report_path,
+                    })
+                );
+            } else {
+                for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
+                    println!("{}", r.line());
+                }
+                if report.ran.is_empty() {
+                    println!(
+                        "nothing to do: all {total} task(s) up to date (skipped), {elapsed:.2} s"
+                    );
+                } else {
+                    println!(
+                        "{} task(s) ran, {} skipped, {elapsed:.2} s on {spec}",
+                        report.ran.len(),
+                        report.skipped.len()
+                    );
+                }
+                println!("report: {}", report_path.display());
+            }
+            for w in report.warnings {
+                eprintln!("pgp: warning: {w}");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
+                eprintln!("{}", r.line());
+            }
+            let first = e
+                .failures
+                .first()
+                .map(|f| format!("task `{}`: {}", f.task, f.error))
+                .unwrap_or_default();
+            Err(format!(
+                "{} task(s) failed; first: {first} (report: {})",
+                e.failures.len(),
+                report_path.display()
+            )
+            .into())
+        }
+    }
+}
+
+/// Run `pgp graph`.
+pub fn graph(args: GraphArgs) -> CmdResult {
+    let dir = tempfile_dir()?;
+    let (_, graph, _) = open(&args.pipeline, Some(&dir), Executor::sync(), false, None)?;
+    print!("{}", graph.to_dot());
+    drop(graph);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A throwaway workspace: `pgp graph` only draws, it never reads or writes records.
+fn tempfile_dir() -> std::io::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("pgp-graph-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
+
+fn event_json(e: &Event, at: f64) -> String {
+    let v = match e {
+        Event::Queued { task } => serde_json::json!({"t": at, "event": "queued", "task": task}),
+        Event::Started { task, reason } => {
+            serde_json::json!({"t": at, "event": "started", "task": task, "reason": reason.to_string()})
+        }
+        Event::Skipped { task, duration, .. } => serde_json::json!({
+            "t": at, "event": "skipped", "task": task, "seconds": duration.as_secs_f64()}),
+        Event::Finished { task, duration } => serde_json::json!({
+            "t": at, "event": "finished", "task": task, "seconds": duration.as_secs_f64()}),
+        Event::Failed {
+            task,
+            error,
+            duration,
+        } => serde_json::json!({
+            "t": at, "event": "failed", "task": task, "error": error.to_string(),
+            "seconds": duration.map(|d| d.as_secs_f64())}),
+        other => serde_json::json!({"t": at, "event": format!("{other:?}")}),
+    };
+    v.to_string()
+}

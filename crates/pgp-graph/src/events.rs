@@ -1,0 +1,60 @@
+//! Progress events for embedders (progress bars, logs, metrics).
+
+use crate::digest::Digest;
+use crate::error::TaskError;
+use crate::plan::RunReason;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Something that happened to a task, or a warning about the workspace.
+///
+/// Events of one task arrive in order (queued, then started/skipped, then finished/failed);
+/// events of different tasks interleave. The callback runs on graph threads: keep it short.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The task's dependencies are done; it waits for a free worker.
+    Queued {
+        /// Task name.
+        task: String,
+    },
+    /// The task's operation started, for this reason.
+    Started {
+        /// Task name.
+        task: String,
+        /// Why it runs rather than being skipped.
+        reason: RunReason,
+    },
+    /// The task was up to date and not run.
+    Skipped {
+        /// Task name.
+        task: String,
+        /// The key whose record was found valid.
+        key: Digest,
+        /// Time spent checking (hashing inputs, verifying outputs).
+        duration: Duration,
+    },
+    /// The task ran and its outputs were recorded.
+    Finished {
+        /// Task name.
+        task: String,
+        /// Time from start of checking to the record being written.
+        duration: Duration,
+    },
+    /// The task failed (or was failed by a dependency, or cancelled).
+    Failed {
+        /// Task name.
+        task: String,
+        /// Why.
+        error: TaskError,
+        /// Time spent, when the task had started.
+        duration: Option<Duration>,
+    },
+    /// The workspace needed repair (a damaged or old-format store or memo).
+    Warning {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Receiver of events.
+pub type EventSink = Arc<dyn Fn(&Event) + Send + Sync>;

@@ -1,0 +1,116 @@
+//! Looking at a graph without running it: dry runs and DOT export.
+
+use crate::dag::EdgeKind;
+use crate::graph::Graph;
+use crate::handle::TaskStatus;
+use crate::plan::{judge, prepare, PlanAction, PlannedTask, RunReason, TaskDef, Verdict};
+use crate::TaskError;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+fn dot_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Graph {
+    /// Predicts, for every task in dependency order, whether the next run would run it (and why)
+    /// or skip it. Reads and hashes inputs like a run would, but runs nothing and writes nothing
+    /// except the digest memo. A task downstream of one that would run is reported as
+    /// [`RunReason::UpstreamWillRun`]: whether it really runs depends on what its dependency writes.
+    pub fn dry_run(&self) -> Vec<PlannedTask> {
+        let shared = self.shared();
+        let (order, defs, deps): (Vec<usize>, Vec<Arc<TaskDef>>, Vec<Vec<usize>>) = {
+            let st = shared.state.lock();
+            let order = st.dag.topological_order();
+            let defs = st.slots.iter().map(|s| Arc::clone(&s.def)).collect();
+            let deps = (0..st.slots.len())
+                .map(|i| st.dag.dependencies(i))
+                .collect();
+            (order, defs, deps)
+        };
+        let ctx = &shared.ctx;
+        let mut runs = vec![false; defs.len()];
+        let mut plan = Vec::with_capacity(defs.len());
+        for id in order {
+            let def = &defs[id];
+            let action = if def.transient {
+                PlanAction::Run(RunReason::Transient)
+            } else if let Some(&up) = deps[id].iter().find(|&&d| runs[d]) {
+                PlanAction::Run(RunReason::UpstreamWillRun(defs[up].name.clone()))
+            } else {
+                match prepare(&ctx.memo, def) {
+                    Err(TaskError::Input { path, message }) => {
+                        PlanAction::Run(RunReason::InputUnavailable { path, message })
+                    }
+                    Err(other) => PlanAction::Run(RunReason::InputUnavailable {
+                        path: Default::default(),
+                        message: other.to_string(),
+                    }),
+                    Ok(prepared) => {
+                        let (verdict, warning) = judge(&ctx.store, &ctx.memo, def, &prepared);
+                        if let Some(w) = warning {
+                            ctx.warn(w);
+                        }
+                        match verdict {
+                            Verdict::UpToDate(_) => PlanAction::Skip,
+                            Verdict::Run(reason) => PlanAction::Run(reason),
+                        }
+                    }
+                }
+            };
+            runs[id] = matches!(action, PlanAction::Run(_));
+            plan.push(PlannedTask {
+                name: def.name.clone(),
+                action,
+            });
+        }
+        plan
+    }
+
+    /// The graph in Graphviz DOT: one box per task (name, operation and version, status), solid
+    /// edges labelled with the file that links two tasks, dashed edges for explicit dependencies.
+    pub fn to_dot(&self) -> String {
+        let st = self.shared().state.lock();
+        let mut out =
+            String::from("digraph pgp_graph {\n  rankdir=LR;\n  node [shape=box, style=filled];\n");
+        for (id, slot) in st.slots.iter().enumerate() {
+            let def = &slot.def;
+            let (status, color) = match &slot.status {
+                TaskStatus::Pending => ("pending", "white"),
+                TaskStatus::Queued => ("queued", "lightyellow"),
+                TaskStatus::Running => ("running", "lightblue"),
+                TaskStatus::Skipped => ("skipped", "lightgrey"),
+                TaskStatus::Completed => ("completed", "palegreen"),
+                TaskStatus::Failed(_) => ("failed", "salmon"),
+            };
+            let transient = if def.transient { ", transient" } else { "" };
+            let label = format!(
+                "{}\n{}@{}\n{status}{transient}",
+                def.name, def.op_id, def.op_version
+            );
+            let _ = writeln!(
+                out,
+                "  t{id} [label=\"{}\", fillcolor={color}];",
+                dot_escape(&label)
+            );
+        }
+        for (from, to, kind) in st.dag.edges() {
+            match kind {
+                EdgeKind::Explicit => {
+                    let _ = writeln!(out, "  t{from} -> t{to} [style=dashed];");
+                }
+                EdgeKind::File(path) => {
+                    let file = path
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let _ = writeln!(out, "  t{from} -> t{to} [label=\"{}\"];", dot_escape(&file));
+                }
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+}

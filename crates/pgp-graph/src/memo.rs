@@ -1,0 +1,315 @@
+//! Memoised file digests, keyed by file identity, with a racy-timestamp guard.
+//!
+//! Hashing a multi-gigabyte raster on every rerun is too slow, so a digest is remembered together
+//! with the file's identity: path, size, mtime, ctime, inode and device. The memo answers only if
+//! all of them are unchanged *and* the entry is not racy:
+//!
+//! * `ctime` cannot be set by users (`touch -r` sets mtime, but the kernel sets ctime to "now"),
+//!   so an edit that restores the old mtime still changes the identity.
+//! * A file modified within the filesystem's timestamp resolution of the moment it was hashed can
+//!   keep identical timestamps across the modification. Like git's racy-index rule, an entry is
+//!   trusted only if the file's newest timestamp (mtime or ctime) is at least `racy_window` older
+//!   than the moment hashing started. Any later modification then gets a ctime after that moment
+//!   and so differs from the remembered one. A racy entry is rehashed on next use; by then the file
+//!   has usually aged and the new entry is trusted.
+
+use crate::digest::{hash_file, Digest};
+use crate::fsutil::{atomic_write, frame, unframe, FrameError};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const MEMO_MAGIC: &[u8; 8] = b"PGPGMEMO";
+const MEMO_VERSION: u32 = 1;
+
+/// What identifies one version of a file without reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    /// Length in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+    /// Status-change time, nanoseconds since the epoch (0 where the platform has none).
+    pub ctime_ns: i128,
+    /// Inode number (0 where the platform has none).
+    pub ino: u64,
+    /// Device number (0 where the platform has none).
+    pub dev: u64,
+}
+
+impl FileStamp {
+    /// Reads the stamp of the file at `path` (following symlinks).
+    pub fn of(path: &Path) -> io::Result<FileStamp> {
+        let md = std::fs::metadata(path)?;
+        if !md.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Ok(FileStamp {
+                size: md.len(),
+                mtime_ns: i128::from(md.mtime()) * 1_000_000_000 + i128::from(md.mtime_nsec()),
+                ctime_ns: i128::from(md.ctime()) * 1_000_000_000 + i128::from(md.ctime_nsec()),
+                ino: md.ino(),
+                dev: md.dev(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let mtime_ns = md
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as i128);
+            Ok(FileStamp {
+                size: md.len(),
+                mtime_ns,
+                ctime_ns: 0,
+                ino: 0,
+                dev: 0,
+            })
+        }
+    }
+
+    fn newest_ns(&self) -> i128 {
+        self.mtime_ns.max(self.ctime_ns)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct MemoEntry {
+    stamp: FileStamp,
+    digest: Digest,
+    /// Wall-clock time (ns since epoch) at which hashing started.
+    hashed_at_ns: i128,
+}
+
+/// The digest of a file, with the stamp the file had when it was hashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileDigest {
+    /// The content digest.
+    pub digest: Digest,
+    /// The stamp the file had while it was hashed.
+    pub stamp: FileStamp,
+}
+
+/// Thread-safe memo of file digests (see the module docs for when an entry is trusted).
+pub struct DigestMemo {
+    entries: Mutex<HashMap<PathBuf, MemoEntry>>,
+    racy_window_ns: i128,
+    /// Counts actual hashing (memo misses) so tests and benchmarks can tell what happened.
+    hashes: std::sync::atomic::AtomicU64,
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+impl DigestMemo {
+    /// An empty memo. `racy_window` is how long a file must have been left alone before hashing for
+    /// its entry to be trusted later; it must cover the coarsest timestamp resolution in use.
+    pub fn new(racy_window: Duration) -> Self {
+        DigestMemo {
+            entries: Mutex::new(HashMap::new()),
+            racy_window_ns: racy_window.as_nanos() as i128,
+            hashes: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Number of files actually read and hashed so far.
+    pub fn hash_count(&self) -> u64 {
+        self.hashes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The digest of the file at `path` (an absolute, normalised path), from the memo when the
+    /// entry can be trusted, by hashing otherwise.
+    pub fn digest(&self, path: &Path) -> io::Result<FileDigest> {
+        let stamp = FileStamp::of(path)?;
+        if let Some(e) = self.entries.lock().get(path) {
+            if e.stamp == stamp && e.stamp.newest_ns() + self.racy_window_ns <= e.hashed_at_ns {
+                return Ok(FileDigest {
+                    digest: e.digest,
+                    stamp,
+                });
+            }
+        }
+        // Stat, hash, stat again: if the file changed under us, hash again (a few times) rather
+        // than remember a digest that belongs to no stable version of the file.
+        let mut before = stamp;
+        for _ in 0..4 {
+            let hashed_at_ns = now_ns();
+            let digest = hash_file(path)?;
+            self.hashes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let after = FileStamp::of(path)?;
+            if after == before {
+                self.entries.lock().insert(
+                    path.to_path_buf(),
+                    MemoEntry {
+                        stamp: after,
+                        digest,
+                        hashed_at_ns,
+                    },
+                );
+                return Ok(FileDigest {
+                    digest,
+                    stamp: after,
+                });
+            }
+            before = after;
+        }
+        Err(io::Error::other(
+            "file kept changing while it was being hashed",
+        ))
+    }
+
+    /// Forgets what is known about `path` (used when the graph itself replaces the file).
+    pub fn forget(&self, path: &Path) {
+        self.entries.lock().remove(path);
+    }
+
+    /// Loads a memo saved by [`DigestMemo::save`]. A missing file gives an empty memo; a corrupt
+    /// or old-format file gives an empty memo and a warning (the memo is only a cache).
+    pub fn load(path: &Path, racy_window: Duration) -> (Self, Option<String>) {
+        let memo = DigestMemo::new(racy_window);
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return (memo, None),
+            Err(e) => {
+                return (
+                    memo,
+                    Some(format!(
+                        "digest memo {} unreadable ({e}); rehashing",
+                        path.display()
+                    )),
+                )
+            }
+        };
+        let warning = match unframe(MEMO_MAGIC, MEMO_VERSION, &bytes) {
+            Ok(payload) => match bincode::deserialize::<Vec<(PathBuf, MemoEntry)>>(payload) {
+                Ok(list) => {
+                    memo.entries.lock().extend(list);
+                    None
+                }
+                Err(e) => Some(format!(
+                    "digest memo {} undecodable ({e}); rehashing",
+                    path.display()
+                )),
+            },
+            Err(FrameError::Corrupt) => Some(format!(
+                "digest memo {} is corrupt; rehashing",
+                path.display()
+            )),
+            Err(FrameError::Version(v)) => Some(format!(
+                "digest memo {} has format {v}, expected {MEMO_VERSION}; rehashing",
+                path.display()
+            )),
+        };
+        (memo, warning)
+    }
+
+    /// Saves the memo atomically. Entries of files that no longer exist are dropped.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let list: Vec<(PathBuf, MemoEntry)> = {
+            let entries = self.entries.lock();
+            let mut list: Vec<_> = entries
+                .iter()
+                .map(|(p, e)| (p.clone(), e.clone()))
+                .collect();
+            list.sort_by(|a, b| a.0.cmp(&b.0));
+            list
+        };
+        let list: Vec<_> = list.into_iter().filter(|(p, _)| p.exists()).collect();
+        let payload = bincode::serialize(&list).map_err(io::Error::other)?;
+        atomic_write(path, &frame(MEMO_MAGIC, MEMO_VERSION, &payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn set_old_times(p: &Path) {
+        // Give the file an mtime far in the past; ctime stays "now", which is what matters.
+        filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(1_000_000_000, 0)).unwrap();
+    }
+
+    #[test]
+    fn fresh_file_is_racy_and_rehashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        fs::write(&p, b"one").unwrap();
+        let memo = DigestMemo::new(Duration::from_secs(2));
+        let d1 = memo.digest(&p).unwrap();
+        let d2 = memo.digest(&p).unwrap();
+        assert_eq!(d1.digest, d2.digest);
+        assert_eq!(
+            memo.hash_count(),
+            2,
+            "a just-written file must not be trusted from the memo"
+        );
+    }
+
+    #[test]
+    fn aged_entry_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        fs::write(&p, b"one").unwrap();
+        // A zero window trusts anything hashed after its last change.
+        let memo = DigestMemo::new(Duration::ZERO);
+        memo.digest(&p).unwrap();
+        memo.digest(&p).unwrap();
+        assert_eq!(memo.hash_count(), 1);
+    }
+
+    #[test]
+    fn same_size_edit_with_mtime_restored_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        fs::write(&p, b"AAAA").unwrap();
+        set_old_times(&p);
+        let memo = DigestMemo::new(Duration::ZERO);
+        let before = memo.digest(&p).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(&p, b"BBBB").unwrap();
+        set_old_times(&p);
+        let after = memo.digest(&p).unwrap();
+        assert_eq!(before.stamp.mtime_ns, after.stamp.mtime_ns);
+        assert_eq!(before.stamp.size, after.stamp.size);
+        assert_eq!(after.digest, Digest::of_bytes(b"BBBB"));
+    }
+
+    #[test]
+    fn save_load_roundtrip_and_corrupt_file_gives_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        fs::write(&p, b"data").unwrap();
+        let memo_path = dir.path().join("memo.bin");
+        let memo = DigestMemo::new(Duration::ZERO);
+        memo.digest(&p).unwrap();
+        memo.save(&memo_path).unwrap();
+        let (loaded, warn) = DigestMemo::load(&memo_path, Duration::ZERO);
+        assert!(warn.is_none());
+        assert_eq!(loaded.digest(&p).unwrap().digest, Digest::of_bytes(b"data"));
+        assert_eq!(loaded.hash_count(), 0, "entry came from the saved memo");
+
+        let mut bytes = fs::read(&memo_path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        fs::write(&memo_path, &bytes).unwrap();
+        let (loaded, warn) = DigestMemo::load(&memo_path, Duration::ZERO);
+        assert!(warn.unwrap().contains("corrupt"));
+        loaded.digest(&p).unwrap();
+        assert_eq!(loaded.hash_count(), 1);
+    }
+}

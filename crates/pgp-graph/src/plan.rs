@@ -1,0 +1,242 @@
+//! Deciding whether a task runs or is skipped, and saying why.
+
+use crate::digest::Digest;
+use crate::error::TaskError;
+use crate::key::KeyParts;
+use crate::memo::DigestMemo;
+use crate::store::{Record, Store};
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Why a task runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunReason {
+    /// No record of this task exists.
+    New,
+    /// The task is transient: it always runs.
+    Transient,
+    /// The operation's id or version differs from the recorded one.
+    VersionChanged {
+        /// Recorded `op@version`.
+        from: String,
+        /// Current `op@version`.
+        to: String,
+    },
+    /// The serialised arguments differ from the recorded ones.
+    ArgumentsChanged,
+    /// These inputs' contents differ from the recorded ones.
+    InputsChanged(Vec<PathBuf>),
+    /// The list of inputs differs from the recorded one.
+    InputListChanged,
+    /// The list of outputs differs from the recorded one.
+    OutputListChanged,
+    /// This output no longer exists.
+    OutputMissing(PathBuf),
+    /// This output's content differs from what the task wrote.
+    OutputEdited(PathBuf),
+    /// This output has the recorded content but was touched or replaced since.
+    OutputTouched(PathBuf),
+    /// Dry run only: a dependency will run first, so this task's inputs are not known yet.
+    UpstreamWillRun(String),
+    /// Dry run only: an input cannot be read now (the task would fail).
+    InputUnavailable {
+        /// The input.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+impl fmt::Display for RunReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |paths: &[PathBuf]| {
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            RunReason::New => write!(f, "new"),
+            RunReason::Transient => write!(f, "transient"),
+            RunReason::VersionChanged { from, to } => {
+                write!(f, "operation changed from {from} to {to}")
+            }
+            RunReason::ArgumentsChanged => write!(f, "arguments changed"),
+            RunReason::InputsChanged(paths) => write!(f, "input changed: {}", list(paths)),
+            RunReason::InputListChanged => write!(f, "list of inputs changed"),
+            RunReason::OutputListChanged => write!(f, "list of outputs changed"),
+            RunReason::OutputMissing(p) => write!(f, "output missing: {}", p.display()),
+            RunReason::OutputEdited(p) => write!(f, "output edited: {}", p.display()),
+            RunReason::OutputTouched(p) => write!(f, "output touched or replaced: {}", p.display()),
+            RunReason::UpstreamWillRun(t) => write!(f, "upstream task '{t}' will run first"),
+            RunReason::InputUnavailable { path, message } => {
+                write!(f, "input unavailable: {} ({message})", path.display())
+            }
+        }
+    }
+}
+
+/// What a dry run predicts for one task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanAction {
+    /// The task would run, for this reason.
+    Run(RunReason),
+    /// The task would be skipped: its record matches and its outputs are intact.
+    Skip,
+}
+
+impl fmt::Display for PlanAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanAction::Run(reason) => write!(f, "run ({reason})"),
+            PlanAction::Skip => write!(f, "skip (up to date)"),
+        }
+    }
+}
+
+/// One line of a dry run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedTask {
+    /// The task's name.
+    pub name: String,
+    /// What would happen.
+    pub action: PlanAction,
+}
+
+/// The fixed description of a task, shared by the scheduler, dry runs and jobs.
+#[derive(Debug)]
+pub struct TaskDef {
+    pub name: String,
+    pub op_id: String,
+    pub op_version: u32,
+    pub args: Vec<u8>,
+    pub inputs: Vec<PathBuf>,
+    pub outputs: Vec<PathBuf>,
+    pub priority: i32,
+    pub transient: bool,
+    /// What stays fixed when the key changes; names the record file.
+    pub identity: Digest,
+}
+
+/// A task's inputs hashed and its key computed.
+pub struct Prepared {
+    pub key: Digest,
+    pub inputs: Vec<(PathBuf, Digest)>,
+}
+
+/// Hashes the inputs (through the memo) and computes the key.
+pub fn prepare(memo: &DigestMemo, def: &TaskDef) -> Result<Prepared, TaskError> {
+    let mut inputs = Vec::with_capacity(def.inputs.len());
+    for path in &def.inputs {
+        let d = memo.digest(path).map_err(|e| TaskError::Input {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        inputs.push((path.clone(), d.digest));
+    }
+    let parts = KeyParts {
+        op_id: def.op_id.clone(),
+        op_version: def.op_version,
+        args: def.args.clone(),
+        inputs,
+        outputs: def.outputs.clone(),
+    };
+    let key = parts.key();
+    Ok(Prepared {
+        key,
+        inputs: parts.inputs,
+    })
+}
+
+/// The verdict on a prepared task.
+pub enum Verdict {
+    /// Skip: this record is valid.
+    UpToDate(Record),
+    /// Run, for this reason.
+    Run(RunReason),
+}
+
+/// Compares the task with its record. Store warnings (a damaged record) are returned too.
+pub fn judge(
+    store: &Store,
+    memo: &DigestMemo,
+    def: &TaskDef,
+    prepared: &Prepared,
+) -> (Verdict, Option<String>) {
+    let (record, warning) = store.load(&def.identity);
+    let Some(record) = record else {
+        return (Verdict::Run(RunReason::New), warning);
+    };
+    if record.key != prepared.key {
+        return (
+            Verdict::Run(explain_key_change(def, prepared, &record)),
+            warning,
+        );
+    }
+    for out in &record.outputs {
+        let found = match memo.digest(&out.path) {
+            Ok(found) => found,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return (
+                    Verdict::Run(RunReason::OutputMissing(out.path.clone())),
+                    warning,
+                )
+            }
+            // Unreadable or not a file: not what the task wrote.
+            Err(_) => {
+                return (
+                    Verdict::Run(RunReason::OutputEdited(out.path.clone())),
+                    warning,
+                )
+            }
+        };
+        if found.digest != out.digest {
+            return (
+                Verdict::Run(RunReason::OutputEdited(out.path.clone())),
+                warning,
+            );
+        }
+        if found.stamp.mtime_ns != out.mtime_ns || found.stamp.ino != out.ino {
+            return (
+                Verdict::Run(RunReason::OutputTouched(out.path.clone())),
+                warning,
+            );
+        }
+    }
+    (Verdict::UpToDate(record), warning)
+}
+
+fn explain_key_change(def: &TaskDef, prepared: &Prepared, record: &Record) -> RunReason {
+    if record.op_id != def.op_id || record.op_version != def.op_version {
+        return RunReason::VersionChanged {
+            from: format!("{}@{}", record.op_id, record.op_version),
+            to: format!("{}@{}", def.op_id, def.op_version),
+        };
+    }
+    if record.args_digest != Digest::of_bytes(&def.args) {
+        return RunReason::ArgumentsChanged;
+    }
+    let old_paths: Vec<_> = record.inputs.iter().map(|(p, _)| p).collect();
+    let new_paths: Vec<_> = prepared.inputs.iter().map(|(p, _)| p).collect();
+    if old_paths != new_paths {
+        return RunReason::InputListChanged;
+    }
+    let changed: Vec<PathBuf> = record
+        .inputs
+        .iter()
+        .zip(&prepared.inputs)
+        .filter(|(old, new)| old.1 != new.1)
+        .map(|(_, new)| new.0.clone())
+        .collect();
+    if !changed.is_empty() {
+        return RunReason::InputsChanged(changed);
+    }
+    let old_outs: Vec<_> = record.outputs.iter().map(|o| &o.path).collect();
+    if old_outs != def.outputs.iter().collect::<Vec<_>>() {
+        return RunReason::OutputListChanged;
+    }
+    // Every part matches but the key does not: only a key-format change can do that.
+    RunReason::New
+}

@@ -1,0 +1,457 @@
+//! Raster algebra expressions over raster bands: [`evaluate_expression`] and [`evaluate`].
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use pgp_core::{with_pixel_type, DataType, Pixel, Raster, Window};
+use pgp_exec::Executor;
+use serde::{Deserialize, Serialize};
+
+use super::cast::gdal_convert;
+use super::engine::{self, CalcReport, Computed, Job};
+use super::inputs::{self, CalcInput, NodataTest};
+use super::kernel::{self, KernelSpec};
+use super::stats::Moments;
+use super::{output_spec, CalcOptions};
+use crate::expr::{Binding, ExprError, Expression, InputBlock, Program};
+use crate::{Error, Result};
+
+/// What an expression variable is bound to. In human-readable formats (JSON, TOML) it reads as a
+/// number, a path (band 1), or `{ "path": ..., "band": ... }`; binary formats (bincode, for
+/// worker processes and the task graph) use a plain tagged form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprInput {
+    /// A raster band (from 1).
+    Raster {
+        /// The raster.
+        path: PathBuf,
+        /// The band, from 1.
+        band: usize,
+    },
+    /// A number, the same for every pixel.
+    Scalar(f64),
+}
+
+/// The binary form.
+#[derive(Serialize, Deserialize)]
+enum InputTagged {
+    Raster { path: PathBuf, band: usize },
+    Scalar(f64),
+}
+
+/// The human-readable forms.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum InputRepr {
+    Scalar(f64),
+    Path(PathBuf),
+    Band {
+        path: PathBuf,
+        #[serde(default = "first_band")]
+        band: usize,
+    },
+}
+
+fn first_band() -> usize {
+    1
+}
+
+impl From<InputRepr> for ExprInput {
+    fn from(r: InputRepr) -> Self {
+        match r {
+            InputRepr::Scalar(v) => ExprInput::Scalar(v),
+            InputRepr::Path(path) => ExprInput::Raster { path, band: 1 },
+            InputRepr::Band { path, band } => ExprInput::Raster { path, band },
+        }
+    }
+}
+
+impl From<ExprInput> for InputRepr {
+    fn from(i: ExprInput) -> Self {
+        match i {
+            ExprInput::Scalar(v) => InputRepr::Scalar(v),
+            ExprInput::Raster { path, band } => InputRepr::Band { path, band },
+        }
+    }
+}
+
+impl Serialize for ExprInput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            InputRepr::from(self.clone()).serialize(s)
+        } else {
+            match self.clone() {
+                ExprInput::Raster { path, band } => InputTagged::Raster { path, band },
+                ExprInput::Scalar(v) => InputTagged::Scalar(v),
+            }
+            .serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ExprInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        if d.is_human_readable() {
+            InputRepr::deserialize(d).map(Into::into)
+        } else {
+            Ok(match InputTagged::deserialize(d)? {
+                InputTagged::Raster { path, band } => ExprInput::Raster { path, band },
+                InputTagged::Scalar(v) => ExprInput::Scalar(v),
+            })
+        }
+    }
+}
+
+/// Options of [`evaluate`] and [`evaluate_expression`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExprOptions {
+    /// Output pixel type. Default: the promotion of the input rasters' types (numpy's rules)
+    /// when the expression keeps integers integral (`+ - * %`, `min`/`max`, comparisons, `where`,
+    /// rounding, integer constants), else at least `Float32` (`Float64` for 32-bit integer or
+    /// `Float64` inputs). Integer results out of the type's range saturate.
+    pub datatype: Option<DataType>,
+    /// Output nodata. Default: the type's maximum (pygeoprocessing's `choose_nodata`).
+    pub nodata: Option<f64>,
+    /// Replace NaN results (of valid pixels) with this value; by default NaN is written as is.
+    pub default_nan: Option<f64>,
+    /// Replace infinite results with this value (keeping the sign is not attempted, as in
+    /// pygeoprocessing); by default infinities are written as is.
+    pub default_inf: Option<f64>,
+    /// Statistics, block size and driver.
+    pub calc: CalcOptions,
+}
+
+/// Evaluate `expr` with each name bound to a raster band: the facade's simple entry.
+///
+/// ```no_run
+/// # use pgp_exec::Executor;
+/// # use pgp_ops::calc::{evaluate_expression, ExprOptions};
+/// # fn main() -> pgp_ops::Result<()> {
+/// let exec: Executor = "threading:2".parse()?;
+/// evaluate_expression(
+///     "where(lc == 3, dem * 2.5, -9999)",
+///     &[("lc", "landcover.tif", 1), ("dem", "dem.tif", 1)],
+///     "out.tif",
+///     &ExprOptions { nodata: Some(-9999.0), ..Default::default() },
+///     &exec,
+/// )?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn evaluate_expression<P: AsRef<Path>>(
+    expr: &str,
+    rasters: &[(&str, P, usize)],
+    target: impl AsRef<Path>,
+    options: &ExprOptions,
+    exec: &Executor,
+) -> Result<CalcReport> {
+    let expression = Expression::parse(expr)?;
+    let bindings: Vec<(String, ExprInput)> = rasters
+        .iter()
+        .map(|(name, path, band)| {
+            (
+                (*name).to_string(),
+                ExprInput::Raster {
+                    path: path.as_ref().to_path_buf(),
+                    band: *band,
+                },
+            )
+        })
+        .collect();
+    evaluate(&expression, &bindings, target, options, exec)
+}
+
+/// Evaluate `expr` over raster bands and scalars, writing `target`. Bindings the expression does
+/// not use are ignored. Runs on any executor, process pools included (the expression travels as
+/// text and is compiled in each worker).
+pub fn evaluate(
+    expr: &Expression,
+    bindings: &[(String, ExprInput)],
+    target: impl AsRef<Path>,
+    options: &ExprOptions,
+    exec: &Executor,
+) -> Result<CalcReport> {
+    let target = target.as_ref();
+    let names: Vec<&str> = bindings.iter().map(|(n, _)| n.as_str()).collect();
+    let mut seen = HashSet::new();
+    if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
+        return Err(Error::invalid(
+            "bindings",
+            format!("`{dup}` is bound more than once"),
+        ));
+    }
+    expr.check_bound(&names)?;
+    let used: Vec<(String, ExprInput)> = bindings
+        .iter()
+        .filter(|(n, _)| expr.variables().contains(n))
+        .cloned()
+        .collect();
+    let calc_inputs: Vec<CalcInput> = used
+        .iter()
+        .filter_map(|(_, b)| match b {
+            ExprInput::Raster { path, band } => Some(CalcInput::raster(path, *band)),
+            ExprInput::Scalar(_) => None,
+        })
+        .collect();
+    if calc_inputs.is_empty() {
+        return Err(Error::Expression(ExprError::new(
+            expr.source(),
+            1,
+            "the expression uses no raster, so there is no grid to compute on",
+        )));
+    }
+    let checked = inputs::check(&calc_inputs, target)?;
+    let datatype = match options.datatype {
+        Some(t) => t,
+        None => default_datatype(expr, &used, &checked.rasters),
+    };
+    let nodata = options.nodata.unwrap_or_else(|| datatype.default_nodata());
+    let spec = output_spec(
+        &checked,
+        datatype,
+        Some(nodata),
+        engine::driver_for(&options.calc.driver, exec),
+    );
+    let job = Job {
+        target: target.to_path_buf(),
+        spec,
+        stats: options.calc.calc_raster_stats,
+        largest_block: options.calc.largest_block,
+    };
+    let kernel = ExprSpec {
+        expr: expr.clone(),
+        bindings: used,
+        datatype,
+        nodata,
+        default_nan: options.default_nan,
+        default_inf: options.default_inf,
+        stats: options.calc.calc_raster_stats,
+    };
+    kernel::run_kernel(&job, KernelSpec::Expr(kernel), exec, |_| Ok(()))
+}
+
+fn default_datatype(
+    expr: &Expression,
+    used: &[(String, ExprInput)],
+    rasters: &[inputs::RasterInput],
+) -> DataType {
+    let mut t = rasters
+        .iter()
+        .map(|r| r.datatype)
+        .reduce(DataType::promote)
+        .unwrap_or(DataType::F64);
+    let integral = expr.keeps_integers(&|name| {
+        used.iter().any(|(n, b)| {
+            n == name
+                && match b {
+                    ExprInput::Scalar(v) => v.fract() == 0.0,
+                    ExprInput::Raster { .. } => true,
+                }
+        })
+    });
+    if !integral {
+        t = t.promote(DataType::F32);
+    }
+    t
+}
+
+/// An expression kernel as data: what travels to worker processes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ExprSpec {
+    expr: Expression,
+    /// The bindings the expression uses.
+    bindings: Vec<(String, ExprInput)>,
+    datatype: DataType,
+    nodata: f64,
+    default_nan: Option<f64>,
+    default_inf: Option<f64>,
+    stats: bool,
+}
+
+/// Per-pixel program cost from which evaluating only the valid pixels pays off.
+const GATHER_COST: u32 = 16;
+
+/// A compiled expression kernel.
+pub(crate) struct PreparedExpr {
+    program: Program,
+    /// Per program input: band and nodata test; the raster handle has the same index.
+    bands: Vec<(usize, NodataTest)>,
+    datatype: DataType,
+    nodata: f64,
+    default_nan: Option<f64>,
+    default_inf: Option<f64>,
+    stats: bool,
+}
+
+impl ExprSpec {
+    fn lookup(&self, name: &str) -> Option<&ExprInput> {
+        self.bindings
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b)
+    }
+
+    fn program(&self) -> Program {
+        self.expr.compile(&|name| match self.lookup(name) {
+            Some(ExprInput::Scalar(v)) => Binding::Scalar(*v),
+            _ => Binding::Block,
+        })
+    }
+
+    /// One raster per program input, in program order.
+    pub fn raster_paths(&self) -> Vec<PathBuf> {
+        self.program()
+            .inputs
+            .iter()
+            .filter_map(|name| match self.lookup(name) {
+                Some(ExprInput::Raster { path, .. }) => Some(path.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn prepare(&self) -> Result<PreparedExpr> {
+        let program = self.program();
+        let mut bands = Vec::with_capacity(program.inputs.len());
+        for name in &program.inputs {
+            let Some(ExprInput::Raster { path, band }) = self.lookup(name) else {
+                return Err(Error::invalid(
+                    "bindings",
+                    format!("`{name}` is used per pixel but not bound to a raster"),
+                ));
+            };
+            let r = Raster::open(path)?;
+            bands.push((
+                *band,
+                NodataTest::new(r.data_type(*band)?, r.nodata(*band)?),
+            ));
+        }
+        Ok(PreparedExpr {
+            program,
+            bands,
+            datatype: self.datatype,
+            nodata: self.nodata,
+            default_nan: self.default_nan,
+            default_inf: self.default_inf,
+            stats: self.stats,
+        })
+    }
+}
+
+impl PreparedExpr {
+    /// Read the inputs of `window`, evaluate, and convert to the output type.
+    pub fn compute(&self, rasters: &[Raster], window: Window) -> Result<Computed> {
+        let n = window.area();
+        let mut values = Vec::with_capacity(self.bands.len());
+        let mut masks = Vec::with_capacity(self.bands.len());
+        for (raster, (band, test)) in rasters.iter().zip(&self.bands) {
+            let block = raster.read_as::<f64>(*band, window)?;
+            engine::forget_read_blocks(raster, *band, window);
+            let v = block.into_raw_vec_and_offset().0;
+            masks.push(test.mask(&v));
+            values.push(v);
+        }
+        let mut out = Vec::new();
+        // Gathering the valid pixels costs a few operations per pixel: worth it only for
+        // programs that cost more than that.
+        let gather = self.program.strict && self.program.cost >= GATHER_COST;
+        let valid = if gather && masks.iter().any(Option::is_some) {
+            self.run_on_valid(&values, &masks, n, &mut out)
+        } else {
+            let inputs: Vec<InputBlock<'_>> = values
+                .iter()
+                .zip(&masks)
+                .map(|(v, m)| InputBlock {
+                    values: v,
+                    valid: m.as_deref(),
+                })
+                .collect();
+            self.program.run(&inputs, n, &mut out)
+        };
+        let data = with_pixel_type!(self.datatype, T => {
+            let typed = self.to_output::<T>(&out, valid.as_deref());
+            Array2::from_shape_vec(window.shape(), typed)
+                .map_err(|e| Error::invalid("window", e.to_string()))?
+                .into()
+        });
+        let moments = self.stats.then(|| {
+            with_pixel_type!(self.datatype, T => {
+                super::cast::view_of::<T>(&data)
+                    .map_or_else(Moments::default, |v| Moments::of_block(v, Some(self.nodata)))
+            })
+        });
+        Ok(Computed {
+            window,
+            data,
+            moments,
+            unmapped: Vec::new(),
+        })
+    }
+
+    /// Strict programs are valid exactly where all inputs are: evaluate only those pixels.
+    fn run_on_valid(
+        &self,
+        values: &[Vec<f64>],
+        masks: &[Option<Vec<bool>>],
+        n: usize,
+        out: &mut Vec<f64>,
+    ) -> Option<Vec<bool>> {
+        let mut all = vec![true; n];
+        for m in masks.iter().flatten() {
+            for (a, ok) in all.iter_mut().zip(m) {
+                *a &= *ok;
+            }
+        }
+        let idx: Vec<usize> = (0..n).filter(|&i| all[i]).collect();
+        let gathered: Vec<Vec<f64>> = values
+            .iter()
+            .map(|v| idx.iter().map(|&i| v[i]).collect())
+            .collect();
+        let inputs: Vec<InputBlock<'_>> = gathered
+            .iter()
+            .map(|v| InputBlock {
+                values: v,
+                valid: None,
+            })
+            .collect();
+        let mut compact = Vec::new();
+        // All-valid inputs give an all-valid result for a strict program.
+        let _ = self.program.run(&inputs, idx.len(), &mut compact);
+        out.clear();
+        out.resize(n, 0.0);
+        for (&i, v) in idx.iter().zip(compact) {
+            out[i] = v;
+        }
+        Some(all)
+    }
+
+    fn to_output<T: Pixel>(&self, values: &[f64], valid: Option<&[bool]>) -> Vec<T> {
+        let nodata = gdal_convert::<f64, T>(self.nodata);
+        let fix = |v: f64| -> f64 {
+            match (self.default_nan, self.default_inf) {
+                (Some(d), _) if v.is_nan() => d,
+                (_, Some(d)) if v.is_infinite() => d,
+                _ => v,
+            }
+        };
+        match valid {
+            None => values
+                .iter()
+                .map(|&v| gdal_convert::<f64, T>(fix(v)))
+                .collect(),
+            Some(m) => values
+                .iter()
+                .zip(m)
+                .map(|(&v, &ok)| {
+                    if ok {
+                        gdal_convert::<f64, T>(fix(v))
+                    } else {
+                        nodata
+                    }
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! [`raster_map`]: a per-pixel function over the valid pixels of several rasters.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ndarray::{Array1, Array2, ArrayView1};
+use pgp_core::{DataType, Raster, Window};
+use pgp_exec::Executor;
+use serde::{Deserialize, Serialize};
+
+use super::engine::{self, CalcReport, Job};
+use super::inputs::{self, CalcInput, NodataTest};
+use super::{output_spec, require_closures, CalcOptions};
+use crate::{Error, Result};
+
+/// Options of [`raster_map`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MapOptions {
+    /// Output nodata. Default: the output type's maximum (pygeoprocessing's `choose_nodata`).
+    /// A value the type cannot hold is refused.
+    pub target_nodata: Option<f64>,
+    /// Output type. Default: the promotion of the inputs' types (pygeoprocessing's
+    /// `choose_dtype`, numpy's `result_type`).
+    pub target_dtype: Option<DataType>,
+    /// Statistics, block size and driver.
+    pub calc: CalcOptions,
+}
+
+/// pygeoprocessing's `raster_map`: apply `op` to the pixels that are valid in every input and
+/// write nodata wherever any input is nodata.
+///
+/// `op` receives, for one block, one 1-D array per raster (band 1, widened to `f64`) holding only
+/// the pixels valid in all inputs, in row-major order, and returns one value per such pixel. Runs
+/// on sync and thread executors (a process pool refuses closures).
+pub fn raster_map<F, P>(
+    op: F,
+    rasters: &[P],
+    target: impl AsRef<Path>,
+    options: &MapOptions,
+    exec: &Executor,
+) -> Result<CalcReport>
+where
+    F: Fn(&[ArrayView1<'_, f64>]) -> Result<Array1<f64>> + Send + Sync + 'static,
+    P: AsRef<Path>,
+{
+    require_closures(exec, "raster_map")?;
+    let target = target.as_ref();
+    let inputs: Vec<CalcInput> = rasters.iter().map(|p| CalcInput::raster(p, 1)).collect();
+    let checked = inputs::check(&inputs, target)?;
+    let dtype = match options.target_dtype {
+        Some(t) => t,
+        None => checked
+            .rasters
+            .iter()
+            .map(|r| r.datatype)
+            .reduce(DataType::promote)
+            .ok_or_else(|| Error::invalid("rasters", "no rasters given"))?,
+    };
+    let nodata = match options.target_nodata {
+        Some(v) => {
+            check_nodata_fits(v, dtype)?;
+            v
+        }
+        None => dtype.default_nodata(),
+    };
+    let spec = output_spec(
+        &checked,
+        dtype,
+        Some(nodata),
+        engine::driver_for(&options.calc.driver, exec),
+    );
+    let job = Job {
+        target: target.to_path_buf(),
+        spec,
+        stats: options.calc.calc_raster_stats,
+        largest_block: options.calc.largest_block,
+    };
+    let tests: Arc<Vec<NodataTest>> = Arc::new(
+        checked
+            .rasters
+            .iter()
+            .map(|r| NodataTest::new(r.datatype, r.nodata))
+            .collect(),
+    );
+    let stats = options.calc.calc_raster_stats;
+    let paths = checked.rasters.iter().map(|r| r.path.clone()).collect();
+    let compute = move |rasters: &[Raster], window: Window| {
+        let n = window.area();
+        let mut valid = vec![true; n];
+        let mut blocks = Vec::with_capacity(rasters.len());
+        for (r, test) in rasters.iter().zip(tests.iter()) {
+            let values = r.read_as::<f64>(1, window)?.into_raw_vec_and_offset().0;
+            engine::forget_read_blocks(r, 1, window);
+            if let Some(m) = test.mask(&values) {
+                for (a, ok) in valid.iter_mut().zip(m) {
+                    *a &= ok;
+                }
+            }
+            blocks.push(values);
+        }
+        let masked: Vec<Array1<f64>> = blocks
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .zip(&valid)
+                    .filter(|(_, ok)| **ok)
+                    .map(|(v, _)| *v)
+                    .collect()
+            })
+            .collect();
+        let views: Vec<ArrayView1<'_, f64>> = masked.iter().map(|a| a.view()).collect();
+        let result = op(&views)?;
+        let n_valid = valid.iter().filter(|ok| **ok).count();
+        if result.len() != n_valid {
+            return Err(Error::invalid(
+                "op",
+                format!(
+                    "returned {} values for the {n_valid} valid pixels of block {window}",
+                    result.len()
+                ),
+            ));
+        }
+        let mut out = vec![nodata; n];
+        for (slot, v) in out
+            .iter_mut()
+            .zip(&valid)
+            .filter(|(_, ok)| **ok)
+            .map(|(s, _)| s)
+            .zip(result)
+        {
+            *slot = v;
+        }
+        let out = Array2::from_shape_vec(window.shape(), out)
+            .map_err(|e| Error::invalid("window", e.to_string()))?;
+        engine::finish_block(window, out.into(), dtype, Some(nodata), stats)
+    };
+    engine::run_local(&job, exec, paths, compute, |_| Ok(()))
+}
+
+/// pygeoprocessing refuses a nodata value the output type cannot hold (numpy's same-kind cast
+/// of its smallest type); here: integers must be whole and in range, NaN only for floats.
+fn check_nodata_fits(v: f64, dtype: DataType) -> Result<()> {
+    let fits = if dtype.is_float() {
+        dtype == DataType::F64 || !v.is_finite() || v.abs() <= f64::from(f32::MAX)
+    } else {
+        let (lo, hi) = dtype.range();
+        v.is_finite() && v.fract() == 0.0 && v >= lo && v <= hi
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "target_nodata",
+            format!("{v} does not fit the target type {dtype}"),
+        ))
+    }
+}

@@ -1,0 +1,193 @@
+//! Calculator blocks on a process pool: each task is a run of consecutive windows plus the
+//! kernel as data. The worker opens the rasters, reads and computes its windows, and sends the
+//! finished blocks back; the parent writes them in order like any other executor's.
+
+use pgp_core::{with_pixel_type, DataType, DynArray, Raster, Window};
+use pgp_exec::{Executor, RemoteOp};
+use serde::{Deserialize, Serialize};
+
+use super::cast::view_of;
+use super::engine::{self, CalcReport, Computed, Job, Unmapped};
+use super::kernel::KernelSpec;
+use super::stats::Moments;
+use crate::{Error, Result};
+
+/// Arguments of one process-pool task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ChunkArgs {
+    kernel: KernelSpec,
+    windows: Vec<Window>,
+}
+
+/// A block as it travels back from a worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WireBlock {
+    window: Window,
+    data: WireData,
+    moments: Option<Moments>,
+    unmapped: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum WireData {
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    U16(Vec<u16>),
+    I16(Vec<i16>),
+    U32(Vec<u32>),
+    I32(Vec<i32>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+impl WireBlock {
+    fn from_computed(c: Computed) -> WireBlock {
+        let data = with_pixel_type!(c.data.data_type(), T => {
+            let v: Vec<T> = view_of::<T>(&c.data).map(|a| a.iter().copied().collect()).unwrap_or_default();
+            WireData::from(v)
+        });
+        WireBlock {
+            window: c.window,
+            data,
+            moments: c.moments,
+            unmapped: c.unmapped,
+        }
+    }
+
+    fn into_computed(self) -> Result<Computed> {
+        let shape = self.window.shape();
+        let bad = |e: ndarray::ShapeError| {
+            Error::invalid("block", format!("worker sent a malformed block: {e}"))
+        };
+        let data: DynArray = match self.data {
+            WireData::U8(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+            WireData::I8(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+            WireData::U16(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+            WireData::I16(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+            WireData::U32(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+            WireData::I32(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+            WireData::F32(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+            WireData::F64(v) => ndarray::Array2::from_shape_vec(shape, v)
+                .map_err(bad)?
+                .into(),
+        };
+        Ok(Computed {
+            window: self.window,
+            data,
+            moments: self.moments,
+            unmapped: self.unmapped,
+        })
+    }
+}
+
+macro_rules! wire_from {
+    ($($t:ty => $v:ident),*) => {
+        $(impl From<Vec<$t>> for WireData {
+            fn from(v: Vec<$t>) -> WireData { WireData::$v(v) }
+        })*
+    };
+}
+wire_from!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, f32 => F32, f64 => F64);
+
+/// The registered operation: compute a run of windows in a worker process.
+pub(crate) struct CalcChunk;
+
+impl RemoteOp for CalcChunk {
+    const NAME: &'static str = "pgp_ops::calc::chunk";
+    type Args = ChunkArgs;
+    type Output = Vec<WireBlock>;
+
+    fn run(args: ChunkArgs) -> std::result::Result<Vec<WireBlock>, String> {
+        let compute = || -> Result<Vec<WireBlock>> {
+            let prepared = args.kernel.prepare()?;
+            let rasters = args
+                .kernel
+                .raster_paths()
+                .iter()
+                .map(Raster::open)
+                .collect::<pgp_core::Result<Vec<_>>>()?;
+            args.windows
+                .iter()
+                .map(|w| prepared.compute(&rasters, *w).map(WireBlock::from_computed))
+                .collect()
+        };
+        compute().map_err(|e| e.to_string())
+    }
+}
+
+pgp_exec::register_op!(CalcChunk);
+
+/// Pixels per process-pool task: large enough that opening the rasters and the round trip are
+/// small next to the work, small enough to keep memory bounded (about 8 MB of f64 per task).
+const CHUNK_PIXELS: usize = 1 << 20;
+
+pub(crate) fn run_on_processes(
+    job: &Job,
+    spec: KernelSpec,
+    exec: &Executor,
+    check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
+) -> Result<CalcReport> {
+    let (out, windows) = engine::create_output(job)?;
+    let n = windows.len();
+    let per_block = windows.first().map_or(1, Window::area).max(1);
+    // At least four tasks per worker, so the last tasks do not leave workers idle.
+    let by_balance = n.div_ceil(4 * exec.workers()).max(1);
+    let per_chunk = (CHUNK_PIXELS / per_block).clamp(1, by_balance);
+    let args: Vec<ChunkArgs> = windows
+        .chunks(per_chunk)
+        .map(|ws| ChunkArgs {
+            kernel: spec.clone(),
+            windows: ws.to_vec(),
+        })
+        .collect();
+    let results =
+        exec.map_ordered_op::<CalcChunk>(args)
+            .flat_map(|chunk| -> Vec<Result<Computed>> {
+                match chunk {
+                    Ok(blocks) => blocks.into_iter().map(WireBlock::into_computed).collect(),
+                    Err(e) => vec![Err(e.into())],
+                }
+            });
+    write_or_datatype_error(job, out, n, results, check_unmapped)
+}
+
+fn write_or_datatype_error(
+    job: &Job,
+    out: pgp_core::OutputRaster,
+    n: usize,
+    results: impl Iterator<Item = Result<Computed>>,
+    check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
+) -> Result<CalcReport> {
+    let want: DataType = job.datatype();
+    let checked = results.map(move |r| {
+        r.and_then(|c| {
+            if c.data.data_type() == want {
+                Ok(c)
+            } else {
+                Err(Error::invalid(
+                    "block",
+                    format!(
+                        "worker sent {} pixels for a {} output",
+                        c.data.data_type(),
+                        want
+                    ),
+                ))
+            }
+        })
+    });
+    engine::write_blocks(job, out, n, checked, check_unmapped)
+}

@@ -1,0 +1,123 @@
+//! The call into GDAL's warper (`GDALWarp`, the library behind gdalwarp), with the arguments
+//! pygeoprocessing's `warp_raster` passes.
+
+use std::path::Path;
+
+use pgp_core::gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+
+use crate::gdal_ffi::{gdal_failed, last_gdal_message, reset_gdal_error, CStringList};
+use crate::{Error, Result};
+
+/// gdalwarp's command-line arguments, built up the way `gdal.Warp(...)` builds them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct WarpArgs(pub(crate) Vec<String>);
+
+impl WarpArgs {
+    pub(crate) fn flag(&mut self, flag: &str) {
+        self.0.push(flag.to_string());
+    }
+
+    pub(crate) fn opt(&mut self, flag: &str, values: &[&str]) {
+        self.0.push(flag.to_string());
+        self.0.extend(values.iter().map(|v| v.to_string()));
+    }
+}
+
+/// Numbers as GDAL will parse them back: Rust prints the shortest string that reads back as the
+/// same `f64`, so GDAL sees exactly the bounds and resolution computed here.
+pub(crate) fn num(v: f64) -> String {
+    if v.is_nan() {
+        "nan".to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Run GDAL's warper from `source` into a new file `dest` (created by the warper with the
+/// driver and creation options in `args`). `read_threads > 1` lets the GTiff driver decode
+/// several source tiles at once. The destination is flushed and closed before returning; errors
+/// name `source` and carry GDAL's message.
+pub(crate) fn gdal_warp(
+    source: &Path,
+    dest: &Path,
+    args: &WarpArgs,
+    read_threads: usize,
+) -> Result<()> {
+    pgp_core::init();
+    if !source.exists() && !source.to_string_lossy().starts_with("/vsi") {
+        return Err(pgp_core::Error::FileNotFound {
+            path: source.to_path_buf(),
+        }
+        .into());
+    }
+    let threads = read_threads.to_string();
+    let open_options = [format!("NUM_THREADS={threads}")];
+    let open_options: Vec<&str> = open_options.iter().map(String::as_str).collect();
+    let src = Dataset::open_ex(
+        source,
+        DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
+            open_options: (read_threads > 1).then_some(&open_options[..]),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| pgp_core::Error::NotARaster {
+        path: source.to_path_buf(),
+        message: e.to_string(),
+    })?;
+
+    let warp_error = |message: String| {
+        Error::from(pgp_core::Error::Gdal {
+            path: source.to_path_buf(),
+            operation: format!("warping to {}", dest.display()),
+            message,
+        })
+    };
+    let mut argv = CStringList::new(&args.0, "gdal warp arguments")?;
+    let dest_c = std::ffi::CString::new(dest.to_string_lossy().as_bytes())
+        .map_err(|_| Error::invalid("target_path", format!("{dest:?} contains a NUL byte")))?;
+
+    reset_gdal_error();
+    // SAFETY: argv is a valid NULL-terminated list for the duration of the call; GDAL copies it.
+    let options = unsafe { gdal_sys::GDALWarpAppOptionsNew(argv.as_ptr(), std::ptr::null_mut()) };
+    if options.is_null() {
+        return Err(warp_error(format!(
+            "bad warp arguments {:?}: {}",
+            args.0,
+            last_gdal_message()
+        )));
+    }
+    let mut usage_error: std::ffi::c_int = 0;
+    let mut sources = [src.c_dataset()];
+    // SAFETY: the source handle stays open (owned by `src`) for the call; GDALWarp creates and
+    // returns the destination, which is closed right after. The options are freed once.
+    let (failed, message) = unsafe {
+        let out = gdal_sys::GDALWarp(
+            dest_c.as_ptr(),
+            std::ptr::null_mut(),
+            1,
+            sources.as_mut_ptr(),
+            options,
+            &mut usage_error,
+        );
+        gdal_sys::GDALWarpAppOptionsFree(options);
+        if out.is_null() {
+            (true, last_gdal_message())
+        } else {
+            // Closing flushes the last blocks; a failure there (disk full) is an error too.
+            reset_gdal_error();
+            gdal_sys::GDALClose(out);
+            (gdal_failed(), last_gdal_message())
+        }
+    };
+    drop(src);
+    if failed || usage_error != 0 {
+        let _ = std::fs::remove_file(dest);
+        return Err(warp_error(if message.is_empty() {
+            "GDALWarp failed".to_string()
+        } else {
+            message
+        }));
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Masking a warped raster: rasterize polygons onto its grid, keep the pixels inside.
+
+use std::path::Path;
+
+use ndarray::Zip;
+use pgp_core::{
+    block_windows, new_raster_from_base, raster_info, with_pixel_type, DataType, LayerRef,
+    OutputRaster, Pixel, Raster, RasterDriver, RasterSpec, LARGEST_BLOCK,
+};
+
+use crate::vector_ops::{rasterize, Burn, RasterizeOptions};
+use crate::{Error, Result};
+
+/// A byte raster on the grid of `grid_of`: 1 where a pixel centre falls inside a feature of
+/// `vector` (filtered by `where_clause`), 0 elsewhere.
+pub(crate) fn rasterize_mask(
+    grid_of: &Path,
+    vector: &Path,
+    layer: &LayerRef,
+    where_clause: Option<&str>,
+    mask: &Path,
+) -> Result<()> {
+    new_raster_from_base(
+        grid_of,
+        mask,
+        DataType::U8,
+        &[Some(255.0)],
+        Some(&[0.0]),
+        &RasterDriver::new("GTiff", ["TILED=YES", "BIGTIFF=YES"]),
+    )?;
+    rasterize(
+        vector,
+        mask,
+        &Burn::Values(vec![1.0]),
+        &RasterizeOptions {
+            layer: layer.clone(),
+            where_clause: where_clause.map(str::to_string),
+            ..Default::default()
+        },
+    )
+}
+
+/// Write `target`: every band of `warped` where `mask` is 1, the band's nodata elsewhere. The
+/// mask must be on the same grid.
+pub(crate) fn apply_mask(
+    warped: &Path,
+    mask: &Path,
+    target: &Path,
+    driver: &RasterDriver,
+) -> Result<()> {
+    let info = raster_info(warped)?;
+    let mask_info = raster_info(mask)?;
+    if mask_info.raster_size != info.raster_size {
+        return Err(Error::invalid(
+            "mask_raster_path",
+            format!(
+                "{} is {:?} pixels but the warped raster is {:?}; the mask must be on the target \
+                 grid",
+                mask.display(),
+                mask_info.raster_size,
+                info.raster_size
+            ),
+        ));
+    }
+    let datatype = info.datatype;
+    let mut spec = RasterSpec::like(&info, datatype)
+        .bands(info.n_bands)
+        .driver(driver.clone());
+    spec.nodata = info.nodata.clone();
+    let mut out = OutputRaster::create(target, &spec)?;
+    let source = Raster::open(warped)?;
+    let mask_raster = Raster::open(mask)?;
+    for w in block_windows(info.raster_size, info.block_size, LARGEST_BLOCK) {
+        let keep = mask_raster.read_as::<u8>(1, w)?;
+        for band in 1..=info.n_bands {
+            let fill = info.nodata[band - 1].unwrap_or(0.0);
+            with_pixel_type!(datatype, T => {
+                let mut values = source.read_as::<T>(band, w)?;
+                let outside = T::from_f64(fill);
+                Zip::from(&mut values).and(&keep).for_each(|v, &m| {
+                    if m != 1 {
+                        *v = outside;
+                    }
+                });
+                out.raster().write(band, w.x_off, w.y_off, values.view())?;
+            });
+        }
+    }
+    out.commit()?;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! The calculator family on a process pool. This binary is its own worker program: `main()`
+//! calls `run_if_worker()` first, so pool workers (copies of it) serve blocks instead of
+//! running the checks.
+
+mod common;
+
+use common::*;
+use pgp_core::DataType;
+use pgp_exec::{ExecError, Executor};
+use pgp_ops::calc::{
+    evaluate, raster_calculator, raster_map, reclassify_raster, CalcInput, CalcOptions, ExprInput,
+    ExprOptions, MapOptions, ReclassifyOptions,
+};
+use pgp_ops::Error;
+
+fn main() {
+    pgp_exec::worker::run_if_worker();
+    let checks: &[(&str, fn())] = &[
+        ("expressions_match_threads", expressions_match_threads),
+        (
+            "reclassify_reports_unmapped_values",
+            reclassify_reports_unmapped_values,
+        ),
+        (
+            "closures_are_refused_before_any_output",
+            closures_are_refused_before_any_output,
+        ),
+    ];
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let mut failed = 0;
+    for (name, check) in checks {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        match std::panic::catch_unwind(check) {
+            Ok(()) => println!("check {name} ... ok"),
+            Err(_) => {
+                failed += 1;
+                println!("check {name} ... FAILED");
+            }
+        }
+    }
+    std::process::exit(i32::from(failed > 0));
+}
+
+fn expressions_match_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = inputs(dir.path(), (517, 263));
+    let bindings = vec![
+        (
+            "a".to_string(),
+            ExprInput::Raster {
+                path: i.a.clone(),
+                band: 1,
+            },
+        ),
+        (
+            "b".to_string(),
+            ExprInput::Raster {
+                path: i.b.clone(),
+                band: 1,
+            },
+        ),
+        ("k".to_string(), ExprInput::Scalar(0.5)),
+    ];
+    let expr = "where(isnodata(b), a, sin(a) * k + b)".parse().unwrap();
+    let opts = ExprOptions {
+        datatype: Some(DataType::F64),
+        nodata: Some(-1.0),
+        ..Default::default()
+    };
+    let threads = dir.path().join("threads.tif");
+    let t = evaluate(
+        &expr,
+        &bindings,
+        &threads,
+        &opts,
+        &Executor::threads(2).unwrap(),
+    )
+    .unwrap();
+    let procs = dir.path().join("procs.tif");
+    let small_blocks = ExprOptions {
+        calc: CalcOptions {
+            largest_block: 4096,
+            ..Default::default()
+        },
+        ..opts.clone()
+    };
+    let pool = Executor::processes(2).unwrap();
+    let p = evaluate(&expr, &bindings, &procs, &opts, &pool).unwrap();
+    assert_eq!(pixel_sha256(&procs), pixel_sha256(&threads));
+    assert_eq!(
+        p,
+        pgp_ops::calc::CalcReport {
+            target: procs.clone(),
+            ..t.clone()
+        }
+    );
+    // Smaller blocks: many tasks, still the same pixels.
+    let procs2 = dir.path().join("procs2.tif");
+    evaluate(&expr, &bindings, &procs2, &small_blocks, &pool).unwrap();
+    assert_eq!(pixel_sha256(&procs2), pixel_sha256(&threads));
+    // An error inside a worker reaches the caller and leaves no output.
+    let gone = dir.path().join("gone.tif");
+    std::fs::copy(&i.a, &gone).unwrap();
+    let expr2 = "a + g".parse().unwrap();
+    let mut b2 = bindings.clone();
+    b2.push((
+        "g".to_string(),
+        ExprInput::Raster {
+            path: gone.clone(),
+            band: 1,
+        },
+    ));
+    let target = dir.path().join("failed.tif");
+    evaluate(
+        &expr2,
+        &b2,
+        &target,
+        &ExprOptions {
+            datatype: Some(DataType::F32),
+            ..Default::default()
+        },
+        &pool,
+    )
+    .unwrap();
+    std::fs::write(&gone, b"not a raster any more").unwrap();
+    let target = dir.path().join("failed2.tif");
+    let err = evaluate(&expr2, &b2, &target, &ExprOptions::default(), &pool).unwrap_err();
+    assert!(err.to_string().contains("gone.tif"), "{err}");
+    assert!(!target.exists() && leftovers(dir.path()).is_empty());
+}
+
+fn reclassify_reports_unmapped_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = inputs(dir.path(), (517, 263));
+    let pool = Executor::processes(2).unwrap();
+    let map: Vec<(f64, f64)> = (1..=12)
+        .map(|k| (f64::from(k), f64::from(k) * 2.0))
+        .collect();
+    let target = dir.path().join("out.tif");
+    let err = reclassify_raster(
+        &i.lc,
+        1,
+        &map,
+        &target,
+        DataType::U8,
+        Some(0.0),
+        &ReclassifyOptions::default(),
+        &pool,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnmappedValues { values, .. } if values == &[13.0]),
+        "{err}"
+    );
+    assert!(!target.exists());
+    let full: Vec<(f64, f64)> = (1..=13)
+        .map(|k| (f64::from(k), f64::from(k) * 2.0))
+        .collect();
+    reclassify_raster(
+        &i.lc,
+        1,
+        &full,
+        &target,
+        DataType::U8,
+        Some(0.0),
+        &ReclassifyOptions::default(),
+        &pool,
+    )
+    .unwrap();
+    let threads = dir.path().join("threads.tif");
+    reclassify_raster(
+        &i.lc,
+        1,
+        &full,
+        &threads,
+        DataType::U8,
+        Some(0.0),
+        &ReclassifyOptions::default(),
+        &Executor::threads(2).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pixel_sha256(&target), pixel_sha256(&threads));
+}
+
+fn closures_are_refused_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = inputs(dir.path(), (64, 64));
+    let pool = Executor::processes(1).unwrap();
+    let target = dir.path().join("out.tif");
+    let err = raster_calculator(
+        &[CalcInput::raster(&i.a, 1)],
+        |b| b.to_f64(0),
+        &target,
+        DataType::F64,
+        None,
+        &CalcOptions::default(),
+        &pool,
+    )
+    .unwrap_err();
+    let Error::Exec(ExecError::NotSendable { reason }) = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        reason.contains("raster_calculator") && reason.contains("expression"),
+        "{reason}"
+    );
+    let err = raster_map(
+        |v| Ok(v[0].to_owned()),
+        &[&i.a],
+        &target,
+        &MapOptions::default(),
+        &pool,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Exec(ExecError::NotSendable { .. })),
+        "{err}"
+    );
+    assert!(!target.exists());
+}

@@ -1,0 +1,168 @@
+//! Pipeline files: references between tasks, errors that name task and key, reruns that skip.
+
+use std::path::PathBuf;
+
+use pgp::exec::{Executor, RemoteOp};
+use pgp::graph::{Graph, GraphOp};
+use pgp::pipeline::{Pipeline, PipelineError};
+use serde::{Deserialize, Serialize};
+
+/// Test operation: write the concatenation of text files plus a suffix.
+struct Concat;
+
+#[derive(Serialize, Deserialize)]
+struct ConcatArgs {
+    inputs: Vec<PathBuf>,
+    suffix: String,
+    target: PathBuf,
+}
+
+impl RemoteOp for Concat {
+    const NAME: &'static str = "test.concat";
+    type Args = ConcatArgs;
+    type Output = ();
+    fn run(a: ConcatArgs) -> Result<(), String> {
+        let mut s = String::new();
+        for p in &a.inputs {
+            s.push_str(&std::fs::read_to_string(p).map_err(|e| e.to_string())?);
+        }
+        s.push_str(&a.suffix);
+        std::fs::write(&a.target, s).map_err(|e| e.to_string())
+    }
+}
+
+impl GraphOp for Concat {
+    const VERSION: u32 = 1;
+    fn inputs(a: &ConcatArgs) -> Vec<PathBuf> {
+        a.inputs.clone()
+    }
+    fn outputs(a: &ConcatArgs) -> Vec<PathBuf> {
+        vec![a.target.clone()]
+    }
+    fn redirect_outputs(a: &ConcatArgs, temps: &[PathBuf]) -> ConcatArgs {
+        ConcatArgs {
+            inputs: a.inputs.clone(),
+            suffix: a.suffix.clone(),
+            target: temps[0].clone(),
+        }
+    }
+}
+pgp::graph::register_graph_op!(Concat);
+
+fn write_pipeline(dir: &std::path::Path, body: &str) -> PathBuf {
+    let p = dir.join("pipeline.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn references_resolve_and_a_rerun_skips_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), "A").unwrap();
+    let body = format!(
+        r#"
+executor = "threading:2"
+
+[[task]]
+name = "first"
+op = "test.concat"
+args = {{ inputs = ["{a}"], suffix = "1", target = "{o1}" }}
+
+[[task]]
+name = "second"
+op = "test.concat"
+args = {{ inputs = ["@first", "@first.0"], suffix = "2", target = "{o2}" }}
+"#,
+        a = d.join("a.txt").display(),
+        o1 = d.join("one.txt").display(),
+        o2 = d.join("two.txt").display()
+    );
+    let p = Pipeline::load(write_pipeline(d, &body)).unwrap();
+    assert_eq!(p.executor.unwrap().to_string(), "threading:2");
+    assert_eq!(
+        p.tasks[1].args["inputs"][0],
+        d.join("one.txt").display().to_string()
+    );
+    for expected_ran in [2, 0] {
+        let g = Graph::open(d.join("ws"), Executor::threads(2).unwrap()).unwrap();
+        p.add_to(&g).unwrap();
+        let report = g.join().unwrap();
+        assert_eq!(report.ran.len(), expected_ran);
+        assert_eq!(report.skipped.len(), 2 - expected_ran);
+    }
+    assert_eq!(std::fs::read_to_string(d.join("two.txt")).unwrap(), "A1A12");
+}
+
+fn load_err(body: &str) -> (PipelineError, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Pipeline::load(write_pipeline(dir.path(), body)).unwrap_err();
+    let msg = err.to_string();
+    (err, msg)
+}
+
+#[test]
+fn errors_point_at_the_task_and_key() {
+    let (err, msg) = load_err(
+        r#"
+[[task]]
+name = "x"
+op = "no.such.op"
+"#,
+    );
+    assert!(
+        matches!(err, PipelineError::Task { ref key, .. } if key == "op"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("no.such.op") && msg.contains("test.concat"),
+        "{msg}"
+    );
+
+    let (_, msg) = load_err(
+        r#"
+[[task]]
+name = "x"
+op = "test.concat"
+args = { inputs = ["@later"], suffix = "", target = "t" }
+"#,
+    );
+    assert!(
+        msg.contains("task `x`, key `args.inputs[0]`") && msg.contains("later"),
+        "{msg}"
+    );
+
+    let (_, msg) = load_err(
+        r#"
+[[task]]
+name = "x"
+op = "test.concat"
+args = { inputs = [], suffix = "", target = "t" }
+[[task]]
+name = "x"
+op = "test.concat"
+args = { inputs = [], suffix = "", target = "u" }
+"#,
+    );
+    assert!(msg.contains("task `x`, key `name`"), "{msg}");
+
+    let (_, msg) = load_err(
+        r#"
+[[task]]
+name = "x"
+op = "test.concat"
+args = { inputs = [], target = "t" }
+"#,
+    );
+    assert!(
+        msg.contains("task `x`, key `args`") && msg.contains("suffix"),
+        "{msg}"
+    );
+
+    let (err, msg) = load_err("executor = \"threading:0\"\n");
+    assert!(matches!(err, PipelineError::Syntax { .. }), "{msg}");
+    assert!(msg.contains("threading:0"), "{msg}");
+
+    let (_, msg) = load_err("[[task]]\nname = \"x\"\nop = \"test.concat\"\nbogus = 1\n");
+    assert!(msg.contains("bogus"), "{msg}");
+}
