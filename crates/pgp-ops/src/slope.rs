@@ -19,11 +19,11 @@
 //! exactly, not with `isclose`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
 use pgp_core::{
-    block_windows, DataType, Nodata, OutputRaster, Pixel, Raster, RasterDriver, RasterPool, Window,
+    block_windows, DataType, DynArray, Nodata, OutputRaster, Pixel, Raster, RasterDriver, Window,
     LARGEST_BLOCK,
 };
 use pgp_exec::{Executor, RemoteOp};
@@ -71,10 +71,15 @@ pub fn calculate_slope(
             nodata,
             pixel_size: info.pixel_size,
         });
-    let pool = Arc::new(RasterPool::new([dem.clone()]));
+    // Threads share one handle on the DEM, taking turns to read: blocks overlap by one pixel,
+    // and one handle's block cache decodes each block of the DEM once.
+    let shared = Arc::new(Mutex::new(Raster::open(&dem)?));
     let results = map_blocks::<SlopeBlockOp, _, _>(exec, jobs, move |job| {
-        pool.with(|rasters| job.run(&rasters[0]))
-            .map_err(Into::into)
+        let (read, data) = {
+            let dem = shared.lock().unwrap_or_else(|p| p.into_inner());
+            job.read(&dem)?
+        };
+        Ok(job.compute(read, data)?)
     });
     for block in results {
         let (window, slope) = block?;
@@ -97,9 +102,21 @@ pub(crate) struct SlopeBlock {
 
 impl SlopeBlock {
     fn run(&self, dem: &Raster) -> pgp_core::Result<(Window, Array2<f32>)> {
+        let (read, data) = self.read(dem)?;
+        self.compute(read, data)
+    }
+
+    /// Reads the block grown by one pixel (clipped to the raster), in the band's own type. Kept
+    /// apart from [`SlopeBlock::compute`] so threads can share one dataset handle (and its block
+    /// cache) for the overlapping reads.
+    fn read(&self, dem: &Raster) -> pgp_core::Result<(Window, DynArray)> {
         let (cols, rows) = dem.size();
+        let read = self.window.expand(1, cols, rows);
+        Ok((read, dem.read_dyn(self.band, read)?))
+    }
+
+    fn compute(&self, read: Window, data: DynArray) -> pgp_core::Result<(Window, Array2<f32>)> {
         let w = self.window;
-        let read = w.expand(1, cols, rows);
         // Padded neighbourhood, row-major with stride `pw`: one ring of invalid cells around the
         // block (raster edges), filled from the read window. Nodata is decided in the DEM's own
         // type, as the band stores it.
@@ -107,13 +124,19 @@ impl SlopeBlock {
         let mut z = vec![0.0f64; ph * pw];
         let mut ok = vec![false; ph * pw];
         let (oy, ox) = (1 + read.y_off - w.y_off, 1 + read.x_off - w.x_off);
-        let dt = dem.data_type(self.band)?;
+        let dt = data.data_type();
         pgp_core::with_pixel_type!(dt, T => {
             let nd = Nodata::<T>::new(self.nodata);
-            let raw = dem.read::<T>(self.band, read)?;
+            let raw = data
+                .into_typed::<T>()
+                .ok_or_else(|| pgp_core::Error::invalid("dem", "pixel type changed between read and use"))?;
             for (r, row) in raw.rows().into_iter().enumerate() {
                 let at = (r + oy) * pw + ox;
-                for ((zv, okv), &v) in z[at..at + read.width].iter_mut().zip(&mut ok[at..at + read.width]).zip(row) {
+                for ((zv, okv), &v) in z[at..at + read.width]
+                    .iter_mut()
+                    .zip(&mut ok[at..at + read.width])
+                    .zip(row)
+                {
                     *zv = v.to_f64();
                     *okv = !nd.is_nodata(v);
                 }

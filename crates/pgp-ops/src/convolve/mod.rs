@@ -26,12 +26,11 @@ mod fft2;
 mod tile;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
 use pgp_core::{
-    block_windows, with_pixel_type, DataType, OutputRaster, Pixel, Raster, RasterDriver,
-    RasterPool, Window,
+    block_windows, with_pixel_type, DataType, OutputRaster, Pixel, Raster, RasterDriver, Window,
 };
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
@@ -144,14 +143,19 @@ pub fn convolve_2d(
     let mut out = OutputRaster::create(target.as_ref(), &out_spec)?;
     let windows = block_windows((cols, rows), tile, 0);
     let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data));
-    let pool = Arc::new(RasterPool::new([signal]));
+    // Threads share one handle on the signal, taking turns to read: tiles overlap by the
+    // kernel's reach, and one handle's block cache decodes each block of the signal once.
+    let shared = Arc::new(Mutex::new(Raster::open(&signal)?));
     let jobs = windows.map(move |window| TileJob {
         spec: spec.clone(),
         window,
     });
     let results = map_blocks::<ConvolveTileOp, _, _>(exec, jobs, move |job| {
-        let values = pool.with(|r| Ok(prepared.tile(&r[0], job.window)))??;
-        Ok((job.window, values))
+        let input = {
+            let signal = shared.lock().unwrap_or_else(|p| p.into_inner());
+            prepared.read(&signal, job.window)?
+        };
+        Ok((job.window, prepared.compute(job.window, input)?))
     });
     let dt = options.target_datatype;
     for result in results {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
-use pgp_core::{with_pixel_type, Nodata, Pixel, Raster, Window};
+use pgp_core::{with_pixel_type, DynArray, Nodata, Pixel, Raster, Window};
 use serde::{Deserialize, Serialize};
 
 use super::fft2::{fast_len, Fft2, C64};
@@ -129,6 +129,13 @@ impl KernelData {
     }
 }
 
+/// What a tile read from the signal: the clipped window in the band's own type, and where it
+/// sits in the padded block (rows, columns).
+pub(crate) struct TileRead {
+    offset: (usize, usize),
+    data: DynArray,
+}
+
 /// A spec with its kernel loaded and transformed: what tiles are computed from.
 pub(crate) struct Prepared {
     pub spec: ConvSpec,
@@ -198,8 +205,34 @@ impl Prepared {
 
     /// The convolved values of `window` (before conversion to the target type).
     pub(crate) fn tile(&self, signal: &Raster, window: Window) -> Result<Array2<f64>> {
+        let input = self.read(signal, window)?;
+        self.compute(window, input)
+    }
+
+    /// Reads the part of the raster `window` needs (the window grown by the kernel's reach,
+    /// clipped to the raster). Kept apart from [`Prepared::compute`] so threads can share one
+    /// dataset handle, and so its block cache, taking turns only for the read.
+    pub(crate) fn read(&self, signal: &Raster, window: Window) -> Result<TileRead> {
         let (kr, kc) = self.kernel.values.dim();
         let (cols, rows) = signal.size();
+        let (top, left) = (kr - 1 - kr / 2, kc - 1 - kc / 2);
+        let (ph, pw) = (window.height + kr - 1, window.width + kc - 1);
+        let y0 = window.y_off as isize - top as isize;
+        let x0 = window.x_off as isize - left as isize;
+        let ry0 = y0.max(0) as usize;
+        let rx0 = x0.max(0) as usize;
+        let ry1 = ((y0 + ph as isize) as usize).min(rows);
+        let rx1 = ((x0 + pw as isize) as usize).min(cols);
+        let read = Window::new(rx0, ry0, rx1 - rx0, ry1 - ry0);
+        Ok(TileRead {
+            offset: ((ry0 as isize - y0) as usize, (rx0 as isize - x0) as usize),
+            data: signal.read_dyn(self.spec.signal_band, read)?,
+        })
+    }
+
+    /// The convolved values of `window` from what [`Prepared::read`] read for it.
+    pub(crate) fn compute(&self, window: Window, input: TileRead) -> Result<Array2<f64>> {
+        let (kr, kc) = self.kernel.values.dim();
         // Output pixel (r, c) sums kernel[i][j] * signal[r - i + kr/2][c - j + kc/2]: it reaches
         // `top` rows up and `kr / 2` rows down (likewise for columns).
         let top = kr - 1 - kr / 2;
@@ -211,35 +244,29 @@ impl Prepared {
         let mut s = vec![0.0f64; ph * pw];
         let mut valid = vec![false; ph * pw];
         let mut non_finite = Vec::new();
-        {
-            let y0 = window.y_off as isize - top as isize;
-            let x0 = window.x_off as isize - left as isize;
-            let ry0 = y0.max(0) as usize;
-            let rx0 = x0.max(0) as usize;
-            let ry1 = ((y0 + ph as isize) as usize).min(rows);
-            let rx1 = ((x0 + pw as isize) as usize).min(cols);
-            let read = Window::new(rx0, ry0, rx1 - rx0, ry1 - ry0);
-            let (oy, ox) = ((ry0 as isize - y0) as usize, (rx0 as isize - x0) as usize);
-            let dt = signal.data_type(self.spec.signal_band)?;
-            with_pixel_type!(dt, T => {
-                let nd = Nodata::<T>::new(self.spec.signal_nodata);
-                let raw = signal.read::<T>(self.spec.signal_band, read)?;
-                for (r, row) in raw.rows().into_iter().enumerate() {
-                    let at = (r + oy) * pw + ox;
-                    for (c, &v) in row.iter().enumerate() {
-                        if !nd.is_nodata(v) {
-                            let x = v.to_f64();
-                            valid[at + c] = true;
-                            if x.is_finite() {
-                                s[at + c] = x;
-                            } else {
-                                non_finite.push(at + c);
-                            }
+        let (oy, ox) = input.offset;
+        let dt = input.data.data_type();
+        with_pixel_type!(dt, T => {
+            let nd = Nodata::<T>::new(self.spec.signal_nodata);
+            let raw = input
+                .data
+                .into_typed::<T>()
+                .ok_or_else(|| Error::invalid("signal", "pixel type changed between read and use"))?;
+            for (r, row) in raw.rows().into_iter().enumerate() {
+                let at = (r + oy) * pw + ox;
+                for (c, &v) in row.iter().enumerate() {
+                    if !nd.is_nodata(v) {
+                        let x = v.to_f64();
+                        valid[at + c] = true;
+                        if x.is_finite() {
+                            s[at + c] = x;
+                        } else {
+                            non_finite.push(at + c);
                         }
                     }
                 }
-            });
-        }
+            }
+        });
         let mut out = vec![0.0f64; h * w];
         let mut mask = Vec::new();
         if self.spec.ignore_nodata_and_edges {
