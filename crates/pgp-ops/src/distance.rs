@@ -26,7 +26,7 @@ use pgp_core::{
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, spec_like, with_compression_threads};
+use crate::block_jobs::{map_blocks, spec_like, with_compression_threads, DirtyBlocks};
 use crate::{Error, Result};
 
 /// Nodata of distance rasters.
@@ -106,6 +106,7 @@ pub fn distance_transform_edt(
             pool.with(|r| job.run(&r[0])).map_err(Into::into)
         });
         let mut carry = vec![NONE; cols];
+        let mut dirty = DirtyBlocks::new();
         for (w, region) in strips.iter().zip(regions) {
             let region = region?;
             let mut g = vec![0u32; region.len()];
@@ -124,7 +125,7 @@ pub fn distance_transform_edt(
             }
             let g = Array2::from_shape_vec(w.shape(), g)
                 .map_err(|e| Error::invalid("window", e.to_string()))?;
-            out.raster().write(1, 0, w.y_off, g.view())?;
+            dirty.write(&mut out, 0, w.y_off, g.view())?;
         }
         out.commit()?;
     }
@@ -171,12 +172,13 @@ pub fn distance_transform_edt(
         })
     });
     let mut stats = Moments::default();
+    let mut dirty = DirtyBlocks::new();
     let results = map_blocks::<RowsOp, _, _>(exec, jobs, |job| Ok(job.run()));
     for result in results {
         let (window, dist, strip_stats) = result?;
         let a = Array2::from_shape_vec(window.shape(), dist)
             .map_err(|e| Error::invalid("window", e.to_string()))?;
-        out.raster().write(1, 0, window.y_off, a.view())?;
+        dirty.write(&mut out, 0, window.y_off, a.view())?;
         stats.merge(&strip_stats);
     }
     if let Some(e) = read_error {

@@ -29,7 +29,9 @@ use pgp_core::{
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error, spec_like, with_compression_threads};
+use crate::block_jobs::{
+    map_blocks, remote_error, spec_like, with_compression_threads, DirtyBlocks,
+};
 use crate::Result;
 
 /// Nodata of slope rasters: float32-min, as pygeoprocessing.
@@ -81,10 +83,10 @@ pub fn calculate_slope(
         };
         Ok(job.compute(read, data)?)
     });
+    let mut dirty = DirtyBlocks::new();
     for block in results {
         let (window, slope) = block?;
-        out.raster()
-            .write(1, window.x_off, window.y_off, slope.view())?;
+        dirty.write(&mut out, window.x_off, window.y_off, slope.view())?;
     }
     out.commit()?;
     Ok(())

@@ -35,7 +35,9 @@ use pgp_core::{
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error, spec_like, with_compression_threads};
+use crate::block_jobs::{
+    map_blocks, remote_error, spec_like, with_compression_threads, DirtyBlocks,
+};
 use crate::{Error, Result};
 pub use tile::MAX_CONVOLVE_KERNEL_SIDE;
 use tile::{ConvSpec, KernelData, Prepared};
@@ -158,11 +160,12 @@ pub fn convolve_2d(
         Ok((job.window, prepared.compute(job.window, input)?))
     });
     let dt = options.target_datatype;
+    let mut dirty = DirtyBlocks::new();
     for result in results {
         let (window, values) = result?;
         with_pixel_type!(dt, T => {
             let typed: Array2<T> = values.mapv(to_pixel::<T>);
-            out.raster().write(1, window.x_off, window.y_off, typed.view())?;
+            dirty.write(&mut out, window.x_off, window.y_off, typed.view())?;
         });
     }
     out.commit()?;
