@@ -9,7 +9,9 @@
 //! the peer virtual environment's python (`$PGP_PEER_VENV`, default `~/.cache/pgp-peer/venv`);
 //! without it only pgp's own figures are printed. Data go to `$PGP_BENCH_DIR` (default: a
 //! temporary directory). Each pgp timing is the best of `PGP_BENCH_REPEATS` runs (default 2);
-//! pygeoprocessing runs once. This binary is also the process pool's worker program.
+//! pygeoprocessing runs once. `PGP_BENCH_CASES=zonal,convolve` runs a subset of the cases,
+//! `PGP_BENCH_NO_PEER=1` skips pygeoprocessing. This binary is also the process pool's worker
+//! program.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,14 +33,24 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn best_of(repeats: usize, mut f: impl FnMut()) -> f64 {
+/// CPU seconds (user + system, all threads) used by this process so far.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// (wall, cpu) seconds of the run with the best wall time.
+fn best_of(repeats: usize, mut f: impl FnMut()) -> (f64, f64) {
     (0..repeats.max(1))
         .map(|_| {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             f();
-            t.elapsed().as_secs_f64()
+            (t.elapsed().as_secs_f64(), cpu_seconds() - c)
         })
-        .fold(f64::INFINITY, f64::min)
+        .fold((f64::INFINITY, 0.0), |a, b| if b.0 < a.0 { b } else { a })
 }
 
 /// A sparse byte mask on the DEM grid: region pixels where the DEM is within 2 m of a contour.
@@ -174,16 +186,24 @@ fn main() {
             }),
         ),
     ];
+    // PGP_BENCH_CASES=zonal,convolve runs only the cases whose names contain one of the words.
+    let only: Vec<String> = std::env::var("PGP_BENCH_CASES")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     let mut ours = Vec::new();
-    for (name, run) in &cases {
-        let times: Vec<f64> = executors
+    for (name, run) in cases
+        .iter()
+        .filter(|(n, _)| only.is_empty() || only.iter().any(|o| n.contains(o.as_str())))
+    {
+        let times: Vec<(f64, f64)> = executors
             .iter()
             .map(|(_, e)| best_of(repeats, || run(e)))
             .collect();
         ours.push((name.to_string(), times));
     }
 
-    let peer: Option<serde_json::Value> = peer_python().and_then(|py| {
+    let skip_peer = std::env::var_os("PGP_BENCH_NO_PEER").is_some();
+    let peer: Option<serde_json::Value> = peer_python().filter(|_| !skip_peer).and_then(|py| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peer_zonal_convolve.py");
         let o = Command::new(py)
             .arg(script)
@@ -201,24 +221,40 @@ fn main() {
         println!("(pygeoprocessing not available: pgp figures only)");
     }
     println!(
-        "\n{:<36} {:>9} {:>9} {:>10} {:>10} {:>10}",
-        "case", "pgp sync", "pgp 2 thr", "pygeoproc", "x (sync)", "x (2 thr)"
+        "\n{:<34} {:>15} {:>15} {:>15} {:>8} {:>8} {:>8}",
+        "case (wall s / cpu s)",
+        "pgp sync",
+        "pgp 2 threads",
+        "pygeoprocessing",
+        "x sync",
+        "x 2 thr",
+        "x cpu"
     );
+    let cell = |(w, c): (f64, f64)| format!("{w:.2} / {c:.2}");
     for (name, times) in &ours {
-        let p = peer.as_ref().and_then(|p| p[name.as_str()].as_f64());
-        let ratio = |t: f64| {
-            p.map(|p| format!("{:.2}", p / t))
+        let p = peer.as_ref().and_then(|p| {
+            let v = &p[name.as_str()];
+            Some((v["wall"].as_f64()?, v["cpu"].as_f64()?))
+        });
+        let ratio = |a: Option<f64>, b: f64| {
+            a.map(|a| format!("{:.2}", a / b))
                 .unwrap_or_else(|| "-".into())
         };
         println!(
-            "{:<36} {:>8.2}s {:>8.2}s {:>10} {:>10} {:>10}",
+            "{:<34} {:>15} {:>15} {:>15} {:>8} {:>8} {:>8}",
             name,
-            times[0],
-            times[1],
-            p.map(|p| format!("{p:.2}s")).unwrap_or_else(|| "-".into()),
-            ratio(times[0]),
-            ratio(times[1])
+            cell(times[0]),
+            cell(times[1]),
+            p.map(cell).unwrap_or_else(|| "-".into()),
+            ratio(p.map(|p| p.0), times[0].0),
+            ratio(p.map(|p| p.0), times[1].0),
+            ratio(p.map(|p| p.1), times[0].1),
         );
     }
-    println!("\nx = pygeoprocessing time / pgp time (higher is faster than pygeoprocessing).");
+    println!(
+        "\nx = pygeoprocessing time / pgp time (higher: pgp faster); x cpu compares CPU seconds of\n\
+         pgp sync and pygeoprocessing, steadier than wall time on a shared machine. Load average\n\
+         at the end: {}",
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+    );
 }

@@ -77,3 +77,57 @@ pub(crate) fn with_compression_threads(
         driver.clone()
     }
 }
+
+/// Writes blocks to band 1 of an output and hands them to GDAL to compress and store every
+/// [`DirtyBlocks::LIMIT`] bytes, so GDAL's block cache (and memory) does not grow with the
+/// raster and compression (on GDAL's threads, see [`with_compression_threads`]) overlaps the
+/// rest of the work instead of all happening when the file is closed.
+pub(crate) struct DirtyBlocks {
+    bytes: usize,
+}
+
+impl DirtyBlocks {
+    /// Bytes of written blocks after which they are flushed.
+    pub(crate) const LIMIT: usize = 32 << 20;
+
+    pub(crate) fn new() -> DirtyBlocks {
+        DirtyBlocks { bytes: 0 }
+    }
+
+    /// Writes `data` at `window` and flushes when enough is pending.
+    pub(crate) fn write<T: pgp_core::Pixel>(
+        &mut self,
+        out: &mut pgp_core::OutputRaster,
+        x_off: usize,
+        y_off: usize,
+        data: ndarray::ArrayView2<'_, T>,
+    ) -> crate::Result<()> {
+        out.raster().write(1, x_off, y_off, data)?;
+        self.bytes += data.len() * std::mem::size_of::<T>();
+        if self.bytes >= Self::LIMIT {
+            self.bytes = 0;
+            flush_band(out)?;
+        }
+        Ok(())
+    }
+}
+
+fn flush_band(out: &mut pgp_core::OutputRaster) -> crate::Result<()> {
+    let target = out.target().to_path_buf();
+    let raster = out.raster();
+    let band = raster
+        .dataset()
+        .rasterband(1)
+        .map_err(|e| pgp_core::Error::gdal(&target, "opening band 1", e))?;
+    // SAFETY: a valid band handle owned by `raster`, used on this thread only.
+    let rv = unsafe { gdal_sys::GDALFlushRasterCache(band.c_rasterband()) };
+    if rv != gdal_sys::CPLErr::CE_None {
+        return Err(pgp_core::Error::Gdal {
+            path: target,
+            operation: "writing blocks (flushing GDAL's cache)".into(),
+            message: "GDALFlushRasterCache failed".into(),
+        }
+        .into());
+    }
+    Ok(())
+}

@@ -26,7 +26,7 @@ use pgp_core::{
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, spec_like, with_compression_threads};
+use crate::block_jobs::{map_blocks, spec_like, with_compression_threads, DirtyBlocks};
 use crate::{Error, Result};
 
 /// Nodata of distance rasters.
@@ -106,23 +106,26 @@ pub fn distance_transform_edt(
             pool.with(|r| job.run(&r[0])).map_err(Into::into)
         });
         let mut carry = vec![NONE; cols];
+        let mut dirty = DirtyBlocks::new();
         for (w, region) in strips.iter().zip(regions) {
             let region = region?;
-            let mut g = Array2::<u32>::zeros(w.shape());
-            for (r, region_row) in region.chunks(cols).enumerate() {
-                for (c, &is_region) in region_row.iter().enumerate() {
-                    let v = if is_region {
+            let mut g = vec![0u32; region.len()];
+            for (g_row, region_row) in g.chunks_mut(cols).zip(region.chunks(cols)) {
+                for ((gv, &is_region), up) in g_row.iter_mut().zip(region_row).zip(carry.iter_mut())
+                {
+                    *gv = if is_region {
                         0
-                    } else if carry[c] == NONE {
+                    } else if *up == NONE {
                         NONE
                     } else {
-                        carry[c] + 1
+                        *up + 1
                     };
-                    g[[r, c]] = v;
-                    carry[c] = v;
+                    *up = *gv;
                 }
             }
-            out.raster().write(1, 0, w.y_off, g.view())?;
+            let g = Array2::from_shape_vec(w.shape(), g)
+                .map_err(|e| Error::invalid("window", e.to_string()))?;
+            dirty.write(&mut out, 0, w.y_off, g.view())?;
         }
         out.commit()?;
     }
@@ -169,12 +172,13 @@ pub fn distance_transform_edt(
         })
     });
     let mut stats = Moments::default();
+    let mut dirty = DirtyBlocks::new();
     let results = map_blocks::<RowsOp, _, _>(exec, jobs, |job| Ok(job.run()));
     for result in results {
         let (window, dist, strip_stats) = result?;
         let a = Array2::from_shape_vec(window.shape(), dist)
             .map_err(|e| Error::invalid("window", e.to_string()))?;
-        out.raster().write(1, 0, window.y_off, a.view())?;
+        dirty.write(&mut out, 0, window.y_off, a.view())?;
         stats.merge(&strip_stats);
     }
     if let Some(e) = read_error {
@@ -223,6 +227,34 @@ impl Default for Moments {
 }
 
 impl Moments {
+    /// The moments of `values` (two passes: no division per value).
+    fn of(values: &[f32]) -> Moments {
+        if values.is_empty() {
+            return Moments::default();
+        }
+        let n = values.len();
+        let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
+        for &v in values {
+            let v = v as f64;
+            sum += v;
+            min = min.min(v);
+            max = max.max(v);
+        }
+        let mean = sum / n as f64;
+        let m2 = values
+            .iter()
+            .map(|&v| (v as f64 - mean) * (v as f64 - mean))
+            .sum();
+        Moments {
+            n: n as u64,
+            mean,
+            m2,
+            min,
+            max,
+        }
+    }
+
+    #[cfg(test)]
     fn push(&mut self, v: f64) {
         self.n += 1;
         let d = v - self.mean;
@@ -316,7 +348,7 @@ impl RowsJob {
         let mut envelope = Envelope::with_capacity(self.cols);
         for (g, o) in self.g.chunks(self.cols).zip(out.chunks_mut(self.cols)) {
             if envelope.row(g, self.sampling, o) {
-                o.iter().for_each(|&v| stats.push(v as f64));
+                stats.merge(&Moments::of(o));
             }
         }
         (self.window, out, stats)
@@ -441,6 +473,12 @@ mod tests {
         xs[..30].iter().for_each(|&v| a.push(v));
         xs[30..].iter().for_each(|&v| b.push(v));
         a.merge(&b);
+        let f32s: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
+        let c = Moments::of(&f32s).statistics();
+        assert!(
+            (c.mean - all.statistics().mean).abs() < 1e-12
+                && (c.std_dev - all.statistics().std_dev).abs() < 1e-12
+        );
         let (s1, s2) = (all.statistics(), a.statistics());
         assert!((s1.mean - s2.mean).abs() < 1e-12 && (s1.std_dev - s2.std_dev).abs() < 1e-12);
         assert_eq!((s1.min, s1.max), (0.0, 5.0));

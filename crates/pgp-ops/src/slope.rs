@@ -19,17 +19,19 @@
 //! exactly, not with `isclose`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
 use pgp_core::{
-    block_windows, DataType, Nodata, OutputRaster, Pixel, Raster, RasterDriver, RasterPool, Window,
+    block_windows, DataType, DynArray, Nodata, OutputRaster, Pixel, Raster, RasterDriver, Window,
     LARGEST_BLOCK,
 };
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error, spec_like, with_compression_threads};
+use crate::block_jobs::{
+    map_blocks, remote_error, spec_like, with_compression_threads, DirtyBlocks,
+};
 use crate::Result;
 
 /// Nodata of slope rasters: float32-min, as pygeoprocessing.
@@ -71,15 +73,20 @@ pub fn calculate_slope(
             nodata,
             pixel_size: info.pixel_size,
         });
-    let pool = Arc::new(RasterPool::new([dem.clone()]));
+    // Threads share one handle on the DEM, taking turns to read: blocks overlap by one pixel,
+    // and one handle's block cache decodes each block of the DEM once.
+    let shared = Arc::new(Mutex::new(Raster::open(&dem)?));
     let results = map_blocks::<SlopeBlockOp, _, _>(exec, jobs, move |job| {
-        pool.with(|rasters| job.run(&rasters[0]))
-            .map_err(Into::into)
+        let (read, data) = {
+            let dem = shared.lock().unwrap_or_else(|p| p.into_inner());
+            job.read(&dem)?
+        };
+        Ok(job.compute(read, data)?)
     });
+    let mut dirty = DirtyBlocks::new();
     for block in results {
         let (window, slope) = block?;
-        out.raster()
-            .write(1, window.x_off, window.y_off, slope.view())?;
+        dirty.write(&mut out, window.x_off, window.y_off, slope.view())?;
     }
     out.commit()?;
     Ok(())
@@ -97,56 +104,71 @@ pub(crate) struct SlopeBlock {
 
 impl SlopeBlock {
     fn run(&self, dem: &Raster) -> pgp_core::Result<(Window, Array2<f32>)> {
+        let (read, data) = self.read(dem)?;
+        self.compute(read, data)
+    }
+
+    /// Reads the block grown by one pixel (clipped to the raster), in the band's own type. Kept
+    /// apart from [`SlopeBlock::compute`] so threads can share one dataset handle (and its block
+    /// cache) for the overlapping reads.
+    fn read(&self, dem: &Raster) -> pgp_core::Result<(Window, DynArray)> {
         let (cols, rows) = dem.size();
+        let read = self.window.expand(1, cols, rows);
+        Ok((read, dem.read_dyn(self.band, read)?))
+    }
+
+    fn compute(&self, read: Window, data: DynArray) -> pgp_core::Result<(Window, Array2<f32>)> {
         let w = self.window;
-        let read = w.expand(1, cols, rows);
-        // Nodata is decided in the DEM's own type, as the band stores it.
-        let (values, valid) = {
-            let dt = dem.data_type(self.band)?;
-            pgp_core::with_pixel_type!(dt, T => {
-                let nd = Nodata::<T>::new(self.nodata);
-                let raw = dem.read::<T>(self.band, read)?;
-                (raw.mapv(|v| v.to_f64()), raw.mapv(|v| !nd.is_nodata(v)))
-            })
-        };
-        // Padded neighbourhood: one ring of invalid cells around the block.
-        let (h, wd) = (w.height + 2, w.width + 2);
-        let mut z = Array2::<f64>::zeros((h, wd));
-        let mut ok = Array2::<bool>::from_elem((h, wd), false);
-        let dy = w.y_off - read.y_off;
-        let dx = w.x_off - read.x_off;
-        for r in 0..read.height {
-            for c in 0..read.width {
-                let (pr, pc) = (r + 1 - dy, c + 1 - dx);
-                if pr < h && pc < wd {
-                    z[[pr, pc]] = values[[r, c]];
-                    ok[[pr, pc]] = valid[[r, c]];
+        // Padded neighbourhood, row-major with stride `pw`: one ring of invalid cells around the
+        // block (raster edges), filled from the read window. Nodata is decided in the DEM's own
+        // type, as the band stores it.
+        let (ph, pw) = (w.height + 2, w.width + 2);
+        let mut z = vec![0.0f64; ph * pw];
+        let mut ok = vec![false; ph * pw];
+        let (oy, ox) = (1 + read.y_off - w.y_off, 1 + read.x_off - w.x_off);
+        let dt = data.data_type();
+        pgp_core::with_pixel_type!(dt, T => {
+            let nd = Nodata::<T>::new(self.nodata);
+            let raw = data
+                .into_typed::<T>()
+                .ok_or_else(|| pgp_core::Error::invalid("dem", "pixel type changed between read and use"))?;
+            for (r, row) in raw.rows().into_iter().enumerate() {
+                let at = (r + oy) * pw + ox;
+                for ((zv, okv), &v) in z[at..at + read.width]
+                    .iter_mut()
+                    .zip(&mut ok[at..at + read.width])
+                    .zip(row)
+                {
+                    *zv = v.to_f64();
+                    *okv = !nd.is_nodata(v);
                 }
             }
-        }
-        let (xs, ys) = self.pixel_size;
-        let out = Array2::from_shape_fn(w.shape(), |(r, c)| {
-            let (r, c) = (r + 1, c + 1);
-            if !ok[[r, c]] {
-                return SLOPE_NODATA as f32;
-            }
-            let cell = |dr: isize, dc: isize| {
-                let (rr, cc) = ((r as isize + dr) as usize, (c as isize + dc) as usize);
-                ok[[rr, cc]].then(|| z[[rr, cc]])
-            };
-            let n = Neighbours {
-                a: cell(-1, -1),
-                b: cell(-1, 0),
-                c: cell(-1, 1),
-                d: cell(0, -1),
-                e: z[[r, c]],
-                f: cell(0, 1),
-                g: cell(1, -1),
-                h: cell(1, 0),
-                i: cell(1, 1),
-            };
-            percent_slope(&n, xs, ys) as f32
         });
+        let (xs, ys) = self.pixel_size;
+        let mut out = vec![SLOPE_NODATA as f32; w.height * w.width];
+        for r in 1..=w.height {
+            for c in 1..=w.width {
+                let k = r * pw + c;
+                if !ok[k] {
+                    continue;
+                }
+                let cell = |k: usize| ok[k].then(|| z[k]);
+                let n = Neighbours {
+                    a: cell(k - pw - 1),
+                    b: cell(k - pw),
+                    c: cell(k - pw + 1),
+                    d: cell(k - 1),
+                    e: z[k],
+                    f: cell(k + 1),
+                    g: cell(k + pw - 1),
+                    h: cell(k + pw),
+                    i: cell(k + pw + 1),
+                };
+                out[(r - 1) * w.width + c - 1] = percent_slope(&n, xs, ys) as f32;
+            }
+        }
+        let out = Array2::from_shape_vec(w.shape(), out)
+            .map_err(|e| pgp_core::Error::invalid("window", e.to_string()))?;
         Ok((w, out))
     }
 }

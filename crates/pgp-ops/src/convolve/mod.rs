@@ -26,18 +26,20 @@ mod fft2;
 mod tile;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
 use pgp_core::{
-    block_windows, with_pixel_type, DataType, OutputRaster, Pixel, Raster, RasterDriver,
-    RasterPool, Window,
+    block_windows, with_pixel_type, DataType, OutputRaster, Pixel, Raster, RasterDriver, Window,
 };
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error, spec_like, with_compression_threads};
+use crate::block_jobs::{
+    map_blocks, remote_error, spec_like, with_compression_threads, DirtyBlocks,
+};
 use crate::{Error, Result};
+pub use tile::MAX_CONVOLVE_KERNEL_SIDE;
 use tile::{ConvSpec, KernelData, Prepared};
 
 /// Default output nodata: float32-min, as pygeoprocessing.
@@ -143,21 +145,27 @@ pub fn convolve_2d(
     let mut out = OutputRaster::create(target.as_ref(), &out_spec)?;
     let windows = block_windows((cols, rows), tile, 0);
     let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data));
-    let pool = Arc::new(RasterPool::new([signal]));
+    // Threads share one handle on the signal, taking turns to read: tiles overlap by the
+    // kernel's reach, and one handle's block cache decodes each block of the signal once.
+    let shared = Arc::new(Mutex::new(Raster::open(&signal)?));
     let jobs = windows.map(move |window| TileJob {
         spec: spec.clone(),
         window,
     });
     let results = map_blocks::<ConvolveTileOp, _, _>(exec, jobs, move |job| {
-        let values = pool.with(|r| Ok(prepared.tile(&r[0], job.window)))??;
-        Ok((job.window, values))
+        let input = {
+            let signal = shared.lock().unwrap_or_else(|p| p.into_inner());
+            prepared.read(&signal, job.window)?
+        };
+        Ok((job.window, prepared.compute(job.window, input)?))
     });
     let dt = options.target_datatype;
+    let mut dirty = DirtyBlocks::new();
     for result in results {
         let (window, values) = result?;
         with_pixel_type!(dt, T => {
             let typed: Array2<T> = values.mapv(to_pixel::<T>);
-            out.raster().write(1, window.x_off, window.y_off, typed.view())?;
+            dirty.write(&mut out, window.x_off, window.y_off, typed.view())?;
         });
     }
     out.commit()?;
@@ -174,10 +182,11 @@ fn to_pixel<T: Pixel>(v: f64) -> T {
     }
 }
 
-/// Tile side along one axis: a whole number of blocks reaching at least four kernel widths
-/// (so the FFT margin stays a small fraction), but not the whole width of a long strip block.
+/// Tile side along one axis: a whole number of blocks, at least 256 pixels and twice the kernel's
+/// reach (so the FFT margin stays a modest fraction while the transforms stay small enough to
+/// keep a few in flight), but not the whole width of a long strip block.
 fn tile_len(block: usize, kernel: usize, full: usize) -> usize {
-    let want = (4 * kernel.saturating_sub(1)).max(256);
+    let want = (2 * kernel.saturating_sub(1)).max(256);
     let block = block.max(1);
     let len = if block >= want {
         if block > 4 * want {
@@ -223,7 +232,8 @@ mod tests {
     #[test]
     fn tiles_follow_blocks_and_kernel_size() {
         assert_eq!(tile_len(256, 31, 8192), 256);
-        assert_eq!(tile_len(256, 101, 8192), 512);
+        assert_eq!(tile_len(256, 101, 8192), 256);
+        assert_eq!(tile_len(256, 201, 8192), 512);
         assert_eq!(tile_len(256, 31, 100), 100);
         // A long strip is cut; one-row strips are stacked.
         assert_eq!(tile_len(8192, 31, 8192), 256);

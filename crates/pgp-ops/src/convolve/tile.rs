@@ -12,11 +12,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
-use pgp_core::{with_pixel_type, Nodata, Pixel, Raster, Window};
+use pgp_core::{with_pixel_type, DynArray, Nodata, Pixel, Raster, Window};
 use serde::{Deserialize, Serialize};
 
 use super::fft2::{fast_len, Fft2, C64};
 use crate::{Error, Result};
+
+/// Largest kernel side `convolve_2d` takes: tiles grow with the kernel (about twice its size), and
+/// a 2049-pixel kernel already needs transforms of about 6000 x 6000 points per tile.
+pub const MAX_CONVOLVE_KERNEL_SIDE: usize = 2049;
 
 /// Everything a tile needs besides its window; small and serialisable (the kernel travels by
 /// path and digest, each worker process loads it once).
@@ -57,13 +61,13 @@ impl KernelData {
     ) -> Result<KernelData> {
         let r = Raster::open(path)?;
         let (cols, rows) = r.size();
-        if cols > crate::kernels::MAX_KERNEL_SIDE || rows > crate::kernels::MAX_KERNEL_SIDE {
+        if cols > MAX_CONVOLVE_KERNEL_SIDE || rows > MAX_CONVOLVE_KERNEL_SIDE {
             return Err(Error::invalid(
                 "kernel",
                 format!(
                     "{}: {cols} x {rows} pixels is larger than {} a side",
                     path.display(),
-                    crate::kernels::MAX_KERNEL_SIDE
+                    MAX_CONVOLVE_KERNEL_SIDE
                 ),
             ));
         }
@@ -123,6 +127,13 @@ impl KernelData {
         self.sum.to_bits().hash(&mut h);
         h.finish()
     }
+}
+
+/// What a tile read from the signal: the clipped window in the band's own type, and where it
+/// sits in the padded block (rows, columns).
+pub(crate) struct TileRead {
+    offset: (usize, usize),
+    data: DynArray,
 }
 
 /// A spec with its kernel loaded and transformed: what tiles are computed from.
@@ -194,60 +205,80 @@ impl Prepared {
 
     /// The convolved values of `window` (before conversion to the target type).
     pub(crate) fn tile(&self, signal: &Raster, window: Window) -> Result<Array2<f64>> {
+        let input = self.read(signal, window)?;
+        self.compute(window, input)
+    }
+
+    /// Reads the part of the raster `window` needs (the window grown by the kernel's reach,
+    /// clipped to the raster). Kept apart from [`Prepared::compute`] so threads can share one
+    /// dataset handle, and so its block cache, taking turns only for the read.
+    pub(crate) fn read(&self, signal: &Raster, window: Window) -> Result<TileRead> {
         let (kr, kc) = self.kernel.values.dim();
         let (cols, rows) = signal.size();
+        let (top, left) = (kr - 1 - kr / 2, kc - 1 - kc / 2);
+        let (ph, pw) = (window.height + kr - 1, window.width + kc - 1);
+        let y0 = window.y_off as isize - top as isize;
+        let x0 = window.x_off as isize - left as isize;
+        let ry0 = y0.max(0) as usize;
+        let rx0 = x0.max(0) as usize;
+        let ry1 = ((y0 + ph as isize) as usize).min(rows);
+        let rx1 = ((x0 + pw as isize) as usize).min(cols);
+        let read = Window::new(rx0, ry0, rx1 - rx0, ry1 - ry0);
+        Ok(TileRead {
+            offset: ((ry0 as isize - y0) as usize, (rx0 as isize - x0) as usize),
+            data: signal.read_dyn(self.spec.signal_band, read)?,
+        })
+    }
+
+    /// The convolved values of `window` from what [`Prepared::read`] read for it.
+    pub(crate) fn compute(&self, window: Window, input: TileRead) -> Result<Array2<f64>> {
+        let (kr, kc) = self.kernel.values.dim();
         // Output pixel (r, c) sums kernel[i][j] * signal[r - i + kr/2][c - j + kc/2]: it reaches
         // `top` rows up and `kr / 2` rows down (likewise for columns).
         let top = kr - 1 - kr / 2;
         let left = kc - 1 - kc / 2;
         let (h, w) = (window.height, window.width);
+        // The padded input block, row-major with stride `pw`; zeros beyond the raster and in
+        // place of nodata.
         let (ph, pw) = (h + kr - 1, w + kc - 1);
-        let mut s = Array2::<f64>::zeros((ph, pw));
-        let mut valid = Array2::<bool>::from_elem((ph, pw), false);
+        let mut s = vec![0.0f64; ph * pw];
+        let mut valid = vec![false; ph * pw];
         let mut non_finite = Vec::new();
-        {
-            let y0 = window.y_off as isize - top as isize;
-            let x0 = window.x_off as isize - left as isize;
-            let ry0 = y0.max(0) as usize;
-            let rx0 = x0.max(0) as usize;
-            let ry1 = ((y0 + ph as isize) as usize).min(rows);
-            let rx1 = ((x0 + pw as isize) as usize).min(cols);
-            let read = Window::new(rx0, ry0, rx1 - rx0, ry1 - ry0);
-            let (oy, ox) = ((ry0 as isize - y0) as usize, (rx0 as isize - x0) as usize);
-            let dt = signal.data_type(self.spec.signal_band)?;
-            with_pixel_type!(dt, T => {
-                let nd = Nodata::<T>::new(self.spec.signal_nodata);
-                let raw = signal.read::<T>(self.spec.signal_band, read)?;
-                for ((r, c), &v) in raw.indexed_iter() {
+        let (oy, ox) = input.offset;
+        let dt = input.data.data_type();
+        with_pixel_type!(dt, T => {
+            let nd = Nodata::<T>::new(self.spec.signal_nodata);
+            let raw = input
+                .data
+                .into_typed::<T>()
+                .ok_or_else(|| Error::invalid("signal", "pixel type changed between read and use"))?;
+            for (r, row) in raw.rows().into_iter().enumerate() {
+                let at = (r + oy) * pw + ox;
+                for (c, &v) in row.iter().enumerate() {
                     if !nd.is_nodata(v) {
                         let x = v.to_f64();
-                        let (pr, pc) = (r + oy, c + ox);
-                        valid[[pr, pc]] = true;
+                        valid[at + c] = true;
                         if x.is_finite() {
-                            s[[pr, pc]] = x;
+                            s[at + c] = x;
                         } else {
-                            non_finite.push((pr, pc));
+                            non_finite.push(at + c);
                         }
                     }
                 }
-            });
-        }
-        let (conv, mask) = if self.spec.ignore_nodata_and_edges {
-            let (re, im) =
-                self.convolve_pair(&s, 0, &valid.mapv(|v| if v { 1.0 } else { 0.0 }), 0, h, w);
-            (re, Some(im))
-        } else {
-            let h2 = self.rows_per_fft;
-            let (a, b) = self.convolve_pair(&s, 0, &s, h2, h, w);
-            let mut out = Array2::<f64>::zeros((h, w));
-            for r in 0..h {
-                for c in 0..w {
-                    out[[r, c]] = if r < h2 { a[[r, c]] } else { b[[r - h2, c]] };
-                }
             }
-            (out, None)
-        };
-        let mut out = conv;
+        });
+        let mut out = vec![0.0f64; h * w];
+        let mut mask = Vec::new();
+        if self.spec.ignore_nodata_and_edges {
+            let m: Vec<f64> = valid.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
+            mask = vec![0.0f64; h * w];
+            self.convolve_pair((&s, 0), (&m, 0), pw, h, w, (&mut out, &mut mask));
+        } else {
+            // Top half in the real part, bottom half in the imaginary part.
+            let h2 = self.rows_per_fft.min(h);
+            let (top_out, bottom_out) = out.split_at_mut(h2 * w);
+            self.convolve_pair((&s, 0), (&s, h2), pw, h, w, (top_out, bottom_out));
+        }
         let zero_band = self
             .spec
             .set_tol_to_zero
@@ -261,70 +292,80 @@ impl Prepared {
         };
         let masking = self.spec.mask_nodata && self.spec.signal_nodata.is_some();
         // The signal pixel under output pixel (r, c) sits at (r + top, c + left) of the padded block.
-        let is_valid = |r: usize, c: usize| !masking || valid[[r + top, c + left]];
-        for ((r, c), v) in out.indexed_iter_mut() {
-            if !is_valid(r, c) {
-                *v = self.spec.target_nodata;
-                continue;
-            }
-            if let Some((tol, band)) = zero_band {
-                // numpy.isclose(x, tol): what pygeoprocessing zeroes as round-off.
-                if (*v - tol).abs() <= band {
-                    *v = 0.0;
+        let is_valid = |r: usize, c: usize| !masking || valid[(r + top) * pw + c + left];
+        for r in 0..h {
+            for c in 0..w {
+                let v = &mut out[r * w + c];
+                if !is_valid(r, c) {
+                    *v = self.spec.target_nodata;
+                    continue;
                 }
-            }
-            if let Some(m) = &mask {
-                let m = m[[r, c]];
-                if m > mask_floor {
-                    *v = *v / m * rescale;
+                if let Some((tol, band)) = zero_band {
+                    // numpy.isclose(x, tol): what pygeoprocessing zeroes as round-off.
+                    if (*v - tol).abs() <= band {
+                        *v = 0.0;
+                    }
+                }
+                if let Some(&m) = mask.get(r * w + c) {
+                    if m > mask_floor {
+                        *v = *v / m * rescale;
+                    }
                 }
             }
         }
         // A NaN or infinite signal value poisons every output pixel whose kernel window covers it,
         // as a direct sum would (the transform would spread it over the whole tile instead).
-        for (pr, pc) in non_finite {
+        for k in non_finite {
+            let (pr, pc) = (k / pw, k % pw);
             for r in pr.saturating_sub(kr - 1)..=pr.min(h - 1) {
                 for c in pc.saturating_sub(kc - 1)..=pc.min(w - 1) {
                     if is_valid(r, c) {
-                        out[[r, c]] = f64::NAN;
+                        out[r * w + c] = f64::NAN;
                     }
                 }
             }
         }
-        Ok(out)
+        Array2::from_shape_vec((h, w), out).map_err(|e| Error::invalid("window", e.to_string()))
     }
 
-    /// Convolves two real inputs in one complex transform: rows `a0..` of `a` and rows `b0..`
-    /// of `b` (padded blocks), each giving `out_rows` (at most) x `w` valid outputs.
+    /// Convolves two real inputs in one complex transform: padded rows from `a.1` of `a.0` and
+    /// from `b.1` of `b.0` (row stride `pw`), writing up to `out.0.len() / w` and
+    /// `out.1.len() / w` rows of `w` valid outputs.
     fn convolve_pair(
         &self,
-        a: &Array2<f64>,
-        a0: usize,
-        b: &Array2<f64>,
-        b0: usize,
+        a: (&[f64], usize),
+        b: (&[f64], usize),
+        pw: usize,
         h: usize,
         w: usize,
-    ) -> (Array2<f64>, Array2<f64>) {
+        out: (&mut [f64], &mut [f64]),
+    ) {
         let (kr, kc) = self.kernel.values.dim();
         let (nr, nc) = self.fft.shape();
         let rows_out = self.rows_per_fft.min(h);
         let live = (rows_out + kr - 1).min(nr);
-        let pw = a.ncols();
+        fn row_of((data, first): (&[f64], usize), i: usize, pw: usize) -> Option<&[f64]> {
+            let r = first + i;
+            data.get(r * pw..(r + 1) * pw)
+        }
         let mut z = vec![C64::default(); nr * nc];
         for i in 0..live {
-            let row = &mut z[i * nc..i * nc + pw];
-            for (j, v) in row.iter_mut().enumerate() {
-                let re = if a0 + i < a.nrows() {
-                    a[[a0 + i, j]]
-                } else {
-                    0.0
-                };
-                let im = if b0 + i < b.nrows() {
-                    b[[b0 + i, j]]
-                } else {
-                    0.0
-                };
-                *v = C64::new(re, im);
+            let dst = &mut z[i * nc..i * nc + pw];
+            match (row_of(a, i, pw), row_of(b, i, pw)) {
+                (Some(ra), Some(rb)) => {
+                    for ((d, &re), &im) in dst.iter_mut().zip(ra).zip(rb) {
+                        *d = C64::new(re, im);
+                    }
+                }
+                (Some(ra), None) => dst
+                    .iter_mut()
+                    .zip(ra)
+                    .for_each(|(d, &re)| *d = C64::new(re, 0.0)),
+                (None, Some(rb)) => dst
+                    .iter_mut()
+                    .zip(rb)
+                    .for_each(|(d, &im)| *d = C64::new(0.0, im)),
+                (None, None) => {}
             }
         }
         let mut spec = self.fft.forward(&mut z, live);
@@ -332,15 +373,15 @@ impl Prepared {
             *x *= k;
         }
         let rows = self.fft.inverse_rows(&mut spec, kr - 1, rows_out);
-        let mut re = Array2::<f64>::zeros((rows_out, w));
-        let mut im = Array2::<f64>::zeros((rows_out, w));
-        for r in 0..rows_out {
-            for c in 0..w {
-                let v = rows[r * nc + c + kc - 1];
-                re[[r, c]] = v.re;
-                im[[r, c]] = v.im;
+        let (re_out, im_out) = out;
+        for (r, row) in rows.chunks(nc).enumerate() {
+            let valid_part = &row[kc - 1..kc - 1 + w];
+            if let Some(dst) = re_out.get_mut(r * w..(r + 1) * w) {
+                dst.iter_mut().zip(valid_part).for_each(|(d, v)| *d = v.re);
+            }
+            if let Some(dst) = im_out.get_mut(r * w..(r + 1) * w) {
+                dst.iter_mut().zip(valid_part).for_each(|(d, v)| *d = v.im);
             }
         }
-        (re, im)
     }
 }
