@@ -128,6 +128,10 @@ fn run_one(name: &str, executor: &str, data: &Path, out: &Path) -> AnyResult<()>
     let case = cases::find(name).ok_or_else(|| format!("unknown case {name:?}"))?;
     let exec: pgp::exec::Executor = executor.parse()?;
     let data = cases::Data::at(data);
+    // A fresh directory, so a cold run is cold and a stale output cannot pass for a new one.
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
     std::fs::create_dir_all(out)?;
     let t = Instant::now();
     let (outputs, phases) = (case.run)(&data, out, &exec)?;
@@ -163,10 +167,14 @@ fn ensure_data(root: &Path, size: usize) -> AnyResult<PathBuf> {
 fn child_measurement(mut cmd: Command, what: &str) -> AnyResult<Measurement> {
     let out = cmd.output()?;
     if !out.status.success() {
+        // The whole story to the terminal, its last line (the error itself) to the table.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{what} failed ({}):\n{}", out.status, stderr.trim_end());
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
         return Err(format!(
             "{what} failed ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            last.unwrap_or("").trim()
         )
         .into());
     }
