@@ -188,6 +188,7 @@ fn child_measurement(mut cmd: Command, what: &str) -> AnyResult<Measurement> {
 }
 
 fn drive(args: &RunArgs) -> AnyResult<()> {
+    let load_at_start = report::load_average();
     let data = ensure_data(&args.out, args.size)?;
     let selected: Vec<&cases::Case> = match &args.cases {
         None => cases::ALL.iter().collect(),
@@ -216,7 +217,7 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                 runners.push(format!("multiprocessing:{}", args.workers));
             }
         }
-        let peers: Vec<(&str, Result<Measurement, String>)> = if args.peer {
+        let peers: Vec<(&str, Result<Measurement, String>, Option<f64>)> = if args.peer {
             case.peers
                 .iter()
                 .map(|p| {
@@ -232,13 +233,13 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                         .arg(args.workers.to_string());
                     let m = child_measurement(cmd, &format!("peer case {p}"))
                         .map_err(|e| e.to_string());
-                    (*p, m)
+                    (*p, m, report::load_average())
                 })
                 .collect()
         } else {
             Vec::new()
         };
-        let baseline = peers.first().and_then(|(_, m)| m.as_ref().ok());
+        let baseline = peers.first().and_then(|(_, m, _)| m.as_ref().ok());
         let mut sync_seconds = None;
         for runner in runners {
             let dir = out_root.join(runner.replace(':', "-"));
@@ -255,9 +256,10 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
             if runner == "sync" {
                 sync_seconds = Some(m.seconds);
             }
+            let load = report::load_average();
             let check = match peers.first() {
-                Some((_, Ok(p))) => compare::check(case, &m, p),
-                Some((_, Err(e))) => format!("peer failed: {e}"),
+                Some((_, Ok(p), _)) => compare::check(case, &m, p),
+                Some((_, Err(e), _)) => format!("peer failed: {e}"),
                 None => "not compared".into(),
             };
             let row = report::Row {
@@ -270,11 +272,12 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                 vs_sync: sync_seconds.map(|s| s / m.seconds),
                 check,
                 phases: m.phases.clone(),
+                load1: load,
             };
             report::progress(&row);
             rows.push(row);
         }
-        for (name, m) in &peers {
+        for (name, m, load) in &peers {
             if let Ok(p) = m {
                 let row = report::Row {
                     case: case.name.into(),
@@ -286,6 +289,7 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                     vs_sync: None,
                     check: "baseline".into(),
                     phases: p.phases.clone(),
+                    load1: *load,
                 };
                 report::progress(&row);
                 rows.push(row);
@@ -294,6 +298,13 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
     }
     println!();
     report::print_table(&rows);
+    println!();
+    println!(
+        "{} cores; 1-minute load average {} at the start, {} at the end.",
+        pgp::exec::available_cores(),
+        load_at_start.map_or("?".into(), |l| format!("{l:.1}")),
+        report::load_average().map_or("?".into(), |l| format!("{l:.1}")),
+    );
     if let Some(path) = &args.json {
         let mut s = String::new();
         for r in &rows {
