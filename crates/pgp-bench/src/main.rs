@@ -128,6 +128,10 @@ fn run_one(name: &str, executor: &str, data: &Path, out: &Path) -> AnyResult<()>
     let case = cases::find(name).ok_or_else(|| format!("unknown case {name:?}"))?;
     let exec: pgp::exec::Executor = executor.parse()?;
     let data = cases::Data::at(data);
+    // A fresh directory, so a cold run is cold and a stale output cannot pass for a new one.
+    if out.exists() {
+        std::fs::remove_dir_all(out)?;
+    }
     std::fs::create_dir_all(out)?;
     let t = Instant::now();
     let (outputs, phases) = (case.run)(&data, out, &exec)?;
@@ -163,10 +167,14 @@ fn ensure_data(root: &Path, size: usize) -> AnyResult<PathBuf> {
 fn child_measurement(mut cmd: Command, what: &str) -> AnyResult<Measurement> {
     let out = cmd.output()?;
     if !out.status.success() {
+        // The whole story to the terminal, its last line (the error itself) to the table.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprintln!("{what} failed ({}):\n{}", out.status, stderr.trim_end());
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
         return Err(format!(
             "{what} failed ({}): {}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            last.unwrap_or("").trim()
         )
         .into());
     }
@@ -180,6 +188,7 @@ fn child_measurement(mut cmd: Command, what: &str) -> AnyResult<Measurement> {
 }
 
 fn drive(args: &RunArgs) -> AnyResult<()> {
+    let load_at_start = report::load_average();
     let data = ensure_data(&args.out, args.size)?;
     let selected: Vec<&cases::Case> = match &args.cases {
         None => cases::ALL.iter().collect(),
@@ -208,7 +217,7 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                 runners.push(format!("multiprocessing:{}", args.workers));
             }
         }
-        let peers: Vec<(&str, Result<Measurement, String>)> = if args.peer {
+        let peers: Vec<(&str, Result<Measurement, String>, Option<f64>)> = if args.peer {
             case.peers
                 .iter()
                 .map(|p| {
@@ -224,13 +233,13 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                         .arg(args.workers.to_string());
                     let m = child_measurement(cmd, &format!("peer case {p}"))
                         .map_err(|e| e.to_string());
-                    (*p, m)
+                    (*p, m, report::load_average())
                 })
                 .collect()
         } else {
             Vec::new()
         };
-        let baseline = peers.first().and_then(|(_, m)| m.as_ref().ok());
+        let baseline = peers.first().and_then(|(_, m, _)| m.as_ref().ok());
         let mut sync_seconds = None;
         for runner in runners {
             let dir = out_root.join(runner.replace(':', "-"));
@@ -247,9 +256,10 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
             if runner == "sync" {
                 sync_seconds = Some(m.seconds);
             }
+            let load = report::load_average();
             let check = match peers.first() {
-                Some((_, Ok(p))) => compare::check(case, &m, p),
-                Some((_, Err(e))) => format!("peer failed: {e}"),
+                Some((_, Ok(p), _)) => compare::check(case, &m, p),
+                Some((_, Err(e), _)) => format!("peer failed: {e}"),
                 None => "not compared".into(),
             };
             let row = report::Row {
@@ -262,11 +272,12 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                 vs_sync: sync_seconds.map(|s| s / m.seconds),
                 check,
                 phases: m.phases.clone(),
+                load1: load,
             };
             report::progress(&row);
             rows.push(row);
         }
-        for (name, m) in &peers {
+        for (name, m, load) in &peers {
             if let Ok(p) = m {
                 let row = report::Row {
                     case: case.name.into(),
@@ -278,6 +289,7 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                     vs_sync: None,
                     check: "baseline".into(),
                     phases: p.phases.clone(),
+                    load1: *load,
                 };
                 report::progress(&row);
                 rows.push(row);
@@ -286,6 +298,13 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
     }
     println!();
     report::print_table(&rows);
+    println!();
+    println!(
+        "{} cores; 1-minute load average {} at the start, {} at the end.",
+        pgp::exec::available_cores(),
+        load_at_start.map_or("?".into(), |l| format!("{l:.1}")),
+        report::load_average().map_or("?".into(), |l| format!("{l:.1}")),
+    );
     if let Some(path) = &args.json {
         let mut s = String::new();
         for r in &rows {
