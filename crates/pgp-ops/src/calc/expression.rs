@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use pgp_core::{with_pixel_type, DataType, Pixel, Raster, Window};
+use pgp_core::{with_pixel_type, DataType, DynArray, Pixel, Raster, Window};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
@@ -271,6 +271,31 @@ pub(crate) struct ExprSpec {
     stats: bool,
 }
 
+/// Pixels evaluated at a time: a register of this many `f64` is 32 KB, so a program's registers
+/// stay in the L1/L2 cache.
+const CHUNK: usize = 4096;
+
+/// Block values `start..end` widened to `f64` into `out`.
+fn widen(block: &DynArray, start: usize, end: usize, out: &mut Vec<f64>) {
+    fn go<P: Pixel>(a: &Array2<P>, start: usize, end: usize, out: &mut Vec<f64>) {
+        out.clear();
+        match a.as_slice() {
+            Some(s) => out.extend(s[start..end].iter().map(|v| v.to_f64())),
+            None => out.extend(a.iter().skip(start).take(end - start).map(|v| v.to_f64())),
+        }
+    }
+    match block {
+        DynArray::U8(a) => go(a, start, end, out),
+        DynArray::I8(a) => go(a, start, end, out),
+        DynArray::U16(a) => go(a, start, end, out),
+        DynArray::I16(a) => go(a, start, end, out),
+        DynArray::U32(a) => go(a, start, end, out),
+        DynArray::I32(a) => go(a, start, end, out),
+        DynArray::F32(a) => go(a, start, end, out),
+        DynArray::F64(a) => go(a, start, end, out),
+    }
+}
+
 /// Per-pixel program cost from which evaluating only the valid pixels pays off.
 const GATHER_COST: u32 = 16;
 
@@ -343,36 +368,20 @@ impl ExprSpec {
 
 impl PreparedExpr {
     /// Read the inputs of `window`, evaluate, and convert to the output type.
+    ///
+    /// The block is evaluated in chunks of [`CHUNK`] pixels: every instruction runs over one
+    /// chunk, then the next chunk follows, so the registers stay in the CPU cache instead of
+    /// streaming whole blocks through memory once per instruction.
     pub fn compute(&self, rasters: &[Raster], window: Window) -> Result<Computed> {
         let n = window.area();
-        let mut values = Vec::with_capacity(self.bands.len());
-        let mut masks = Vec::with_capacity(self.bands.len());
-        for (raster, (band, test)) in rasters.iter().zip(&self.bands) {
-            let block = raster.read_as::<f64>(*band, window)?;
+        let mut blocks = Vec::with_capacity(self.bands.len());
+        for (raster, (band, _)) in rasters.iter().zip(&self.bands) {
+            blocks.push(raster.read_dyn(*band, window)?);
             engine::forget_read_blocks(raster, *band, window);
-            let v = block.into_raw_vec_and_offset().0;
-            masks.push(test.mask(&v));
-            values.push(v);
         }
-        let mut out = Vec::new();
-        // Gathering the valid pixels costs a few operations per pixel: worth it only for
-        // programs that cost more than that.
-        let gather = self.program.strict && self.program.cost >= GATHER_COST;
-        let valid = if gather && masks.iter().any(Option::is_some) {
-            self.run_on_valid(&values, &masks, n, &mut out)
-        } else {
-            let inputs: Vec<InputBlock<'_>> = values
-                .iter()
-                .zip(&masks)
-                .map(|(v, m)| InputBlock {
-                    values: v,
-                    valid: m.as_deref(),
-                })
-                .collect();
-            self.program.run(&inputs, n, &mut out)
-        };
         let data = with_pixel_type!(self.datatype, T => {
-            let typed = self.to_output::<T>(&out, valid.as_deref());
+            let mut typed: Vec<T> = Vec::with_capacity(n);
+            self.run_chunks(&blocks, n, &mut typed);
             Array2::from_shape_vec(window.shape(), typed)
                 .map_err(|e| Error::invalid("window", e.to_string()))?
                 .into()
@@ -389,6 +398,38 @@ impl PreparedExpr {
             moments,
             unmapped: Vec::new(),
         })
+    }
+
+    fn run_chunks<T: Pixel>(&self, blocks: &[DynArray], n: usize, out: &mut Vec<T>) {
+        // Gathering the valid pixels costs a few operations per pixel: worth it only for
+        // programs that cost more than that.
+        let gather = self.program.strict && self.program.cost >= GATHER_COST;
+        let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(CHUNK); blocks.len()];
+        let mut result = Vec::with_capacity(CHUNK);
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            let mut masks = Vec::with_capacity(blocks.len());
+            for ((block, v), (_, test)) in blocks.iter().zip(&mut values).zip(&self.bands) {
+                widen(block, start, end, v);
+                masks.push(test.mask(v));
+            }
+            let valid = if gather && masks.iter().any(Option::is_some) {
+                self.run_on_valid(&values, &masks, end - start, &mut result)
+            } else {
+                let inputs: Vec<InputBlock<'_>> = values
+                    .iter()
+                    .zip(&masks)
+                    .map(|(v, m)| InputBlock {
+                        values: v,
+                        valid: m.as_deref(),
+                    })
+                    .collect();
+                self.program.run(&inputs, end - start, &mut result)
+            };
+            self.append_output(&result, valid.as_deref(), out);
+            start = end;
+        }
     }
 
     /// Strict programs are valid exactly where all inputs are: evaluate only those pixels.
@@ -428,7 +469,7 @@ impl PreparedExpr {
         Some(all)
     }
 
-    fn to_output<T: Pixel>(&self, values: &[f64], valid: Option<&[bool]>) -> Vec<T> {
+    fn append_output<T: Pixel>(&self, values: &[f64], valid: Option<&[bool]>, out: &mut Vec<T>) {
         let nodata = gdal_convert::<f64, T>(self.nodata);
         let fix = |v: f64| -> f64 {
             match (self.default_nan, self.default_inf) {
@@ -438,21 +479,14 @@ impl PreparedExpr {
             }
         };
         match valid {
-            None => values
-                .iter()
-                .map(|&v| gdal_convert::<f64, T>(fix(v)))
-                .collect(),
-            Some(m) => values
-                .iter()
-                .zip(m)
-                .map(|(&v, &ok)| {
-                    if ok {
-                        gdal_convert::<f64, T>(fix(v))
-                    } else {
-                        nodata
-                    }
-                })
-                .collect(),
+            None => out.extend(values.iter().map(|&v| gdal_convert::<f64, T>(fix(v)))),
+            Some(m) => out.extend(values.iter().zip(m).map(|(&v, &ok)| {
+                if ok {
+                    gdal_convert::<f64, T>(fix(v))
+                } else {
+                    nodata
+                }
+            })),
         }
     }
 }
