@@ -10,6 +10,7 @@
 //!   `rss`). `rss` measures peak memory of `raster_calculator` at 4096² and 16384² in child
 //!   processes (it generates about 3 GB of data the first time).
 //! * `PGP_BENCH_DIR`: where data and outputs go (default: the system temp dir).
+//! * `PGP_BENCH_REPEAT` (default 1): runs per pgp case; the table keeps the best.
 //! * `PGP_PEER_VENV`: the pygeoprocessing virtual environment (default `~/.cache/pgp-peer/venv`);
 //!   the peer cases are skipped when it is missing.
 //!
