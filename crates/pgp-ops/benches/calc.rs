@@ -436,6 +436,8 @@ fn peer(data: &(PathBuf, PathBuf), out: &Path, cases: &str, table: &mut Table) {
         .arg(out)
         .arg("--cases")
         .arg(cases)
+        .arg("--repeat")
+        .arg(env_or("PGP_BENCH_REPEAT", "1"))
         .output()
         .expect("running the peer script");
     if !output.status.success() {

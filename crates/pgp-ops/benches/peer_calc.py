@@ -55,29 +55,39 @@ def main():
     p.add_argument('--weight', required=True)
     p.add_argument('--out-dir', required=True)
     p.add_argument('--cases', default='simple,heavy,heavy_mp2')
+    p.add_argument('--repeat', type=int, default=1, help='runs per case; the best is reported')
     args = p.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     for case in args.cases.split(','):
-        out = os.path.join(args.out_dir, f'peer_{case}.tif')
-        if os.path.exists(out):
-            os.remove(out)
-        c0 = cpu_seconds()
-        t0 = time.perf_counter()
-        if case == 'simple':
-            pygeoprocessing.raster_calculator(
-                [(args.dem, 1), (args.weight, 1)], simple, out, gdal.GDT_Float32, NODATA)
-        elif case == 'heavy':
-            pygeoprocessing.raster_calculator(
-                [(args.dem, 1)], heavy, out, gdal.GDT_Float32, NODATA)
-        elif case == 'heavy_mp2':
-            pygeoprocessing.multiprocessing.raster_calculator(
-                [(args.dem, 1)], heavy, out, gdal.GDT_Float32, NODATA, n_workers=2)
-        else:
-            raise SystemExit(f'unknown case {case}')
-        seconds = time.perf_counter() - t0
-        cpu = cpu_seconds() - c0
-        print(json.dumps({'case': case, 'seconds': seconds, 'cpu': cpu, 'output': out}),
-              flush=True)
+        best = None
+        for _ in range(max(1, args.repeat)):
+            run = run_case(case, args)
+            if best is None or run['seconds'] < best['seconds']:
+                best = run
+        print(json.dumps(best), flush=True)
+
+
+def run_case(case, args):
+    """One timed run of `case`: {"case", "seconds", "cpu", "output"}."""
+    out = os.path.join(args.out_dir, f'peer_{case}.tif')
+    if os.path.exists(out):
+        os.remove(out)
+    c0 = cpu_seconds()
+    t0 = time.perf_counter()
+    if case == 'simple':
+        pygeoprocessing.raster_calculator(
+            [(args.dem, 1), (args.weight, 1)], simple, out, gdal.GDT_Float32, NODATA)
+    elif case == 'heavy':
+        pygeoprocessing.raster_calculator(
+            [(args.dem, 1)], heavy, out, gdal.GDT_Float32, NODATA)
+    elif case == 'heavy_mp2':
+        pygeoprocessing.multiprocessing.raster_calculator(
+            [(args.dem, 1)], heavy, out, gdal.GDT_Float32, NODATA, n_workers=2)
+    else:
+        raise SystemExit(f'unknown case {case}')
+    seconds = time.perf_counter() - t0
+    cpu = cpu_seconds() - c0
+    return {'case': case, 'seconds': seconds, 'cpu': cpu, 'output': out}
 
 
 if __name__ == '__main__':
