@@ -2,6 +2,7 @@
 //! Every failure exits non-zero with one line that names the file or argument at fault.
 
 mod commands;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,9 @@ use commands::{one_line_message, CaretError, ERROR_PREFIX};
 #[derive(Debug, Parser)]
 #[command(name = "pgp", version, about)]
 struct Cli {
+    /// How to show progress on stderr: bars on a terminal (auto), plain lines for logs, or off.
+    #[arg(long, global = true, value_enum, default_value_t = progress::ProgressMode::Auto)]
+    progress: progress::ProgressMode,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             }
         },
     };
+    progress::install(cli.progress);
     let result = match cli.command {
         Command::Info(args) => commands::info::run(args),
         Command::Run(args) => commands::run::run(args),

@@ -52,7 +52,14 @@ fn run_rerun_edit_and_dry_run() {
     .unwrap();
     assert_eq!(zonal.as_object().unwrap().len(), 202);
 
-    let second = stdout(pgp().arg("run").arg(&file));
+    let out = pgp()
+        .args(["--progress", "lines", "run"])
+        .arg(&file)
+        .assert()
+        .success();
+    let second = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let progress = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(progress.contains("pgp: tasks: 4/4 tasks"), "{progress}");
     assert!(
         second.contains("nothing to do: all 4 task(s) up to date"),
         "{second}"

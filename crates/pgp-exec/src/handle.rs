@@ -347,11 +347,21 @@ pub(crate) fn when_all(deps: Vec<Signal>, then: Callback) {
 /// running ones on a process pool are stopped, running closures finish) and waited for, so
 /// nothing submitted is still running when this returns.
 pub fn wait_all<T: Send + 'static>(handles: Vec<Handle<T>>) -> Result<Vec<T>> {
+    wait_all_notify(handles, |_| {})
+}
+
+/// [`wait_all`], calling `finished(index)` as each handle finishes (successfully or not), in
+/// completion order: for progress reporting.
+pub fn wait_all_notify<T: Send + 'static>(
+    handles: Vec<Handle<T>>,
+    mut finished: impl FnMut(usize),
+) -> Result<Vec<T>> {
     let signals: Vec<Signal> = handles.iter().map(Handle::signal).collect();
     let mut results: Vec<Option<T>> = Vec::new();
     results.resize_with(handles.len(), || None);
     let mut first_error: Option<ExecError> = None;
     for (index, result) in as_completed(handles) {
+        finished(index);
         match result {
             Ok(value) => results[index] = Some(value),
             Err(error) => {

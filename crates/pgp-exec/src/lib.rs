@@ -63,7 +63,7 @@ pub mod worker;
 pub use error::{ExecError, Result};
 pub use executor::{Executor, IntoExecutor};
 pub use group::TaskGroup;
-pub use handle::{as_completed, wait_all, AsCompleted, Handle, Signal};
+pub use handle::{as_completed, wait_all, wait_all_notify, AsCompleted, Handle, Signal};
 pub use ordered::OrderedResults;
 pub use process::{ProcessPool, ProcessPoolBuilder};
 pub use registry::{is_registered, registered_ops, RemoteOp};

@@ -11,7 +11,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use pgp_core::{raster_info, vector_info, LayerRef, RasterDriver, RasterInfo};
-use pgp_exec::{wait_all, Executor};
+use pgp_exec::{wait_all_notify, Executor};
+
+use crate::progress::Tracker;
 use serde::{Deserialize, Serialize};
 
 use crate::geom::{
@@ -374,13 +376,15 @@ fn run_jobs(
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(cost(i)));
     let mut results: Vec<Option<WarpPath>> = vec![None; jobs.len()];
+    let mut progress = Tracker::start("align_and_resize_raster_stack", "rasters", jobs.len());
+    let mut finished = |_| progress.tick();
     if executor.runs_closures() {
         let mut handles = Vec::new();
         for &i in &order {
             let job = jobs[i].clone();
             handles.push(executor.spawn(move || run_warp_job(&job))?);
         }
-        for (&i, r) in order.iter().zip(wait_all(handles)?) {
+        for (&i, r) in order.iter().zip(wait_all_notify(handles, &mut finished)?) {
             results[i] = Some(r?);
         }
     } else {
@@ -388,7 +392,7 @@ fn run_jobs(
             .iter()
             .map(|&i| executor.submit::<WarpOp>(jobs[i].clone()))
             .collect::<pgp_exec::Result<Vec<_>>>()?;
-        for (&i, r) in order.iter().zip(wait_all(handles)?) {
+        for (&i, r) in order.iter().zip(wait_all_notify(handles, &mut finished)?) {
             results[i] = Some(r);
         }
     }

@@ -8,15 +8,18 @@
 
 use pgp_exec::{Executor, RemoteOp};
 
+use crate::progress::Tracker;
 use crate::{Error, Result};
 
 /// Results of [`map_blocks`], in the order of the items.
 pub(crate) type BlockResults<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;
 
 /// Runs `local` (sync, threads) or `O` (process pool) on every item; at most about two items per
-/// worker are in flight, so memory stays bounded however many blocks there are.
+/// worker are in flight, so memory stays bounded however many blocks there are. Progress is
+/// reported as `operation`, one unit per item consumed.
 pub(crate) fn map_blocks<'a, O, I, F>(
     exec: &Executor,
+    operation: &'static str,
     items: I,
     local: F,
 ) -> BlockResults<'a, O::Output>
@@ -26,16 +29,53 @@ where
     F: Fn(O::Args) -> Result<O::Output> + Send + Sync + 'static,
 {
     if exec.runs_closures() {
-        Box::new(
+        map_local(exec, operation, items, local)
+    } else {
+        map_remote::<O, _>(exec, operation, items)
+    }
+}
+
+/// [`map_blocks`] for work that only runs in this process (closures over open handles).
+pub(crate) fn map_local<'a, A, T, I, F>(
+    exec: &Executor,
+    operation: &'static str,
+    items: I,
+    local: F,
+) -> BlockResults<'a, T>
+where
+    A: Send + 'static,
+    T: Send + 'static,
+    I: IntoIterator<Item = A> + 'a,
+    F: Fn(A) -> Result<T> + Send + Sync + 'static,
+{
+    let items: Vec<A> = items.into_iter().collect();
+    let tracker = Tracker::start(operation, "blocks", items.len());
+    Box::new(
+        tracker.track(
             exec.map_ordered(items, local)
                 .map(|r| r.map_err(Error::from).and_then(|inner| inner)),
-        )
-    } else {
-        Box::new(
+        ),
+    )
+}
+
+/// [`map_blocks`] for a registered operation (any executor, process pools included).
+pub(crate) fn map_remote<'a, O, I>(
+    exec: &Executor,
+    operation: &'static str,
+    items: I,
+) -> BlockResults<'a, O::Output>
+where
+    O: RemoteOp,
+    I: IntoIterator<Item = O::Args> + 'a,
+{
+    let items: Vec<O::Args> = items.into_iter().collect();
+    let tracker = Tracker::start(operation, "blocks", items.len());
+    Box::new(
+        tracker.track(
             exec.map_ordered_op::<O>(items)
                 .map(|r| r.map_err(Error::from)),
-        )
-    }
+        ),
+    )
 }
 
 /// Turns an operation error into the text a [`RemoteOp`] reports.
@@ -104,6 +144,24 @@ impl DirtyBlocks {
     ) -> crate::Result<()> {
         out.raster().write(1, x_off, y_off, data)?;
         self.bytes += data.len() * std::mem::size_of::<T>();
+        if self.bytes >= Self::LIMIT {
+            self.bytes = 0;
+            flush_band(out)?;
+        }
+        Ok(())
+    }
+
+    /// [`DirtyBlocks::write`] for a block of any pixel type.
+    pub(crate) fn write_dyn(
+        &mut self,
+        out: &mut pgp_core::OutputRaster,
+        x_off: usize,
+        y_off: usize,
+        data: &pgp_core::DynArray,
+    ) -> crate::Result<()> {
+        out.raster().write_dyn(1, x_off, y_off, data)?;
+        let (rows, cols) = data.shape();
+        self.bytes += rows * cols * data.data_type().size_bytes();
         if self.bytes >= Self::LIMIT {
             self.bytes = 0;
             flush_band(out)?;

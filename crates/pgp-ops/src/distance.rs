@@ -102,9 +102,12 @@ pub fn distance_transform_edt(
             window,
         });
         let pool = Arc::new(RasterPool::new([base.to_path_buf()]));
-        let regions = map_blocks::<RegionOp, _, _>(exec, jobs, move |job| {
-            pool.with(|r| job.run(&r[0])).map_err(Into::into)
-        });
+        let regions = map_blocks::<RegionOp, _, _>(
+            exec,
+            "distance_transform_edt (regions)",
+            jobs,
+            move |job| pool.with(|r| job.run(&r[0])).map_err(Into::into),
+        );
         let mut carry = vec![NONE; cols];
         let mut dirty = DirtyBlocks::new();
         for (w, region) in strips.iter().zip(regions) {
@@ -173,7 +176,8 @@ pub fn distance_transform_edt(
     });
     let mut stats = Moments::default();
     let mut dirty = DirtyBlocks::new();
-    let results = map_blocks::<RowsOp, _, _>(exec, jobs, |job| Ok(job.run()));
+    let results =
+        map_blocks::<RowsOp, _, _>(exec, "distance_transform_edt", jobs, |job| Ok(job.run()));
     for result in results {
         let (window, dist, strip_stats) = result?;
         let a = Array2::from_shape_vec(window.shape(), dist)

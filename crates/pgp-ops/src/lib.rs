@@ -12,6 +12,7 @@ mod gdal_ffi;
 pub mod geom;
 pub mod kernels;
 mod overviews;
+pub mod progress;
 pub mod slope;
 mod stitch;
 pub mod vector_ops;

@@ -76,7 +76,7 @@ pub fn calculate_slope(
     // Threads share one handle on the DEM, taking turns to read: blocks overlap by one pixel,
     // and one handle's block cache decodes each block of the DEM once.
     let shared = Arc::new(Mutex::new(Raster::open(&dem)?));
-    let results = map_blocks::<SlopeBlockOp, _, _>(exec, jobs, move |job| {
+    let results = map_blocks::<SlopeBlockOp, _, _>(exec, "calculate_slope", jobs, move |job| {
         let (read, data) = {
             let dem = shared.lock().unwrap_or_else(|p| p.into_inner());
             job.read(&dem)?

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::common::{
     output_json, parse_bbox, parse_pixel_size, parse_resample, print_outputs, require_file,
-    ExecutorArg, Spinner,
+    ExecutorArg, Stopwatch,
 };
 use super::CmdResult;
 
@@ -101,7 +101,7 @@ pub fn run(args: AlignArgs) -> CmdResult {
         raster_align_index: args.align_to,
         ..Default::default()
     };
-    let spinner = Spinner::start(format!("align: {} raster(s)", args.inputs.len()));
+    let stopwatch = Stopwatch::start();
     let report = align_and_resize_raster_stack(
         &args.inputs,
         &args.outputs,
@@ -111,7 +111,7 @@ pub fn run(args: AlignArgs) -> CmdResult {
         &options,
         &exec,
     )?;
-    let seconds = spinner.finish();
+    let seconds = stopwatch.seconds();
     let mut outputs = Vec::new();
     for (i, out) in args.outputs.iter().enumerate() {
         let mut o = output_json(out)?;

@@ -9,7 +9,7 @@ use pgp::ops::{evaluate_expression, ExprOptions};
 use serde_json::json;
 
 use super::common::{
-    output_json, parse_datatype, parse_number, print_outputs, require_file, ExecutorArg, Spinner,
+    output_json, parse_datatype, parse_number, print_outputs, require_file, ExecutorArg, Stopwatch,
 };
 use super::{CaretError, CmdResult, ERROR_PREFIX};
 
@@ -121,13 +121,13 @@ pub fn run(args: CalcArgs) -> CmdResult {
         nodata: args.nodata,
         ..Default::default()
     };
-    let spinner = Spinner::start(format!("calc: writing {}", args.out.display()));
+    let stopwatch = Stopwatch::start();
     let report = match evaluate_expression(&args.expr, &rasters, &args.out, &options, &exec) {
         Ok(r) => r,
         Err(pgp::ops::Error::Expression(e)) => return Err(CaretError(expression_error(&e)).into()),
         Err(e) => return Err(e.into()),
     };
-    let seconds = spinner.finish();
+    let seconds = stopwatch.seconds();
     let mut output = output_json(&args.out)?;
     output["blocks"] = json!(report.blocks);
     output["valid_pixels"] = json!(report.valid_pixels);

@@ -1,12 +1,10 @@
 //! What the operation subcommands share: argument parsers (used as clap value parsers, so a bad
-//! value is reported with the flag it was given to), the executor default, a progress spinner and
+//! value is reported with the flag it was given to), the executor default, a stopwatch and
 //! the JSON summary of an output raster.
 
-use std::io::IsTerminal;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use pgp::core::{raster_info, BoundingBox, DataType};
 use pgp::exec::{Executor, ExecutorSpec};
 use pgp::ops::{BoundingBoxMode, ResampleMethod};
@@ -130,44 +128,18 @@ pub fn require_file(path: &Path, what: &str) -> Result<(), String> {
     }
 }
 
-/// A spinner with the elapsed time on stderr while an operation runs, shown only when stderr is
-/// a terminal. The operations report no per-block progress, so it says "working", not how far.
-pub struct Spinner {
-    bar: ProgressBar,
-    started: Instant,
-}
+/// How long a command's operation took (progress itself is drawn by [`crate::progress`]).
+pub struct Stopwatch(Instant);
 
-impl Spinner {
-    /// Start spinning with `message` (nothing is drawn when stderr is not a terminal).
-    pub fn start(message: String) -> Spinner {
-        let bar = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new_spinner();
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
-                bar.set_style(style);
-            }
-            bar.set_message(message);
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
-        Spinner {
-            bar,
-            started: Instant::now(),
-        }
+impl Stopwatch {
+    /// Start timing.
+    pub fn start() -> Stopwatch {
+        Stopwatch(Instant::now())
     }
 
-    /// Clear the spinner and return the seconds it ran.
-    pub fn finish(self) -> f64 {
-        self.bar.finish_and_clear();
-        self.started.elapsed().as_secs_f64()
-    }
-}
-
-impl Drop for Spinner {
-    fn drop(&mut self) {
-        // Also on the error path, so an error line is not printed over a spinner.
-        self.bar.finish_and_clear();
+    /// Seconds since the start.
+    pub fn seconds(&self) -> f64 {
+        self.0.elapsed().as_secs_f64()
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use pgp::ops::{convolve_2d, ConvolveOptions};
 
-use super::common::{output_json, print_outputs, require_file, ExecutorArg, Spinner};
+use super::common::{output_json, print_outputs, require_file, ExecutorArg, Stopwatch};
 use super::CmdResult;
 
 /// Arguments of `pgp convolve`.
@@ -40,7 +40,7 @@ pub fn run(args: ConvolveArgs) -> CmdResult {
         ignore_nodata_and_edges: args.ignore_nodata,
         ..Default::default()
     };
-    let spinner = Spinner::start(format!("convolve: writing {}", args.output.display()));
+    let stopwatch = Stopwatch::start();
     convolve_2d(
         &args.signal,
         1,
@@ -50,7 +50,7 @@ pub fn run(args: ConvolveArgs) -> CmdResult {
         &options,
         &exec,
     )?;
-    let seconds = spinner.finish();
+    let seconds = stopwatch.seconds();
     print_outputs(vec![output_json(&args.output)?], seconds, args.json)?;
     Ok(())
 }

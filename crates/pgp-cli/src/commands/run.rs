@@ -119,8 +119,22 @@ pub fn run(args: RunArgs) -> CmdResult {
     let records: Arc<Mutex<Vec<TaskRecord>>> = Arc::new(Mutex::new(Vec::new()));
     let verbose = args.verbose;
     let sink_records = Arc::clone(&records);
+    // Tasks may finish while the graph is still being built: count them until the bar exists.
+    let tasks_done = Arc::new(Mutex::new((None::<crate::progress::Tasks>, 0usize)));
+    let sink_tasks = Arc::clone(&tasks_done);
     let sink: EventSink = Arc::new(move |e: &Event| {
         let at = t0.elapsed().as_secs_f64();
+        if matches!(
+            e,
+            Event::Skipped { .. } | Event::Finished { .. } | Event::Failed { .. }
+        ) {
+            if let Ok(mut tasks) = sink_tasks.lock() {
+                match tasks.0.as_mut() {
+                    Some(t) => t.done(),
+                    None => tasks.1 += 1,
+                }
+            }
+        }
         if verbose {
             eprintln!("{}", event_json(e, at));
         }
@@ -142,7 +156,17 @@ pub fn run(args: RunArgs) -> CmdResult {
     }
 
     let total = pipeline.tasks.len();
+    if let Ok(mut tasks) = tasks_done.lock() {
+        let mut bar = crate::progress::Tasks::start(total);
+        for _ in 0..tasks.1 {
+            bar.done();
+        }
+        tasks.0 = Some(bar);
+    }
     let result = graph.join();
+    if let Ok(mut tasks) = tasks_done.lock() {
+        tasks.0.take();
+    }
     let elapsed = t0.elapsed().as_secs_f64();
     let mut recs = records.lock().map(|r| r.clone()).unwrap_or_default();
     for t in &pipeline.tasks {

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::common::{
     output_json, parse_pixel_size, parse_resample, print_outputs, require_file, ExecutorArg,
-    Spinner,
+    Stopwatch,
 };
 use super::CmdResult;
 
@@ -88,7 +88,7 @@ pub fn run(args: WarpArgs) -> CmdResult {
         target_projection: args.t_srs.clone(),
         ..Default::default()
     };
-    let spinner = Spinner::start(format!("warp: writing {}", args.output.display()));
+    let stopwatch = Stopwatch::start();
     let how = warp_raster(
         &args.input,
         pixel_size,
@@ -97,7 +97,7 @@ pub fn run(args: WarpArgs) -> CmdResult {
         &options,
         &exec,
     )?;
-    let seconds = spinner.finish();
+    let seconds = stopwatch.seconds();
     let mut o = output_json(&args.output)?;
     o["input"] = json!(args.input);
     o["resample"] = json!(args.resample.gdal_name());

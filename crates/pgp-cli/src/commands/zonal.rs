@@ -6,7 +6,7 @@ use pgp::core::LayerRef;
 use pgp::ops::{zonal_statistics, FeatureStats, ZonalOptions, ZonalStats};
 use serde_json::{json, Value};
 
-use super::common::{parse_band, require_file, ExecutorArg, Spinner};
+use super::common::{parse_band, require_file, ExecutorArg};
 use super::CmdResult;
 
 /// Arguments of `pgp zonal-stats`.
@@ -65,9 +65,7 @@ pub fn run(args: ZonalArgs) -> CmdResult {
         layer,
         ..Default::default()
     };
-    let spinner = Spinner::start(format!("zonal-stats: {}", args.vector.display()));
     let stats = zonal_statistics(&args.raster, args.band, &args.vector, &options, &exec)?;
-    spinner.finish();
     println!("{}", render(&stats)?);
     Ok(())
 }

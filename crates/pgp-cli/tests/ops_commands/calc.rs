@@ -212,3 +212,29 @@ fn calc_inputs_of_different_sizes_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn calc_progress_lines_count_blocks_and_auto_is_quiet_off_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 x 300 pixels in 256 x 256 tiles: four blocks.
+    let data = pgp::core::sample::generate(dir.path(), 300, 7).unwrap();
+    let run = |progress: Option<&str>| {
+        let mut cmd = pgp();
+        if let Some(p) = progress {
+            cmd.args(["--progress", p]);
+        }
+        let out = cmd
+            .args(["calc", "a*2", "--in"])
+            .arg(format!("a={}", data.dem.display()))
+            .arg("--out")
+            .arg(dir.path().join("double.tif"))
+            .args(["--executor", "threading:2"])
+            .assert()
+            .success();
+        String::from_utf8_lossy(&out.get_output().stderr).to_string()
+    };
+    let lines = run(Some("lines"));
+    assert!(lines.contains("pgp: evaluate: 4/4 blocks"), "{lines}");
+    assert_eq!(run(None), "", "no terminal: no progress");
+    assert_eq!(run(Some("off")), "");
+}

@@ -6,19 +6,20 @@
 //! are the same whatever the executor and worker count, and at most about two blocks per worker
 //! are in memory at once.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use pgp_core::gdal::Metadata;
 use pgp_core::{
-    block_windows, DataType, DynArray, OutputRaster, Raster, RasterDriver, RasterPool, RasterSpec,
-    Window,
+    block_windows, DataType, DynArray, OutputRaster, Raster, RasterPool, RasterSpec, Window,
 };
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::{to_type, view_of};
 use super::stats::Moments;
+use crate::block_jobs::DirtyBlocks;
+use crate::progress::Tracker;
 use crate::{Error, Result};
 
 /// What a calculator-style operation produced.
@@ -39,6 +40,8 @@ pub struct CalcReport {
 /// The output side of a job.
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
+    /// The operation's name, for progress reports.
+    pub operation: &'static str,
     pub target: PathBuf,
     pub spec: RasterSpec,
     pub stats: bool,
@@ -92,24 +95,6 @@ fn block_moments(data: &DynArray, nodata: Option<f64>) -> Moments {
     })
 }
 
-/// The creation options to use: the caller's, plus GTiff's multi-threaded compression with as
-/// many threads as the executor has workers, unless the caller chose a thread count.
-pub(crate) fn driver_for(driver: &RasterDriver, exec: &Executor) -> RasterDriver {
-    let compressed = driver
-        .option("COMPRESS")
-        .is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
-    if driver.driver.eq_ignore_ascii_case("GTiff")
-        && compressed
-        && exec.workers() > 1
-        && driver.option("NUM_THREADS").is_none()
-    {
-        return driver
-            .clone()
-            .with_option("NUM_THREADS", &exec.workers().to_string());
-    }
-    driver.clone()
-}
-
 /// Create the output under a temporary name and list the block windows (pygeoprocessing's
 /// `iterblocks` over the target).
 pub(crate) fn create_output(job: &Job) -> Result<(OutputRaster, Vec<Window>)> {
@@ -118,10 +103,6 @@ pub(crate) fn create_output(job: &Job) -> Result<(OutputRaster, Vec<Window>)> {
     let windows = block_windows((job.spec.cols, job.spec.rows), block, job.largest_block).collect();
     Ok((out, windows))
 }
-
-/// Dirty output blocks are flushed (compressed and written) after about this many bytes, so the
-/// GDAL block cache does not grow with the raster, and GTiff's compression threads get batches.
-const FLUSH_BYTES: usize = 32 << 20;
 
 /// Write blocks in the order they come, merge statistics, then commit the output. Any error
 /// leaves no output behind (the temporary file is removed).
@@ -134,22 +115,17 @@ pub(crate) fn write_blocks(
 ) -> Result<CalcReport> {
     let mut moments = Moments::default();
     let mut unmapped = Unmapped::default();
-    let mut dirty = 0usize;
+    let mut dirty = DirtyBlocks::new();
     let mut written = 0usize;
-    for result in results {
+    for result in Tracker::start(job.operation, "blocks", n_blocks).track(results) {
         let block = result?;
         let w = block.window;
-        out.raster().write_dyn(1, w.x_off, w.y_off, &block.data)?;
+        dirty.write_dyn(&mut out, w.x_off, w.y_off, &block.data)?;
         written += 1;
         if let Some(m) = &block.moments {
             moments.merge(m);
         }
         unmapped.extend(block.unmapped);
-        dirty += w.area() * job.datatype().size_bytes();
-        if dirty >= FLUSH_BYTES {
-            flush_band(out.raster(), &job.target)?;
-            dirty = 0;
-        }
     }
     if written != n_blocks {
         return Err(Error::invalid(
@@ -186,24 +162,6 @@ pub(crate) fn write_blocks(
         valid_pixels: job.stats.then_some(moments.count),
         statistics,
     })
-}
-
-fn flush_band(raster: &Raster, path: &Path) -> Result<()> {
-    let band = raster
-        .dataset()
-        .rasterband(1)
-        .map_err(|e| pgp_core::Error::gdal(path, "opening band 1", e))?;
-    // SAFETY: a valid band handle owned by `raster`, used on this thread only.
-    let rv = unsafe { gdal_sys::GDALFlushRasterCache(band.c_rasterband()) };
-    if rv != gdal_sys::CPLErr::CE_None {
-        return Err(pgp_core::Error::Gdal {
-            path: path.to_path_buf(),
-            operation: "writing blocks (flushing the cache)".into(),
-            message: "GDALFlushRasterCache failed".into(),
-        }
-        .into());
-    }
-    Ok(())
 }
 
 /// Drop a read-only band's cached blocks after reading `window`, when the window covers whole

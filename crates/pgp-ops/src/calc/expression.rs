@@ -213,9 +213,10 @@ pub fn evaluate(
         &checked,
         datatype,
         Some(nodata),
-        engine::driver_for(&options.calc.driver, exec),
+        crate::block_jobs::with_compression_threads(&options.calc.driver, exec),
     );
     let job = Job {
+        operation: "evaluate",
         target: target.to_path_buf(),
         spec,
         stats: options.calc.calc_raster_stats,

@@ -68,9 +68,10 @@ where
         &checked,
         dtype,
         Some(nodata),
-        engine::driver_for(&options.calc.driver, exec),
+        crate::block_jobs::with_compression_threads(&options.calc.driver, exec),
     );
     let job = Job {
+        operation: "raster_map",
         target: target.to_path_buf(),
         spec,
         stats: options.calc.calc_raster_stats,

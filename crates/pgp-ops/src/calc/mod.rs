@@ -188,9 +188,10 @@ where
         &checked,
         datatype,
         nodata,
-        engine::driver_for(&options.driver, exec),
+        crate::block_jobs::with_compression_threads(&options.driver, exec),
     );
     let job = engine::Job {
+        operation: "raster_calculator",
         target: target.to_path_buf(),
         spec,
         stats: options.calc_raster_stats,

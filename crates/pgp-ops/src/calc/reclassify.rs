@@ -116,9 +116,10 @@ pub fn reclassify_raster(
         return Err(Error::invalid("raster", "no raster input"));
     };
     let mut spec = RasterSpec::like(info, datatype);
-    spec.driver = engine::driver_for(&options.calc.driver, exec);
+    spec.driver = crate::block_jobs::with_compression_threads(&options.calc.driver, exec);
     spec.nodata = vec![target_nodata];
     let job = Job {
+        operation: "reclassify_raster",
         target: target.to_path_buf(),
         spec,
         stats: options.calc.calc_raster_stats,

@@ -152,7 +152,7 @@ pub fn convolve_2d(
         spec: spec.clone(),
         window,
     });
-    let results = map_blocks::<ConvolveTileOp, _, _>(exec, jobs, move |job| {
+    let results = map_blocks::<ConvolveTileOp, _, _>(exec, "convolve_2d", jobs, move |job| {
         let input = {
             let signal = shared.lock().unwrap_or_else(|p| p.into_inner());
             prepared.read(&signal, job.window)?

@@ -6,7 +6,37 @@ use std::path::Path;
 use pgp_core::gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 
 use crate::gdal_ffi::{gdal_failed, last_gdal_message, reset_gdal_error, CStringList};
+use crate::progress::Tracker;
 use crate::{Error, Result};
+
+/// GDAL's progress (a fraction) as whole percent steps of a [`Tracker`].
+struct WarpProgress {
+    tracker: Tracker,
+    percent: u64,
+}
+
+/// GDAL's progress callback. Never unwinds into C: it only does arithmetic and calls a ticker
+/// (whose panics, if any, are caught and end the reporting, not the warp).
+unsafe extern "C" fn warp_progress(
+    complete: f64,
+    _message: *const std::ffi::c_char,
+    data: *mut std::ffi::c_void,
+) -> std::ffi::c_int {
+    // SAFETY: `data` is the `WarpProgress` that outlives the GDALWarp call (see gdal_warp).
+    let progress = unsafe { &mut *data.cast::<WarpProgress>() };
+    let now = (complete.clamp(0.0, 1.0) * 100.0) as u64;
+    if now > progress.percent {
+        let steps = now - progress.percent;
+        progress.percent = now;
+        let tracker = &mut progress.tracker;
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tracker.advance(steps)))
+            .is_err()
+        {
+            progress.tracker = Tracker::none();
+        }
+    }
+    1
+}
 
 /// gdalwarp's command-line arguments, built up the way `gdal.Warp(...)` builds them.
 #[derive(Debug, Default, Clone)]
@@ -86,6 +116,20 @@ pub(crate) fn gdal_warp(
             args.0,
             last_gdal_message()
         )));
+    }
+    let mut progress = WarpProgress {
+        tracker: Tracker::start("warp_raster", "percent", 100),
+        percent: 0,
+    };
+    if progress.tracker.is_active() {
+        // SAFETY: `options` is valid; `progress` lives on this stack frame until after GDALWarp.
+        unsafe {
+            gdal_sys::GDALWarpAppOptionsSetProgress(
+                options,
+                Some(warp_progress),
+                std::ptr::addr_of_mut!(progress).cast(),
+            );
+        }
     }
     let mut usage_error: std::ffi::c_int = 0;
     let mut sources = [src.c_dataset()];

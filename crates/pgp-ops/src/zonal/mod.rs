@@ -180,9 +180,10 @@ impl ZoneLayer {
         if let Some(frame) = self.frame {
             let pool = Arc::new(RasterPool::new(bands.iter().map(|b| b.path.clone())));
             let tasks = self.block_tasks(&bands, frame, ignore_nodata);
-            let results = map_blocks::<ZonalBlockOp, _, _>(exec, tasks, move |task| {
-                pool.with(|rasters| Ok(task.run(rasters)))?
-            });
+            let results =
+                map_blocks::<ZonalBlockOp, _, _>(exec, "zonal_statistics", tasks, move |task| {
+                    pool.with(|rasters| Ok(task.run(rasters)))?
+                });
             for result in results {
                 let per_raster: BlockOutput = result?;
                 for (acc, part) in accs.iter_mut().zip(per_raster) {
