@@ -64,15 +64,13 @@ pub(crate) fn num(v: f64) -> String {
 }
 
 /// Run GDAL's warper from `source` into a new file `dest` (created by the warper with the
-/// driver and creation options in `args`). `read_threads > 1` lets the GTiff driver decode
-/// several source tiles at once. The destination is flushed and closed before returning; errors
-/// name `source` and carry GDAL's message.
-pub(crate) fn gdal_warp(
-    source: &Path,
-    dest: &Path,
-    args: &WarpArgs,
-    read_threads: usize,
-) -> Result<()> {
+/// driver and creation options in `args`). The destination is flushed and closed before
+/// returning; errors name `source` and carry GDAL's message.
+///
+/// The source is opened without GTiff's multi-threaded decoding (`NUM_THREADS` open option):
+/// measured on an 8192² LZW float32 warp on 2 cores, it cost ~13% more CPU and ~10% more time
+/// next to the warper's own threads.
+pub(crate) fn gdal_warp(source: &Path, dest: &Path, args: &WarpArgs) -> Result<()> {
     pgp_core::init();
     if !source.exists() && !source.to_string_lossy().starts_with("/vsi") {
         return Err(pgp_core::Error::FileNotFound {
@@ -80,14 +78,10 @@ pub(crate) fn gdal_warp(
         }
         .into());
     }
-    let threads = read_threads.to_string();
-    let open_options = [format!("NUM_THREADS={threads}")];
-    let open_options: Vec<&str> = open_options.iter().map(String::as_str).collect();
     let src = Dataset::open_ex(
         source,
         DatasetOptions {
             open_flags: GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_VERBOSE_ERROR,
-            open_options: (read_threads > 1).then_some(&open_options[..]),
             ..Default::default()
         },
     )

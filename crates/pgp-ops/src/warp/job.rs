@@ -210,7 +210,7 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
         None => {
             let driver = job.creation_options(&info, true);
             let tmp = TempOutput::new(temporary_sibling(&job.target));
-            gdal_warp(&job.base, &tmp.0, &job.args(&info, &driver), job.threads)?;
+            gdal_warp(&job.base, &tmp.0, &job.args(&info, &driver))?;
             check_grid(&tmp.0, job)?;
             tmp.commit(&job.target)?;
         }
@@ -235,7 +235,6 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
                 &job.base,
                 &scratch.0,
                 &job.args(&info, &scratch_driver),
-                job.threads,
             )?;
             check_grid(&scratch.0, job)?;
             let (mask_path, _mask_scratch) = match mask {
