@@ -44,6 +44,7 @@ mod geo;
 pub mod nodata;
 mod raster;
 pub mod sample;
+pub mod tiles;
 mod vector;
 mod window;
 

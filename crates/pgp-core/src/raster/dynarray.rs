@@ -118,6 +118,12 @@ impl DynArray {
         self.cast::<f64>()
     }
 
+    /// A typed view, if `T` is the array's type.
+    pub fn view<T: Pixel>(&self) -> Option<ndarray::ArrayView2<'_, T>> {
+        let any: &dyn std::any::Any = each!(self, a => a);
+        any.downcast_ref::<Array2<T>>().map(|a| a.view())
+    }
+
     /// Take the typed array out, if `T` is the array's type.
     pub fn into_typed<T: Pixel>(self) -> Option<Array2<T>> {
         // Route through Any so one generic function serves all eight types.

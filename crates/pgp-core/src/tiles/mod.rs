@@ -1,0 +1,342 @@
+//! Compressed GeoTIFF tiles made on the workers, written by one writer without recompression.
+//!
+//! GDAL compresses every block in the thread that writes it (or on a few helper threads), and
+//! for block-wise operations that compression is most of the work: an 8192² float32 LZW output
+//! costs more CPU than reading both inputs. When the output is a tiled, LZW-compressed, single
+//! band GeoTIFF without predictor (pygeoprocessing's default creation options), pgp instead
+//! compresses each tile where the block was computed ([`encode_window`], in parallel on the
+//! executor) and the writer only appends bytes ([`TiledTiffOutput`]).
+//!
+//! GDAL still creates the file (geotransform, projection, nodata, every tag it would write),
+//! as a sparse file with empty tile arrays; the writer appends tiles, fills the two arrays in,
+//! and reopens the file with GDAL for statistics. Other creation options take GDAL's own path
+//! ([`TileLayout::for_spec`] says which).
+
+mod ifd;
+mod lzw;
+
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use lzw::LzwEncoder;
+
+use crate::raster::create::{create_raster, RasterSpec};
+use crate::raster::dataset::Raster;
+use crate::raster::output::temporary_sibling;
+use crate::{with_pixel_type, DataType, DynArray, Error, Pixel, Result, Window};
+
+/// Creation options the raw-tile path understands (anything else goes through GDAL).
+const UNDERSTOOD: [&str; 7] = [
+    "TILED",
+    "BLOCKXSIZE",
+    "BLOCKYSIZE",
+    "COMPRESS",
+    "BIGTIFF",
+    "NUM_THREADS",
+    "PREDICTOR",
+];
+
+/// The tile grid of an output written as raw tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileLayout {
+    /// Raster width and height.
+    pub size: (usize, usize),
+    /// Tile width and height.
+    pub tile: (usize, usize),
+    /// Pixel type.
+    pub datatype: DataType,
+}
+
+/// One compressed tile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawTile {
+    /// Tile index in row-major order over the tile grid.
+    pub index: usize,
+    /// TIFF LZW bytes of the whole (padded) tile.
+    pub bytes: Vec<u8>,
+}
+
+impl TileLayout {
+    /// The layout when `spec` can be written as raw tiles: GTiff, one band, tiled, LZW, no
+    /// predictor, no fill value, only options in [`UNDERSTOOD`]. `None` means "let GDAL write".
+    pub fn for_spec(spec: &RasterSpec) -> Option<TileLayout> {
+        let d = &spec.driver;
+        let is = |key: &str, want: &str| d.option(key).is_some_and(|v| v.eq_ignore_ascii_case(want));
+        let understood = d.options.iter().all(|o| {
+            let key = o.split('=').next().unwrap_or("").trim().to_ascii_uppercase();
+            UNDERSTOOD.contains(&key.as_str())
+        });
+        let no_predictor = d.option("PREDICTOR").is_none_or(|p| p.trim() == "1");
+        if !(d.driver.eq_ignore_ascii_case("GTiff")
+            && spec.bands == 1
+            && spec.fill.is_none()
+            && is("TILED", "YES")
+            && is("COMPRESS", "LZW")
+            && no_predictor
+            && understood
+            && cfg!(target_endian = "little"))
+        {
+            return None;
+        }
+        let size_of = |key: &str| {
+            d.option(key)
+                .map_or(Some(256), |v| v.trim().parse::<usize>().ok())
+        };
+        let tile = (size_of("BLOCKXSIZE")?, size_of("BLOCKYSIZE")?);
+        if tile.0 == 0 || tile.1 == 0 || tile.0 % 16 != 0 || tile.1 % 16 != 0 {
+            return None;
+        }
+        Some(TileLayout {
+            size: (spec.cols, spec.rows),
+            tile,
+            datatype: spec.datatype,
+        })
+    }
+
+    /// Tiles across and down.
+    pub fn grid(&self) -> (usize, usize) {
+        (
+            self.size.0.div_ceil(self.tile.0),
+            self.size.1.div_ceil(self.tile.1),
+        )
+    }
+
+    /// Number of tiles.
+    pub fn count(&self) -> usize {
+        let (a, d) = self.grid();
+        a * d
+    }
+
+    fn aligned(&self, w: Window) -> bool {
+        let fits = |off: usize, len: usize, step: usize, full: usize| {
+            off % step == 0 && (len % step == 0 || off + len == full) && off + len <= full
+        };
+        fits(w.x_off, w.width, self.tile.0, self.size.0)
+            && fits(w.y_off, w.height, self.tile.1, self.size.1)
+            && w.width > 0
+            && w.height > 0
+    }
+}
+
+thread_local! {
+    static ENCODER: RefCell<LzwEncoder> = RefCell::new(LzwEncoder::new());
+}
+
+/// Compress the tiles `data` covers; `window` must be made of whole tiles of `layout` (the
+/// right and bottom edge tiles may be partial: they are padded with zeros, as TIFF wants).
+pub fn encode_window(data: &DynArray, window: Window, layout: &TileLayout) -> Result<Vec<RawTile>> {
+    if data.data_type() != layout.datatype {
+        return Err(Error::invalid(
+            "data",
+            format!("{} pixels for a {} output", data.data_type(), layout.datatype),
+        ));
+    }
+    if data.shape() != window.shape() || !layout.aligned(window) {
+        return Err(Error::invalid(
+            "window",
+            format!("{window:?} is not whole tiles of {:?}", layout.tile),
+        ));
+    }
+    with_pixel_type!(layout.datatype, T => {
+        let Some(view) = data.view::<T>() else {
+            return Err(Error::invalid("data", "pixel type mismatch"));
+        };
+        Ok(encode_typed::<T>(view, window, layout))
+    })
+}
+
+fn encode_typed<T: Pixel>(
+    view: ndarray::ArrayView2<'_, T>,
+    window: Window,
+    layout: &TileLayout,
+) -> Vec<RawTile> {
+    let (tw, th) = layout.tile;
+    let across = layout.grid().0;
+    let px = std::mem::size_of::<T>();
+    let mut tiles = Vec::new();
+    let mut buf = vec![0u8; tw * th * px];
+    ENCODER.with(|enc| {
+        let mut enc = enc.borrow_mut();
+        for ty in (0..window.height).step_by(th) {
+            for tx in (0..window.width).step_by(tw) {
+                let w = tw.min(window.width - tx);
+                let h = th.min(window.height - ty);
+                buf.fill(0);
+                for r in 0..h {
+                    let row = view.row(ty + r);
+                    let dst = &mut buf[r * tw * px..(r * tw + w) * px];
+                    for (c, out) in dst.chunks_exact_mut(px).enumerate() {
+                        out.copy_from_slice(pixel_bytes(&row[tx + c]));
+                    }
+                }
+                let index = ((window.y_off + ty) / th) * across + (window.x_off + tx) / tw;
+                tiles.push(RawTile {
+                    index,
+                    bytes: enc.encode(&buf),
+                });
+            }
+        }
+    });
+    tiles
+}
+
+/// A pixel's bytes as stored in a little-endian TIFF.
+fn pixel_bytes<T: Pixel>(v: &T) -> &[u8] {
+    // SAFETY: pixels are plain numbers (sealed trait: u8..f64), any bit pattern is valid to
+    // read as bytes, and the slice borrows `v` for its size exactly. Only compiled where the
+    // machine is little-endian (checked in `for_spec`, which gates this path).
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
+}
+
+/// A GeoTIFF written from raw tiles under a temporary name, renamed into place by
+/// [`TiledTiffOutput::commit`]; dropped without committing, the partial file is deleted.
+#[derive(Debug)]
+pub struct TiledTiffOutput {
+    layout: TileLayout,
+    file: Option<File>,
+    tmp: PathBuf,
+    target: PathBuf,
+    arrays: ifd::TileArrays,
+    offsets: Vec<u64>,
+    counts: Vec<u64>,
+    end: u64,
+}
+
+impl TiledTiffOutput {
+    /// Create `target` (under a temporary name) for raw tiles when `spec` allows it
+    /// ([`TileLayout::for_spec`]); `Ok(None)` means GDAL must write it.
+    pub fn create(target: impl AsRef<Path>, spec: &RasterSpec) -> Result<Option<TiledTiffOutput>> {
+        let Some(layout) = TileLayout::for_spec(spec) else {
+            return Ok(None);
+        };
+        let target = target.as_ref().to_path_buf();
+        let tmp = temporary_sibling(&target);
+        let mut sparse = spec.clone();
+        sparse.driver = spec
+            .driver
+            .clone()
+            .with_option("SPARSE_OK", "TRUE");
+        let cleanup = |e: Error| {
+            let _ = std::fs::remove_file(&tmp);
+            e
+        };
+        create_raster(&tmp, &sparse)?.close().map_err(cleanup)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(|e| cleanup(Error::io(&tmp, e)))?;
+        let arrays = ifd::tile_arrays(&mut file, &tmp).map_err(cleanup)?;
+        let uncompressed = (layout.count() * layout.tile.0 * layout.tile.1) as u64
+            * layout.datatype.size_bytes() as u64;
+        // LZW can grow incompressible data by up to half; stay far from 4 GiB in classic TIFF.
+        let fits = arrays.big || uncompressed / 2 * 3 < u64::from(u32::MAX) - (64 << 20);
+        if arrays.count != layout.count() as u64 || arrays.byte_counts.width < 4 || !fits {
+            drop(file);
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(None);
+        }
+        let end = file
+            .seek(SeekFrom::End(0))
+            .map_err(|e| cleanup(Error::io(&tmp, e)))?;
+        Ok(Some(TiledTiffOutput {
+            layout,
+            file: Some(file),
+            tmp,
+            target,
+            arrays,
+            offsets: vec![0; layout.count()],
+            counts: vec![0; layout.count()],
+            end,
+        }))
+    }
+
+    /// The tile grid workers encode for.
+    pub fn layout(&self) -> &TileLayout {
+        &self.layout
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Append one compressed tile.
+    pub fn write(&mut self, tile: &RawTile) -> Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(Error::invalid("output", "written after commit"));
+        };
+        if tile.index >= self.offsets.len() || self.counts[tile.index] != 0 {
+            return Err(Error::invalid(
+                "tile",
+                format!(
+                    "{}: tile {} is out of range or written twice",
+                    self.target.display(),
+                    tile.index
+                ),
+            ));
+        }
+        file.seek(SeekFrom::Start(self.end))
+            .and_then(|_| file.write_all(&tile.bytes))
+            .map_err(|e| Error::io(&self.target, e))?;
+        self.offsets[tile.index] = self.end;
+        self.counts[tile.index] = tile.bytes.len() as u64;
+        self.end += tile.bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Fill in the tile arrays, let `finish` set statistics or metadata through GDAL (the file
+    /// is reopened for it only when given), and rename the file into place. Every tile must
+    /// have been written.
+    pub fn commit(mut self, finish: Option<FinishFn<'_>>) -> Result<PathBuf> {
+        if let Some(missing) = self.counts.iter().position(|&c| c == 0) {
+            return Err(Error::invalid(
+                "tiles",
+                format!("{}: tile {missing} was never written", self.target.display()),
+            ));
+        }
+        let Some(mut file) = self.file.take() else {
+            return Err(Error::invalid("output", "committed twice"));
+        };
+        ifd::write_array(&mut file, &self.tmp, self.arrays.offsets, &self.offsets)?;
+        ifd::write_array(&mut file, &self.tmp, self.arrays.byte_counts, &self.counts)?;
+        file.flush().map_err(|e| Error::io(&self.tmp, e))?;
+        drop(file);
+        if let Some(finish) = finish {
+            let mut r = Raster::open_update(&self.tmp)?;
+            finish(&mut r)?;
+            r.close()?;
+        }
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        let (tmp_aux, target_aux) = (sidecar(&self.tmp), sidecar(&self.target));
+        if tmp_aux.exists() {
+            std::fs::rename(&tmp_aux, &target_aux).map_err(|e| Error::io(&self.target, e))?;
+        } else {
+            // A stale sidecar would describe the old file.
+            let _ = std::fs::remove_file(target_aux);
+        }
+        Ok(self.target.clone())
+    }
+}
+
+/// What [`TiledTiffOutput::commit`] runs on the finished file, opened with GDAL for update.
+pub type FinishFn<'a> = Box<dyn FnOnce(&mut Raster) -> Result<()> + 'a>;
+
+fn sidecar(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(".aux.xml");
+    PathBuf::from(s)
+}
+
+impl Drop for TiledTiffOutput {
+    fn drop(&mut self) {
+        // After a successful commit the temporary name no longer exists.
+        self.file.take();
+        let _ = std::fs::remove_file(&self.tmp);
+        let _ = std::fs::remove_file(sidecar(&self.tmp));
+    }
+}

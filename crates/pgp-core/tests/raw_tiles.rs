@@ -1,0 +1,172 @@
+//! Rasters written as raw LZW tiles read back through GDAL exactly as written, with GDAL's
+//! own tags, statistics and nodata; bad use leaves nothing behind.
+
+use ndarray::Array2;
+use pgp_core::tiles::{encode_window, TileLayout, TiledTiffOutput};
+use pgp_core::{
+    block_windows, BandStatistics, DataType, DynArray, GeoTransform, OutputRaster, Pixel, Raster,
+    RasterDriver, RasterSpec, Window, DEFAULT_GTIFF_OPTIONS,
+};
+
+fn spec(cols: usize, rows: usize, dt: DataType) -> RasterSpec {
+    RasterSpec::new(cols, rows, dt, GeoTransform::north_up(500.0, 900.0, 30.0, -30.0))
+        .nodata(Some(7.0))
+}
+
+/// Pseudo-random values with runs, so LZW sees both noise and repetition.
+fn pixels<T: Pixel>(cols: usize, rows: usize, seed: u64) -> Array2<T> {
+    let mut x = seed | 1;
+    Array2::from_shape_fn((rows, cols), |(r, c)| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if (r / 3 + c / 5) % 4 == 0 {
+            T::from_f64(7.0)
+        } else {
+            T::from_f64((x % 251) as f64 - 100.0 + 0.25)
+        }
+    })
+}
+
+fn write_raw(path: &std::path::Path, spec: &RasterSpec, data: &DynArray, largest: usize) {
+    let mut out = TiledTiffOutput::create(path, spec).unwrap().expect("raw path");
+    let layout = *out.layout();
+    for w in block_windows(layout.size, layout.tile, largest) {
+        let block = pgp_core::with_pixel_type!(layout.datatype, T => {
+            let v = data.view::<T>().unwrap();
+            DynArray::from(v.slice(ndarray::s![w.y_off..w.y_off + w.height, w.x_off..w.x_off + w.width]).to_owned())
+        });
+        for t in encode_window(&block, w, &layout).unwrap() {
+            out.write(&t).unwrap();
+        }
+    }
+    let stats = BandStatistics {
+        min: 1.0,
+        max: 2.0,
+        mean: 1.5,
+        std_dev: 0.5,
+    };
+    out.commit(Some(Box::new(move |r: &mut Raster| r.set_statistics(1, stats))))
+        .unwrap();
+}
+
+fn read_all(path: &std::path::Path) -> DynArray {
+    let r = Raster::open(path).unwrap();
+    let (c, rws) = r.size();
+    r.read_dyn(1, Window::full(c, rws)).unwrap()
+}
+
+#[test]
+fn every_pixel_type_reads_back_exactly_like_gdals_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for dt in [
+        DataType::U8,
+        DataType::I8,
+        DataType::U16,
+        DataType::I16,
+        DataType::U32,
+        DataType::I32,
+        DataType::F32,
+        DataType::F64,
+    ] {
+        // Not a multiple of the tile size: edge tiles are partial.
+        let (cols, rows) = (600, 300);
+        let s = spec(cols, rows, dt);
+        let data: DynArray =
+            pgp_core::with_pixel_type!(dt, T => DynArray::from(pixels::<T>(cols, rows, 9)));
+        let raw = dir.path().join(format!("raw-{dt}.tif"));
+        write_raw(&raw, &s, &data, 1 << 16);
+        let gdal = dir.path().join(format!("gdal-{dt}.tif"));
+        let mut out = OutputRaster::create(&gdal, &s).unwrap();
+        out.raster().write_dyn(1, 0, 0, &data).unwrap();
+        out.commit().unwrap();
+
+        assert_eq!(read_all(&raw), data, "{dt}");
+        let (a, b) = (
+            pgp_core::raster_info(&raw).unwrap(),
+            pgp_core::raster_info(&gdal).unwrap(),
+        );
+        assert_eq!(a.raster_size, b.raster_size);
+        assert_eq!(a.geotransform, b.geotransform);
+        assert_eq!(a.datatype, b.datatype);
+        assert_eq!(a.nodata, b.nodata);
+        assert_eq!(a.block_size, b.block_size);
+        let r = Raster::open(&raw).unwrap();
+        let stats = r.statistics(1).unwrap().expect("statistics written");
+        assert_eq!((stats.min, stats.max), (1.0, 2.0));
+    }
+}
+
+#[test]
+fn nan_and_windows_of_several_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cols, rows) = (1000, 530);
+    let mut data = pixels::<f32>(cols, rows, 3);
+    data[[0, 0]] = f32::NAN;
+    data[[529, 999]] = f32::NEG_INFINITY;
+    let data = DynArray::from(data);
+    let raw = dir.path().join("raw.tif");
+    // Windows of 512 x 512 (four tiles each), and the ragged edges.
+    write_raw(&raw, &spec(cols, rows, DataType::F32), &data, 1 << 18);
+    let back = read_all(&raw).into_typed::<f32>().unwrap();
+    assert!(back[[0, 0]].is_nan());
+    assert_eq!(back[[529, 999]], f32::NEG_INFINITY);
+    let want = data.into_typed::<f32>().unwrap();
+    for (a, b) in back.iter().zip(want.iter()) {
+        assert!(a == b || (a.is_nan() && b.is_nan()));
+    }
+}
+
+#[test]
+fn only_plain_tiled_lzw_geotiffs_take_the_raw_path() {
+    let base = spec(100, 100, DataType::F32);
+    assert!(TileLayout::for_spec(&base).is_some());
+    let with = |opts: &[&str]| {
+        let mut s = base.clone();
+        s.driver = RasterDriver::new("GTiff", opts.iter().copied());
+        TileLayout::for_spec(&s)
+    };
+    assert_eq!(
+        with(&["TILED=YES", "COMPRESS=LZW", "BLOCKXSIZE=512", "BLOCKYSIZE=128"]).map(|l| l.tile),
+        Some((512, 128))
+    );
+    assert!(with(&["TILED=YES", "COMPRESS=LZW", "PREDICTOR=2"]).is_none());
+    assert!(with(&["TILED=YES", "COMPRESS=DEFLATE"]).is_none());
+    assert!(with(&["COMPRESS=LZW"]).is_none(), "striped");
+    assert!(with(&["TILED=YES", "COMPRESS=LZW", "SPARSE_OK=TRUE"]).is_none());
+    let mut two = base.clone();
+    two.bands = 2;
+    assert!(TileLayout::for_spec(&two).is_none());
+    let mut mem = base;
+    mem.driver = RasterDriver::new("MEM", DEFAULT_GTIFF_OPTIONS);
+    assert!(TileLayout::for_spec(&mem).is_none());
+}
+
+#[test]
+fn a_missing_tile_or_a_drop_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("out.tif");
+    let s = spec(300, 300, DataType::U8);
+    let mut out = TiledTiffOutput::create(&target, &s).unwrap().unwrap();
+    let layout = *out.layout();
+    let block = DynArray::from(Array2::<u8>::zeros((256, 256)));
+    for t in encode_window(&block, Window::new(0, 0, 256, 256), &layout).unwrap() {
+        out.write(&t).unwrap();
+        assert!(out.write(&t).is_err(), "a tile written twice is refused");
+    }
+    let err = out.commit(None).unwrap_err().to_string();
+    assert!(err.contains("never written"), "{err}");
+    assert!(!target.exists());
+
+    let out = TiledTiffOutput::create(&target, &s).unwrap().unwrap();
+    drop(out);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Windows that are not whole tiles are refused.
+    let layout = TileLayout::for_spec(&s).unwrap();
+    let odd = DynArray::from(Array2::<u8>::zeros((100, 100)));
+    assert!(encode_window(&odd, Window::new(10, 0, 100, 100), &layout).is_err());
+    let f = DynArray::from(Array2::<f32>::zeros((256, 256)));
+    assert!(encode_window(&f, Window::new(0, 0, 256, 256), &layout).is_err());
+}
