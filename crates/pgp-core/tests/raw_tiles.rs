@@ -9,8 +9,13 @@ use pgp_core::{
 };
 
 fn spec(cols: usize, rows: usize, dt: DataType) -> RasterSpec {
-    RasterSpec::new(cols, rows, dt, GeoTransform::north_up(500.0, 900.0, 30.0, -30.0))
-        .nodata(Some(7.0))
+    RasterSpec::new(
+        cols,
+        rows,
+        dt,
+        GeoTransform::north_up(500.0, 900.0, 30.0, -30.0),
+    )
+    .nodata(Some(7.0))
 }
 
 /// Pseudo-random values with runs, so LZW sees both noise and repetition.
@@ -29,7 +34,9 @@ fn pixels<T: Pixel>(cols: usize, rows: usize, seed: u64) -> Array2<T> {
 }
 
 fn write_raw(path: &std::path::Path, spec: &RasterSpec, data: &DynArray, largest: usize) {
-    let mut out = TiledTiffOutput::create(path, spec).unwrap().expect("raw path");
+    let mut out = TiledTiffOutput::create(path, spec)
+        .unwrap()
+        .expect("raw path");
     let layout = *out.layout();
     for w in block_windows(layout.size, layout.tile, largest) {
         let block = pgp_core::with_pixel_type!(layout.datatype, T => {
@@ -46,8 +53,10 @@ fn write_raw(path: &std::path::Path, spec: &RasterSpec, data: &DynArray, largest
         mean: 1.5,
         std_dev: 0.5,
     };
-    out.commit(Some(Box::new(move |r: &mut Raster| r.set_statistics(1, stats))))
-        .unwrap();
+    out.commit(Some(Box::new(move |r: &mut Raster| {
+        r.set_statistics(1, stats)
+    })))
+    .unwrap();
 }
 
 fn read_all(path: &std::path::Path) -> DynArray {
@@ -127,7 +136,13 @@ fn only_plain_tiled_lzw_geotiffs_take_the_raw_path() {
         TileLayout::for_spec(&s)
     };
     assert_eq!(
-        with(&["TILED=YES", "COMPRESS=LZW", "BLOCKXSIZE=512", "BLOCKYSIZE=128"]).map(|l| l.tile),
+        with(&[
+            "TILED=YES",
+            "COMPRESS=LZW",
+            "BLOCKXSIZE=512",
+            "BLOCKYSIZE=128"
+        ])
+        .map(|l| l.tile),
         Some((512, 128))
     );
     assert!(with(&["TILED=YES", "COMPRESS=LZW", "PREDICTOR=2"]).is_none());

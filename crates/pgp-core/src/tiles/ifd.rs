@@ -74,11 +74,20 @@ pub(crate) fn tile_arrays(file: &mut File, path: &Path) -> Result<TileArrays> {
         (u64::from(u32_at(&head, 4)), 2, 12, 4)
     };
     let n = read_exact_at(file, path, ifd, count_len)?;
-    let n = if big { u64_at(&n, 0) } else { u64::from(u16_at(&n, 0)) };
+    let n = if big {
+        u64_at(&n, 0)
+    } else {
+        u64::from(u16_at(&n, 0))
+    };
     if n == 0 || n > 4096 {
         return Err(bad(path, format!("{n} directory entries")));
     }
-    let entries = read_exact_at(file, path, ifd + count_len as u64, n as usize * entry_len + 8)?;
+    let entries = read_exact_at(
+        file,
+        path,
+        ifd + count_len as u64,
+        n as usize * entry_len + 8,
+    )?;
     let next = entries.len() - 8;
     let next_ifd = if big {
         u64_at(&entries, next)
@@ -107,7 +116,8 @@ pub(crate) fn tile_arrays(file: &mut File, path: &Path) -> Result<TileArrays> {
         } else {
             u64::from(u32_at(e, 4))
         };
-        let value_at = ifd + count_len as u64 + (i * entry_len) as u64 + (entry_len - inline) as u64;
+        let value_at =
+            ifd + count_len as u64 + (i * entry_len) as u64 + (entry_len - inline) as u64;
         let at = if count * u64::from(width) <= inline as u64 {
             value_at
         } else if big {
@@ -129,7 +139,10 @@ pub(crate) fn tile_arrays(file: &mut File, path: &Path) -> Result<TileArrays> {
             count: a,
             big,
         }),
-        _ => Err(bad(path, "no tile offsets and byte counts of the same length")),
+        _ => Err(bad(
+            path,
+            "no tile offsets and byte counts of the same length",
+        )),
     }
 }
 

@@ -1,9 +1,10 @@
 //! TIFF's LZW compression (TIFF 6.0 section 13, with libtiff's "early change" code widths).
 //!
 //! Why our own: compressing the output is most of the cost of a block-wise operation, and
-//! libtiff's encoder runs in GDAL's writing thread and clears a 72 KB hash table every ~4000
-//! codes. This encoder runs on the executor's workers, block by block, and invalidates its table
-//! by bumping a generation number instead. The bit stream follows libtiff's encoder code for
+//! libtiff's encoder runs in GDAL's writing thread, probes a hash table and clears it (72 KB)
+//! every ~4000 codes. This encoder runs on the executor's workers, block by block, looks strings
+//! up in a dense table (one slot per prefix code and byte) and invalidates it by bumping a
+//! generation number instead of clearing it. The bit stream follows libtiff's encoder code for
 //! code (code widths, when the table is reset, what precedes the end code), so libtiff and
 //! GDAL read it back; tests decode it with GDAL and with an independent decoder.
 
@@ -15,16 +16,16 @@ const MAX_BITS: u32 = 12;
 /// libtiff's `CODE_MAX`: the largest code of `MAX_BITS` bits.
 const CODE_MAX: u16 = (1 << MAX_BITS) - 1;
 
-const TABLE_BITS: u32 = 14;
-const TABLE_SIZE: usize = 1 << TABLE_BITS;
-/// Slots store `generation << KEY_BITS | key`; a key is a 12-bit prefix code and a byte.
-const KEY_BITS: u32 = 20;
-const MAX_GENERATION: u32 = (1 << (32 - KEY_BITS)) - 1;
+/// One slot per (prefix code, next byte): 4096 x 256.
+const TABLE_SIZE: usize = 1 << 20;
+/// Slots store `generation << CODE_BITS | code`; a slot of another generation is empty.
+const CODE_BITS: u32 = 12;
+const CODE_MASK: u32 = (1 << CODE_BITS) - 1;
+const MAX_GENERATION: u32 = (1 << (32 - CODE_BITS)) - 1;
 
 /// An LZW encoder whose string table is reused from call to call.
 pub struct LzwEncoder {
-    slots: Box<[u32; TABLE_SIZE]>,
-    codes: Box<[u16; TABLE_SIZE]>,
+    table: Vec<u32>,
     generation: u32,
 }
 
@@ -41,17 +42,23 @@ struct BitWriter {
 }
 
 impl BitWriter {
+    /// Append `code` in `width` bits, most significant first; bytes leave in groups of four.
     #[inline]
     fn put(&mut self, code: u16, width: u32) {
         self.data = (self.data << width) | u64::from(code);
         self.bits += width;
-        while self.bits >= 8 {
-            self.bits -= 8;
-            self.out.push((self.data >> self.bits) as u8);
+        if self.bits >= 32 {
+            self.bits -= 32;
+            let word = (self.data >> self.bits) as u32;
+            self.out.extend_from_slice(&word.to_be_bytes());
         }
     }
 
     fn finish(mut self) -> Vec<u8> {
+        while self.bits >= 8 {
+            self.bits -= 8;
+            self.out.push((self.data >> self.bits) as u8);
+        }
         if self.bits > 0 {
             self.out.push((self.data << (8 - self.bits)) as u8);
         }
@@ -60,19 +67,18 @@ impl BitWriter {
 }
 
 impl LzwEncoder {
-    /// A new encoder (its table is 96 KiB).
+    /// A new encoder (its table is 4 MiB).
     pub fn new() -> LzwEncoder {
         LzwEncoder {
-            slots: Box::new([0; TABLE_SIZE]),
-            codes: Box::new([0; TABLE_SIZE]),
+            table: vec![0; TABLE_SIZE],
             generation: 1,
         }
     }
 
-    /// Forget every string: one increment, and a real clear every 4095 resets.
+    /// Forget every string: one increment, and a real clear every million resets.
     fn reset(&mut self) {
         if self.generation == MAX_GENERATION {
-            self.slots.fill(0);
+            self.table.fill(0);
             self.generation = 1;
         } else {
             self.generation += 1;
@@ -99,27 +105,15 @@ impl LzwEncoder {
         let mut prefix = u16::from(first);
         let mut generation = self.generation;
         for &byte in rest {
-            let key = (u32::from(prefix) << 8) | u32::from(byte);
-            let tag = (generation << KEY_BITS) | key;
-            let mut slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - TABLE_BITS)) as usize;
-            let hit = loop {
-                let s = self.slots[slot];
-                if s == tag {
-                    break true;
-                }
-                if s >> KEY_BITS != generation {
-                    break false;
-                }
-                slot = (slot + 1) & (TABLE_SIZE - 1);
-            };
-            if hit {
-                prefix = self.codes[slot];
+            let slot = ((usize::from(prefix) << 8) | usize::from(byte)) & (TABLE_SIZE - 1);
+            let entry = self.table[slot];
+            if entry >> CODE_BITS == generation {
+                prefix = (entry & CODE_MASK) as u16;
                 continue;
             }
             w.put(prefix, width);
             prefix = u16::from(byte);
-            self.slots[slot] = tag;
-            self.codes[slot] = free;
+            self.table[slot] = (generation << CODE_BITS) | u32::from(free);
             free += 1;
             if free == CODE_MAX - 1 {
                 w.put(CLEAR, width);
@@ -191,7 +185,8 @@ mod tests {
             let entry = if (code as usize) < table.len() {
                 table[code as usize].clone()
             } else {
-                let mut e = table[old.expect("first code after clear is a literal") as usize].clone();
+                let mut e =
+                    table[old.expect("first code after clear is a literal") as usize].clone();
                 e.push(e[0]);
                 e
             };

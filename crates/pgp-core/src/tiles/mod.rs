@@ -65,9 +65,15 @@ impl TileLayout {
     /// predictor, no fill value, only options in [`UNDERSTOOD`]. `None` means "let GDAL write".
     pub fn for_spec(spec: &RasterSpec) -> Option<TileLayout> {
         let d = &spec.driver;
-        let is = |key: &str, want: &str| d.option(key).is_some_and(|v| v.eq_ignore_ascii_case(want));
+        let is =
+            |key: &str, want: &str| d.option(key).is_some_and(|v| v.eq_ignore_ascii_case(want));
         let understood = d.options.iter().all(|o| {
-            let key = o.split('=').next().unwrap_or("").trim().to_ascii_uppercase();
+            let key = o
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_uppercase();
             UNDERSTOOD.contains(&key.as_str())
         });
         let no_predictor = d.option("PREDICTOR").is_none_or(|p| p.trim() == "1");
@@ -87,7 +93,7 @@ impl TileLayout {
                 .map_or(Some(256), |v| v.trim().parse::<usize>().ok())
         };
         let tile = (size_of("BLOCKXSIZE")?, size_of("BLOCKYSIZE")?);
-        if tile.0 == 0 || tile.1 == 0 || tile.0 % 16 != 0 || tile.1 % 16 != 0 {
+        if tile.0 == 0 || tile.1 == 0 || !tile.0.is_multiple_of(16) || !tile.1.is_multiple_of(16) {
             return None;
         }
         Some(TileLayout {
@@ -113,7 +119,9 @@ impl TileLayout {
 
     fn aligned(&self, w: Window) -> bool {
         let fits = |off: usize, len: usize, step: usize, full: usize| {
-            off % step == 0 && (len % step == 0 || off + len == full) && off + len <= full
+            off.is_multiple_of(step)
+                && (len.is_multiple_of(step) || off + len == full)
+                && off + len <= full
         };
         fits(w.x_off, w.width, self.tile.0, self.size.0)
             && fits(w.y_off, w.height, self.tile.1, self.size.1)
@@ -132,7 +140,11 @@ pub fn encode_window(data: &DynArray, window: Window, layout: &TileLayout) -> Re
     if data.data_type() != layout.datatype {
         return Err(Error::invalid(
             "data",
-            format!("{} pixels for a {} output", data.data_type(), layout.datatype),
+            format!(
+                "{} pixels for a {} output",
+                data.data_type(),
+                layout.datatype
+            ),
         ));
     }
     if data.shape() != window.shape() || !layout.aligned(window) {
@@ -216,10 +228,7 @@ impl TiledTiffOutput {
         let target = target.as_ref().to_path_buf();
         let tmp = temporary_sibling(&target);
         let mut sparse = spec.clone();
-        sparse.driver = spec
-            .driver
-            .clone()
-            .with_option("SPARSE_OK", "TRUE");
+        sparse.driver = spec.driver.clone().with_option("SPARSE_OK", "TRUE");
         let cleanup = |e: Error| {
             let _ = std::fs::remove_file(&tmp);
             e
@@ -296,7 +305,10 @@ impl TiledTiffOutput {
         if let Some(missing) = self.counts.iter().position(|&c| c == 0) {
             return Err(Error::invalid(
                 "tiles",
-                format!("{}: tile {missing} was never written", self.target.display()),
+                format!(
+                    "{}: tile {missing} was never written",
+                    self.target.display()
+                ),
             ));
         }
         let Some(mut file) = self.file.take() else {

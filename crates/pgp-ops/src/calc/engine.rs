@@ -21,6 +21,7 @@ use super::stats::Moments;
 use crate::block_jobs::DirtyBlocks;
 use crate::progress::Tracker;
 use crate::{Error, Result};
+use pgp_core::tiles::{encode_window, RawTile, TileLayout, TiledTiffOutput};
 
 /// What a calculator-style operation produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +59,7 @@ impl Job {
 #[derive(Debug, Clone)]
 pub(crate) struct Computed {
     pub window: Window,
-    pub data: DynArray,
+    pub data: Payload,
     pub moments: Option<Moments>,
     /// Input values the operation had no mapping for (reclassification).
     pub unmapped: Vec<f64>,
@@ -83,10 +84,47 @@ pub(crate) fn finish_block(
     let moments = stats.then(|| block_moments(&data, nodata));
     Ok(Computed {
         window,
-        data,
+        data: Payload::Pixels(data),
         moments,
         unmapped: Vec::new(),
     })
+}
+
+/// A block's pixels, or the same pixels already compressed as the output's tiles.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    Pixels(DynArray),
+    Tiles(Vec<RawTile>),
+}
+
+impl Computed {
+    /// Compress the block into `layout`'s tiles (on the worker that computed it), if the
+    /// output takes raw tiles.
+    pub fn encoded(mut self, layout: Option<&TileLayout>) -> Result<Computed> {
+        if let (Some(layout), Payload::Pixels(data)) = (layout, &self.data) {
+            self.data = Payload::Tiles(encode_window(data, self.window, layout)?);
+        }
+        Ok(self)
+    }
+}
+
+/// GDAL statistics plus the share of valid pixels, as GDAL's own statistics write them.
+fn set_statistics(
+    raster: &mut Raster,
+    s: pgp_core::BandStatistics,
+    valid: u64,
+    job: &Job,
+) -> pgp_core::Result<()> {
+    raster.set_statistics(1, s)?;
+    let total = (job.spec.cols * job.spec.rows) as f64;
+    let percent = format!("{:.2}", valid as f64 / total * 100.0);
+    let mut band = raster
+        .dataset()
+        .rasterband(1)
+        .map_err(|e| pgp_core::Error::gdal(&job.target, "opening band 1", e))?;
+    band.set_metadata_item("STATISTICS_VALID_PERCENT", &percent, "")
+        .map_err(|e| pgp_core::Error::gdal(&job.target, "setting statistics metadata", e))?;
+    Ok(())
 }
 
 fn block_moments(data: &DynArray, nodata: Option<f64>) -> Moments {
@@ -95,32 +133,78 @@ fn block_moments(data: &DynArray, nodata: Option<f64>) -> Moments {
     })
 }
 
+/// Where a job's blocks go: raw compressed tiles when the output allows, GDAL otherwise.
+pub(crate) enum Sink {
+    Raw(TiledTiffOutput),
+    Gdal(OutputRaster, DirtyBlocks),
+}
+
+impl Sink {
+    /// The tile layout workers compress for, when the output takes raw tiles.
+    pub fn layout(&self) -> Option<TileLayout> {
+        match self {
+            Sink::Raw(raw) => Some(*raw.layout()),
+            Sink::Gdal(..) => None,
+        }
+    }
+
+    fn write(&mut self, block: &Computed) -> Result<()> {
+        let w = block.window;
+        match (self, &block.data) {
+            (Sink::Raw(raw), Payload::Tiles(tiles)) => {
+                for t in tiles {
+                    raw.write(t)?;
+                }
+            }
+            (Sink::Raw(raw), Payload::Pixels(data)) => {
+                let layout = *raw.layout();
+                for t in encode_window(data, w, &layout)? {
+                    raw.write(&t)?;
+                }
+            }
+            (Sink::Gdal(out, dirty), Payload::Pixels(data)) => {
+                dirty.write_dyn(out, w.x_off, w.y_off, data)?;
+            }
+            (Sink::Gdal(..), Payload::Tiles(_)) => {
+                return Err(Error::invalid(
+                    "block",
+                    "compressed tiles for an output GDAL writes",
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Create the output under a temporary name and list the block windows (pygeoprocessing's
 /// `iterblocks` over the target).
-pub(crate) fn create_output(job: &Job) -> Result<(OutputRaster, Vec<Window>)> {
+pub(crate) fn create_output(job: &Job) -> Result<(Sink, Vec<Window>)> {
+    let size = (job.spec.cols, job.spec.rows);
+    if let Some(raw) = TiledTiffOutput::create(&job.target, &job.spec)? {
+        let windows = block_windows(size, raw.layout().tile, job.largest_block).collect();
+        return Ok((Sink::Raw(raw), windows));
+    }
     let mut out = OutputRaster::create(&job.target, &job.spec)?;
     let block = out.raster().block_size(1)?;
-    let windows = block_windows((job.spec.cols, job.spec.rows), block, job.largest_block).collect();
-    Ok((out, windows))
+    let windows = block_windows(size, block, job.largest_block).collect();
+    Ok((Sink::Gdal(out, DirtyBlocks::new()), windows))
 }
 
 /// Write blocks in the order they come, merge statistics, then commit the output. Any error
 /// leaves no output behind (the temporary file is removed).
 pub(crate) fn write_blocks(
     job: &Job,
-    mut out: OutputRaster,
+    mut sink: Sink,
     n_blocks: usize,
     results: impl Iterator<Item = Result<Computed>>,
     check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
 ) -> Result<CalcReport> {
     let mut moments = Moments::default();
     let mut unmapped = Unmapped::default();
-    let mut dirty = DirtyBlocks::new();
     let mut written = 0usize;
     for result in Tracker::start(job.operation, "blocks", n_blocks).track(results) {
         let block = result?;
-        let w = block.window;
-        dirty.write_dyn(&mut out, w.x_off, w.y_off, &block.data)?;
+        sink.write(&block)?;
         written += 1;
         if let Some(m) = &block.moments {
             moments.merge(m);
@@ -142,19 +226,23 @@ pub(crate) fn write_blocks(
     } else {
         None
     };
-    if let Some(s) = statistics {
-        let raster = out.raster();
-        raster.set_statistics(1, s)?;
-        let total = (job.spec.cols * job.spec.rows) as f64;
-        let percent = format!("{:.2}", moments.count as f64 / total * 100.0);
-        let mut band = raster
-            .dataset()
-            .rasterband(1)
-            .map_err(|e| pgp_core::Error::gdal(&job.target, "opening band 1", e))?;
-        band.set_metadata_item("STATISTICS_VALID_PERCENT", &percent, "")
-            .map_err(|e| pgp_core::Error::gdal(&job.target, "setting statistics metadata", e))?;
+    let valid = moments.count;
+    let finish = move |raster: &mut Raster| -> pgp_core::Result<()> {
+        if let Some(s) = statistics {
+            set_statistics(raster, s, valid, job)?;
+        }
+        Ok(())
+    };
+    match sink {
+        Sink::Raw(raw) => {
+            let finish: pgp_core::tiles::FinishFn<'_> = Box::new(finish);
+            raw.commit(statistics.is_some().then_some(finish))?;
+        }
+        Sink::Gdal(mut out, _) => {
+            finish(out.raster())?;
+            out.commit()?;
+        }
     }
-    out.commit()?;
     Ok(CalcReport {
         target: job.target.clone(),
         size: (job.spec.cols, job.spec.rows),
@@ -202,19 +290,20 @@ where
 {
     let pool = Arc::new(RasterPool::new(raster_paths));
     pool.check()?;
-    let (out, windows) = create_output(job)?;
+    let (sink, windows) = create_output(job)?;
     let n = windows.len();
     let compute = Arc::new(compute);
+    let layout = sink.layout();
     let results = exec
         .map_ordered(windows, move |w| {
-            pool.with(|rasters| Ok(compute(rasters, w)))
+            pool.with(|rasters| Ok(compute(rasters, w).and_then(|c| c.encoded(layout.as_ref()))))
         })
         .map(|r| {
             r.map_err(Error::from)
                 .and_then(|opened| opened.map_err(Error::from))
                 .and_then(|computed| computed)
         });
-    write_blocks(job, out, n, results, check_unmapped)
+    write_blocks(job, sink, n, results, check_unmapped)
 }
 
 /// Distinct unmapped input values seen so far, in increasing order (up to a limit).

@@ -395,7 +395,7 @@ impl PreparedExpr {
         });
         Ok(Computed {
             window,
-            data,
+            data: super::engine::Payload::Pixels(data),
             moments,
             unmapped: Vec::new(),
         })

@@ -241,7 +241,7 @@ impl PreparedReclass {
         });
         Ok(Computed {
             window,
-            data,
+            data: super::engine::Payload::Pixels(data),
             moments,
             unmapped,
         })

@@ -7,16 +7,19 @@ use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use super::cast::view_of;
-use super::engine::{self, CalcReport, Computed, Job, Unmapped};
+use super::engine::{self, CalcReport, Computed, Job, Payload, Unmapped};
 use super::kernel::KernelSpec;
 use super::stats::Moments;
 use crate::{Error, Result};
+use pgp_core::tiles::{RawTile, TileLayout};
 
 /// Arguments of one process-pool task.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ChunkArgs {
     kernel: KernelSpec,
     windows: Vec<Window>,
+    /// Compress blocks into these tiles in the worker (outputs written as raw tiles).
+    layout: Option<TileLayout>,
 }
 
 /// A block as it travels back from a worker.
@@ -38,14 +41,18 @@ enum WireData {
     I32(Vec<i32>),
     F32(Vec<f32>),
     F64(Vec<f64>),
+    Tiles(Vec<RawTile>),
 }
 
 impl WireBlock {
     fn from_computed(c: Computed) -> WireBlock {
-        let data = with_pixel_type!(c.data.data_type(), T => {
-            let v: Vec<T> = view_of::<T>(&c.data).map(|a| a.iter().copied().collect()).unwrap_or_default();
-            WireData::from(v)
-        });
+        let data = match c.data {
+            Payload::Tiles(tiles) => WireData::Tiles(tiles),
+            Payload::Pixels(data) => with_pixel_type!(data.data_type(), T => {
+                let v: Vec<T> = view_of::<T>(&data).map(|a| a.iter().copied().collect()).unwrap_or_default();
+                WireData::from(v)
+            }),
+        };
         WireBlock {
             window: c.window,
             data,
@@ -60,6 +67,14 @@ impl WireBlock {
             Error::invalid("block", format!("worker sent a malformed block: {e}"))
         };
         let data: DynArray = match self.data {
+            WireData::Tiles(tiles) => {
+                return Ok(Computed {
+                    window: self.window,
+                    data: Payload::Tiles(tiles),
+                    moments: self.moments,
+                    unmapped: self.unmapped,
+                })
+            }
             WireData::U8(v) => ndarray::Array2::from_shape_vec(shape, v)
                 .map_err(bad)?
                 .into(),
@@ -87,7 +102,7 @@ impl WireBlock {
         };
         Ok(Computed {
             window: self.window,
-            data,
+            data: Payload::Pixels(data),
             moments: self.moments,
             unmapped: self.unmapped,
         })
@@ -122,7 +137,12 @@ impl RemoteOp for CalcChunk {
                 .collect::<pgp_core::Result<Vec<_>>>()?;
             args.windows
                 .iter()
-                .map(|w| prepared.compute(&rasters, *w).map(WireBlock::from_computed))
+                .map(|w| {
+                    prepared
+                        .compute(&rasters, *w)
+                        .and_then(|c| c.encoded(args.layout.as_ref()))
+                        .map(WireBlock::from_computed)
+                })
                 .collect()
         };
         compute().map_err(|e| e.to_string())
@@ -142,6 +162,7 @@ pub(crate) fn run_on_processes(
     check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
 ) -> Result<CalcReport> {
     let (out, windows) = engine::create_output(job)?;
+    let layout = out.layout();
     let n = windows.len();
     let per_block = windows.first().map_or(1, Window::area).max(1);
     // At least four tasks per worker, so the last tasks do not leave workers idle.
@@ -152,6 +173,7 @@ pub(crate) fn run_on_processes(
         .map(|ws| ChunkArgs {
             kernel: spec.clone(),
             windows: ws.to_vec(),
+            layout,
         })
         .collect();
     let results =
@@ -167,7 +189,7 @@ pub(crate) fn run_on_processes(
 
 fn write_or_datatype_error(
     job: &Job,
-    out: pgp_core::OutputRaster,
+    out: engine::Sink,
     n: usize,
     results: impl Iterator<Item = Result<Computed>>,
     check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
@@ -175,14 +197,22 @@ fn write_or_datatype_error(
     let want: DataType = job.datatype();
     let checked = results.map(move |r| {
         r.and_then(|c| {
-            if c.data.data_type() == want {
+            let ok = match &c.data {
+                Payload::Pixels(d) => d.data_type() == want,
+                // Tiles were encoded for the output's layout, which checks the type.
+                Payload::Tiles(_) => true,
+            };
+            if ok {
                 Ok(c)
             } else {
                 Err(Error::invalid(
                     "block",
                     format!(
                         "worker sent {} pixels for a {} output",
-                        c.data.data_type(),
+                        match &c.data {
+                            Payload::Pixels(d) => d.data_type(),
+                            Payload::Tiles(_) => want,
+                        },
                         want
                     ),
                 ))

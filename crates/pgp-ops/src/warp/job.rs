@@ -231,11 +231,7 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
             } else {
                 RasterDriver::new("GTiff", ["TILED=YES", "BIGTIFF=YES"])
             };
-            gdal_warp(
-                &job.base,
-                &scratch.0,
-                &job.args(&info, &scratch_driver),
-            )?;
+            gdal_warp(&job.base, &scratch.0, &job.args(&info, &scratch_driver))?;
             check_grid(&scratch.0, job)?;
             let (mask_path, _mask_scratch) = match mask {
                 WarpMask::Raster(p) => (p.clone(), None),
