@@ -8,6 +8,9 @@
 
 use pgp_exec::{Executor, RemoteOp};
 
+use pgp_core::tiles::{encode_window, FinishFn, RawTile, TileLayout, TiledTiffOutput};
+use pgp_core::{OutputRaster, RasterSpec, Window};
+
 use crate::progress::Tracker;
 use crate::{Error, Result};
 
@@ -188,4 +191,119 @@ fn flush_band(out: &mut pgp_core::OutputRaster) -> crate::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// A block's pixels, or the same pixels already compressed as the output's tiles.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    Pixels(pgp_core::DynArray),
+    Tiles(Vec<RawTile>),
+}
+
+impl Payload {
+    /// Compress pixels into `layout`'s tiles (call it on the worker that computed them), when
+    /// the output takes raw tiles; anything else is returned as it is.
+    pub(crate) fn encoded(self, window: Window, layout: Option<&TileLayout>) -> Result<Payload> {
+        match (layout, self) {
+            (Some(layout), Payload::Pixels(data)) => {
+                Ok(Payload::Tiles(encode_window(&data, window, layout)?))
+            }
+            (_, other) => Ok(other),
+        }
+    }
+}
+
+/// Where an operation's blocks go, in block order from one thread: raw tiles compressed by the
+/// workers when the output allows ([`TiledTiffOutput`]), GDAL's writer otherwise. Either way
+/// the output appears at its path only on [`Sink::commit`].
+pub(crate) enum Sink {
+    Raw(TiledTiffOutput),
+    Gdal(OutputRaster, DirtyBlocks),
+}
+
+impl Sink {
+    /// Create `target`. `step` is the size of the windows the operation will write, when it
+    /// does not follow the output's tiles; raw tiles are used only if those windows are made of
+    /// whole tiles.
+    pub(crate) fn create(
+        target: &std::path::Path,
+        spec: &RasterSpec,
+        step: Option<(usize, usize)>,
+    ) -> Result<Sink> {
+        let whole_tiles = |tile: (usize, usize)| {
+            step.is_none_or(|(sx, sy)| {
+                (sx.is_multiple_of(tile.0) || sx >= spec.cols)
+                    && (sy.is_multiple_of(tile.1) || sy >= spec.rows)
+            })
+        };
+        if TileLayout::for_spec(spec).is_some_and(|l| whole_tiles(l.tile)) {
+            if let Some(raw) = TiledTiffOutput::create(target, spec)? {
+                return Ok(Sink::Raw(raw));
+            }
+        }
+        Ok(Sink::Gdal(
+            OutputRaster::create(target, spec)?,
+            DirtyBlocks::new(),
+        ))
+    }
+
+    /// The tile layout workers compress for, when the output takes raw tiles.
+    pub(crate) fn layout(&self) -> Option<TileLayout> {
+        match self {
+            Sink::Raw(raw) => Some(*raw.layout()),
+            Sink::Gdal(..) => None,
+        }
+    }
+
+    /// The output's block (tile) size.
+    pub(crate) fn block_size(&mut self) -> Result<(usize, usize)> {
+        match self {
+            Sink::Raw(raw) => Ok(raw.layout().tile),
+            Sink::Gdal(out, _) => Ok(out.raster().block_size(1)?),
+        }
+    }
+
+    /// Write one block.
+    pub(crate) fn write(&mut self, window: Window, data: &Payload) -> Result<()> {
+        match (self, data) {
+            (Sink::Raw(raw), Payload::Tiles(tiles)) => {
+                for t in tiles {
+                    raw.write(t)?;
+                }
+            }
+            (Sink::Raw(raw), Payload::Pixels(data)) => {
+                let layout = *raw.layout();
+                for t in encode_window(data, window, &layout)? {
+                    raw.write(&t)?;
+                }
+            }
+            (Sink::Gdal(out, dirty), Payload::Pixels(data)) => {
+                dirty.write_dyn(out, window.x_off, window.y_off, data)?;
+            }
+            (Sink::Gdal(..), Payload::Tiles(_)) => {
+                return Err(Error::invalid(
+                    "block",
+                    "compressed tiles for an output GDAL writes",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Finish the output: `finish` (statistics, metadata) runs on it through GDAL, then it is
+    /// renamed into place.
+    pub(crate) fn commit(self, finish: Option<FinishFn<'_>>) -> Result<()> {
+        match self {
+            Sink::Raw(raw) => {
+                raw.commit(finish)?;
+            }
+            Sink::Gdal(mut out, _) => {
+                if let Some(finish) = finish {
+                    finish(out.raster())?;
+                }
+                out.commit()?;
+            }
+        }
+        Ok(())
+    }
 }

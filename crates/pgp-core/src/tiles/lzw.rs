@@ -88,7 +88,8 @@ impl LzwEncoder {
     /// Compress `input` as one TIFF strip or tile.
     pub fn encode(&mut self, input: &[u8]) -> Vec<u8> {
         let mut w = BitWriter {
-            out: Vec::with_capacity(input.len() / 2 + 16),
+            // Incompressible data grows by a few percent; avoid reallocating in that case.
+            out: Vec::with_capacity(input.len() + input.len() / 8 + 64),
             data: 0,
             bits: 0,
         };

@@ -10,18 +10,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pgp_core::gdal::Metadata;
-use pgp_core::{
-    block_windows, DataType, DynArray, OutputRaster, Raster, RasterPool, RasterSpec, Window,
-};
+use pgp_core::{block_windows, DataType, DynArray, Raster, RasterPool, RasterSpec, Window};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::{to_type, view_of};
 use super::stats::Moments;
-use crate::block_jobs::DirtyBlocks;
+use crate::block_jobs::{Payload, Sink};
 use crate::progress::Tracker;
 use crate::{Error, Result};
-use pgp_core::tiles::{encode_window, RawTile, TileLayout, TiledTiffOutput};
+use pgp_core::tiles::TileLayout;
 
 /// What a calculator-style operation produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,20 +88,11 @@ pub(crate) fn finish_block(
     })
 }
 
-/// A block's pixels, or the same pixels already compressed as the output's tiles.
-#[derive(Debug, Clone)]
-pub(crate) enum Payload {
-    Pixels(DynArray),
-    Tiles(Vec<RawTile>),
-}
-
 impl Computed {
     /// Compress the block into `layout`'s tiles (on the worker that computed it), if the
     /// output takes raw tiles.
     pub fn encoded(mut self, layout: Option<&TileLayout>) -> Result<Computed> {
-        if let (Some(layout), Payload::Pixels(data)) = (layout, &self.data) {
-            self.data = Payload::Tiles(encode_window(data, self.window, layout)?);
-        }
+        self.data = self.data.encoded(self.window, layout)?;
         Ok(self)
     }
 }
@@ -133,61 +122,13 @@ fn block_moments(data: &DynArray, nodata: Option<f64>) -> Moments {
     })
 }
 
-/// Where a job's blocks go: raw compressed tiles when the output allows, GDAL otherwise.
-pub(crate) enum Sink {
-    Raw(TiledTiffOutput),
-    Gdal(OutputRaster, DirtyBlocks),
-}
-
-impl Sink {
-    /// The tile layout workers compress for, when the output takes raw tiles.
-    pub fn layout(&self) -> Option<TileLayout> {
-        match self {
-            Sink::Raw(raw) => Some(*raw.layout()),
-            Sink::Gdal(..) => None,
-        }
-    }
-
-    fn write(&mut self, block: &Computed) -> Result<()> {
-        let w = block.window;
-        match (self, &block.data) {
-            (Sink::Raw(raw), Payload::Tiles(tiles)) => {
-                for t in tiles {
-                    raw.write(t)?;
-                }
-            }
-            (Sink::Raw(raw), Payload::Pixels(data)) => {
-                let layout = *raw.layout();
-                for t in encode_window(data, w, &layout)? {
-                    raw.write(&t)?;
-                }
-            }
-            (Sink::Gdal(out, dirty), Payload::Pixels(data)) => {
-                dirty.write_dyn(out, w.x_off, w.y_off, data)?;
-            }
-            (Sink::Gdal(..), Payload::Tiles(_)) => {
-                return Err(Error::invalid(
-                    "block",
-                    "compressed tiles for an output GDAL writes",
-                ))
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Create the output under a temporary name and list the block windows (pygeoprocessing's
 /// `iterblocks` over the target).
 pub(crate) fn create_output(job: &Job) -> Result<(Sink, Vec<Window>)> {
+    let mut sink = Sink::create(&job.target, &job.spec, None)?;
     let size = (job.spec.cols, job.spec.rows);
-    if let Some(raw) = TiledTiffOutput::create(&job.target, &job.spec)? {
-        let windows = block_windows(size, raw.layout().tile, job.largest_block).collect();
-        return Ok((Sink::Raw(raw), windows));
-    }
-    let mut out = OutputRaster::create(&job.target, &job.spec)?;
-    let block = out.raster().block_size(1)?;
-    let windows = block_windows(size, block, job.largest_block).collect();
-    Ok((Sink::Gdal(out, DirtyBlocks::new()), windows))
+    let windows = block_windows(size, sink.block_size()?, job.largest_block).collect();
+    Ok((sink, windows))
 }
 
 /// Write blocks in the order they come, merge statistics, then commit the output. Any error
@@ -204,7 +145,7 @@ pub(crate) fn write_blocks(
     let mut written = 0usize;
     for result in Tracker::start(job.operation, "blocks", n_blocks).track(results) {
         let block = result?;
-        sink.write(&block)?;
+        sink.write(block.window, &block.data)?;
         written += 1;
         if let Some(m) = &block.moments {
             moments.merge(m);
@@ -233,16 +174,7 @@ pub(crate) fn write_blocks(
         }
         Ok(())
     };
-    match sink {
-        Sink::Raw(raw) => {
-            let finish: pgp_core::tiles::FinishFn<'_> = Box::new(finish);
-            raw.commit(statistics.is_some().then_some(finish))?;
-        }
-        Sink::Gdal(mut out, _) => {
-            finish(out.raster())?;
-            out.commit()?;
-        }
-    }
+    sink.commit(statistics.is_some().then_some(Box::new(finish)))?;
     Ok(CalcReport {
         target: job.target.clone(),
         size: (job.spec.cols, job.spec.rows),

@@ -395,7 +395,7 @@ impl PreparedExpr {
         });
         Ok(Computed {
             window,
-            data: super::engine::Payload::Pixels(data),
+            data: crate::block_jobs::Payload::Pixels(data),
             moments,
             unmapped: Vec::new(),
         })

@@ -241,7 +241,7 @@ impl PreparedReclass {
         });
         Ok(Computed {
             window,
-            data: super::engine::Payload::Pixels(data),
+            data: crate::block_jobs::Payload::Pixels(data),
             moments,
             unmapped,
         })

@@ -7,9 +7,10 @@ use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use super::cast::view_of;
-use super::engine::{self, CalcReport, Computed, Job, Payload, Unmapped};
+use super::engine::{self, CalcReport, Computed, Job, Unmapped};
 use super::kernel::KernelSpec;
 use super::stats::Moments;
+use crate::block_jobs::{Payload, Sink};
 use crate::{Error, Result};
 use pgp_core::tiles::{RawTile, TileLayout};
 
@@ -189,7 +190,7 @@ pub(crate) fn run_on_processes(
 
 fn write_or_datatype_error(
     job: &Job,
-    out: engine::Sink,
+    out: Sink,
     n: usize,
     results: impl Iterator<Item = Result<Computed>>,
     check_unmapped: impl FnOnce(Unmapped) -> Result<()>,

@@ -29,14 +29,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
-use pgp_core::{
-    block_windows, with_pixel_type, DataType, OutputRaster, Pixel, Raster, RasterDriver, Window,
-};
+use pgp_core::{block_windows, with_pixel_type, DataType, Pixel, Raster, RasterDriver, Window};
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use crate::block_jobs::{
-    map_blocks, remote_error, spec_like, with_compression_threads, DirtyBlocks,
+    map_local, map_remote, remote_error, spec_like, with_compression_threads, BlockResults,
+    Payload, Sink,
 };
 use crate::{Error, Result};
 pub use tile::MAX_CONVOLVE_KERNEL_SIDE;
@@ -142,34 +141,44 @@ pub fn convolve_2d(
         &with_compression_threads(&options.driver, exec),
     )
     .nodata(Some(target_nodata));
-    let mut out = OutputRaster::create(target.as_ref(), &out_spec)?;
+    let mut sink = Sink::create(target.as_ref(), &out_spec, Some(tile))?;
     let windows = block_windows((cols, rows), tile, 0);
     let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data));
-    // Threads share one handle on the signal, taking turns to read: tiles overlap by the
-    // kernel's reach, and one handle's block cache decodes each block of the signal once.
-    let shared = Arc::new(Mutex::new(Raster::open(&signal)?));
     let jobs = windows.map(move |window| TileJob {
         spec: spec.clone(),
         window,
     });
-    let results = map_blocks::<ConvolveTileOp, _, _>(exec, "convolve_2d", jobs, move |job| {
-        let input = {
-            let signal = shared.lock().unwrap_or_else(|p| p.into_inner());
-            prepared.read(&signal, job.window)?
-        };
-        Ok((job.window, prepared.compute(job.window, input)?))
-    });
     let dt = options.target_datatype;
-    let mut dirty = DirtyBlocks::new();
+    let layout = sink.layout();
+    let results: BlockResults<'_, (Window, Payload)> = if exec.runs_closures() {
+        // Threads share one handle on the signal, taking turns to read: tiles overlap by the
+        // kernel's reach, and one handle's block cache decodes each block of the signal once.
+        let shared = Arc::new(Mutex::new(Raster::open(&signal)?));
+        map_local(exec, "convolve_2d", jobs, move |job: TileJob| {
+            let input = {
+                let signal = shared.lock().unwrap_or_else(|p| p.into_inner());
+                prepared.read(&signal, job.window)?
+            };
+            let values = prepared.compute(job.window, input)?;
+            let payload = typed(values, dt).encoded(job.window, layout.as_ref())?;
+            Ok((job.window, payload))
+        })
+    } else {
+        Box::new(
+            map_remote::<ConvolveTileOp, _>(exec, "convolve_2d", jobs)
+                .map(move |r| r.map(|(window, values)| (window, typed(values, dt)))),
+        )
+    };
     for result in results {
-        let (window, values) = result?;
-        with_pixel_type!(dt, T => {
-            let typed: Array2<T> = values.mapv(to_pixel::<T>);
-            dirty.write(&mut out, window.x_off, window.y_off, typed.view())?;
-        });
+        let (window, payload) = result?;
+        sink.write(window, &payload)?;
     }
-    out.commit()?;
-    Ok(())
+    sink.commit(None)
+}
+
+/// A tile's values in the output type.
+fn typed(values: Array2<f64>, dt: DataType) -> Payload {
+    with_pixel_type!(dt, T => Payload::Pixels(values.mapv(to_pixel::<T>).into()))
 }
 
 /// Converts a result to the output type: floats as they are, integers rounded to nearest
