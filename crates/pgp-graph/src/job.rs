@@ -149,10 +149,13 @@ fn execute(ctx: &Ctx, def: &TaskDef, work: Work, start: Instant) -> Result<Compl
     if let Some(prepared) = prepared {
         let mut outputs = Vec::with_capacity(def.outputs.len());
         for path in &def.outputs {
-            let found = ctx.memo.digest(path).map_err(|e| TaskError::Output {
-                path: path.clone(),
-                message: format!("cannot hash: {e}"),
-            })?;
+            let found = ctx
+                .memo
+                .digest_settled(path)
+                .map_err(|e| TaskError::Output {
+                    path: path.clone(),
+                    message: format!("cannot hash: {e}"),
+                })?;
             outputs.push(OutputRecord {
                 path: path.clone(),
                 digest: found.digest,

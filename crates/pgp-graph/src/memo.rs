@@ -12,6 +12,12 @@
 //!   than the moment hashing started. Any later modification then gets a ctime after that moment
 //!   and so differs from the remembered one. A racy entry is rehashed on next use; by then the file
 //!   has usually aged and the new entry is trusted.
+//! * The window adapts to the filesystem: timestamps with a sub-millisecond part come from a
+//!   filesystem that stamps at kernel-tick resolution (ext4, xfs, btrfs, tmpfs: 1-10 ms), where
+//!   [`FINE_WINDOW`] is enough; anything coarser (whole seconds, FAT's two seconds) keeps the
+//!   configured window. Outputs the graph just wrote are hashed once they are [`FINE_WINDOW`] old
+//!   ([`DigestMemo::digest_settled`]), so a rerun right after a run trusts them instead of
+//!   rehashing gigabytes.
 
 use crate::digest::{hash_file, Digest};
 use crate::fsutil::{atomic_write, frame, unframe, FrameError};
@@ -23,6 +29,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const MEMO_MAGIC: &[u8; 8] = b"PGPGMEMO";
+
+/// The racy window for files whose timestamps have kernel-tick resolution (see module docs).
+pub const FINE_WINDOW: Duration = Duration::from_millis(50);
 const MEMO_VERSION: u32 = 1;
 
 /// What identifies one version of a file without reading it.
@@ -81,6 +90,12 @@ impl FileStamp {
     fn newest_ns(&self) -> i128 {
         self.mtime_ns.max(self.ctime_ns)
     }
+
+    /// Whether both timestamps carry a sub-millisecond part, i.e. the filesystem stamps files
+    /// with (at least) kernel-tick resolution. A coarse filesystem never does.
+    fn fine_grained(&self) -> bool {
+        self.mtime_ns % 1_000_000 != 0 && self.ctime_ns % 1_000_000 != 0
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -135,7 +150,7 @@ impl DigestMemo {
     pub fn digest(&self, path: &Path) -> io::Result<FileDigest> {
         let stamp = FileStamp::of(path)?;
         if let Some(e) = self.entries.lock().get(path) {
-            if e.stamp == stamp && e.stamp.newest_ns() + self.racy_window_ns <= e.hashed_at_ns {
+            if e.stamp == stamp && e.stamp.newest_ns() + self.window_ns(&stamp) <= e.hashed_at_ns {
                 return Ok(FileDigest {
                     digest: e.digest,
                     stamp,
@@ -170,6 +185,29 @@ impl DigestMemo {
         Err(io::Error::other(
             "file kept changing while it was being hashed",
         ))
+    }
+
+    /// How old a file with `stamp` must be when hashing starts for its entry to be trusted.
+    fn window_ns(&self, stamp: &FileStamp) -> i128 {
+        if stamp.fine_grained() {
+            self.racy_window_ns.min(FINE_WINDOW.as_nanos() as i128)
+        } else {
+            self.racy_window_ns
+        }
+    }
+
+    /// [`DigestMemo::digest`] of a file that was just written: on a fine-grained filesystem,
+    /// first wait until it is old enough (at most [`FINE_WINDOW`]) for the entry to be trusted
+    /// on the next run.
+    pub fn digest_settled(&self, path: &Path) -> io::Result<FileDigest> {
+        let stamp = FileStamp::of(path)?;
+        if stamp.fine_grained() {
+            let wait = stamp.newest_ns() + self.window_ns(&stamp) - now_ns();
+            if wait > 0 && wait <= FINE_WINDOW.as_nanos() as i128 {
+                std::thread::sleep(Duration::from_nanos(wait as u64 + 1_000_000));
+            }
+        }
+        self.digest(path)
     }
 
     /// Forgets what is known about `path` (used when the graph itself replaces the file).
@@ -242,6 +280,27 @@ mod tests {
     fn set_old_times(p: &Path) {
         // Give the file an mtime far in the past; ctime stays "now", which is what matters.
         filetime::set_file_mtime(p, filetime::FileTime::from_unix_time(1_000_000_000, 0)).unwrap();
+    }
+
+    #[test]
+    fn settled_outputs_are_trusted_on_a_fine_grained_filesystem() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.bin");
+        std::fs::write(&p, b"written by a task").unwrap();
+        let memo = DigestMemo::new(Duration::from_secs(2));
+        let first = memo.digest_settled(&p).unwrap();
+        let again = memo.digest(&p).unwrap();
+        assert_eq!(first.digest, again.digest);
+        if FileStamp::of(&p).unwrap().fine_grained() {
+            assert_eq!(memo.hash_count(), 1, "the settled entry is trusted");
+        } else {
+            // Whole-second timestamps: the two-second window applies and the entry is racy.
+            assert_eq!(memo.hash_count(), 2);
+        }
+        // Trust never survives a change, even one that keeps the size and the mtime.
+        std::fs::write(&p, b"WRITTEN BY A TASK").unwrap();
+        let changed = memo.digest(&p).unwrap();
+        assert_ne!(changed.digest, first.digest);
     }
 
     #[test]
