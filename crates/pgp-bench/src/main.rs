@@ -12,6 +12,11 @@ mod cases;
 mod compare;
 mod report;
 
+// The same allocator as the `pgp` binary, so the figures are what the CLI gets (see pgp-cli's
+// main.rs for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
