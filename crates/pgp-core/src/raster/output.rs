@@ -78,25 +78,33 @@ impl OutputRaster {
         let Some(raster) = self.raster.take() else {
             return Ok(self.target.clone());
         };
-        let result = raster.close().and_then(|()| {
-            std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))
-        });
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&self.tmp);
-            let _ = std::fs::remove_file(sidecar(&self.tmp));
-            return Err(e);
+        let result = raster
+            .close()
+            .and_then(|()| rename_into_place(&self.tmp, &self.target));
+        if result.is_err() {
+            remove_temporary(&self.tmp);
         }
-        // GDAL may have written a sidecar (statistics in .aux.xml for some drivers).
-        let tmp_aux = sidecar(&self.tmp);
-        if tmp_aux.exists() {
-            std::fs::rename(&tmp_aux, sidecar(&self.target))
-                .map_err(|e| Error::io(&self.target, e))?;
-        } else {
-            // A stale sidecar would describe the old file.
-            let _ = std::fs::remove_file(sidecar(&self.target));
-        }
-        Ok(self.target.clone())
+        result.map(|()| self.target.clone())
     }
+}
+
+/// Rename a finished temporary file to `target`, with GDAL's sidecar (statistics in .aux.xml
+/// for some drivers) if it wrote one; otherwise remove a stale sidecar of the old file.
+pub(crate) fn rename_into_place(tmp: &Path, target: &Path) -> Result<()> {
+    std::fs::rename(tmp, target).map_err(|e| Error::io(target, e))?;
+    let tmp_aux = sidecar(tmp);
+    if tmp_aux.exists() {
+        std::fs::rename(&tmp_aux, sidecar(target)).map_err(|e| Error::io(target, e))?;
+    } else {
+        let _ = std::fs::remove_file(sidecar(target));
+    }
+    Ok(())
+}
+
+/// Delete a temporary output and its sidecar, if they exist.
+pub(crate) fn remove_temporary(tmp: &Path) {
+    let _ = std::fs::remove_file(tmp);
+    let _ = std::fs::remove_file(sidecar(tmp));
 }
 
 fn sidecar(path: &Path) -> PathBuf {
@@ -109,8 +117,7 @@ impl Drop for OutputRaster {
     fn drop(&mut self) {
         if let Some(r) = self.raster.take() {
             drop(r);
-            let _ = std::fs::remove_file(&self.tmp);
-            let _ = std::fs::remove_file(sidecar(&self.tmp));
+            remove_temporary(&self.tmp);
         }
     }
 }

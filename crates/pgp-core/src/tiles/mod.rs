@@ -26,7 +26,7 @@ pub use lzw::LzwEncoder;
 
 use crate::raster::create::{create_raster, RasterSpec};
 use crate::raster::dataset::Raster;
-use crate::raster::output::temporary_sibling;
+use crate::raster::output::{remove_temporary, rename_into_place, temporary_sibling};
 use crate::{with_pixel_type, DataType, DynArray, Error, Pixel, Result, Window};
 
 /// Creation options the raw-tile path understands (anything else goes through GDAL).
@@ -323,14 +323,7 @@ impl TiledTiffOutput {
             finish(&mut r)?;
             r.close()?;
         }
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        let (tmp_aux, target_aux) = (sidecar(&self.tmp), sidecar(&self.target));
-        if tmp_aux.exists() {
-            std::fs::rename(&tmp_aux, &target_aux).map_err(|e| Error::io(&self.target, e))?;
-        } else {
-            // A stale sidecar would describe the old file.
-            let _ = std::fs::remove_file(target_aux);
-        }
+        rename_into_place(&self.tmp, &self.target)?;
         Ok(self.target.clone())
     }
 }
@@ -338,17 +331,10 @@ impl TiledTiffOutput {
 /// What [`TiledTiffOutput::commit`] runs on the finished file, opened with GDAL for update.
 pub type FinishFn<'a> = Box<dyn FnOnce(&mut Raster) -> Result<()> + 'a>;
 
-fn sidecar(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_os_string();
-    s.push(".aux.xml");
-    PathBuf::from(s)
-}
-
 impl Drop for TiledTiffOutput {
     fn drop(&mut self) {
         // After a successful commit the temporary name no longer exists.
         self.file.take();
-        let _ = std::fs::remove_file(&self.tmp);
-        let _ = std::fs::remove_file(sidecar(&self.tmp));
+        remove_temporary(&self.tmp);
     }
 }

@@ -168,13 +168,9 @@ pub(crate) fn write_blocks(
         None
     };
     let valid = moments.count;
-    let finish = move |raster: &mut Raster| -> pgp_core::Result<()> {
-        if let Some(s) = statistics {
-            set_statistics(raster, s, valid, job)?;
-        }
-        Ok(())
-    };
-    sink.commit(statistics.is_some().then_some(Box::new(finish)))?;
+    sink.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
+        Box::new(move |raster: &mut Raster| set_statistics(raster, s, valid, job))
+    }))?;
     Ok(CalcReport {
         target: job.target.clone(),
         size: (job.spec.cols, job.spec.rows),
