@@ -9,7 +9,7 @@
 use pgp_exec::{Executor, RemoteOp};
 
 use pgp_core::tiles::{encode_window, FinishFn, RawTile, TileLayout, TiledTiffOutput};
-use pgp_core::{OutputRaster, RasterSpec, Window};
+use pgp_core::{OutputRaster, Raster, RasterSpec, Window};
 
 use crate::progress::Tracker;
 use crate::{Error, Result};
@@ -191,6 +191,31 @@ fn flush_band(out: &mut pgp_core::OutputRaster) -> crate::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Drop a read-only band's cached blocks after reading `window`, when the window covers whole
+/// blocks of that band (then no later window reads them again). Keeps GDAL's block cache, and
+/// so memory, from growing with the raster; blocks shared with later windows stay cached.
+pub(crate) fn forget_read_blocks(raster: &Raster, band: usize, window: Window) {
+    let Ok((bx, by)) = raster.block_size(band) else {
+        return;
+    };
+    let (cols, rows) = raster.size();
+    let whole = |off: usize, len: usize, step: usize, full: usize| {
+        step > 0 && off.is_multiple_of(step) && (len.is_multiple_of(step) || off + len == full)
+    };
+    if !(whole(window.x_off, window.width, bx, cols)
+        && whole(window.y_off, window.height, by, rows))
+    {
+        return;
+    }
+    if let Ok(b) = raster.dataset().rasterband(band) {
+        // SAFETY: a valid band handle of a read-only dataset used by this thread only; flushing
+        // a read-only band just releases its cached blocks.
+        unsafe {
+            gdal_sys::GDALFlushRasterCache(b.c_rasterband());
+        }
+    }
 }
 
 /// A block's pixels, or the same pixels already compressed as the output's tiles.

@@ -433,3 +433,81 @@ fn same_grid_and_layout_copies_the_file() {
     assert_eq!(how, WarpPath::AlignedCopy);
     assert_same_pixels(src, &out);
 }
+
+#[test]
+fn output_compressed_by_pgp_equals_gdals_and_keeps_metadata() {
+    use pgp_core::gdal::{Dataset, DatasetOptions, GdalOpenFlags, Metadata};
+    let dir = tempfile::tempdir().unwrap();
+    let dem = dir.path().join("dem.tif");
+    sample::dem(&dem, 300, 4).unwrap();
+    {
+        let mut ds = Dataset::open_ex(
+            &dem,
+            DatasetOptions {
+                open_flags: GdalOpenFlags::GDAL_OF_UPDATE,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        ds.set_metadata_item("SOURCE", "survey 7", "").unwrap();
+        let mut band = ds.rasterband(1).unwrap();
+        band.set_description("elevation").unwrap();
+        band.set_metadata_item("UNITS_NOTE", "metres", "").unwrap();
+        band.set_scale(0.5).unwrap();
+    }
+    let warp = |target: &std::path::Path, options: Vec<&str>| {
+        let mut driver = pgp_core::RasterDriver::default();
+        for o in options {
+            let (k, v) = o.split_once('=').unwrap();
+            driver = driver.with_option(k, v);
+        }
+        let options = WarpOptions {
+            target_projection: Some("EPSG:4326".into()),
+            driver,
+            ..Default::default()
+        };
+        let exec = Executor::threads(2).unwrap();
+        warp_raster(
+            &dem,
+            (0.0004, -0.0004),
+            target,
+            ResampleMethod::Bilinear,
+            &options,
+            &exec,
+        )
+        .unwrap();
+    };
+    let ours = dir.path().join("ours.tif");
+    warp(&ours, vec![]);
+    // An option the raw-tile writer does not handle: GDAL compresses this one.
+    let gdals = dir.path().join("gdals.tif");
+    warp(&gdals, vec!["SPARSE_OK=FALSE"]);
+    assert_same_pixels(&ours, &gdals);
+
+    let ds = Dataset::open(&ours).unwrap();
+    assert_eq!(
+        ds.metadata_item("COMPRESSION", "IMAGE_STRUCTURE")
+            .as_deref(),
+        Some("LZW")
+    );
+    assert_eq!(ds.metadata_item("SOURCE", "").as_deref(), Some("survey 7"));
+    let band = ds.rasterband(1).unwrap();
+    assert_eq!(band.description().unwrap(), "elevation");
+    assert_eq!(
+        band.metadata_item("UNITS_NOTE", "").as_deref(),
+        Some("metres")
+    );
+    assert_eq!(band.scale(), Some(0.5));
+    let gdal_band = Dataset::open(&gdals).unwrap();
+    assert_eq!(
+        gdal_band.rasterband(1).unwrap().no_data_value(),
+        band.no_data_value()
+    );
+    // Only the inputs and the two outputs: no scratch file left behind.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dem.tif", "gdals.tif", "ours.tif"]);
+}

@@ -180,31 +180,6 @@ pub(crate) fn write_blocks(
     })
 }
 
-/// Drop a read-only band's cached blocks after reading `window`, when the window covers whole
-/// blocks of that band (then no later window reads them again). Keeps GDAL's block cache, and
-/// so memory, from growing with the raster; blocks shared with later windows stay cached.
-pub(crate) fn forget_read_blocks(raster: &Raster, band: usize, window: Window) {
-    let Ok((bx, by)) = raster.block_size(band) else {
-        return;
-    };
-    let (cols, rows) = raster.size();
-    let whole = |off: usize, len: usize, step: usize, full: usize| {
-        step > 0 && off.is_multiple_of(step) && (len.is_multiple_of(step) || off + len == full)
-    };
-    if !(whole(window.x_off, window.width, bx, cols)
-        && whole(window.y_off, window.height, by, rows))
-    {
-        return;
-    }
-    if let Ok(b) = raster.dataset().rasterband(band) {
-        // SAFETY: a valid band handle of a read-only dataset used by this thread only; flushing
-        // a read-only band just releases its cached blocks.
-        unsafe {
-            gdal_sys::GDALFlushRasterCache(b.c_rasterband());
-        }
-    }
-}
-
 /// Run a closure-style computation over every block on a sync or thread executor.
 pub(crate) fn run_local<C>(
     job: &Job,

@@ -9,7 +9,7 @@ use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::gdal_convert;
-use super::engine::{self, CalcReport, Computed, Job};
+use super::engine::{CalcReport, Computed, Job};
 use super::inputs::{self, CalcInput, NodataTest};
 use super::kernel::{self, KernelSpec};
 use super::stats::Moments;
@@ -378,7 +378,7 @@ impl PreparedExpr {
         let mut blocks = Vec::with_capacity(self.bands.len());
         for (raster, (band, _)) in rasters.iter().zip(&self.bands) {
             blocks.push(raster.read_dyn(*band, window)?);
-            engine::forget_read_blocks(raster, *band, window);
+            crate::block_jobs::forget_read_blocks(raster, *band, window);
         }
         let data = with_pixel_type!(self.datatype, T => {
             let mut typed: Vec<T> = Vec::with_capacity(n);

@@ -350,7 +350,7 @@ pub(crate) fn read_block_args(
                 let nodata = facts[next_raster].nodata;
                 next_raster += 1;
                 let data = r.read_dyn(*band, window)?;
-                super::engine::forget_read_blocks(r, *band, window);
+                crate::block_jobs::forget_read_blocks(r, *band, window);
                 BlockArg::Raster { data, nodata }
             }
             CalcInput::Scalar(v) => BlockArg::Scalar(*v),

@@ -92,7 +92,7 @@ where
         let mut blocks = Vec::with_capacity(rasters.len());
         for (r, test) in rasters.iter().zip(tests.iter()) {
             let values = r.read_as::<f64>(1, window)?.into_raw_vec_and_offset().0;
-            engine::forget_read_blocks(r, 1, window);
+            crate::block_jobs::forget_read_blocks(r, 1, window);
             if let Some(m) = test.mask(&values) {
                 for (a, ok) in valid.iter_mut().zip(m) {
                     *a &= ok;

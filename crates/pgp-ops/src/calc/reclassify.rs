@@ -8,7 +8,7 @@ use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::{gdal_convert, view_of};
-use super::engine::{self, CalcReport, Computed, Job};
+use super::engine::{CalcReport, Computed, Job};
 use super::kernel::{self, KernelSpec};
 use super::stats::Moments;
 use super::CalcOptions;
@@ -213,7 +213,7 @@ impl PreparedReclass {
     pub fn compute(&self, rasters: &[Raster], window: Window) -> Result<Computed> {
         let raster = &rasters[0];
         let block = raster.read_dyn(self.spec.band, window)?;
-        engine::forget_read_blocks(raster, self.spec.band, window);
+        crate::block_jobs::forget_read_blocks(raster, self.spec.band, window);
         let mut unmapped = Vec::new();
         let mapped: Vec<f64> = with_pixel_type!(block.data_type(), S => {
             match view_of::<S>(&block) {

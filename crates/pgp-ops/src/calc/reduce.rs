@@ -7,7 +7,6 @@ use pgp_core::{block_windows, Raster, RasterPool, Window, LARGEST_BLOCK};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use super::engine;
 use super::inputs::NodataTest;
 use crate::{Error, Result};
 
@@ -76,7 +75,7 @@ where
         block_windows(r.size(), r.block_size(band)?, options.largest_block).collect();
     let read = move |raster: &Raster, w: Window| -> Result<Vec<f64>> {
         let values = raster.read_as::<f64>(band, w)?.into_raw_vec_and_offset().0;
-        engine::forget_read_blocks(raster, band, w);
+        crate::block_jobs::forget_read_blocks(raster, band, w);
         Ok(match test.mask(&values) {
             None => values,
             Some(m) => values

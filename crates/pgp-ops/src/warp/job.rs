@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use pgp_core::{raster_info, temporary_sibling, DataType, LayerRef, RasterDriver, RasterInfo};
+use pgp_core::{
+    raster_info, temporary_sibling, DataType, LayerRef, RasterDriver, RasterInfo, RasterSpec,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::geom::{projection_wkt, TargetGrid};
@@ -12,6 +14,7 @@ use crate::warp::aligned_copy::{aligned_copy, copy_offsets};
 use crate::warp::file_copy::try_file_copy;
 use crate::warp::gdal_warp::{gdal_warp, num, WarpArgs};
 use crate::warp::mask::{apply_mask, rasterize_mask};
+use crate::warp::recompress::{compress_scratch, takes_raw_tiles};
 use crate::warp::resample::{OverviewLevel, ResampleMethod};
 use crate::{Error, Result};
 
@@ -130,6 +133,33 @@ impl WarpJob {
         driver
     }
 
+    /// An uncompressed GTiff with the output's tiling, for the warper to write into first.
+    fn scratch_driver(&self, info: &RasterInfo) -> RasterDriver {
+        if !self.driver.driver.eq_ignore_ascii_case("GTiff") {
+            return RasterDriver::new("GTiff", ["TILED=YES", "BIGTIFF=YES"]);
+        }
+        RasterDriver {
+            driver: "GTiff".to_string(),
+            options: without_threads(self.creation_options(info, false).options),
+        }
+    }
+
+    /// The output's layout, as the warper would create it (without GDAL's compression threads).
+    fn output_spec(&self, info: &RasterInfo) -> Result<RasterSpec> {
+        let grid = &self.grid;
+        let driver = self.creation_options(info, true);
+        let mut spec =
+            RasterSpec::new(grid.cols, grid.rows, info.datatypes[0], grid.geotransform())
+                .bands(info.n_bands)
+                .projection(self.target_wkt(info)?)
+                .driver(RasterDriver {
+                    driver: driver.driver,
+                    options: without_threads(driver.options),
+                });
+        spec.nodata = self.band_nodata(info).into_iter().map(Some).collect();
+        Ok(spec)
+    }
+
     /// gdalwarp's arguments, as pygeoprocessing's `warp_raster` builds them.
     fn args(&self, info: &RasterInfo, output_driver: &RasterDriver) -> WarpArgs {
         let mut a = WarpArgs::default();
@@ -208,29 +238,25 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
     }
     match &job.mask {
         None => {
-            let driver = job.creation_options(&info, true);
-            let tmp = TempOutput::new(temporary_sibling(&job.target));
-            gdal_warp(&job.base, &tmp.0, &job.args(&info, &driver))?;
-            check_grid(&tmp.0, job)?;
-            tmp.commit(&job.target)?;
+            let output_spec = job.output_spec(&info)?;
+            if takes_raw_tiles(&output_spec) {
+                let scratch = ScratchFile::beside(&job.target, "tif");
+                let scratch_driver = job.scratch_driver(&info);
+                gdal_warp(&job.base, &scratch.0, &job.args(&info, &scratch_driver))?;
+                check_grid(&scratch.0, job)?;
+                compress_scratch(&scratch.0, &job.target, &output_spec, job.threads)?;
+            } else {
+                let driver = job.creation_options(&info, true);
+                let tmp = TempOutput::new(temporary_sibling(&job.target));
+                gdal_warp(&job.base, &tmp.0, &job.args(&info, &driver))?;
+                check_grid(&tmp.0, job)?;
+                tmp.commit(&job.target)?;
+            }
         }
         Some(mask) => {
             // Warp uncompressed into a scratch file, then write the masked, compressed output.
             let scratch = ScratchFile::beside(&job.target, "tif");
-            let scratch_driver = RasterDriver {
-                driver: "GTiff".to_string(),
-                options: job
-                    .creation_options(&info, false)
-                    .options
-                    .into_iter()
-                    .filter(|o| !o.to_ascii_uppercase().starts_with("NUM_THREADS="))
-                    .collect(),
-            };
-            let scratch_driver = if job.driver.driver.eq_ignore_ascii_case("GTiff") {
-                scratch_driver
-            } else {
-                RasterDriver::new("GTiff", ["TILED=YES", "BIGTIFF=YES"])
-            };
+            let scratch_driver = job.scratch_driver(&info);
             gdal_warp(&job.base, &scratch.0, &job.args(&info, &scratch_driver))?;
             check_grid(&scratch.0, job)?;
             let (mask_path, _mask_scratch) = match mask {
@@ -254,6 +280,14 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
         }
     }
     Ok(WarpPath::Warped)
+}
+
+/// Creation options without GDAL's `NUM_THREADS` (compression threads).
+fn without_threads(options: Vec<String>) -> Vec<String> {
+    options
+        .into_iter()
+        .filter(|o| !o.to_ascii_uppercase().starts_with("NUM_THREADS="))
+        .collect()
 }
 
 /// The warper sizes its output from the bounds and resolution; make sure it made our grid.

@@ -22,6 +22,7 @@ mod file_copy;
 mod gdal_warp;
 mod job;
 mod mask;
+mod recompress;
 mod resample;
 
 use std::path::Path;
