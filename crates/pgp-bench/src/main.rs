@@ -60,6 +60,10 @@ struct RunArgs {
     /// Also write the results as JSON lines to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Keep every case's outputs (by default they are deleted once checked: at 8192² they add
+    /// up to several GB; the generated input data is always kept for the next run).
+    #[arg(long)]
+    keep_outputs: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -281,6 +285,12 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
             };
             report::progress(&row);
             rows.push(row);
+            if !args.keep_outputs {
+                remove_outputs(&dir);
+            }
+        }
+        if !args.keep_outputs {
+            remove_outputs(&out_root);
         }
         for (name, m, load) in &peers {
             if let Ok(p) = m {
@@ -325,4 +335,13 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
         return Err("some outputs do not match the peer's (see the check column)".into());
     }
     Ok(())
+}
+
+/// Delete a case's outputs; a failure only costs disk space, so it is reported, not fatal.
+fn remove_outputs(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            eprintln!("could not delete {}: {e}", dir.display());
+        }
+    }
 }
