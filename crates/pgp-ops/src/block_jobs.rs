@@ -51,8 +51,8 @@ where
     I: IntoIterator<Item = A> + 'a,
     F: Fn(A) -> Result<T> + Send + Sync + 'static,
 {
-    let items: Vec<A> = items.into_iter().collect();
-    let tracker = Tracker::start(operation, "blocks", items.len());
+    let items = items.into_iter();
+    let tracker = Tracker::start(operation, "blocks", expected_len(&items));
     Box::new(
         tracker.track(
             exec.map_ordered(items, local)
@@ -71,14 +71,23 @@ where
     O: RemoteOp,
     I: IntoIterator<Item = O::Args> + 'a,
 {
-    let items: Vec<O::Args> = items.into_iter().collect();
-    let tracker = Tracker::start(operation, "blocks", items.len());
+    let items = items.into_iter();
+    let tracker = Tracker::start(operation, "blocks", expected_len(&items));
     Box::new(
         tracker.track(
             exec.map_ordered_op::<O>(items)
                 .map(|r| r.map_err(Error::from)),
         ),
     )
+}
+
+/// How many items an iterator will yield, for progress: its upper bound when it has one (a
+/// `map_while` that stops early only does so on an error). Items are never collected first:
+/// they are made as workers free up, so items that carry pixels (distance transform strips)
+/// stay bounded in memory like the results.
+fn expected_len(items: &impl Iterator) -> usize {
+    let (lower, upper) = items.size_hint();
+    upper.unwrap_or(lower)
 }
 
 /// Turns an operation error into the text a [`RemoteOp`] reports.

@@ -26,7 +26,9 @@ use pgp_core::{
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, spec_like, with_compression_threads, DirtyBlocks};
+use crate::block_jobs::{
+    forget_read_blocks, map_blocks, spec_like, with_compression_threads, DirtyBlocks,
+};
 use crate::{Error, Result};
 
 /// Nodata of distance rasters.
@@ -146,7 +148,11 @@ pub fn distance_transform_edt(
     let mut read_error: Option<Error> = None;
     let jobs = strips.iter().rev().map_while(|w| {
         let strip = match g_down.read::<u32>(1, *w) {
-            Ok(s) => s,
+            Ok(s) => {
+                // Read once: keep its blocks out of GDAL's cache.
+                forget_read_blocks(&g_down, 1, *w);
+                s
+            }
             Err(e) => {
                 read_error = Some(e.into());
                 return None;

@@ -23,14 +23,14 @@ use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
 use pgp_core::{
-    block_windows, DataType, DynArray, Nodata, OutputRaster, Pixel, Raster, RasterDriver, Window,
-    LARGEST_BLOCK,
+    block_windows, DataType, DynArray, Nodata, Pixel, Raster, RasterDriver, Window, LARGEST_BLOCK,
 };
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use crate::block_jobs::{
-    map_blocks, remote_error, spec_like, with_compression_threads, DirtyBlocks,
+    map_local, map_remote, remote_error, spec_like, with_compression_threads, BlockResults,
+    Payload, Sink,
 };
 use crate::Result;
 
@@ -54,6 +54,7 @@ pub fn calculate_slope(
     exec: &Executor,
 ) -> Result<()> {
     let dem = dem.as_ref().to_path_buf();
+    let source = dem.clone();
     let r = Raster::open(&dem)?;
     let info = r.info()?;
     let nodata = r.nodata(band)?;
@@ -64,32 +65,43 @@ pub fn calculate_slope(
         &with_compression_threads(&options.driver, exec),
     )
     .nodata(Some(SLOPE_NODATA));
-    let mut out = OutputRaster::create(target.as_ref(), &spec)?;
-    let jobs =
-        block_windows(info.raster_size, info.block_size, LARGEST_BLOCK).map(|window| SlopeBlock {
-            dem: dem.clone(),
-            band,
-            window,
-            nodata,
-            pixel_size: info.pixel_size,
-        });
-    // Threads share one handle on the DEM, taking turns to read: blocks overlap by one pixel,
-    // and one handle's block cache decodes each block of the DEM once.
-    let shared = Arc::new(Mutex::new(Raster::open(&dem)?));
-    let results = map_blocks::<SlopeBlockOp, _, _>(exec, "calculate_slope", jobs, move |job| {
-        let (read, data) = {
-            let dem = shared.lock().unwrap_or_else(|p| p.into_inner());
-            job.read(&dem)?
-        };
-        Ok(job.compute(read, data)?)
+    let windows: Vec<Window> =
+        block_windows(info.raster_size, info.block_size, LARGEST_BLOCK).collect();
+    let step = windows.first().map(|w| (w.width, w.height));
+    let mut sink = Sink::create(target.as_ref(), &spec, step)?;
+    let layout = sink.layout();
+    let jobs = windows.into_iter().map(move |window| SlopeBlock {
+        dem: dem.clone(),
+        band,
+        window,
+        nodata,
+        pixel_size: info.pixel_size,
     });
-    let mut dirty = DirtyBlocks::new();
+    let results: BlockResults<'_, (Window, Payload)> = if exec.runs_closures() {
+        // Threads share one handle on the DEM, taking turns to read: blocks overlap by one
+        // pixel, and one handle's block cache decodes each block of the DEM once. Each worker
+        // compresses its own block when the output takes raw tiles.
+        let shared = Arc::new(Mutex::new(Raster::open(&source)?));
+        map_local(exec, "calculate_slope", jobs, move |job: SlopeBlock| {
+            let (read, data) = {
+                let dem = shared.lock().unwrap_or_else(|p| p.into_inner());
+                job.read(&dem)?
+            };
+            let (window, slope) = job.compute(read, data)?;
+            let payload = Payload::Pixels(slope.into()).encoded(window, layout.as_ref())?;
+            Ok((window, payload))
+        })
+    } else {
+        Box::new(
+            map_remote::<SlopeBlockOp, _>(exec, "calculate_slope", jobs)
+                .map(|r| r.map(|(window, slope)| (window, Payload::Pixels(slope.into())))),
+        )
+    };
     for block in results {
-        let (window, slope) = block?;
-        dirty.write(&mut out, window.x_off, window.y_off, slope.view())?;
+        let (window, payload) = block?;
+        sink.write(window, &payload)?;
     }
-    out.commit()?;
-    Ok(())
+    sink.commit(None)
 }
 
 /// One block of slope work (serialisable for worker processes).

@@ -13,9 +13,10 @@
 //!
 //! # Threads
 //! One warp runs in the calling thread (in a worker process on a process pool) and lets GDAL use
-//! `n_threads` threads (default: the executor's worker count) for the warp kernel, for decoding
-//! source tiles and for compressing output blocks. None of these change the pixels. On the
-//! synchronous executor it is single-threaded, like pygeoprocessing.
+//! `n_threads` threads (default: the executor's worker count) for the warp kernel and for decoding
+//! source tiles. An output pgp can write as raw LZW tiles (the default layout) is warped into an
+//! uncompressed scratch file first and compressed by pgp on `n_threads` threads. None of these
+//! change the pixels. On the synchronous executor it is single-threaded, like pygeoprocessing.
 
 mod aligned_copy;
 mod file_copy;
