@@ -27,7 +27,8 @@ use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use crate::block_jobs::{
-    forget_read_blocks, map_blocks, spec_like, with_compression_threads, DirtyBlocks,
+    forget_read_blocks, map_blocks, map_local, map_remote, spec_like, with_compression_threads,
+    BlockResults, DirtyBlocks, Payload, Sink,
 };
 use crate::{Error, Result};
 
@@ -142,7 +143,8 @@ pub fn distance_transform_edt(
         &with_compression_threads(&options.driver, exec),
     )
     .nodata(Some(DISTANCE_NODATA));
-    let mut out = OutputRaster::create(target, &spec)?;
+    let mut sink = Sink::create(target, &spec, Some((cols, strip_rows)))?;
+    let layout = sink.layout();
     let g_down = Raster::open(&down.0)?;
     let mut below = vec![NONE; cols];
     let mut read_error: Option<Error> = None;
@@ -181,24 +183,39 @@ pub fn distance_transform_edt(
         })
     });
     let mut stats = Moments::default();
-    let mut dirty = DirtyBlocks::new();
-    let results =
-        map_blocks::<RowsOp, _, _>(exec, "distance_transform_edt", jobs, |job| Ok(job.run()));
-    for result in results {
-        let (window, dist, strip_stats) = result?;
+    let to_payload = |window: Window, dist: Vec<f32>| -> Result<Payload> {
         let a = Array2::from_shape_vec(window.shape(), dist)
             .map_err(|e| Error::invalid("window", e.to_string()))?;
-        dirty.write(&mut out, 0, window.y_off, a.view())?;
+        Ok(Payload::Pixels(a.into()))
+    };
+    let results: BlockResults<'_, (Window, Payload, Moments)> = if exec.runs_closures() {
+        // Each worker compresses its own strip when the output takes raw tiles.
+        map_local(exec, "distance_transform_edt", jobs, move |job: RowsJob| {
+            let (window, dist, strip_stats) = job.run();
+            let payload = to_payload(window, dist)?.encoded(window, layout.as_ref())?;
+            Ok((window, payload, strip_stats))
+        })
+    } else {
+        Box::new(
+            map_remote::<RowsOp, _>(exec, "distance_transform_edt", jobs).map(move |r| {
+                let (window, dist, strip_stats) = r?;
+                Ok((window, to_payload(window, dist)?, strip_stats))
+            }),
+        )
+    };
+    for result in results {
+        let (window, payload, strip_stats) = result?;
+        sink.write(window, &payload)?;
         stats.merge(&strip_stats);
     }
     if let Some(e) = read_error {
         return Err(e);
     }
     drop(g_down);
-    if stats.n > 0 {
-        out.raster().set_statistics(1, stats.statistics())?;
-    }
-    out.commit()?;
+    let statistics = (stats.n > 0).then(|| stats.statistics());
+    sink.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
+        Box::new(move |raster: &mut Raster| raster.set_statistics(1, s))
+    }))?;
     Ok(())
 }
 
