@@ -24,6 +24,10 @@ struct Cli {
     /// How to show progress on stderr: bars on a terminal (auto), plain lines for logs, or off.
     #[arg(long, global = true, value_enum, default_value_t = progress::ProgressMode::Auto)]
     progress: progress::ProgressMode,
+    /// Log each operation (start, end, blocks done, seconds) and, for `pgp run`, each task
+    /// event as a JSON line on stderr.
+    #[arg(short, long, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +50,22 @@ enum Command {
     ZonalStats(commands::zonal::ZonalArgs),
     /// Convolve a raster with a kernel raster.
     Convolve(commands::convolve::ConvolveArgs),
+}
+
+impl Command {
+    /// The subcommand's name as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Info(_) => "info",
+            Command::Run(_) => "run",
+            Command::Graph(_) => "graph",
+            Command::Calc(_) => "calc",
+            Command::Align(_) => "align",
+            Command::Warp(_) => "warp",
+            Command::ZonalStats(_) => "zonal-stats",
+            Command::Convolve(_) => "convolve",
+        }
+    }
 }
 
 /// A clap usage error as one line: its message without the usage block and the help hint.
@@ -77,10 +97,11 @@ fn main() -> ExitCode {
             }
         },
     };
-    progress::install(cli.progress);
+    progress::install(cli.progress, cli.verbose);
+    let name = cli.command.name();
     let result = match cli.command {
         Command::Info(args) => commands::info::run(args),
-        Command::Run(args) => commands::run::run(args),
+        Command::Run(args) => commands::run::run(args, cli.verbose),
         Command::Graph(args) => commands::run::graph(args),
         Command::Calc(args) => commands::calc::run(args),
         Command::Align(args) => commands::align::run(args),
@@ -88,6 +109,9 @@ fn main() -> ExitCode {
         Command::ZonalStats(args) => commands::zonal::run(args),
         Command::Convolve(args) => commands::convolve::run(args),
     };
+    if cli.verbose {
+        progress::log_command(name, result.as_ref().err().map(|e| e.to_string()));
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<CaretError>() => {

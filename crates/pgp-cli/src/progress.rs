@@ -1,6 +1,9 @@
 //! Progress on stderr: a bar per running operation (blocks done of total) and, for `pgp run`,
 //! one for tasks done of total. Bars are drawn only on a terminal; `--progress lines` prints
 //! plain lines instead (for batch-job logs), `--progress off` prints nothing.
+//!
+//! `-v` adds structured logs on the same channel: a JSON line when an operation starts and one
+//! when it ends (units done of total, seconds), whatever the progress mode.
 
 use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
@@ -35,13 +38,45 @@ enum Sink {
 }
 
 static SINK: OnceLock<Sink> = OnceLock::new();
+static VERBOSE: OnceLock<bool> = OnceLock::new();
+static CLOCK: OnceLock<Instant> = OnceLock::new();
+
+/// The instant every `-v` line's `t` (seconds) counts from.
+pub fn log_clock() -> Instant {
+    *CLOCK.get_or_init(Instant::now)
+}
+
+fn log_line(fields: serde_json::Value) {
+    let mut line = serde_json::json!({"t": log_clock().elapsed().as_secs_f64()});
+    if let (Some(map), serde_json::Value::Object(more)) = (line.as_object_mut(), fields) {
+        map.extend(more);
+    }
+    // Printed above the bars rather than through them.
+    match SINK.get() {
+        Some(Sink::Bars(multi)) => multi.suspend(|| eprintln!("{line}")),
+        _ => eprintln!("{line}"),
+    }
+}
+
+/// With `-v`: log that the command ended, and how.
+pub fn log_command(command: &str, error: Option<String>) {
+    log_line(serde_json::json!({
+        "event": "command_finished",
+        "command": command,
+        "ok": error.is_none(),
+        "error": error,
+    }));
+}
 
 fn sink() -> &'static Sink {
     SINK.get_or_init(|| Sink::Off)
 }
 
-/// Choose how progress is shown for this process and report every operation's progress there.
-pub fn install(mode: ProgressMode) {
+/// Choose how progress is shown for this process (and whether operations are logged, `-v`) and
+/// report every operation's progress there.
+pub fn install(mode: ProgressMode, verbose: bool) {
+    log_clock();
+    let _ = VERBOSE.set(verbose);
     let terminal = std::io::stderr().is_terminal();
     let chosen = match mode {
         ProgressMode::Auto | ProgressMode::Bars if terminal => {
@@ -50,7 +85,7 @@ pub fn install(mode: ProgressMode) {
         ProgressMode::Lines => Sink::Lines,
         _ => Sink::Off,
     };
-    let on = !matches!(chosen, Sink::Off);
+    let on = verbose || !matches!(chosen, Sink::Off);
     if SINK.set(chosen).is_ok() && on {
         set_global_progress(Some(Arc::new(Operations)));
     }
@@ -61,7 +96,12 @@ struct Operations;
 
 impl Progress for Operations {
     fn start(&self, operation: &str, unit: &str, total: u64) -> Box<dyn ProgressTicker> {
-        start(operation, unit, total)
+        let shown = start(operation, unit, total);
+        if VERBOSE.get().copied().unwrap_or(false) {
+            Box::new(Logged::start(shown, operation, unit, total))
+        } else {
+            shown
+        }
     }
 }
 
@@ -154,6 +194,52 @@ impl ProgressTicker for Lines {
 impl Drop for Lines {
     fn drop(&mut self) {
         self.print();
+    }
+}
+
+/// A ticker that also logs the operation's start and end as JSON lines (`-v`).
+struct Logged {
+    shown: Box<dyn ProgressTicker>,
+    operation: String,
+    unit: String,
+    total: u64,
+    done: u64,
+    started: Instant,
+}
+
+impl Logged {
+    fn start(shown: Box<dyn ProgressTicker>, operation: &str, unit: &str, total: u64) -> Logged {
+        log_line(serde_json::json!({
+            "event": "operation_started", "operation": operation, "unit": unit, "total": total,
+        }));
+        Logged {
+            shown,
+            operation: operation.to_string(),
+            unit: unit.to_string(),
+            total,
+            done: 0,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl ProgressTicker for Logged {
+    fn advance(&mut self, units: u64) {
+        self.done += units;
+        self.shown.advance(units);
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        log_line(serde_json::json!({
+            "event": "operation_finished",
+            "operation": self.operation,
+            "unit": self.unit,
+            "done": self.done,
+            "total": self.total,
+            "seconds": self.started.elapsed().as_secs_f64(),
+        }));
     }
 }
 

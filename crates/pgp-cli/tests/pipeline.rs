@@ -80,8 +80,30 @@ fn run_rerun_edit_and_dry_run() {
     );
     assert!(lines[3].starts_with("run   zonal"), "{plan}");
 
-    let json = stdout(pgp().arg("run").arg(&file).arg("--json"));
+    let out = pgp()
+        .arg("run")
+        .arg(&file)
+        .args(["--json", "-v"])
+        .assert()
+        .success();
+    let json = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    // -v: every stderr line is a JSON event; tasks and the operations inside them are logged.
+    let logs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.get_output().stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let has = |event: &str, key: &str, value: &str| {
+        logs.iter()
+            .any(|l| l["event"] == event && l[key].as_str() == Some(value))
+    };
+    assert!(has("skipped", "task", "align"), "{logs:?}");
+    assert!(has("finished", "task", "runoff"), "{logs:?}");
+    assert!(
+        has("operation_finished", "operation", "evaluate"),
+        "{logs:?}"
+    );
+    assert!(has("command_finished", "command", "run"), "{logs:?}");
     assert_eq!(
         v["ran"],
         serde_json::json!(["coefficients", "runoff", "zonal"])

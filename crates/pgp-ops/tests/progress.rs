@@ -159,10 +159,15 @@ fn convolve_warp_and_align_report_their_units() {
         )
         .unwrap()
     });
+    // The warper's percent, then the compression of its scratch file into the output.
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], ("warp_raster".into(), "percent".into(), 100, 100));
+    let (name, unit, total, done) = &seen[1];
     assert_eq!(
-        seen,
-        vec![("warp_raster".into(), "percent".into(), 100, 100)]
+        (name.as_str(), unit.as_str()),
+        ("warp_raster: compress", "blocks")
     );
+    assert!(*total >= 1 && done == total, "{seen:?}");
 
     let outs: Vec<_> = ["a.tif", "b.tif"]
         .iter()

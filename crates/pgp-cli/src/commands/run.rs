@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use pgp::exec::{Executor, ExecutorSpec};
 use pgp::graph::{Event, Graph, LockWait, PlanAction};
@@ -28,9 +27,6 @@ pub struct RunArgs {
     /// Keep running independent tasks after a failure (default: stop at the first).
     #[arg(long)]
     keep_going: bool,
-    /// Log every task event as a JSON line on stderr.
-    #[arg(short, long)]
-    verbose: bool,
     /// Print the run's result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -111,13 +107,13 @@ fn executor_for(
 }
 
 /// Run `pgp run`.
-pub fn run(args: RunArgs) -> CmdResult {
+/// `verbose` (the global `-v`) logs every task event as a JSON line on stderr.
+pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     let (file, workspace) = enter(&args.pipeline, args.workspace.as_deref())?;
     let executor = executor_for(args.executor.as_deref(), &file)?;
     let spec = executor.spec();
-    let t0 = Instant::now();
+    let t0 = crate::progress::log_clock();
     let records: Arc<Mutex<Vec<TaskRecord>>> = Arc::new(Mutex::new(Vec::new()));
-    let verbose = args.verbose;
     let sink_records = Arc::clone(&records);
     // Tasks may finish while the graph is still being built: count them until the bar exists.
     let tasks_done = Arc::new(Mutex::new((None::<crate::progress::Tasks>, 0usize)));

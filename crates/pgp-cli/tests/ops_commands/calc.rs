@@ -238,3 +238,63 @@ fn calc_progress_lines_count_blocks_and_auto_is_quiet_off_a_terminal() {
     assert_eq!(run(None), "", "no terminal: no progress");
     assert_eq!(run(Some("off")), "");
 }
+
+/// The stderr of a `-v` run, each line parsed as JSON.
+fn log_lines(stderr: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| !l.starts_with("pgp: error: "))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn verbose_logs_each_operation_and_the_command_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("double.tif");
+    let run = pgp()
+        .args(["-v", "calc", "a*2", "--in"])
+        .arg(format!("a={}", data.dem.display()))
+        .arg("--out")
+        .arg(&out)
+        .args(["--executor", "threading:2", "--progress", "off"])
+        .assert()
+        .success();
+    let logs = log_lines(&run.get_output().stderr);
+    let events: Vec<&str> = logs.iter().filter_map(|l| l["event"].as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "operation_started",
+            "operation_finished",
+            "command_finished"
+        ],
+        "{logs:?}"
+    );
+    let (started, finished) = (&logs[0], &logs[1]);
+    assert_eq!(started["operation"], finished["operation"]);
+    assert_eq!(finished["unit"], "blocks");
+    assert!(finished["total"].as_u64().unwrap() > 0);
+    assert_eq!(finished["done"], finished["total"], "{finished}");
+    assert_eq!(logs[2]["command"], "calc");
+    assert_eq!(logs[2]["ok"], true);
+    let times: Vec<f64> = logs.iter().map(|l| l["t"].as_f64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+
+    // A failure is logged too, with the message that names the file.
+    let run = pgp()
+        .args(["calc", "a*2", "--in", "a=missing.tif", "--out"])
+        .arg(dir.path().join("never.tif"))
+        .arg("--verbose")
+        .assert()
+        .failure();
+    let logs = log_lines(&run.get_output().stderr);
+    let last = logs.last().unwrap();
+    assert_eq!(last["event"], "command_finished");
+    assert_eq!(last["ok"], false);
+    assert!(
+        last["error"].as_str().unwrap().contains("missing.tif"),
+        "{last}"
+    );
+}

@@ -157,5 +157,9 @@ pub(crate) fn gdal_warp(source: &Path, dest: &Path, args: &WarpArgs) -> Result<(
             message
         }));
     }
+    // GDAL's last report can stop short of 1.0 (its chunks' weights do not add up exactly).
+    progress
+        .tracker
+        .advance(100u64.saturating_sub(progress.percent));
     Ok(())
 }

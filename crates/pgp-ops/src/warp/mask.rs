@@ -8,6 +8,7 @@ use pgp_core::{
     OutputRaster, Pixel, Raster, RasterDriver, RasterSpec, LARGEST_BLOCK,
 };
 
+use crate::progress::Tracker;
 use crate::vector_ops::{rasterize, Burn, RasterizeOptions};
 use crate::{Error, Result};
 
@@ -70,7 +71,9 @@ pub(crate) fn apply_mask(
     let mut out = OutputRaster::create(target, &spec)?;
     let source = Raster::open(warped)?;
     let mask_raster = Raster::open(mask)?;
-    for w in block_windows(info.raster_size, info.block_size, LARGEST_BLOCK) {
+    let windows: Vec<_> = block_windows(info.raster_size, info.block_size, LARGEST_BLOCK).collect();
+    let mut progress = Tracker::start("warp_raster: mask", "blocks", windows.len());
+    for w in windows {
         let keep = mask_raster.read_as::<u8>(1, w)?;
         for band in 1..=info.n_bands {
             let fill = info.nodata[band - 1].unwrap_or(0.0);
@@ -85,6 +88,7 @@ pub(crate) fn apply_mask(
                 out.raster().write(band, w.x_off, w.y_off, values.view())?;
             });
         }
+        progress.tick();
     }
     out.commit()?;
     Ok(())

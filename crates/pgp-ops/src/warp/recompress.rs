@@ -17,6 +17,7 @@ use pgp_core::{block_windows, Raster, RasterPool, RasterSpec, Window, LARGEST_BL
 use pgp_exec::Executor;
 
 use crate::block_jobs::{forget_read_blocks, Payload, Sink};
+use crate::progress::Tracker;
 use crate::Result;
 
 /// Whether an output with `spec` can be written as raw tiles (and so is worth a scratch file).
@@ -43,7 +44,8 @@ pub(crate) fn compress_scratch(
     let windows: Vec<Window> =
         block_windows((spec.cols, spec.rows), sink.block_size()?, LARGEST_BLOCK).collect();
     let layout = sink.layout();
-    // No progress of its own: the warper's percent is the operation's progress.
+    // A second phase after the warper's percent: on a big raster it takes seconds.
+    let mut progress = Tracker::start("warp_raster: compress", "blocks", windows.len());
     let blocks = exec.map_ordered(windows, move |w: Window| -> Result<(Window, Payload)> {
         let data = pool.with(|rasters| {
             let data = rasters[0].read_dyn(1, w)?;
@@ -55,6 +57,7 @@ pub(crate) fn compress_scratch(
     for block in blocks {
         let (window, payload) = block.map_err(crate::Error::from)??;
         sink.write(window, &payload)?;
+        progress.tick();
     }
     let source = Raster::open(scratch)?;
     sink.commit(Some(Box::new(move |out: &mut Raster| {
