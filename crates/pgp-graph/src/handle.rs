@@ -1,7 +1,7 @@
 //! Handles to tasks: wait for them, read their status and result.
 
 use crate::error::TaskError;
-use crate::graph::Shared;
+use crate::state::Shared;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::Arc;

@@ -61,6 +61,7 @@ mod paths;
 mod plan;
 mod registry;
 mod sched;
+mod state;
 mod store;
 mod task;
 

@@ -20,9 +20,9 @@
 //!   that submits the operation by name and waits for it.
 
 use crate::error::TaskError;
-use crate::graph::{Shared, State};
 use crate::job::{run_job, Completion, Work};
 use crate::plan::TaskDef;
+use crate::state::{Shared, State};
 use crossbeam_channel::{Receiver, Sender};
 use pgp_exec::ExecutorSpec;
 use std::collections::HashMap;
