@@ -31,13 +31,15 @@ pub(crate) struct Hello {
 pub(crate) struct Request {
     pub id: u64,
     pub op: String,
+    /// Bytes as one block on the wire (serde's default is one element at a time).
+    #[serde(with = "serde_bytes")]
     pub args: Vec<u8>,
 }
 
 /// How a call ended.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Outcome {
-    Ok(Vec<u8>),
+    Ok(#[serde(with = "serde_bytes")] Vec<u8>),
     Failed(crate::registry::RawFailure),
     Panicked(String),
     UnknownOp,
