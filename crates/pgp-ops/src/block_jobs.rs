@@ -6,10 +6,12 @@
 //! worker opens what it needs). The caller consumes results in input order on one thread, which
 //! is where outputs are written, so the output does not depend on the executor.
 
+use ndarray::Array2;
 use pgp_exec::{Executor, RemoteOp};
+use serde::{Deserialize, Serialize};
 
 use pgp_core::tiles::{encode_window, FinishFn, RawTile, TileLayout, TiledTiffOutput};
-use pgp_core::{OutputRaster, Raster, RasterSpec, Window};
+use pgp_core::{DynArray, OutputRaster, Raster, RasterSpec, Window};
 
 use crate::progress::Tracker;
 use crate::{Error, Result};
@@ -88,6 +90,38 @@ where
 fn expected_len(items: &impl Iterator) -> usize {
     let (lower, upper) = items.size_hint();
     upper.unwrap_or(lower)
+}
+
+/// A token naming one call of an operation, for [`with_worker_raster`]: unique within this
+/// process, and different from any other process's (it mixes in the process id).
+pub(crate) fn run_token() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (u64::from(std::process::id()) << 32) ^ n
+}
+
+/// Runs `f` on `path` opened in this (worker) process, keeping the handle for the next block
+/// of the same call (`run`, from [`run_token`]). Blocks of one call overlap and share file
+/// blocks; a handle kept from block to block decodes each file block once, as threads sharing
+/// one handle do, instead of once per block that touches it. Another call (or file) reopens,
+/// so a handle never outlives the call that opened it by more than one block.
+pub(crate) fn with_worker_raster<R>(
+    run: u64,
+    path: &std::path::Path,
+    f: impl FnOnce(&Raster) -> Result<R>,
+) -> Result<R> {
+    type Kept = Option<(u64, std::path::PathBuf, Raster)>;
+    static KEPT: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
+    let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
+    let reuse = matches!(kept.as_ref(), Some((r, p, _)) if *r == run && p == path);
+    if !reuse {
+        *kept = None;
+        *kept = Some((run, path.to_path_buf(), Raster::open(path)?));
+    }
+    match kept.as_ref() {
+        Some((_, _, raster)) => f(raster),
+        None => Err(Error::invalid("raster", "worker handle missing")),
+    }
 }
 
 /// Turns an operation error into the text a [`RemoteOp`] reports.
@@ -227,11 +261,73 @@ pub(crate) fn forget_read_blocks(raster: &Raster, band: usize, window: Window) {
     }
 }
 
-/// A block's pixels, or the same pixels already compressed as the output's tiles.
+/// A block's pixels, or the same pixels already compressed as the output's tiles. Serialisable,
+/// so process-pool workers compress their blocks too and send the tiles back as bytes.
 #[derive(Debug, Clone)]
 pub(crate) enum Payload {
-    Pixels(pgp_core::DynArray),
+    Pixels(DynArray),
     Tiles(Vec<RawTile>),
+}
+
+/// [`Payload`] as it is written to a worker's pipe.
+#[derive(Serialize)]
+enum WireRef<'a> {
+    Tiles(&'a [RawTile]),
+    U8(&'a Array2<u8>),
+    I8(&'a Array2<i8>),
+    U16(&'a Array2<u16>),
+    I16(&'a Array2<i16>),
+    U32(&'a Array2<u32>),
+    I32(&'a Array2<i32>),
+    F32(&'a Array2<f32>),
+    F64(&'a Array2<f64>),
+}
+
+/// [`Payload`] as it is read back (the same variants, in the same order, as [`WireRef`]).
+#[derive(Deserialize)]
+enum Wire {
+    Tiles(Vec<RawTile>),
+    U8(Array2<u8>),
+    I8(Array2<i8>),
+    U16(Array2<u16>),
+    I16(Array2<i16>),
+    U32(Array2<u32>),
+    I32(Array2<i32>),
+    F32(Array2<f32>),
+    F64(Array2<f64>),
+}
+
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let wire = match self {
+            Payload::Tiles(t) => WireRef::Tiles(t),
+            Payload::Pixels(DynArray::U8(a)) => WireRef::U8(a),
+            Payload::Pixels(DynArray::I8(a)) => WireRef::I8(a),
+            Payload::Pixels(DynArray::U16(a)) => WireRef::U16(a),
+            Payload::Pixels(DynArray::I16(a)) => WireRef::I16(a),
+            Payload::Pixels(DynArray::U32(a)) => WireRef::U32(a),
+            Payload::Pixels(DynArray::I32(a)) => WireRef::I32(a),
+            Payload::Pixels(DynArray::F32(a)) => WireRef::F32(a),
+            Payload::Pixels(DynArray::F64(a)) => WireRef::F64(a),
+        };
+        wire.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Ok(match Wire::deserialize(d)? {
+            Wire::Tiles(t) => Payload::Tiles(t),
+            Wire::U8(a) => Payload::Pixels(a.into()),
+            Wire::I8(a) => Payload::Pixels(a.into()),
+            Wire::U16(a) => Payload::Pixels(a.into()),
+            Wire::I16(a) => Payload::Pixels(a.into()),
+            Wire::U32(a) => Payload::Pixels(a.into()),
+            Wire::I32(a) => Payload::Pixels(a.into()),
+            Wire::F32(a) => Payload::Pixels(a.into()),
+            Wire::F64(a) => Payload::Pixels(a.into()),
+        })
+    }
 }
 
 impl Payload {
@@ -339,5 +435,80 @@ impl Sink {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgp_core::{with_pixel_type, Pixel};
+
+    fn round_trip(p: &Payload) -> Payload {
+        bincode::deserialize(&bincode::serialize(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn payloads_cross_the_wire_unchanged() {
+        let tiles = vec![
+            RawTile {
+                index: 3,
+                bytes: vec![1, 2, 255],
+            },
+            RawTile {
+                index: 0,
+                bytes: Vec::new(),
+            },
+        ];
+        match round_trip(&Payload::Tiles(tiles.clone())) {
+            Payload::Tiles(back) => assert_eq!(back, tiles),
+            other => panic!("{other:?}"),
+        }
+        for dt in pgp_core::DataType::ALL {
+            let pixels = with_pixel_type!(dt, T => DynArray::from(Array2::from_shape_fn((3, 5), |(r, c)| {
+                T::from_f64((r * 5 + c) as f64)
+            })));
+            match round_trip(&Payload::Pixels(pixels.clone())) {
+                Payload::Pixels(back) => assert_eq!(back, pixels, "{dt}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    fn write_constant(path: &std::path::Path, value: f32) {
+        let spec = RasterSpec::new(
+            4,
+            3,
+            pgp_core::DataType::F32,
+            pgp_core::GeoTransform::north_up(0.0, 0.0, 1.0, -1.0),
+        );
+        let mut out = OutputRaster::create(path, &spec).unwrap();
+        out.raster()
+            .write(1, 0, 0, Array2::from_elem((3, 4), value).view())
+            .unwrap();
+        out.commit().unwrap();
+    }
+
+    #[test]
+    fn worker_handles_are_kept_within_a_call_and_reopened_for_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.tif");
+        let read = |run: u64| {
+            with_worker_raster(run, &path, |r| {
+                Ok(r.read::<f32>(1, Window::new(0, 0, 4, 3))?[[1, 1]])
+            })
+            .unwrap()
+        };
+        write_constant(&path, 1.0);
+        let (first, second) = (run_token(), run_token());
+        assert_ne!(first, second);
+        assert_eq!(read(first), 1.0);
+        // Rewritten under the same name: the next call sees the new pixels.
+        std::fs::remove_file(&path).unwrap();
+        write_constant(&path, 2.0);
+        assert_eq!(read(second), 2.0);
+        // A missing file is an error naming it, not a kept handle.
+        std::fs::remove_file(&path).unwrap();
+        let err = with_worker_raster(run_token(), &path, |_| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("r.tif"), "{err}");
     }
 }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ndarray::Array2;
+use pgp_core::tiles::TileLayout;
 use pgp_core::{
     block_windows, temporary_sibling, with_pixel_type, BandStatistics, DataType, Nodata,
     OutputRaster, Pixel, Raster, RasterDriver, RasterPool, Window,
@@ -27,7 +28,7 @@ use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use crate::block_jobs::{
-    forget_read_blocks, map_blocks, map_local, map_remote, spec_like, with_compression_threads,
+    forget_read_blocks, map_blocks, remote_error, spec_like, with_compression_threads,
     BlockResults, DirtyBlocks, Payload, Sink,
 };
 use crate::{Error, Result};
@@ -180,29 +181,13 @@ pub fn distance_transform_edt(
             g,
             cols,
             sampling: (sx, sy),
+            layout,
         })
     });
     let mut stats = Moments::default();
-    let to_payload = |window: Window, dist: Vec<f32>| -> Result<Payload> {
-        let a = Array2::from_shape_vec(window.shape(), dist)
-            .map_err(|e| Error::invalid("window", e.to_string()))?;
-        Ok(Payload::Pixels(a.into()))
-    };
-    let results: BlockResults<'_, (Window, Payload, Moments)> = if exec.runs_closures() {
-        // Each worker compresses its own strip when the output takes raw tiles.
-        map_local(exec, "distance_transform_edt", jobs, move |job: RowsJob| {
-            let (window, dist, strip_stats) = job.run();
-            let payload = to_payload(window, dist)?.encoded(window, layout.as_ref())?;
-            Ok((window, payload, strip_stats))
-        })
-    } else {
-        Box::new(
-            map_remote::<RowsOp, _>(exec, "distance_transform_edt", jobs).map(move |r| {
-                let (window, dist, strip_stats) = r?;
-                Ok((window, to_payload(window, dist)?, strip_stats))
-            }),
-        )
-    };
+    // Each worker (thread or process) compresses its own strip when the output takes raw tiles.
+    let results: BlockResults<'_, (Window, Payload, Moments)> =
+        map_blocks::<RowsOp, _, _>(exec, "distance_transform_edt", jobs, RowsJob::run);
     for result in results {
         let (window, payload, strip_stats) = result?;
         sink.write(window, &payload)?;
@@ -366,10 +351,22 @@ pub(crate) struct RowsJob {
     g: Vec<u32>,
     cols: usize,
     sampling: (f64, f64),
+    /// The output's tiles, when the worker compresses for it.
+    layout: Option<TileLayout>,
 }
 
 impl RowsJob {
-    fn run(self) -> (Window, Vec<f32>, Moments) {
+    /// The strip's distances as the output stores them (compressed when it can be), and their
+    /// moments.
+    fn run(self) -> Result<(Window, Payload, Moments)> {
+        let (window, dist, stats) = self.distances();
+        let a = Array2::from_shape_vec(window.shape(), dist)
+            .map_err(|e| Error::invalid("window", e.to_string()))?;
+        let payload = Payload::Pixels(a.into()).encoded(window, self.layout.as_ref())?;
+        Ok((window, payload, stats))
+    }
+
+    fn distances(&self) -> (Window, Vec<f32>, Moments) {
         let mut out = vec![DISTANCE_NODATA as f32; self.g.len()];
         let mut stats = Moments::default();
         let mut envelope = Envelope::with_capacity(self.cols);
@@ -445,9 +442,9 @@ pub(crate) struct RowsOp;
 impl RemoteOp for RowsOp {
     const NAME: &'static str = "pgp_ops::distance::rows";
     type Args = RowsJob;
-    type Output = (Window, Vec<f32>, Moments);
+    type Output = (Window, Payload, Moments);
     fn run(job: RowsJob) -> std::result::Result<Self::Output, String> {
-        Ok(job.run())
+        job.run().map_err(remote_error)
     }
 }
 pgp_exec::register_op!(RowsOp);

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
+use pgp_core::tiles::TileLayout;
 use pgp_core::{
     block_windows, DataType, DynArray, Nodata, Pixel, Raster, RasterDriver, Window, LARGEST_BLOCK,
 };
@@ -29,8 +30,8 @@ use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use crate::block_jobs::{
-    map_local, map_remote, remote_error, spec_like, with_compression_threads, BlockResults,
-    Payload, Sink,
+    map_local, map_remote, remote_error, run_token, spec_like, with_compression_threads,
+    with_worker_raster, BlockResults, Payload, Sink,
 };
 use crate::Result;
 
@@ -70,32 +71,30 @@ pub fn calculate_slope(
     let step = windows.first().map(|w| (w.width, w.height));
     let mut sink = Sink::create(target.as_ref(), &spec, step)?;
     let layout = sink.layout();
+    let run = run_token();
     let jobs = windows.into_iter().map(move |window| SlopeBlock {
         dem: dem.clone(),
         band,
         window,
         nodata,
         pixel_size: info.pixel_size,
+        layout,
+        run,
     });
     let results: BlockResults<'_, (Window, Payload)> = if exec.runs_closures() {
         // Threads share one handle on the DEM, taking turns to read: blocks overlap by one
         // pixel, and one handle's block cache decodes each block of the DEM once. Each worker
-        // compresses its own block when the output takes raw tiles.
+        // compresses its own block when the output takes raw tiles (worker processes too).
         let shared = Arc::new(Mutex::new(Raster::open(&source)?));
         map_local(exec, "calculate_slope", jobs, move |job: SlopeBlock| {
             let (read, data) = {
                 let dem = shared.lock().unwrap_or_else(|p| p.into_inner());
                 job.read(&dem)?
             };
-            let (window, slope) = job.compute(read, data)?;
-            let payload = Payload::Pixels(slope.into()).encoded(window, layout.as_ref())?;
-            Ok((window, payload))
+            job.finish(read, data)
         })
     } else {
-        Box::new(
-            map_remote::<SlopeBlockOp, _>(exec, "calculate_slope", jobs)
-                .map(|r| r.map(|(window, slope)| (window, Payload::Pixels(slope.into())))),
-        )
+        map_remote::<SlopeBlockOp, _>(exec, "calculate_slope", jobs)
     };
     for block in results {
         let (window, payload) = block?;
@@ -112,12 +111,23 @@ pub(crate) struct SlopeBlock {
     window: Window,
     nodata: Option<f64>,
     pixel_size: (f64, f64),
+    /// The output's tiles, when the worker compresses for it.
+    layout: Option<TileLayout>,
+    /// The call this block belongs to: worker processes keep the DEM open across its blocks.
+    run: u64,
 }
 
 impl SlopeBlock {
-    fn run(&self, dem: &Raster) -> pgp_core::Result<(Window, Array2<f32>)> {
+    fn compute_block(&self, dem: &Raster) -> Result<(Window, Payload)> {
         let (read, data) = self.read(dem)?;
-        self.compute(read, data)
+        self.finish(read, data)
+    }
+
+    /// The block's slope as the output stores it (compressed when it can be).
+    fn finish(&self, read: Window, data: DynArray) -> Result<(Window, Payload)> {
+        let (window, slope) = self.compute(read, data)?;
+        let payload = Payload::Pixels(slope.into()).encoded(window, self.layout.as_ref())?;
+        Ok((window, payload))
     }
 
     /// Reads the block grown by one pixel (clipped to the raster), in the band's own type. Kept
@@ -256,10 +266,9 @@ pub(crate) struct SlopeBlockOp;
 impl RemoteOp for SlopeBlockOp {
     const NAME: &'static str = "pgp_ops::slope::block";
     type Args = SlopeBlock;
-    type Output = (Window, Array2<f32>);
+    type Output = (Window, Payload);
     fn run(job: SlopeBlock) -> std::result::Result<Self::Output, String> {
-        let dem = Raster::open(&job.dem).map_err(|e| remote_error(e.into()))?;
-        job.run(&dem).map_err(|e| remote_error(e.into()))
+        with_worker_raster(job.run, &job.dem, |dem| job.compute_block(dem)).map_err(remote_error)
     }
 }
 pgp_exec::register_op!(SlopeBlockOp);

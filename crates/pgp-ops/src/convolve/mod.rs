@@ -29,13 +29,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
+use pgp_core::tiles::TileLayout;
 use pgp_core::{block_windows, with_pixel_type, DataType, Pixel, Raster, RasterDriver, Window};
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
 use crate::block_jobs::{
-    map_local, map_remote, remote_error, spec_like, with_compression_threads, BlockResults,
-    Payload, Sink,
+    map_local, map_remote, remote_error, run_token, spec_like, with_compression_threads,
+    with_worker_raster, BlockResults, Payload, Sink,
 };
 use crate::{Error, Result};
 pub use tile::MAX_CONVOLVE_KERNEL_SIDE;
@@ -144,12 +145,16 @@ pub fn convolve_2d(
     let mut sink = Sink::create(target.as_ref(), &out_spec, Some(tile))?;
     let windows = block_windows((cols, rows), tile, 0);
     let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data));
+    let layout = sink.layout();
+    let datatype = options.target_datatype;
+    let run = run_token();
     let jobs = windows.map(move |window| TileJob {
         spec: spec.clone(),
         window,
+        datatype,
+        layout,
+        run,
     });
-    let dt = options.target_datatype;
-    let layout = sink.layout();
     let results: BlockResults<'_, (Window, Payload)> = if exec.runs_closures() {
         // Threads share one handle on the signal, taking turns to read: tiles overlap by the
         // kernel's reach, and one handle's block cache decodes each block of the signal once.
@@ -159,15 +164,10 @@ pub fn convolve_2d(
                 let signal = shared.lock().unwrap_or_else(|p| p.into_inner());
                 prepared.read(&signal, job.window)?
             };
-            let values = prepared.compute(job.window, input)?;
-            let payload = typed(values, dt).encoded(job.window, layout.as_ref())?;
-            Ok((job.window, payload))
+            job.finish(prepared.compute(job.window, input)?)
         })
     } else {
-        Box::new(
-            map_remote::<ConvolveTileOp, _>(exec, "convolve_2d", jobs)
-                .map(move |r| r.map(|(window, values)| (window, typed(values, dt)))),
-        )
+        map_remote::<ConvolveTileOp, _>(exec, "convolve_2d", jobs)
     };
     for result in results {
         let (window, payload) = result?;
@@ -214,6 +214,20 @@ fn tile_len(block: usize, kernel: usize, full: usize) -> usize {
 pub(crate) struct TileJob {
     spec: ConvSpec,
     window: Window,
+    /// The output's pixel type.
+    datatype: DataType,
+    /// The output's tiles, when the worker compresses for it.
+    layout: Option<TileLayout>,
+    /// The call this tile belongs to: worker processes keep the signal open across its tiles.
+    run: u64,
+}
+
+impl TileJob {
+    /// The computed tile as the output stores it: converted, and compressed when it can be.
+    fn finish(&self, values: Array2<f64>) -> Result<(Window, Payload)> {
+        let payload = typed(values, self.datatype).encoded(self.window, self.layout.as_ref())?;
+        Ok((self.window, payload))
+    }
 }
 
 /// Worker-process form of one tile.
@@ -222,12 +236,14 @@ pub(crate) struct ConvolveTileOp;
 impl RemoteOp for ConvolveTileOp {
     const NAME: &'static str = "pgp_ops::convolve::tile";
     type Args = TileJob;
-    type Output = (Window, Array2<f64>);
+    type Output = (Window, Payload);
     fn run(job: TileJob) -> std::result::Result<Self::Output, String> {
         let run = || -> Result<Self::Output> {
             let prepared = Prepared::cached(&job.spec)?;
-            let signal = Raster::open(&job.spec.signal)?;
-            Ok((job.window, prepared.tile(&signal, job.window)?))
+            let values = with_worker_raster(job.run, &job.spec.signal, |signal| {
+                prepared.tile(signal, job.window)
+            })?;
+            job.finish(values)
         };
         run().map_err(remote_error)
     }
