@@ -103,6 +103,17 @@ fn expressions_match_threads() {
     let procs2 = dir.path().join("procs2.tif");
     evaluate(&expr, &bindings, &procs2, &small_blocks, &pool).unwrap();
     assert_eq!(pixel_sha256(&procs2), pixel_sha256(&threads));
+    // An output pgp cannot write as raw tiles (DEFLATE strips): workers send pixels, not tiles.
+    let procs3 = dir.path().join("procs3.tif");
+    let deflate = ExprOptions {
+        calc: CalcOptions {
+            driver: pgp_core::RasterDriver::new("GTiff", ["COMPRESS=DEFLATE"]),
+            ..Default::default()
+        },
+        ..opts.clone()
+    };
+    evaluate(&expr, &bindings, &procs3, &deflate, &pool).unwrap();
+    assert_eq!(pixel_sha256(&procs3), pixel_sha256(&threads));
     // An error inside a worker reaches the caller and leaves no output.
     let gone = dir.path().join("gone.tif");
     std::fs::copy(&i.a, &gone).unwrap();

@@ -53,8 +53,8 @@ impl Job {
     }
 }
 
-/// One computed block, already in the target type.
-#[derive(Debug, Clone)]
+/// One computed block, already in the target type (and how worker processes send it back).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Computed {
     pub window: Window,
     pub data: Payload,

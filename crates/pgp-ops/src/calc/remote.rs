@@ -2,17 +2,15 @@
 //! kernel as data. The worker opens the rasters, reads and computes its windows, and sends the
 //! finished blocks back; the parent writes them in order like any other executor's.
 
-use pgp_core::{with_pixel_type, DataType, DynArray, Raster, Window};
+use pgp_core::{DataType, Raster, Window};
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use super::cast::view_of;
 use super::engine::{self, CalcReport, Computed, Job, Unmapped};
 use super::kernel::KernelSpec;
-use super::stats::Moments;
 use crate::block_jobs::{Payload, Sink};
 use crate::{Error, Result};
-use pgp_core::tiles::{RawTile, TileLayout};
+use pgp_core::tiles::TileLayout;
 
 /// Arguments of one process-pool task.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,101 +21,20 @@ pub(crate) struct ChunkArgs {
     layout: Option<TileLayout>,
 }
 
-/// A block as it travels back from a worker.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct WireBlock {
-    window: Window,
-    data: WireData,
-    moments: Option<Moments>,
-    unmapped: Vec<f64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum WireData {
-    U8(Vec<u8>),
-    I8(Vec<i8>),
-    U16(Vec<u16>),
-    I16(Vec<i16>),
-    U32(Vec<u32>),
-    I32(Vec<i32>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    Tiles(Vec<RawTile>),
-}
-
-impl WireBlock {
-    fn from_computed(c: Computed) -> WireBlock {
-        let data = match c.data {
-            Payload::Tiles(tiles) => WireData::Tiles(tiles),
-            Payload::Pixels(data) => with_pixel_type!(data.data_type(), T => {
-                let v: Vec<T> = view_of::<T>(&data).map(|a| a.iter().copied().collect()).unwrap_or_default();
-                WireData::from(v)
-            }),
-        };
-        WireBlock {
-            window: c.window,
-            data,
-            moments: c.moments,
-            unmapped: c.unmapped,
-        }
-    }
-
-    fn into_computed(self) -> Result<Computed> {
-        let shape = self.window.shape();
-        let bad = |e: ndarray::ShapeError| {
-            Error::invalid("block", format!("worker sent a malformed block: {e}"))
-        };
-        let data: DynArray = match self.data {
-            WireData::Tiles(tiles) => {
-                return Ok(Computed {
-                    window: self.window,
-                    data: Payload::Tiles(tiles),
-                    moments: self.moments,
-                    unmapped: self.unmapped,
-                })
-            }
-            WireData::U8(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-            WireData::I8(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-            WireData::U16(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-            WireData::I16(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-            WireData::U32(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-            WireData::I32(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-            WireData::F32(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-            WireData::F64(v) => ndarray::Array2::from_shape_vec(shape, v)
-                .map_err(bad)?
-                .into(),
-        };
-        Ok(Computed {
-            window: self.window,
-            data: Payload::Pixels(data),
-            moments: self.moments,
-            unmapped: self.unmapped,
-        })
+/// A block as a worker sent it: pixels must cover its window exactly.
+fn checked(c: Computed) -> Result<Computed> {
+    match &c.data {
+        Payload::Pixels(data) if data.shape() != c.window.shape() => Err(Error::invalid(
+            "block",
+            format!(
+                "worker sent {:?} pixels for window {:?}",
+                data.shape(),
+                c.window
+            ),
+        )),
+        _ => Ok(c),
     }
 }
-
-macro_rules! wire_from {
-    ($($t:ty => $v:ident),*) => {
-        $(impl From<Vec<$t>> for WireData {
-            fn from(v: Vec<$t>) -> WireData { WireData::$v(v) }
-        })*
-    };
-}
-wire_from!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, f32 => F32, f64 => F64);
 
 /// The registered operation: compute a run of windows in a worker process.
 pub(crate) struct CalcChunk;
@@ -125,10 +42,10 @@ pub(crate) struct CalcChunk;
 impl RemoteOp for CalcChunk {
     const NAME: &'static str = "pgp_ops::calc::chunk";
     type Args = ChunkArgs;
-    type Output = Vec<WireBlock>;
+    type Output = Vec<Computed>;
 
-    fn run(args: ChunkArgs) -> std::result::Result<Vec<WireBlock>, String> {
-        let compute = || -> Result<Vec<WireBlock>> {
+    fn run(args: ChunkArgs) -> std::result::Result<Vec<Computed>, String> {
+        let compute = || -> Result<Vec<Computed>> {
             let prepared = args.kernel.prepare()?;
             let rasters = args
                 .kernel
@@ -142,7 +59,6 @@ impl RemoteOp for CalcChunk {
                     prepared
                         .compute(&rasters, *w)
                         .and_then(|c| c.encoded(args.layout.as_ref()))
-                        .map(WireBlock::from_computed)
                 })
                 .collect()
         };
@@ -181,7 +97,7 @@ pub(crate) fn run_on_processes(
         exec.map_ordered_op::<CalcChunk>(args)
             .flat_map(|chunk| -> Vec<Result<Computed>> {
                 match chunk {
-                    Ok(blocks) => blocks.into_iter().map(WireBlock::into_computed).collect(),
+                    Ok(blocks) => blocks.into_iter().map(checked).collect(),
                     Err(e) => vec![Err(e.into())],
                 }
             });
