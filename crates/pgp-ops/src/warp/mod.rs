@@ -17,6 +17,13 @@
 //! source tiles. An output pgp can write as raw LZW tiles (the default layout) is warped into an
 //! uncompressed scratch file first and compressed by pgp on `n_threads` threads. None of these
 //! change the pixels. On the synchronous executor it is single-threaded, like pygeoprocessing.
+//!
+//! # Warp memory changes interpolated pixels
+//! GDAL's warper cuts the target into chunks that fit its working memory (`warp_memory_mb`,
+//! gdalwarp's `-wm`) and sizes the interpolation kernel per chunk from that chunk's scale, so
+//! for every method but `near` the pixels depend on the chunking: on an 8192² DEM warped to
+//! EPSG:4326 with bilinear, `-wm 512` instead of the default changed 96% of the pixels. Leave
+//! `warp_memory_mb` unset to get pygeoprocessing's pixels exactly; thread counts never matter.
 
 mod aligned_copy;
 mod file_copy;
