@@ -311,6 +311,37 @@ fn vector_mask_keeps_pixels_inside() {
         };
         assert_eq!(v, expected, "pixel ({col}, {row})");
     }
+    // An output GDAL writes (DEFLATE): masked by the other path, to the same pixels, and on
+    // threads the raw-tile path gives them too.
+    let deflate = dir.path().join("masked_deflate.tif");
+    let threads = dir.path().join("masked_threads.tif");
+    for (target, driver, exec) in [
+        (
+            &deflate,
+            pgp_core::RasterDriver::new("GTiff", ["TILED=YES", "COMPRESS=DEFLATE"]),
+            Executor::sync(),
+        ),
+        (
+            &threads,
+            WarpOptions::default().driver,
+            Executor::threads(2).unwrap(),
+        ),
+    ] {
+        let with_driver = WarpOptions {
+            driver,
+            ..options.clone()
+        };
+        warp_raster(
+            &dem,
+            (30.0, -30.0),
+            target,
+            ResampleMethod::Near,
+            &with_driver,
+            &exec,
+        )
+        .unwrap();
+        assert_same_pixels(&out, target);
+    }
     let leftovers = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {

@@ -124,6 +124,12 @@ impl DynArray {
         any.downcast_ref::<Array2<T>>().map(|a| a.view())
     }
 
+    /// A typed mutable view, if `T` is the array's type.
+    pub fn view_mut<T: Pixel>(&mut self) -> Option<ndarray::ArrayViewMut2<'_, T>> {
+        let any: &mut dyn std::any::Any = each!(self, a => a);
+        any.downcast_mut::<Array2<T>>().map(|a| a.view_mut())
+    }
+
     /// Take the typed array out, if `T` is the array's type.
     pub fn into_typed<T: Pixel>(self) -> Option<Array2<T>> {
         // Route through Any so one generic function serves all eight types.

@@ -244,7 +244,7 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
                 let scratch_driver = job.scratch_driver(&info);
                 gdal_warp(&job.base, &scratch.0, &job.args(&info, &scratch_driver))?;
                 check_grid(&scratch.0, job)?;
-                compress_scratch(&scratch.0, &job.target, &output_spec, job.threads)?;
+                compress_scratch(&scratch.0, &job.target, &output_spec, job.threads, None)?;
             } else {
                 let driver = job.creation_options(&info, true);
                 let tmp = TempOutput::new(temporary_sibling(&job.target));
@@ -271,12 +271,23 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
                     (m.0.clone(), Some(m))
                 }
             };
-            apply_mask(
-                &scratch.0,
-                &mask_path,
-                &job.target,
-                &job.creation_options(&info, true),
-            )?;
+            let output_spec = job.output_spec(&info)?;
+            if takes_raw_tiles(&output_spec) {
+                compress_scratch(
+                    &scratch.0,
+                    &job.target,
+                    &output_spec,
+                    job.threads,
+                    Some(&mask_path),
+                )?;
+            } else {
+                apply_mask(
+                    &scratch.0,
+                    &mask_path,
+                    &job.target,
+                    &job.creation_options(&info, true),
+                )?;
+            }
         }
     }
     Ok(WarpPath::Warped)

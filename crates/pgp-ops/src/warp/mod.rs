@@ -70,7 +70,7 @@ pub struct WarpOptions {
     /// Output driver and creation options.
     pub driver: RasterDriver,
     /// GDAL's warp memory limit in MB; `None` keeps GDAL's default. A larger value warps in fewer
-    /// chunks, which can change interpolated pixels in their last digit, so it is not the default.
+    /// chunks, which changes interpolated pixels (see the module docs), so it is not the default.
     pub warp_memory_mb: Option<u64>,
     /// Copy pixels instead of warping when the target grid is the source grid shifted by whole
     /// pixels in the same projection (same result, much faster). Default true.

@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use pgp_core::gdal::Metadata;
 use pgp_core::tiles::TileLayout;
-use pgp_core::{block_windows, Raster, RasterPool, RasterSpec, Window, LARGEST_BLOCK};
+use pgp_core::{
+    block_windows, raster_info, with_pixel_type, Pixel, Raster, RasterPool, RasterSpec, Window,
+    LARGEST_BLOCK,
+};
 use pgp_exec::Executor;
 
 use crate::block_jobs::{forget_read_blocks, Payload, Sink};
@@ -26,19 +29,27 @@ pub(crate) fn takes_raw_tiles(spec: &RasterSpec) -> bool {
 }
 
 /// Write `target` (laid out as `spec`) with the pixels of `scratch`, compressing blocks on
-/// `threads` threads. The output appears only when complete.
+/// `threads` threads. With a `mask` (a byte raster on the same grid), pixels where it is not 1
+/// become the scratch's nodata. The output appears only when complete.
 pub(crate) fn compress_scratch(
     scratch: &Path,
     target: &Path,
     spec: &RasterSpec,
     threads: usize,
+    mask: Option<&Path>,
 ) -> Result<()> {
     let exec = if threads > 1 {
         Executor::threads(threads)?
     } else {
         Executor::sync()
     };
-    let pool = Arc::new(RasterPool::new([scratch]));
+    let fill = match mask {
+        Some(mask) => Some(mask_fill(scratch, mask)?),
+        None => None,
+    };
+    let mut paths = vec![scratch];
+    paths.extend(mask);
+    let pool = Arc::new(RasterPool::new(paths));
     pool.check()?;
     let mut sink = Sink::create(target, spec, None)?;
     let windows: Vec<Window> =
@@ -48,8 +59,22 @@ pub(crate) fn compress_scratch(
     let mut progress = Tracker::start("warp_raster: compress", "blocks", windows.len());
     let blocks = exec.map_ordered(windows, move |w: Window| -> Result<(Window, Payload)> {
         let data = pool.with(|rasters| {
-            let data = rasters[0].read_dyn(1, w)?;
+            let mut data = rasters[0].read_dyn(1, w)?;
             forget_read_blocks(&rasters[0], 1, w);
+            if let (Some(mask), Some(fill)) = (rasters.get(1), fill) {
+                let keep = mask.read_as::<u8>(1, w)?;
+                forget_read_blocks(mask, 1, w);
+                with_pixel_type!(data.data_type(), T => {
+                    if let Some(values) = data.view_mut::<T>() {
+                        let outside = T::from_f64(fill);
+                        ndarray::Zip::from(values).and(&keep).for_each(|v, &m| {
+                            if m != 1 {
+                                *v = outside;
+                            }
+                        });
+                    }
+                });
+            }
             Ok(data)
         })?;
         Ok((w, Payload::Pixels(data).encoded(w, layout.as_ref())?))
@@ -63,6 +88,26 @@ pub(crate) fn compress_scratch(
     sink.commit(Some(Box::new(move |out: &mut Raster| {
         copy_descriptive_metadata(&source, out)
     })))
+}
+
+/// The value masked-out pixels get (the warped band's nodata, else 0), after checking that the
+/// mask is on the warped raster's grid.
+fn mask_fill(warped: &Path, mask: &Path) -> Result<f64> {
+    let info = raster_info(warped)?;
+    let mask_size = raster_info(mask)?.raster_size;
+    if mask_size != info.raster_size {
+        return Err(crate::Error::invalid(
+            "mask_raster_path",
+            format!(
+                "{} is {:?} pixels but the warped raster is {:?}; the mask must be on the target \
+                 grid",
+                mask.display(),
+                mask_size,
+                info.raster_size
+            ),
+        ));
+    }
+    Ok(info.nodata.first().copied().flatten().unwrap_or(0.0))
 }
 
 /// What gdalwarp carries from source to output besides pixels and the grid.
