@@ -6,7 +6,6 @@
 //! worker opens what it needs). The caller consumes results in input order on one thread, which
 //! is where outputs are written, so the output does not depend on the executor.
 
-use ndarray::Array2;
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
@@ -263,71 +262,10 @@ pub(crate) fn forget_read_blocks(raster: &Raster, band: usize, window: Window) {
 
 /// A block's pixels, or the same pixels already compressed as the output's tiles. Serialisable,
 /// so process-pool workers compress their blocks too and send the tiles back as bytes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Payload {
     Pixels(DynArray),
     Tiles(Vec<RawTile>),
-}
-
-/// [`Payload`] as it is written to a worker's pipe.
-#[derive(Serialize)]
-enum WireRef<'a> {
-    Tiles(&'a [RawTile]),
-    U8(&'a Array2<u8>),
-    I8(&'a Array2<i8>),
-    U16(&'a Array2<u16>),
-    I16(&'a Array2<i16>),
-    U32(&'a Array2<u32>),
-    I32(&'a Array2<i32>),
-    F32(&'a Array2<f32>),
-    F64(&'a Array2<f64>),
-}
-
-/// [`Payload`] as it is read back (the same variants, in the same order, as [`WireRef`]).
-#[derive(Deserialize)]
-enum Wire {
-    Tiles(Vec<RawTile>),
-    U8(Array2<u8>),
-    I8(Array2<i8>),
-    U16(Array2<u16>),
-    I16(Array2<i16>),
-    U32(Array2<u32>),
-    I32(Array2<i32>),
-    F32(Array2<f32>),
-    F64(Array2<f64>),
-}
-
-impl Serialize for Payload {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let wire = match self {
-            Payload::Tiles(t) => WireRef::Tiles(t),
-            Payload::Pixels(DynArray::U8(a)) => WireRef::U8(a),
-            Payload::Pixels(DynArray::I8(a)) => WireRef::I8(a),
-            Payload::Pixels(DynArray::U16(a)) => WireRef::U16(a),
-            Payload::Pixels(DynArray::I16(a)) => WireRef::I16(a),
-            Payload::Pixels(DynArray::U32(a)) => WireRef::U32(a),
-            Payload::Pixels(DynArray::I32(a)) => WireRef::I32(a),
-            Payload::Pixels(DynArray::F32(a)) => WireRef::F32(a),
-            Payload::Pixels(DynArray::F64(a)) => WireRef::F64(a),
-        };
-        wire.serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Payload {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        Ok(match Wire::deserialize(d)? {
-            Wire::Tiles(t) => Payload::Tiles(t),
-            Wire::U8(a) => Payload::Pixels(a.into()),
-            Wire::I8(a) => Payload::Pixels(a.into()),
-            Wire::U16(a) => Payload::Pixels(a.into()),
-            Wire::I16(a) => Payload::Pixels(a.into()),
-            Wire::U32(a) => Payload::Pixels(a.into()),
-            Wire::I32(a) => Payload::Pixels(a.into()),
-            Wire::F32(a) => Payload::Pixels(a.into()),
-            Wire::F64(a) => Payload::Pixels(a.into()),
-        })
-    }
 }
 
 impl Payload {
@@ -441,6 +379,7 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array2;
     use pgp_core::{with_pixel_type, Pixel};
 
     fn round_trip(p: &Payload) -> Payload {

@@ -54,8 +54,8 @@ macro_rules! with_pixel_type {
     };
 }
 
-/// A 2-D pixel array whose type is known only at run time.
-#[derive(Debug, Clone, PartialEq)]
+/// A 2-D pixel array whose type is known only at run time (serialisable, for worker processes).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[allow(missing_docs)]
 pub enum DynArray {
     U8(Array2<u8>),
