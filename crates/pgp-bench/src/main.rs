@@ -64,6 +64,11 @@ struct RunArgs {
     /// up to several GB; the generated input data is always kept for the next run).
     #[arg(long)]
     keep_outputs: bool,
+    /// Run every case (pgp's runners and the peers) this many times, in rounds that interleave
+    /// them, and keep each runner's fastest run: on a noisy machine the best of a few runs is a
+    /// steadier figure than one run. Every run's output is checked.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,51 +231,85 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                 runners.push(format!("multiprocessing:{}", args.workers));
             }
         }
-        let peers: Vec<(&str, Result<Measurement, String>, Option<f64>)> = if args.peer {
-            case.peers
-                .iter()
-                .map(|p| {
-                    let dir = out_root.join(format!("peer-{p}"));
-                    let mut cmd = Command::new(&python);
-                    cmd.arg(&peer_script)
-                        .arg(p)
-                        .arg("--data")
-                        .arg(&data)
-                        .arg("--out")
-                        .arg(&dir)
-                        .arg("--workers")
-                        .arg(args.workers.to_string());
-                    let m = child_measurement(cmd, &format!("peer case {p}"))
-                        .map_err(|e| e.to_string());
-                    (*p, m, report::load_average())
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let baseline = peers.first().and_then(|(_, m, _)| m.as_ref().ok());
-        let mut sync_seconds = None;
-        for runner in runners {
-            let dir = out_root.join(runner.replace(':', "-"));
-            let mut cmd = Command::new(&me);
-            cmd.arg("case")
-                .arg(case.name)
-                .arg("--executor")
-                .arg(&runner)
-                .arg("--data")
-                .arg(&data)
-                .arg("--out")
-                .arg(&dir);
-            let m = child_measurement(cmd, &format!("case {} on {runner}", case.name))?;
-            if runner == "sync" {
-                sync_seconds = Some(m.seconds);
-            }
-            let load = report::load_average();
-            let check = match peers.first() {
-                Some((_, Ok(p), _)) => compare::check(case, &m, p),
-                Some((_, Err(e), _)) => format!("peer failed: {e}"),
-                None => "not compared".into(),
+        // Best (fastest) measurement so far per pgp runner and per peer, with the load after it
+        // and the worst check any of its runs got.
+        let mut best: Vec<Option<(Measurement, Option<f64>)>> = vec![None; runners.len()];
+        let mut checks: Vec<Option<String>> = vec![None; runners.len()];
+        let mut peers: Vec<(&str, Result<Measurement, String>, Option<f64>)> = Vec::new();
+        for _round in 0..args.repeat {
+            let round_peers: Vec<(&str, Result<Measurement, String>, Option<f64>)> = if args.peer {
+                case.peers
+                    .iter()
+                    .map(|p| {
+                        let dir = out_root.join(format!("peer-{p}"));
+                        let mut cmd = Command::new(&python);
+                        cmd.arg(&peer_script)
+                            .arg(p)
+                            .arg("--data")
+                            .arg(&data)
+                            .arg("--out")
+                            .arg(&dir)
+                            .arg("--workers")
+                            .arg(args.workers.to_string());
+                        let m = child_measurement(cmd, &format!("peer case {p}"))
+                            .map_err(|e| e.to_string());
+                        (*p, m, report::load_average())
+                    })
+                    .collect()
+            } else {
+                Vec::new()
             };
+            for (i, runner) in runners.iter().enumerate() {
+                let dir = out_root.join(runner.replace(':', "-"));
+                let mut cmd = Command::new(&me);
+                cmd.arg("case")
+                    .arg(case.name)
+                    .arg("--executor")
+                    .arg(runner)
+                    .arg("--data")
+                    .arg(&data)
+                    .arg("--out")
+                    .arg(&dir);
+                let m = child_measurement(cmd, &format!("case {} on {runner}", case.name))?;
+                let load = report::load_average();
+                // Each run is checked against the peers' outputs of the same round.
+                let check = match round_peers.first() {
+                    Some((_, Ok(p), _)) => compare::check(case, &m, p),
+                    Some((_, Err(e), _)) => format!("peer failed: {e}"),
+                    None => "not compared".into(),
+                };
+                if !args.keep_outputs {
+                    remove_outputs(&dir);
+                }
+                let keep_check = checks[i]
+                    .as_ref()
+                    .is_some_and(|c| c.starts_with("MISMATCH") || c.starts_with("peer failed"));
+                if !keep_check {
+                    checks[i] = Some(check);
+                }
+                if best[i].as_ref().is_none_or(|(b, _)| m.seconds < b.seconds) {
+                    best[i] = Some((m, load));
+                }
+            }
+            if peers.is_empty() {
+                peers = round_peers;
+            } else {
+                for (kept, new) in peers.iter_mut().zip(round_peers) {
+                    match (&kept.1, new.1) {
+                        (Ok(k), Ok(n)) if n.seconds < k.seconds => *kept = (new.0, Ok(n), new.2),
+                        (Ok(_), Err(e)) => *kept = (new.0, Err(e), new.2),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let baseline = peers.first().and_then(|(_, m, _)| m.as_ref().ok());
+        let sync_seconds = best
+            .first()
+            .and_then(|b| b.as_ref())
+            .map(|(m, _)| m.seconds);
+        for ((runner, b), check) in runners.iter().zip(best).zip(checks) {
+            let Some((m, load)) = b else { continue };
             let row = report::Row {
                 case: case.name.into(),
                 size: args.size,
@@ -279,15 +318,13 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                 peak_rss_mib: m.peak_rss_mib,
                 vs_peer: baseline.map(|p| p.seconds / m.seconds),
                 vs_sync: sync_seconds.map(|s| s / m.seconds),
-                check,
+                check: check.unwrap_or_default(),
                 phases: m.phases.clone(),
                 load1: load,
+                runs: args.repeat,
             };
             report::progress(&row);
             rows.push(row);
-            if !args.keep_outputs {
-                remove_outputs(&dir);
-            }
         }
         if !args.keep_outputs {
             remove_outputs(&out_root);
@@ -305,6 +342,7 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
                     check: "baseline".into(),
                     phases: p.phases.clone(),
                     load1: *load,
+                    runs: args.repeat,
                 };
                 report::progress(&row);
                 rows.push(row);
@@ -314,6 +352,12 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
     println!();
     report::print_table(&rows);
     println!();
+    if args.repeat > 1 {
+        println!(
+            "Each time is the fastest of {} runs, taken in interleaved rounds.",
+            args.repeat
+        );
+    }
     println!(
         "{} cores; 1-minute load average {} at the start, {} at the end.",
         pgp::exec::available_cores(),

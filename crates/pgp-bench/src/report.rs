@@ -21,6 +21,8 @@ pub struct Row {
     /// The machine's 1-minute load average just after the run: other work competing for the
     /// cores makes every time longer, and parallel runs gain less.
     pub load1: Option<f64>,
+    /// How many runs the seconds are the fastest of (`--repeat`).
+    pub runs: u32,
 }
 
 /// The 1-minute load average (Linux), if readable.
