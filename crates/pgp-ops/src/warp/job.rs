@@ -236,59 +236,52 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
             return Ok(WarpPath::AlignedCopy);
         }
     }
-    match &job.mask {
-        None => {
-            let output_spec = job.output_spec(&info)?;
-            if takes_raw_tiles(&output_spec) {
-                let scratch = ScratchFile::beside(&job.target, "tif");
-                let scratch_driver = job.scratch_driver(&info);
-                gdal_warp(&job.base, &scratch.0, &job.args(&info, &scratch_driver))?;
-                check_grid(&scratch.0, job)?;
-                compress_scratch(&scratch.0, &job.target, &output_spec, job.threads, None)?;
-            } else {
-                let driver = job.creation_options(&info, true);
-                let tmp = TempOutput::new(temporary_sibling(&job.target));
-                gdal_warp(&job.base, &tmp.0, &job.args(&info, &driver))?;
-                check_grid(&tmp.0, job)?;
-                tmp.commit(&job.target)?;
-            }
+    let output_spec = job.output_spec(&info)?;
+    let raw_tiles = takes_raw_tiles(&output_spec);
+    if job.mask.is_none() && !raw_tiles {
+        // Nothing for pgp to do after the warper: it writes the output itself.
+        let driver = job.creation_options(&info, true);
+        let tmp = TempOutput::new(temporary_sibling(&job.target));
+        gdal_warp(&job.base, &tmp.0, &job.args(&info, &driver))?;
+        check_grid(&tmp.0, job)?;
+        tmp.commit(&job.target)?;
+        return Ok(WarpPath::Warped);
+    }
+    // Warp uncompressed into a scratch file, then write the (masked) compressed output.
+    let scratch = ScratchFile::beside(&job.target, "tif");
+    gdal_warp(
+        &job.base,
+        &scratch.0,
+        &job.args(&info, &job.scratch_driver(&info)),
+    )?;
+    check_grid(&scratch.0, job)?;
+    let (mask_path, _mask_scratch) = match &job.mask {
+        None => (None, None),
+        Some(WarpMask::Raster(p)) => (Some(p.clone()), None),
+        Some(WarpMask::Vector {
+            path,
+            layer,
+            where_clause,
+        }) => {
+            let m = ScratchFile::beside(&job.target, "tif");
+            rasterize_mask(&scratch.0, path, layer, where_clause.as_deref(), &m.0)?;
+            (Some(m.0.clone()), Some(m))
         }
-        Some(mask) => {
-            // Warp uncompressed into a scratch file, then write the masked, compressed output.
-            let scratch = ScratchFile::beside(&job.target, "tif");
-            let scratch_driver = job.scratch_driver(&info);
-            gdal_warp(&job.base, &scratch.0, &job.args(&info, &scratch_driver))?;
-            check_grid(&scratch.0, job)?;
-            let (mask_path, _mask_scratch) = match mask {
-                WarpMask::Raster(p) => (p.clone(), None),
-                WarpMask::Vector {
-                    path,
-                    layer,
-                    where_clause,
-                } => {
-                    let m = ScratchFile::beside(&job.target, "tif");
-                    rasterize_mask(&scratch.0, path, layer, where_clause.as_deref(), &m.0)?;
-                    (m.0.clone(), Some(m))
-                }
-            };
-            let output_spec = job.output_spec(&info)?;
-            if takes_raw_tiles(&output_spec) {
-                compress_scratch(
-                    &scratch.0,
-                    &job.target,
-                    &output_spec,
-                    job.threads,
-                    Some(&mask_path),
-                )?;
-            } else {
-                apply_mask(
-                    &scratch.0,
-                    &mask_path,
-                    &job.target,
-                    &job.creation_options(&info, true),
-                )?;
-            }
-        }
+    };
+    match mask_path {
+        Some(mask) if !raw_tiles => apply_mask(
+            &scratch.0,
+            &mask,
+            &job.target,
+            &job.creation_options(&info, true),
+        )?,
+        mask => compress_scratch(
+            &scratch.0,
+            &job.target,
+            &output_spec,
+            job.threads,
+            mask.as_deref(),
+        )?,
     }
     Ok(WarpPath::Warped)
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use ndarray::Zip;
+use ndarray::{Array2, ArrayViewMut2, Zip};
 use pgp_core::{
     block_windows, new_raster_from_base, raster_info, with_pixel_type, DataType, LayerRef,
     OutputRaster, Pixel, Raster, RasterDriver, RasterSpec, LARGEST_BLOCK,
@@ -50,19 +50,7 @@ pub(crate) fn apply_mask(
     driver: &RasterDriver,
 ) -> Result<()> {
     let info = raster_info(warped)?;
-    let mask_info = raster_info(mask)?;
-    if mask_info.raster_size != info.raster_size {
-        return Err(Error::invalid(
-            "mask_raster_path",
-            format!(
-                "{} is {:?} pixels but the warped raster is {:?}; the mask must be on the target \
-                 grid",
-                mask.display(),
-                mask_info.raster_size,
-                info.raster_size
-            ),
-        ));
-    }
+    check_mask_grid(mask, info.raster_size)?;
     let datatype = info.datatype;
     let mut spec = RasterSpec::like(&info, datatype)
         .bands(info.n_bands)
@@ -79,12 +67,7 @@ pub(crate) fn apply_mask(
             let fill = info.nodata[band - 1].unwrap_or(0.0);
             with_pixel_type!(datatype, T => {
                 let mut values = source.read_as::<T>(band, w)?;
-                let outside = T::from_f64(fill);
-                Zip::from(&mut values).and(&keep).for_each(|v, &m| {
-                    if m != 1 {
-                        *v = outside;
-                    }
-                });
+                mask_outside(values.view_mut(), &keep, fill);
                 out.raster().write(band, w.x_off, w.y_off, values.view())?;
             });
         }
@@ -92,4 +75,32 @@ pub(crate) fn apply_mask(
     }
     out.commit()?;
     Ok(())
+}
+
+/// Fails unless `mask` has `size` (the warped raster's) pixels.
+pub(crate) fn check_mask_grid(mask: &Path, size: (usize, usize)) -> Result<()> {
+    let mask_size = raster_info(mask)?.raster_size;
+    if mask_size != size {
+        return Err(Error::invalid(
+            "mask_raster_path",
+            format!(
+                "{} is {:?} pixels but the warped raster is {:?}; the mask must be on the target \
+                 grid",
+                mask.display(),
+                mask_size,
+                size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets `values` to `fill` wherever `keep` is not 1.
+pub(crate) fn mask_outside<T: Pixel>(values: ArrayViewMut2<'_, T>, keep: &Array2<u8>, fill: f64) {
+    let outside = T::from_f64(fill);
+    Zip::from(values).and(keep).for_each(|v, &m| {
+        if m != 1 {
+            *v = outside;
+        }
+    });
 }

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use pgp_core::gdal::Metadata;
 use pgp_core::tiles::TileLayout;
 use pgp_core::{
-    block_windows, raster_info, with_pixel_type, Pixel, Raster, RasterPool, RasterSpec, Window,
+    block_windows, raster_info, with_pixel_type, Raster, RasterPool, RasterSpec, Window,
     LARGEST_BLOCK,
 };
 use pgp_exec::Executor;
 
-use crate::block_jobs::{forget_read_blocks, Payload, Sink};
-use crate::progress::Tracker;
+use crate::block_jobs::{forget_read_blocks, map_local, Payload, Sink};
+use crate::warp::mask::{check_mask_grid, mask_outside};
 use crate::Result;
 
 /// Whether an output with `spec` can be written as raw tiles (and so is worth a scratch file).
@@ -56,8 +56,7 @@ pub(crate) fn compress_scratch(
         block_windows((spec.cols, spec.rows), sink.block_size()?, LARGEST_BLOCK).collect();
     let layout = sink.layout();
     // A second phase after the warper's percent: on a big raster it takes seconds.
-    let mut progress = Tracker::start("warp_raster: compress", "blocks", windows.len());
-    let blocks = exec.map_ordered(windows, move |w: Window| -> Result<(Window, Payload)> {
+    let blocks = map_local(&exec, "warp_raster: compress", windows, move |w: Window| {
         let data = pool.with(|rasters| {
             let mut data = rasters[0].read_dyn(1, w)?;
             forget_read_blocks(&rasters[0], 1, w);
@@ -66,12 +65,7 @@ pub(crate) fn compress_scratch(
                 forget_read_blocks(mask, 1, w);
                 with_pixel_type!(data.data_type(), T => {
                     if let Some(values) = data.view_mut::<T>() {
-                        let outside = T::from_f64(fill);
-                        ndarray::Zip::from(values).and(&keep).for_each(|v, &m| {
-                            if m != 1 {
-                                *v = outside;
-                            }
-                        });
+                        mask_outside(values, &keep, fill);
                     }
                 });
             }
@@ -80,9 +74,8 @@ pub(crate) fn compress_scratch(
         Ok((w, Payload::Pixels(data).encoded(w, layout.as_ref())?))
     });
     for block in blocks {
-        let (window, payload) = block.map_err(crate::Error::from)??;
+        let (window, payload) = block?;
         sink.write(window, &payload)?;
-        progress.tick();
     }
     let source = Raster::open(scratch)?;
     sink.commit(Some(Box::new(move |out: &mut Raster| {
@@ -94,19 +87,7 @@ pub(crate) fn compress_scratch(
 /// mask is on the warped raster's grid.
 fn mask_fill(warped: &Path, mask: &Path) -> Result<f64> {
     let info = raster_info(warped)?;
-    let mask_size = raster_info(mask)?.raster_size;
-    if mask_size != info.raster_size {
-        return Err(crate::Error::invalid(
-            "mask_raster_path",
-            format!(
-                "{} is {:?} pixels but the warped raster is {:?}; the mask must be on the target \
-                 grid",
-                mask.display(),
-                mask_size,
-                info.raster_size
-            ),
-        ));
-    }
+    check_mask_grid(mask, info.raster_size)?;
     Ok(info.nodata.first().copied().flatten().unwrap_or(0.0))
 }
 
