@@ -46,7 +46,8 @@ pub fn log_clock() -> Instant {
     *CLOCK.get_or_init(Instant::now)
 }
 
-fn log_line(fields: serde_json::Value) {
+/// Print one `-v` log line: `fields` (a JSON object) with `t`, seconds since [`log_clock`].
+pub fn log_line(fields: serde_json::Value) {
     let mut line = serde_json::json!({"t": log_clock().elapsed().as_secs_f64()});
     if let (Some(map), serde_json::Value::Object(more)) = (line.as_object_mut(), fields) {
         map.extend(more);

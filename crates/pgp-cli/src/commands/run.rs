@@ -132,7 +132,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
             }
         }
         if verbose {
-            eprintln!("{}", event_json(e, at));
+            crate::progress::log_line(event_json(e));
         }
         if let Ok(mut recs) = sink_records.lock() {
             super::report::note_event(&mut recs, e, at);
@@ -254,24 +254,23 @@ fn tempfile_dir() -> std::io::Result<PathBuf> {
     Ok(d)
 }
 
-fn event_json(e: &Event, at: f64) -> String {
-    let v = match e {
-        Event::Queued { task } => serde_json::json!({"t": at, "event": "queued", "task": task}),
+fn event_json(e: &Event) -> serde_json::Value {
+    match e {
+        Event::Queued { task } => serde_json::json!({"event": "queued", "task": task}),
         Event::Started { task, reason } => {
-            serde_json::json!({"t": at, "event": "started", "task": task, "reason": reason.to_string()})
+            serde_json::json!({"event": "started", "task": task, "reason": reason.to_string()})
         }
         Event::Skipped { task, duration, .. } => serde_json::json!({
-            "t": at, "event": "skipped", "task": task, "seconds": duration.as_secs_f64()}),
+            "event": "skipped", "task": task, "seconds": duration.as_secs_f64()}),
         Event::Finished { task, duration } => serde_json::json!({
-            "t": at, "event": "finished", "task": task, "seconds": duration.as_secs_f64()}),
+            "event": "finished", "task": task, "seconds": duration.as_secs_f64()}),
         Event::Failed {
             task,
             error,
             duration,
         } => serde_json::json!({
-            "t": at, "event": "failed", "task": task, "error": error.to_string(),
+            "event": "failed", "task": task, "error": error.to_string(),
             "seconds": duration.map(|d| d.as_secs_f64())}),
-        other => serde_json::json!({"t": at, "event": format!("{other:?}")}),
-    };
-    v.to_string()
+        other => serde_json::json!({"event": format!("{other:?}")}),
+    }
 }
