@@ -9,6 +9,7 @@ use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::output::errln;
 use clap::ValueEnum;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pgp::ops::progress::{set_global_progress, Progress, ProgressTicker};
@@ -54,8 +55,8 @@ pub fn log_line(fields: serde_json::Value) {
     }
     // Printed above the bars rather than through them.
     match SINK.get() {
-        Some(Sink::Bars(multi)) => multi.suspend(|| eprintln!("{line}")),
-        _ => eprintln!("{line}"),
+        Some(Sink::Bars(multi)) => multi.suspend(|| errln!("{line}")),
+        _ => errln!("{line}"),
     }
 }
 
@@ -171,7 +172,7 @@ struct Lines {
 
 impl Lines {
     fn print(&self) {
-        eprintln!(
+        errln!(
             "pgp: {}: {}/{} {} ({:.1} s)",
             self.what,
             self.done,

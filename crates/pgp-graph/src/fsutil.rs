@@ -23,6 +23,41 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    let mut results = atomic_write_group(dir, &[(path, bytes)]);
+    results.pop().unwrap_or(Ok(()))
+}
+
+/// [`atomic_write`] of many files of one directory at once, with the same guarantee for each
+/// file: every temporary file is written and fsynced, then each is renamed into place, then the
+/// directory is fsynced once for all of them (a group commit). One result per file, in order; a
+/// file whose result is an error was not put in place, or its rename may not be durable.
+pub fn atomic_write_group(dir: &Path, files: &[(&Path, &[u8])]) -> Vec<io::Result<()>> {
+    let temps: Vec<io::Result<std::path::PathBuf>> = files
+        .iter()
+        .map(|(path, bytes)| write_temp(dir, path, bytes))
+        .collect();
+    let mut results: Vec<io::Result<()>> = temps
+        .into_iter()
+        .zip(files)
+        .map(|(temp, (path, _))| {
+            let temp = temp?;
+            fs::rename(&temp, path).inspect_err(|_| {
+                let _ = fs::remove_file(&temp);
+            })
+        })
+        .collect();
+    if results.iter().any(Result::is_ok) {
+        if let Err(e) = sync_dir(dir) {
+            for r in results.iter_mut().filter(|r| r.is_ok()) {
+                *r = Err(io::Error::new(e.kind(), e.to_string()));
+            }
+        }
+    }
+    results
+}
+
+/// Writes and fsyncs a temporary sibling of `path` in `dir`; removed again on failure.
+fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<std::path::PathBuf> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -32,18 +67,18 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         std::process::id(),
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = (|| {
+    let written = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
+        f.sync_all()
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
 }
 
 /// Flushes a file's data and metadata to disk.

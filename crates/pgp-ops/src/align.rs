@@ -143,6 +143,10 @@ pub fn align_and_resize_raster_stack<P: AsRef<Path>, Q: AsRef<Path>>(
     let targets: Vec<PathBuf> = targets.iter().map(|p| p.as_ref().to_path_buf()).collect();
     check_lists(&bases, &targets, resample_methods, options)?;
     check_pixel_size(target_pixel_size)?;
+    // Every output's directory before any work, so no output is written when another cannot be.
+    for target in &targets {
+        pgp_core::check_output_path(target)?;
+    }
     let infos = bases
         .iter()
         .map(raster_info)

@@ -80,6 +80,12 @@ pub fn set_global_progress(progress: Option<Arc<dyn Progress>>) {
     *global().write() = progress;
 }
 
+/// Starts reporting `total` units of `operation` to the current reporter (scoped, else global),
+/// for operations outside this crate (routing); `None` when nobody listens.
+pub fn start_ticker(operation: &str, unit: &str, total: u64) -> Option<Box<dyn ProgressTicker>> {
+    current().map(|p| p.start(operation, unit, total))
+}
+
 fn current() -> Option<Arc<dyn Progress>> {
     SCOPED
         .with(|s| s.borrow().last().cloned())

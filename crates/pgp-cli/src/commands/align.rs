@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::common::{
     output_json, parse_bbox, parse_pixel_size, parse_resample, print_outputs, require_file,
-    ExecutorArg, Stopwatch,
+    require_output, ExecutorArg, Stopwatch,
 };
 use super::CmdResult;
 
@@ -95,6 +95,9 @@ pub fn run(args: AlignArgs) -> CmdResult {
     let methods = check_lists(&args)?;
     for input in &args.inputs {
         require_file(input, "input raster")?;
+    }
+    for output in &args.outputs {
+        require_output(output, "--out")?;
     }
     let exec = args.executor.build()?;
     let options = AlignOptions {

@@ -5,6 +5,8 @@
 mod align;
 mod calc;
 mod convolve;
+mod output_paths;
+mod stdout_pipe;
 mod util;
 mod warp;
 mod zonal;
