@@ -24,7 +24,7 @@ pub const THUMBNAIL_SIZE: usize = 256;
 /// Where thumbnails live, under the workspace.
 pub const THUMBNAIL_DIR: &str = "thumbnails";
 /// Bump when thumbnails are drawn differently, so cached ones are redrawn.
-const THUMBNAIL_VERSION: u32 = 1;
+const THUMBNAIL_VERSION: u32 = 2;
 /// Most rows of one zonal statistics table (the JSON file holds them all).
 const MAX_ZONAL_ROWS: usize = 2000;
 const ZONAL_OP: &str = "pgp.zonal_stats";
@@ -71,11 +71,14 @@ fn thumbnail(workspace: &Path, path: &Path, draw: bool) -> Shown {
     if !draw {
         return Shown::Nothing("not drawn (the task did not finish)".into());
     }
-    let options = Options {
-        max_size: THUMBNAIL_SIZE,
-        ..Options::default()
-    };
-    let picture = match pgp::view::render(path, &options) {
+    let picture = match pgp::view::suggest_colormap(path, 1).and_then(|colormap| {
+        let options = Options {
+            max_size: THUMBNAIL_SIZE,
+            colormap,
+            ..Options::default()
+        };
+        pgp::view::render(path, &options)
+    }) {
         Ok(p) => p,
         Err(ViewError::Raster(pgp::core::Error::NotARaster { .. })) => {
             return Shown::Nothing("not a raster".into())
