@@ -173,6 +173,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let report_path = workspace.join("report.html");
     let dot = graph.to_dot();
+    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs);
     write_report(
         &report_path,
         &pipeline,
@@ -180,6 +181,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         elapsed,
         &spec.to_string(),
         &dot,
+        &outputs,
     )?;
     match result {
         Ok(report) => {
