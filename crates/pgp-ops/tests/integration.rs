@@ -1,5 +1,8 @@
 //! pgp-ops' integration tests, as one test binary: each links GDAL, so one binary instead of
 //! sixteen saves most of the suite's link time. Each file is its own module and reads alone.
+// Each file keeps its own `mod common;` so it still reads (and once ran) alone; the shared
+// helpers are therefore compiled once per file that uses them.
+#![allow(clippy::duplicate_mod)]
 
 #[path = "align.rs"]
 mod align;

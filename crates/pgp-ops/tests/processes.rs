@@ -2,6 +2,9 @@
 //! calls `run_if_worker()` first, so workers (copies of this binary) serve blocks instead of
 //! running the checks. The checks go through libtest-mimic, so `--list`, filters and `--exact`
 //! work as with libtest (and so `cargo nextest` runs them).
+// Each file keeps its own `mod common;` so it still reads (and once ran) alone; the shared
+// helpers are therefore compiled once per file that uses them.
+#![allow(clippy::duplicate_mod)]
 
 #[path = "align_processes.rs"]
 mod align_processes;
