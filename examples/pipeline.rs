@@ -81,19 +81,37 @@ fn declare(graph: &Graph, data: &sample::SampleData, work: &Path) -> AnyResult<(
     Ok(())
 }
 
+/// CPU seconds (user + system) this process and its finished children have used: the graph's
+/// executor is the budget of all its work, so on `sync` a run uses about one CPU second per
+/// second, on `threading:2` about two.
+fn cpu_seconds() -> f64 {
+    let secs = |who| {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage only writes the struct it is given.
+        let usage = unsafe {
+            libc::getrusage(who, usage.as_mut_ptr());
+            usage.assume_init()
+        };
+        let t = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        t(usage.ru_utime) + t(usage.ru_stime)
+    };
+    secs(libc::RUSAGE_SELF) + secs(libc::RUSAGE_CHILDREN)
+}
+
 fn run(
     label: &str,
     work: &Path,
     data: &sample::SampleData,
     exec: &Executor,
 ) -> AnyResult<RunReport> {
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let graph = Graph::open(work.join(".pgp"), exec.clone())?;
     declare(&graph, data, work)?;
     let report = graph.join()?;
+    let wall = t.elapsed().as_secs_f64();
     println!(
-        "{label:<28} {:>7.2} s   ran {:?}   skipped {:?}",
-        t.elapsed().as_secs_f64(),
+        "{label:<28} {wall:>7.2} s   {:.2} CPU s per s   ran {:?}   skipped {:?}",
+        (cpu_seconds() - cpu) / wall,
         report.ran,
         report.skipped
     );

@@ -11,7 +11,7 @@
 //! file identity with a racy-timestamp guard, so reruns are fast and cannot be fooled by edits
 //! that keep size and mtime. Outputs are written under temporary names, moved into place, and
 //! only then recorded, so a killed run never leaves anything a rerun would accept as done.
-//! See `src/README.md` for the cache protocol and the scheduler's design.
+//! The cache protocol and the scheduler's design are described in [`design`].
 //!
 //! ```
 //! use pgp_graph::{Graph, Task};
@@ -66,6 +66,9 @@ mod sched;
 mod state;
 mod store;
 mod task;
+
+#[doc = include_str!("README.md")]
+pub mod design {}
 
 pub use digest::Digest;
 pub use error::{GraphError, RunError, TaskError, TaskFailure};

@@ -307,7 +307,7 @@ fn main() {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
         child_main(Path::new(&dir));
     }
-    runner::run_checks(&[
+    runner::run(&[
         (
             "killed_from_outside_at_many_moments",
             killed_from_outside_at_many_moments,

@@ -227,7 +227,7 @@ fn closures_run_in_the_driver_process_on_process_executors() {
 
 fn main() {
     pgp_exec::worker::run_if_worker();
-    runner::run_checks(&[
+    runner::run(&[
         ("ops_run_in_place_on_threads", ops_run_in_place_on_threads),
         ("ops_run_in_worker_processes", ops_run_in_worker_processes),
         (

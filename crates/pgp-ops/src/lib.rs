@@ -1,4 +1,21 @@
-//! Geoprocessing operations for pgp (work in progress).
+//! Geoprocessing operations for pgp: rasters in, rasters out, on any executor.
+//!
+//! ```
+//! use pgp_core::sample;
+//! use pgp_exec::Executor;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let data = sample::generate(dir.path(), 64, 1)?;
+//! let target = dir.path().join("doubled.tif");
+//! let exec = Executor::threads(2)?;
+//! pgp_ops::evaluate_expression("dem * 2", &[("dem", &data.dem, 1)], &target, &Default::default(), &exec)?;
+//! assert_eq!(pgp_core::raster_info(&target)?.raster_size, (64, 64));
+//! # Ok(())
+//! # }
+//! ```
+//!
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 mod align;

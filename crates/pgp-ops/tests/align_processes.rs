@@ -1,8 +1,7 @@
 //! align_and_resize_raster_stack and warp_raster on a process pool: every warp runs as a
 //! `WarpOp` in a worker process, and the outputs are those of the synchronous run.
 //!
-//! This binary is also the pool's worker program, hence no libtest harness and
-//! `run_if_worker()` first in `main`.
+//! Part of the `processes` test binary, which is also the pool's worker program.
 
 mod grid_common;
 
@@ -97,8 +96,10 @@ fn align_on_processes_matches_sync() {
     );
 }
 
-fn main() {
-    pgp_exec::worker::run_if_worker();
-    align_on_processes_matches_sync();
-    println!("align_processes: ok");
+/// The checks of this file (run by `processes.rs`, whose `main()` is the workers' too).
+pub fn checks() -> Vec<(&'static str, fn())> {
+    vec![(
+        "align_on_processes_matches_sync",
+        align_on_processes_matches_sync,
+    )]
 }

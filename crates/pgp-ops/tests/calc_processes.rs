@@ -1,6 +1,5 @@
-//! The calculator family on a process pool. This binary is its own worker program: `main()`
-//! calls `run_if_worker()` first, so pool workers (copies of it) serve blocks instead of
-//! running the checks.
+//! The calculator family on a process pool (part of the `processes` test binary, which is its
+//! own worker program).
 
 mod common;
 
@@ -13,9 +12,9 @@ use pgp_ops::calc::{
 };
 use pgp_ops::Error;
 
-fn main() {
-    pgp_exec::worker::run_if_worker();
-    let checks: &[(&str, fn())] = &[
+/// The checks of this file (run by `processes.rs`, whose `main()` is the workers' too).
+pub fn checks() -> Vec<(&'static str, fn())> {
+    vec![
         ("expressions_match_threads", expressions_match_threads),
         (
             "reclassify_reports_unmapped_values",
@@ -25,25 +24,7 @@ fn main() {
             "closures_are_refused_before_any_output",
             closures_are_refused_before_any_output,
         ),
-    ];
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let mut failed = 0;
-    for (name, check) in checks {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        match std::panic::catch_unwind(check) {
-            Ok(()) => println!("check {name} ... ok"),
-            Err(_) => {
-                failed += 1;
-                println!("check {name} ... FAILED");
-            }
-        }
-    }
-    std::process::exit(i32::from(failed > 0));
+    ]
 }
 
 fn expressions_match_threads() {

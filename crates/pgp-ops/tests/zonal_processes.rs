@@ -1,13 +1,11 @@
 //! Zonal statistics, convolution, slope and distance transform on a process pool give the same
-//! results as on the synchronous executor. Worker processes are copies of this test binary, so
-//! it has its own main() (harness = false) that calls `run_if_worker()` first.
+//! results as on the synchronous executor (part of the `processes` test binary, which is its own
+//! worker program).
 
 #[path = "common/zonal_inputs.rs"]
 mod zonal_inputs;
 #[path = "common/zonal_support.rs"]
 mod zonal_support;
-
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pgp_exec::Executor;
 use pgp_ops::zonal::{zonal_statistics_many, ZonalOptions};
@@ -74,22 +72,10 @@ fn errors_in_workers_come_back() {
     assert!(!target.exists());
 }
 
-fn main() {
-    pgp_exec::worker::run_if_worker();
-    let checks: [(&str, fn()); 2] = [
+/// The checks of this file (run by `processes.rs`, whose `main()` is the workers' too).
+pub fn checks() -> Vec<(&'static str, fn())> {
+    vec![
         ("process_pool_matches_sync", process_pool_matches_sync),
         ("errors_in_workers_come_back", errors_in_workers_come_back),
-    ];
-    let mut failed = 0;
-    for (name, check) in checks {
-        match catch_unwind(AssertUnwindSafe(check)) {
-            Ok(()) => println!("check {name} ... ok"),
-            Err(_) => {
-                failed += 1;
-                println!("check {name} ... FAILED");
-            }
-        }
-    }
-    println!("{} passed, {failed} failed", checks.len() - failed);
-    std::process::exit(i32::from(failed > 0));
+    ]
 }

@@ -1,29 +1,25 @@
-//! Minimal runner for the test binaries that need their own `main()`: worker processes and
-//! crash children are copies of the test binary itself.
+//! The runner of test binaries that need their own `main()` (worker processes and crash
+//! children are copies of the test binary, so it must act on that before anything else). It is
+//! libtest's command line (`--list`, filters, `--exact`, `--test-threads`), so `cargo test` and
+//! `cargo nextest` run these binaries like any other.
 #![allow(dead_code)]
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+/// A named check.
+pub type Check = (&'static str, fn());
 
-/// Runs every `(name, check)` whose name contains one of the non-flag arguments (all when there
-/// are none), then prints the closing `N passed, N failed` line and exits accordingly.
-pub fn run_checks(checks: &[(&str, fn())]) -> ! {
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
+/// Runs the selected checks, one at a time unless `--test-threads` says otherwise (they start
+/// processes and some time them), and exits with libtest's status.
+pub fn run(checks: &[Check]) -> ! {
+    let mut args = libtest_mimic::Arguments::from_args();
+    args.test_threads.get_or_insert(1);
+    let trials = checks
+        .iter()
+        .map(|&(name, check)| {
+            libtest_mimic::Trial::test(name, move || {
+                check();
+                Ok(())
+            })
+        })
         .collect();
-    let mut results = (0usize, 0usize);
-    for (name, check) in checks {
-        if !wanted.is_empty() && !wanted.iter().any(|w| name.contains(w.as_str())) {
-            continue;
-        }
-        if catch_unwind(AssertUnwindSafe(check)).is_ok() {
-            results.0 += 1;
-            println!("check {name} ... ok");
-        } else {
-            results.1 += 1;
-            println!("check {name} ... FAILED");
-        }
-    }
-    println!("\n{} passed, {} failed", results.0, results.1);
-    std::process::exit(i32::from(results.1 > 0));
+    libtest_mimic::run(&args, trials).exit()
 }
