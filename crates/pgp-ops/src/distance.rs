@@ -19,12 +19,13 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use pgp_core::{
-    block_windows, temporary_sibling, with_pixel_type, BandStatistics, DataType, Nodata,
-    OutputRaster, Pixel, Raster, RasterDriver, Window,
+    block_windows, temporary_sibling, with_pixel_type, DataType, Nodata, OutputRaster, Pixel,
+    Raster, RasterDriver, Window,
 };
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
+use crate::calc::Moments;
 use crate::runtime::{
     self, forget_read_blocks, register_block_op, spec_like, with_compression_threads, BlockOp,
     Computed, DirtyBlocks, Handles, RasterTarget, RemoteBlockOp, Runner, Windows,
@@ -182,7 +183,7 @@ pub fn distance_transform_edt(
         Ok(())
     })?;
     drop(g_down);
-    let statistics = (stats.n > 0).then(|| stats.statistics());
+    let statistics = stats.statistics();
     written.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
         Box::new(move |raster: &mut Raster| raster.set_statistics(1, s))
     }))?;
@@ -198,93 +199,6 @@ impl Drop for TempRaster {
         let mut aux = self.0.clone().into_os_string();
         aux.push(".aux.xml");
         let _ = std::fs::remove_file(aux);
-    }
-}
-
-/// Count, mean, sum of squared deviations, min and max, mergeable in a fixed order.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub(crate) struct Moments {
-    n: u64,
-    mean: f64,
-    m2: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Default for Moments {
-    fn default() -> Self {
-        Moments {
-            n: 0,
-            mean: 0.0,
-            m2: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        }
-    }
-}
-
-impl Moments {
-    /// The moments of `values` (two passes: no division per value).
-    fn of(values: &[f32]) -> Moments {
-        if values.is_empty() {
-            return Moments::default();
-        }
-        let n = values.len();
-        let (mut sum, mut min, mut max) = (0.0f64, f64::INFINITY, f64::NEG_INFINITY);
-        for &v in values {
-            let v = v as f64;
-            sum += v;
-            min = min.min(v);
-            max = max.max(v);
-        }
-        let mean = sum / n as f64;
-        let m2 = values
-            .iter()
-            .map(|&v| (v as f64 - mean) * (v as f64 - mean))
-            .sum();
-        Moments {
-            n: n as u64,
-            mean,
-            m2,
-            min,
-            max,
-        }
-    }
-
-    #[cfg(test)]
-    fn push(&mut self, v: f64) {
-        self.n += 1;
-        let d = v - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (v - self.mean);
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-    }
-
-    fn merge(&mut self, o: &Moments) {
-        if o.n == 0 {
-            return;
-        }
-        if self.n == 0 {
-            *self = *o;
-            return;
-        }
-        let n = self.n + o.n;
-        let d = o.mean - self.mean;
-        self.mean += d * o.n as f64 / n as f64;
-        self.m2 += o.m2 + d * d * (self.n as f64 * o.n as f64 / n as f64);
-        self.n = n;
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-    }
-
-    fn statistics(&self) -> BandStatistics {
-        BandStatistics {
-            min: self.min,
-            max: self.max,
-            mean: self.mean,
-            std_dev: (self.m2 / self.n as f64).max(0.0).sqrt(),
-        }
     }
 }
 
@@ -372,7 +286,7 @@ impl RowsOp {
         let mut envelope = Envelope::with_capacity(self.cols);
         for (g, o) in g.chunks(self.cols).zip(out.chunks_mut(self.cols)) {
             if envelope.row(g, self.sampling, o) {
-                stats.merge(&Moments::of(o));
+                stats.merge(&Moments::of_values(o, None));
             }
         }
         (out, stats)
@@ -472,26 +386,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn moments_merge_like_one_pass() {
-        let xs: Vec<f64> = (0..100).map(|i| ((i * 37) % 11) as f64 * 0.5).collect();
-        let mut all = Moments::default();
-        xs.iter().for_each(|&v| all.push(v));
-        let mut a = Moments::default();
-        let mut b = Moments::default();
-        xs[..30].iter().for_each(|&v| a.push(v));
-        xs[30..].iter().for_each(|&v| b.push(v));
-        a.merge(&b);
-        let f32s: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
-        let c = Moments::of(&f32s).statistics();
-        assert!(
-            (c.mean - all.statistics().mean).abs() < 1e-12
-                && (c.std_dev - all.statistics().std_dev).abs() < 1e-12
-        );
-        let (s1, s2) = (all.statistics(), a.statistics());
-        assert!((s1.mean - s2.mean).abs() < 1e-12 && (s1.std_dev - s2.std_dev).abs() < 1e-12);
-        assert_eq!((s1.min, s1.max), (0.0, 5.0));
     }
 }

@@ -24,6 +24,10 @@ pub fn checks() -> Vec<(&'static str, fn())> {
             "closures_are_refused_before_any_output",
             closures_are_refused_before_any_output,
         ),
+        (
+            "errors_are_the_same_variant_on_every_executor",
+            errors_are_the_same_variant_on_every_executor,
+        ),
     ]
 }
 
@@ -214,4 +218,114 @@ fn closures_are_refused_before_any_output() {
         "{err}"
     );
     assert!(!target.exists());
+}
+
+/// A VRT whose source file is missing: it opens (the caller reads its description), but every
+/// block read fails, so the error arises where blocks are read: in the workers on a pool.
+fn broken_vrt(dir: &std::path::Path) -> std::path::PathBuf {
+    let vrt = dir.join("broken.vrt");
+    std::fs::write(
+        &vrt,
+        r#"<VRTDataset rasterXSize="64" rasterYSize="64">
+  <GeoTransform>0, 1, 0, 0, 0, -1</GeoTransform>
+  <VRTRasterBand dataType="Float32" band="1">
+    <SimpleSource>
+      <SourceFilename relativeToVRT="1">missing_source.tif</SourceFilename>
+      <SourceBand>1</SourceBand>
+    </SimpleSource>
+  </VRTRasterBand>
+</VRTDataset>"#,
+    )
+    .unwrap();
+    vrt
+}
+
+/// A caller matches one variant whatever the executor, also when the error arises in a worker
+/// process (which used to arrive as `ExecError::TaskFailed` with the message as text).
+fn errors_are_the_same_variant_on_every_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = inputs(dir.path(), (64, 64));
+    let small_dir = dir.path().join("small");
+    std::fs::create_dir_all(&small_dir).unwrap();
+    let small = inputs(&small_dir, (32, 64));
+    let vrt = broken_vrt(dir.path());
+    let missing = dir.path().join("no_such.tif");
+    let target = dir.path().join("out.tif");
+    let run = |exec: &Executor, bindings: &[(&str, &std::path::Path, usize)], expr: &str| {
+        let bindings: Vec<(String, ExprInput)> = bindings
+            .iter()
+            .map(|(n, p, band)| {
+                (
+                    n.to_string(),
+                    ExprInput::Raster {
+                        path: p.to_path_buf(),
+                        band: *band,
+                    },
+                )
+            })
+            .collect();
+        let expr = pgp_ops::Expression::parse(expr).unwrap();
+        let err = evaluate(&expr, &bindings, &target, &ExprOptions::default(), exec).unwrap_err();
+        assert!(!target.exists(), "{err}");
+        err
+    };
+    let warp_with_mask = |exec: &Executor, mask: &std::path::Path| {
+        let options = pgp_ops::WarpOptions {
+            mask: Some(pgp_ops::WarpMask::Raster(mask.to_path_buf())),
+            ..Default::default()
+        };
+        let err = pgp_ops::warp_raster(
+            &i.a,
+            (2.0, -2.0),
+            &target,
+            pgp_ops::ResampleMethod::Near,
+            &options,
+            exec,
+        )
+        .unwrap_err();
+        assert!(!target.exists(), "{err}");
+        err
+    };
+    for exec in [
+        Executor::sync(),
+        Executor::threads(2).unwrap(),
+        Executor::processes(2).unwrap(),
+    ] {
+        let on = exec.spec();
+        // Missing input: a file that is not there, and a source that fails while blocks are read.
+        let err = run(&exec, &[("a", &missing, 1)], "a * 2");
+        assert!(
+            matches!(&err, Error::Core(pgp_core::Error::FileNotFound { path }) if *path == missing),
+            "{on}: {err:?}"
+        );
+        let err = run(&exec, &[("a", &vrt, 1)], "a * 2");
+        assert!(
+            matches!(&err, Error::Core(pgp_core::Error::Gdal { path, .. }) if *path == vrt),
+            "{on}: {err:?}"
+        );
+        // Size mismatch: between inputs, and of a warp's mask (checked in the worker).
+        let err = run(&exec, &[("a", &i.a, 1), ("b", &small.b, 1)], "a + b");
+        assert!(
+            matches!(&err, Error::SizeMismatch { path, size: (32, 64), .. } if *path == small.b),
+            "{on}: {err:?}"
+        );
+        let err = warp_with_mask(&exec, &small.lc);
+        assert!(
+            matches!(&err, Error::InvalidArgument { name, .. } if name == "mask_raster_path"),
+            "{on}: {err:?}"
+        );
+        // Bad band.
+        let err = run(&exec, &[("a", &i.a, 3)], "a * 2");
+        assert!(
+            matches!(
+                &err,
+                Error::Core(pgp_core::Error::BandOutOfRange {
+                    band: 3,
+                    count: 1,
+                    ..
+                })
+            ),
+            "{on}: {err:?}"
+        );
+    }
 }

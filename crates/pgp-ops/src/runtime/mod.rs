@@ -1,38 +1,4 @@
-//! The block runtime: how every block-wise operation runs, on any executor.
-//!
-//! # Design
-//!
-//! An operation is described once, as a [`BlockOp`] value: the rasters it reads, how far its
-//! reads reach beyond a block (its halo), what it prepares once per worker (a compiled
-//! expression, a transformed kernel), and the compute step from one item (usually a window) to
-//! a [`Computed`] block: the pixels for the output, if any, plus a side result (statistics,
-//! unmapped values, a block of values to fold) that the caller merges in block order.
-//!
-//! The same value runs everywhere, as rayon runs the same closure on any pool:
-//!
-//! - on the synchronous and thread executors it is shared behind an `Arc` and called per item,
-//!   with handles from [`handles::LocalHandles`] (a pool of handle sets, or one shared handle per
-//!   input when blocks overlap);
-//! - on a process pool (when it is a [`RemoteBlockOp`]) it travels as data with a batch of
-//!   items; the worker prepares it and opens its inputs once per call and keeps them for the
-//!   call's next task ([`handles::with_worker_state`]).
-//!
-//! Workers compress their blocks into the output's tiles when the output takes raw tiles, so
-//! the writer only appends bytes. Errors come back typed: a task's [`crate::Error`] travels back
-//! from a worker process as the same value, so callers match one variant on every executor.
-//! Operations given as Rust closures are [`BlockOp`]s that are not [`RemoteBlockOp`]s: a
-//! process pool refuses them with [`pgp_exec::ExecError::NotSendable`] before any work.
-//!
-//! One driver, [`write_raster`], does the rest for operations that write a raster: create the
-//! sink, list the windows, map them, check and write blocks in window order on the calling
-//! thread, merge side results in the same order, report progress, and commit (a failure leaves
-//! no output: the sink's temporary file is removed). Operations that only fold (reduce, zonal,
-//! the first pass of the distance transform) use [`map`] and consume the blocks themselves. Since
-//! results are consumed in input order on one thread, the output never depends on the executor.
-//!
-//! Windows are 2-D per band; [`Handles::read_bands`] reads several bands of a window as one
-//! band x row x column array and [`Payload::Bands`] writes several, for operations over many
-//! bands.
+#![doc = include_str!("README.md")]
 
 mod driver;
 mod handles;
@@ -352,3 +318,6 @@ fn send_to_processes<'a, O: RemoteBlockOp>(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests;
