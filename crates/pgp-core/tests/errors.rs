@@ -154,7 +154,10 @@ fn unwritable_outputs_name_the_path_given_not_a_temporary() {
             file_as_dir.clone(),
             format!("{} is not a directory", raster.display()),
         ),
-        (dir.path().to_path_buf(), "is a directory, not a file".to_string()),
+        (
+            dir.path().to_path_buf(),
+            "is a directory, not a file".to_string(),
+        ),
     ];
     for (target, problem) in &cases {
         let expected = format!("{}: {problem}", target.display());

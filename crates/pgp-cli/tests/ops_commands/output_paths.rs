@@ -92,6 +92,9 @@ fn a_file_where_a_directory_should_be_and_a_directory_as_output_are_named() {
         "{err}"
     );
     let err = error_in(dir.path(), &["warp", "data/dem.tif", "data"]);
-    assert!(err.contains("OUT data: is a directory, not a file"), "{err}");
+    assert!(
+        err.contains("OUT data: is a directory, not a file"),
+        "{err}"
+    );
     assert_eq!(files_under(dir.path()), before);
 }
