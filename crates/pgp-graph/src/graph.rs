@@ -8,6 +8,7 @@ use crate::handle::{Opaque, TaskHandle, TaskRef, TaskStatus};
 use crate::job::Work;
 use crate::lock::LockWait;
 use crate::memo::DigestMemo;
+use crate::output_lock::OutputLocks;
 use crate::paths::{normalize, path_bytes};
 use crate::plan::TaskDef;
 use crate::registry::{lookup, OpVtable};
@@ -90,6 +91,8 @@ impl GraphBuilder {
             source,
         })?;
         let (store, mut warnings) = Store::open(&workspace, self.lock_wait)?;
+        // With the workspace held, leftovers of its killed runs can go (see `temps`).
+        crate::temps::sweep(&workspace);
         let (memo, memo_warning) = DigestMemo::load(&store.memo_path(), self.racy_window);
         warnings.extend(memo_warning);
         if let Some(sink) = &self.sink {
@@ -127,7 +130,12 @@ impl GraphBuilder {
             changed: Condvar::new(),
             driver_thread: Mutex::new(None),
         });
-        Ok(Graph { shared, workspace })
+        let output_locks = OutputLocks::new(&workspace, self.lock_wait);
+        Ok(Graph {
+            shared,
+            workspace,
+            output_locks,
+        })
     }
 }
 
@@ -139,6 +147,8 @@ impl GraphBuilder {
 pub struct Graph {
     shared: Arc<Shared>,
     workspace: PathBuf,
+    /// Released after `Drop` has waited for the running tasks.
+    output_locks: OutputLocks,
 }
 
 impl std::fmt::Debug for Graph {
@@ -378,6 +388,7 @@ impl Graph {
         };
         let inputs = norm(inputs)?;
         let outputs = norm(outputs)?;
+        self.output_locks.hold(&outputs)?;
         let (handle, events, wake) = {
             let mut guard = self.shared.state.lock();
             let st = &mut *guard;

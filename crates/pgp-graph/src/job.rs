@@ -10,10 +10,11 @@ use crate::registry::OpVtable;
 use crate::state::Ctx;
 use crate::store::{OutputRecord, Record};
 use crate::task::TaskIo;
+use crate::temps::{self, temp_dir_name};
 use std::any::Any;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// A closure task's body, type-erased: returns its bincode-serialised value.
@@ -33,23 +34,21 @@ pub struct Completion {
     pub result: Vec<u8>,
 }
 
-/// Name of the per-task temporary directory created beside each output directory.
-pub fn temp_dir_name(identity: &Digest) -> String {
-    format!(".pgp-tmp-{}", identity.short_hex(16))
-}
-
-/// Temporary directories of one task's outputs.
-struct TempOutputs {
+/// Temporary directories of one task's outputs, noted in the workspace until removed (see
+/// `temps`), so that a crash leaves nothing that the next graph open would not sweep.
+struct TempOutputs<'a> {
+    workspace: &'a Path,
     dirs: Vec<PathBuf>,
     temps: Vec<PathBuf>,
 }
 
-impl TempOutputs {
+impl<'a> TempOutputs<'a> {
     /// Creates (afresh: a leftover from a crash is removed) one temporary directory per output
     /// directory. Temporary outputs keep their file names, so format drivers that go by extension
     /// behave the same, and live on the same filesystem, so the final rename is atomic.
-    fn create(def: &TaskDef) -> Result<Self, TaskError> {
+    fn create(workspace: &'a Path, def: &TaskDef) -> Result<Self, TaskError> {
         let mut t = TempOutputs {
+            workspace,
             dirs: Vec::new(),
             temps: Vec::new(),
         };
@@ -67,11 +66,12 @@ impl TempOutputs {
             let dir = parent.join(temp_dir_name(&def.identity));
             if !t.dirs.contains(&dir) {
                 fs::create_dir_all(parent).map_err(err)?;
+                temps::note(workspace, &dir).map_err(err)?;
+                t.dirs.push(dir.clone());
                 if dir.exists() {
                     fs::remove_dir_all(&dir).map_err(err)?;
                 }
                 fs::create_dir(&dir).map_err(err)?;
-                t.dirs.push(dir.clone());
             }
             t.temps.push(dir.join(file));
         }
@@ -80,8 +80,17 @@ impl TempOutputs {
 
     fn discard(&self) {
         for dir in &self.dirs {
-            let _ = fs::remove_dir_all(dir);
+            if fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+                temps::forget(self.workspace, dir);
+            }
         }
+    }
+}
+
+impl Drop for TempOutputs<'_> {
+    /// Also on an early return (a directory that could not be created).
+    fn drop(&mut self) {
+        self.discard();
     }
 }
 
@@ -137,13 +146,13 @@ fn execute(ctx: &Ctx, def: &TaskDef, work: Work, start: Instant) -> Result<Compl
         reason,
     });
 
-    let temps = TempOutputs::create(def)?;
+    let temps = TempOutputs::create(ctx.store.root(), def)?;
     let result = run_body(ctx, def, work, &temps.temps);
     let result = result.and_then(|value| {
         install_outputs(ctx, def, &temps.temps)?;
         Ok(value)
     });
-    temps.discard();
+    drop(temps);
     let value = result?;
 
     if let Some(prepared) = prepared {

@@ -57,6 +57,8 @@ mod job;
 mod key;
 mod lock;
 mod memo;
+mod output_lock;
+mod owner;
 mod paths;
 mod plan;
 mod registry;
@@ -64,6 +66,7 @@ mod sched;
 mod state;
 mod store;
 mod task;
+mod temps;
 
 pub use digest::Digest;
 pub use error::{GraphError, RunError, TaskError, TaskFailure};
