@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+mod ctx;
 mod dag;
 mod digest;
 mod error;
@@ -61,6 +62,7 @@ mod output_lock;
 mod owner;
 mod paths;
 mod plan;
+mod recorder;
 mod registry;
 mod sched;
 mod state;
@@ -71,13 +73,14 @@ mod temps;
 pub use digest::Digest;
 pub use error::{GraphError, RunError, TaskError, TaskFailure};
 pub use events::{Event, EventSink};
-pub use graph::{Graph, GraphBuilder, RunReport};
-pub use handle::{Opaque, TaskHandle, TaskRef, TaskStatus};
+pub use graph::{Graph, GraphBuilder};
+pub use handle::{Opaque, TaskHandle};
 pub use key::KeyParts;
 pub use lock::LockWait;
 pub use plan::{PlanAction, PlannedTask, RunReason};
 pub use registry::{lookup as find_op, registered_ops, GraphOpEntry, OpVtable};
-pub use task::{GraphOp, Task, TaskIo};
+pub use state::RunReport;
+pub use task::{GraphOp, Task, TaskIo, TaskRef, TaskStatus};
 
 #[doc(hidden)]
 pub use inventory as __inventory;

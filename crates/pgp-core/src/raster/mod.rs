@@ -7,3 +7,4 @@ pub(crate) mod info;
 pub(crate) mod orphans;
 pub(crate) mod output;
 pub(crate) mod pool;
+pub(crate) mod reduced;
