@@ -4,6 +4,7 @@
 mod commands;
 mod output;
 mod progress;
+mod signals;
 
 // Operations allocate and free block- and FFT-sized buffers (hundreds of KiB to MiB) on every
 // worker; glibc's allocator hands those back to the kernel and page-faults them in again
@@ -90,6 +91,7 @@ fn one_line(err: &clap::Error) -> String {
 fn main() -> ExitCode {
     // Process-pool workers are copies of this program: serve and exit when started as one.
     pgp::exec::worker::run_if_worker();
+    signals::install();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => match e.kind() {

@@ -59,7 +59,9 @@ pub use raster::create::{
 pub use raster::dataset::{raster_info, BandStatistics, Raster};
 pub use raster::dynarray::DynArray;
 pub use raster::info::RasterInfo;
-pub use raster::output::{check_output_path, temporary_sibling, OutputRaster};
+pub use raster::output::{
+    check_output_path, remove_live_temporaries, temporary_sibling, OutputRaster,
+};
 pub use raster::pool::RasterPool;
 pub use vector::{
     layer, open_vector, open_vector_update, vector_info, FieldInfo, LayerRef, VectorInfo,

@@ -23,6 +23,18 @@ pub enum GraphError {
         /// ", held by process N" when known.
         holder: String,
     },
+    /// Another graph (another run, perhaps with another workspace) writes outputs into this
+    /// directory.
+    #[error(
+        "outputs in {dir} are being written by another run: {holder}; wait for it to finish \
+         (pgp run --wait queues behind it)"
+    )]
+    OutputsLocked {
+        /// The output directory.
+        dir: PathBuf,
+        /// Who holds it: process, host, since when, workspace.
+        holder: String,
+    },
     /// A path given for a task could not be made absolute.
     #[error("task '{task}': cannot resolve path {path}: {source}")]
     Path {

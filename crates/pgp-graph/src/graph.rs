@@ -7,6 +7,7 @@ use crate::handle::{Opaque, TaskHandle};
 use crate::job::Work;
 use crate::lock::LockWait;
 use crate::memo::DigestMemo;
+use crate::output_lock::OutputLocks;
 use crate::paths::normalize;
 use crate::registry::{lookup, OpVtable};
 use crate::sched::Shared;
@@ -75,6 +76,8 @@ impl GraphBuilder {
             source,
         })?;
         let (store, mut warnings) = Store::open(&workspace, self.lock_wait)?;
+        // With the workspace held, leftovers of its killed runs can go (see `temps`).
+        crate::temps::sweep(&workspace);
         let (memo, memo_warning) = DigestMemo::load(&store.memo_path(), self.racy_window);
         warnings.extend(memo_warning);
         if let Some(sink) = &self.sink {
@@ -94,7 +97,12 @@ impl GraphBuilder {
         let id = NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed);
         let state = State::new(id, self.stop_on_first_error);
         let shared = Arc::new(Shared::new(id, ctx, state));
-        Ok(Graph { shared, workspace })
+        let output_locks = OutputLocks::new(&workspace, self.lock_wait);
+        Ok(Graph {
+            shared,
+            workspace,
+            output_locks,
+        })
     }
 }
 
@@ -106,6 +114,8 @@ impl GraphBuilder {
 pub struct Graph {
     shared: Arc<Shared>,
     workspace: PathBuf,
+    /// Released after `Drop` has waited for the running tasks.
+    output_locks: OutputLocks,
 }
 
 impl std::fmt::Debug for Graph {
@@ -317,9 +327,11 @@ impl Graph {
                 })
                 .collect()
         };
+        let outputs = norm(outputs)?;
+        self.output_locks.hold(&outputs)?;
         let new = NewTask {
             inputs: norm(inputs)?,
-            outputs: norm(outputs)?,
+            outputs,
             name,
             op_id,
             op_version,

@@ -4,17 +4,17 @@
 //! only starts the outputs' writeback, so that the recorder's fsync finds little left to do.
 
 use crate::ctx::Ctx;
-use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
 use crate::fsutil::{start_writeback, sync_dir, sync_file};
 use crate::plan::{judge, prepare, Prepared, RunReason, TaskDef, Verdict};
 use crate::registry::OpVtable;
 use crate::task::TaskIo;
+use crate::temps::{self, temp_dir_name};
 use std::any::Any;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,13 +72,10 @@ pub enum JobEnd {
     Installed(Installed),
 }
 
-/// Name of the per-task temporary directory created beside each output directory.
-pub fn temp_dir_name(identity: &Digest) -> String {
-    format!(".pgp-tmp-{}", identity.short_hex(16))
-}
-
-/// Temporary directories of one task's outputs.
+/// Temporary directories of one task's outputs, noted in the workspace until removed (see
+/// `temps`), so that a crash leaves nothing that the next graph open would not sweep.
 struct TempOutputs {
+    workspace: PathBuf,
     dirs: Vec<PathBuf>,
     temps: Vec<PathBuf>,
 }
@@ -87,8 +84,9 @@ impl TempOutputs {
     /// Creates (afresh: a leftover from a crash is removed) one temporary directory per output
     /// directory. Temporary outputs keep their file names, so format drivers that go by extension
     /// behave the same, and live on the same filesystem, so the final rename is atomic.
-    fn create(def: &TaskDef) -> Result<Self, TaskError> {
+    fn create(workspace: &Path, def: &TaskDef) -> Result<Self, TaskError> {
         let mut t = TempOutputs {
+            workspace: workspace.to_path_buf(),
             dirs: Vec::new(),
             temps: Vec::new(),
         };
@@ -106,11 +104,12 @@ impl TempOutputs {
             let dir = parent.join(temp_dir_name(&def.identity));
             if !t.dirs.contains(&dir) {
                 fs::create_dir_all(parent).map_err(err)?;
+                temps::note(workspace, &dir).map_err(err)?;
+                t.dirs.push(dir.clone());
                 if dir.exists() {
                     fs::remove_dir_all(&dir).map_err(err)?;
                 }
                 fs::create_dir(&dir).map_err(err)?;
-                t.dirs.push(dir.clone());
             }
             t.temps.push(dir.join(file));
         }
@@ -119,8 +118,17 @@ impl TempOutputs {
 
     fn discard(&self) {
         for dir in &self.dirs {
-            let _ = fs::remove_dir_all(dir);
+            if fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+                temps::forget(&self.workspace, dir);
+            }
         }
+    }
+}
+
+impl Drop for TempOutputs {
+    /// Also on an early return or a task dropped before its outputs were put in place.
+    fn drop(&mut self) {
+        self.discard();
     }
 }
 
@@ -180,7 +188,7 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
         reason,
     });
 
-    let temps = TempOutputs::create(def)?;
+    let temps = TempOutputs::create(ctx.store.root(), def)?;
     let result = run_body(ctx, def, work, &temps.temps)
         .and_then(|value| check_outputs(def, &temps.temps).map(|()| value));
     let result = match result {

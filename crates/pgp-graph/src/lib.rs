@@ -58,6 +58,8 @@ mod job;
 mod key;
 mod lock;
 mod memo;
+mod output_lock;
+mod owner;
 mod paths;
 mod plan;
 mod recorder;
@@ -66,6 +68,7 @@ mod sched;
 mod state;
 mod store;
 mod task;
+mod temps;
 
 #[doc = include_str!("README.md")]
 pub mod design {}

@@ -160,6 +160,11 @@ impl Store {
     }
 
     /// Where the digest memo lives.
+    /// The workspace directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn memo_path(&self) -> PathBuf {
         self.root.join("memo.bin")
     }

@@ -303,6 +303,40 @@ fn killed_mid_write_of_a_task_that_had_a_valid_record() {
     verify_recovery(dir.path());
 }
 
+/// Temporary directories (`.pgp-tmp-*`) in the layout's output directories.
+fn leftovers(dir: &Path) -> Vec<String> {
+    [dir.to_path_buf(), dir.join("out")]
+        .iter()
+        .flat_map(|d| fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".pgp-tmp"))
+        .collect()
+}
+
+fn killed_task_skipped_by_the_rerun_leaves_no_temporaries() {
+    // A task dies mid-write after its input changed; the input is then reverted, so the rerun
+    // skips that task (its old record is valid again) and never recreates its temporary
+    // directory. The sweep at graph open must remove it: its owner process is gone.
+    let dir = fresh_dir(b"v1");
+    assert!(!run_child(dir.path(), None, None));
+    fs::write(dir.path().join("src.bin"), b"v2").unwrap();
+    assert!(run_child(dir.path(), None, Some("mid-write:first-1")));
+    assert!(
+        !leftovers(dir.path()).is_empty(),
+        "the killed task left no temporary directory: nothing to test"
+    );
+    fs::write(dir.path().join("src.bin"), b"v1").unwrap();
+    let g = open(dir.path(), None);
+    build(&g, &layout(dir.path()));
+    let report = g.join().unwrap();
+    assert!(report.skipped.iter().any(|t| t == "first-1"), "{report:?}");
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    drop(g);
+    for (path, bytes) in expected(&layout(dir.path())) {
+        assert!(fs::read(&path).unwrap() == bytes, "{}", path.display());
+    }
+}
+
 fn main() {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
         child_main(Path::new(&dir));
@@ -323,6 +357,10 @@ fn main() {
         (
             "killed_mid_write_of_a_task_that_had_a_valid_record",
             killed_mid_write_of_a_task_that_had_a_valid_record,
+        ),
+        (
+            "killed_task_skipped_by_the_rerun_leaves_no_temporaries",
+            killed_task_skipped_by_the_rerun_leaves_no_temporaries,
         ),
     ]);
 }

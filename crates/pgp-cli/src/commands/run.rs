@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use pgp::exec::{Executor, ExecutorSpec};
-use pgp::graph::{Event, Graph, LockWait, PlanAction};
-use pgp::pipeline::Pipeline;
+use pgp::graph::{Event, Graph, GraphError, LockWait, PlanAction};
+use pgp::pipeline::{Pipeline, PipelineError};
 
 use super::report::{write_report, TaskRecord, TaskState};
 use super::CmdResult;
@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Print the run's result as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// If another run holds the workspace or writes the same outputs, wait for it to finish
+    /// instead of failing at once.
+    #[arg(long)]
+    wait: bool,
 }
 
 /// Arguments of `pgp graph`.
@@ -62,25 +66,49 @@ fn enter(
     Ok((file, workspace))
 }
 
-/// Load the pipeline and declare it on a graph in `workspace`.
+/// Load the pipeline and declare it on a graph in `workspace`. With `wait`, a workspace or
+/// output directory held by another run is waited for (saying so once) instead of an error.
 fn open(
     file: &Path,
     workspace: &Path,
     executor: Executor,
     keep_going: bool,
     events: Option<EventSink>,
+    wait: bool,
 ) -> Result<(Pipeline, Graph), Box<dyn std::error::Error>> {
     let p = Pipeline::load(file)?;
-    let mut b = Graph::builder(workspace)
-        .executor(executor)
-        .lock_wait(LockWait::Fail)
-        .stop_on_first_error(!keep_going);
-    if let Some(sink) = events {
-        b = b.on_event(move |e| sink(e));
-    }
-    let g = b.open()?;
-    p.add_to(&g)?;
+    let declare = |lock_wait: LockWait| -> Result<Graph, Box<dyn std::error::Error>> {
+        let mut b = Graph::builder(workspace)
+            .executor(executor.clone())
+            .lock_wait(lock_wait)
+            .stop_on_first_error(!keep_going);
+        if let Some(sink) = events.clone() {
+            b = b.on_event(move |e| sink(e));
+        }
+        let g = b.open()?;
+        p.add_to(&g)?;
+        Ok(g)
+    };
+    let g = match declare(LockWait::Fail) {
+        Err(e) if wait && held_by_another_run(e.as_ref()) => {
+            eprintln!("pgp: waiting (--wait): {e}");
+            declare(LockWait::Forever)?
+        }
+        other => other?,
+    };
     Ok((p, g))
+}
+
+/// Whether `e` says that another run holds the workspace or an output directory.
+fn held_by_another_run(e: &(dyn std::error::Error + 'static)) -> bool {
+    let graph_error = match e.downcast_ref::<PipelineError>() {
+        Some(PipelineError::Graph { source, .. }) => Some(source.as_ref()),
+        _ => e.downcast_ref::<GraphError>(),
+    };
+    matches!(
+        graph_error,
+        Some(GraphError::Locked { .. } | GraphError::OutputsLocked { .. })
+    )
 }
 
 fn executor_for(
@@ -139,7 +167,14 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
             super::report::note_event(&mut recs, e, at);
         }
     });
-    let (pipeline, graph) = open(&file, &workspace, executor, args.keep_going, Some(sink))?;
+    let (pipeline, graph) = open(
+        &file,
+        &workspace,
+        executor,
+        args.keep_going,
+        Some(sink),
+        args.wait,
+    )?;
 
     if args.dry_run {
         let plan = graph.dry_run();
@@ -252,7 +287,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
 pub fn graph(args: GraphArgs) -> CmdResult {
     let dir = tempfile_dir()?;
     let (file, _) = enter(&args.pipeline, None)?;
-    let (_, graph) = open(&file, &dir, Executor::sync(), false, None)?;
+    let (_, graph) = open(&file, &dir, Executor::sync(), false, None, false)?;
     let dot = graph.to_dot();
     drop(graph);
     let _ = std::fs::remove_dir_all(&dir);

@@ -4,6 +4,7 @@ pub(crate) mod create;
 pub(crate) mod dataset;
 pub(crate) mod dynarray;
 pub(crate) mod info;
+pub(crate) mod orphans;
 pub(crate) mod output;
 pub(crate) mod pool;
 pub(crate) mod reduced;

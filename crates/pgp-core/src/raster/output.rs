@@ -11,7 +11,12 @@ use crate::{Error, Result};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A temporary sibling of `target`: same directory (so the final rename is atomic), same
-/// extension (so GDAL picks the same driver), a name no other writer uses.
+/// extension (so GDAL picks the same driver), a name no other writer uses:
+/// `.<stem>.pgp-tmp-<pid>-<n><ext>`. Derived names (other extensions, sidecars) start with it.
+///
+/// Temporaries of `target` left by processes that are gone (killed before they could clean up)
+/// are removed first, and the new name is noted so that [`remove_live_temporaries`] can delete
+/// it when this process is stopped by a signal.
 pub fn temporary_sibling(target: &Path) -> PathBuf {
     let dir = target.parent().unwrap_or_else(|| Path::new(""));
     let stem = target
@@ -22,9 +27,14 @@ pub fn temporary_sibling(target: &Path) -> PathBuf {
         .extension()
         .map(|e| format!(".{}", e.to_string_lossy()))
         .unwrap_or_default();
+    super::orphans::sweep(dir, &stem);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!(".{stem}.pgp-tmp-{}-{n}{ext}", std::process::id()))
+    let base = format!(".{stem}.pgp-tmp-{}-{n}", std::process::id());
+    super::orphans::note_live(dir, &base);
+    dir.join(format!("{base}{ext}"))
 }
+
+pub use super::orphans::remove_live_temporaries;
 
 /// Check that `target` can be created before any temporary is: its directory exists and is a
 /// directory, and `target` is not itself a directory. The error names `target` as given, so a

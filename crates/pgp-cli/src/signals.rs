@@ -1,0 +1,60 @@
+//! SIGINT and SIGTERM: delete this run's temporary outputs, then die of the signal.
+//!
+//! Without this, `pgp calc` stopped by Ctrl-C or `kill` left its hidden
+//! `.out.pgp-tmp-<pid>-0.tif` (tens of MB) beside the output. The signals are blocked in every
+//! thread (threads inherit the mask of the thread that starts them, so this runs first in
+//! `main`) and taken by one thread with `sigwait`, so the cleanup is ordinary code rather than
+//! async-signal-unsafe work inside a handler. No crate needed: libc's `sigwait` is all it takes.
+//! Child processes (pool workers) start with an empty mask: `std::process::Command` resets it.
+
+/// Starts the thread that handles SIGINT and SIGTERM. Must run before any other thread starts.
+#[cfg(unix)]
+pub fn install() {
+    // SAFETY: sigset operations on a local, initialised set; pthread_sigmask on this thread.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        set
+    };
+    let spawned = std::thread::Builder::new()
+        .name("pgp-signals".into())
+        .spawn(move || {
+            let mut signal: libc::c_int = 0;
+            // SAFETY: `set` is a valid signal set and `signal` a valid out-pointer.
+            if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
+                return;
+            }
+            pgp::core::remove_live_temporaries();
+            die_of(signal);
+        });
+    if spawned.is_err() {
+        // No handler thread: let the signals act as before rather than be ignored.
+        // SAFETY: unblocking the set blocked above on this thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    }
+}
+
+#[cfg(not(unix))]
+pub fn install() {}
+
+/// Ends the process by `signal` itself, so the parent sees "killed by SIGINT" as it would have
+/// without a handler (shells rely on that to stop a script on Ctrl-C).
+#[cfg(unix)]
+fn die_of(signal: libc::c_int) -> ! {
+    // SAFETY: restoring the default action and unblocking the signal on this thread, then
+    // raising it at this thread: the default action ends the process.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+    std::process::exit(128 + signal)
+}
