@@ -50,7 +50,7 @@ mod window;
 
 pub use dtype::{DataType, Pixel};
 pub use error::{Error, Result};
-pub use gdal_env::{gdal_version, init};
+pub use gdal_env::{gdal_failure_mark, gdal_failures_since, gdal_version, init};
 pub use geo::{BoundingBox, GeoTransform};
 pub use nodata::Nodata;
 pub use raster::create::{

@@ -37,6 +37,10 @@ pub struct AlignArgs {
     /// Snap the grid to the pixels of input number INDEX (from 0).
     #[arg(long, value_name = "INDEX")]
     align_to: Option<usize>,
+    /// Target projection: EPSG:N, WKT or a PROJ string (default: the inputs', which must then
+    /// share one). The pixel size and an explicit --bbox are in this projection.
+    #[arg(long, value_name = "SRS")]
+    t_srs: Option<String>,
     #[command(flatten)]
     executor: ExecutorArg,
     /// Print a JSON summary of the outputs.
@@ -102,6 +106,7 @@ pub fn run(args: AlignArgs) -> CmdResult {
     let exec = args.executor.build()?;
     let options = AlignOptions {
         raster_align_index: args.align_to,
+        target_projection: args.t_srs.clone(),
         ..Default::default()
     };
     let stopwatch = Stopwatch::start();

@@ -266,12 +266,23 @@ fn verbose_logs_each_operation_and_the_command_as_json_lines() {
     assert_eq!(
         events,
         [
+            "note",
             "operation_started",
             "operation_finished",
             "command_finished"
         ],
         "{logs:?}"
     );
+    // The output type chosen, and why.
+    assert_eq!(logs[0]["operation"], "evaluate");
+    assert!(
+        logs[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("output type Float32"),
+        "{logs:?}"
+    );
+    let logs = &logs[1..];
     let (started, finished) = (&logs[0], &logs[1]);
     assert_eq!(started["operation"], finished["operation"]);
     assert_eq!(finished["unit"], "blocks");
