@@ -16,6 +16,17 @@ pub enum ViewError {
         /// Why the value does not work.
         reason: String,
     },
+    /// A thread reading the raster failed without an error of its own (it panicked), or the
+    /// parts it read did not fit together.
+    #[error("{}: reading band {band}: {message}", path.display())]
+    Read {
+        /// The raster.
+        path: PathBuf,
+        /// The band.
+        band: usize,
+        /// What went wrong.
+        message: String,
+    },
     /// The PNG could not be encoded or written.
     #[error("{}: {message}", path.display())]
     Write {

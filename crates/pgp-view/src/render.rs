@@ -178,6 +178,79 @@ fn cell_size(raster: &Raster, picture: (usize, usize)) -> (f64, f64) {
     )
 }
 
+/// The source index under the centre of each of `picture` pixels along a side of `source`.
+fn sample_positions(source: usize, picture: usize) -> Vec<usize> {
+    let step = source as f64 / picture as f64;
+    (0..picture)
+        .map(|i| (((i as f64 + 0.5) * step) as usize).min(source - 1))
+        .collect()
+}
+
+/// Nearest-pixel decimation without overviews: the picture's rows are split between threads,
+/// each with its own handle, so the blocks (all of them, when the blocks are larger than the
+/// sampling step) are decoded in parallel. The result does not depend on the thread count.
+fn read_decimated(
+    path: &Path,
+    band: usize,
+    (cols, rows): (usize, usize),
+    (w, h): (usize, usize),
+) -> Result<DynArray> {
+    let src_rows = sample_positions(rows, h);
+    let src_cols = sample_positions(cols, w);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(h);
+    if threads <= 1 {
+        return Ok(Raster::open(path)?.read_sampled(band, &src_rows, &src_cols)?);
+    }
+    let chunk = h.div_ceil(threads);
+    let parts: Vec<Result<DynArray>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = src_rows
+            .chunks(chunk)
+            .map(|part| {
+                let src_cols = &src_cols;
+                scope.spawn(move || -> Result<DynArray> {
+                    Ok(Raster::open(path)?.read_sampled(band, part, src_cols)?)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err(ViewError::Read {
+                        path: path.to_path_buf(),
+                        band,
+                        message: "a reading thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut values: Vec<DynArray> = Vec::with_capacity(parts.len());
+    for p in parts {
+        values.push(p?);
+    }
+    stack_rows(values).map_err(|message| ViewError::Read {
+        path: path.to_path_buf(),
+        band,
+        message,
+    })
+}
+
+fn stack_rows(parts: Vec<DynArray>) -> std::result::Result<DynArray, String> {
+    let dt = parts
+        .first()
+        .map_or(pgp_core::DataType::F64, |p| p.data_type());
+    with_pixel_type!(dt, T => {
+        let views: Vec<_> = parts.iter().filter_map(|p| p.view::<T>()).collect();
+        ndarray::concatenate(ndarray::Axis(0), &views)
+            .map(DynArray::from)
+            .map_err(|e| format!("the parts read do not fit together: {e}"))
+    })
+}
+
 /// Most distinct values an integer band may hold to be drawn as classes by
 /// [`suggest_colormap`].
 pub const MAX_SUGGESTED_CLASSES: usize = 16;
@@ -224,8 +297,12 @@ pub fn render(path: &Path, options: &Options) -> Result<Picture> {
     let has_overviews = raster.overview_count(band)? > 0;
     let raster_size = raster.size();
     let (w, h) = picture_size(raster_size, options.max_size);
-    let whole = Window::new(0, 0, raster_size.0, raster_size.1);
-    let pixels = raster.read_reduced(band, whole, (w, h))?;
+    let pixels = if has_overviews {
+        let whole = Window::new(0, 0, raster_size.0, raster_size.1);
+        raster.read_reduced(band, whole, (w, h))?
+    } else {
+        read_decimated(path, band, raster_size, (w, h))?
+    };
     let (values, valid) = values_and_mask(&pixels, nodata);
 
     let categorical = options.colormap.is_categorical();
@@ -330,6 +407,14 @@ mod tests {
         assert_eq!(picture_size((3000, 1000), 300), (300, 100));
         assert_eq!(picture_size((100, 50), 1024), (100, 50));
         assert_eq!(picture_size((100_000, 10), 100), (100, 1));
+    }
+
+    #[test]
+    fn samples_are_the_pixels_under_the_picture_pixel_centres() {
+        assert_eq!(sample_positions(10, 3), vec![1, 5, 8]);
+        assert_eq!(sample_positions(300, 150)[..3], [1, 3, 5]);
+        assert_eq!(sample_positions(4, 4), vec![0, 1, 2, 3]);
+        assert_eq!(*sample_positions(36_000, 1024).last().unwrap(), 35_982);
     }
 
     #[test]

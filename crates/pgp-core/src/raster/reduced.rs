@@ -74,6 +74,67 @@ impl Raster {
         with_pixel_type!(dt, T => Ok(self.read_reduced_typed::<T>(band, window, (cols, rows))?.into()))
     }
 
+    /// Read the pixels of `band` at every `(rows[j], cols[i])`, in the band's own type, as a
+    /// `rows.len() x cols.len()` array: nearest-pixel decimation done here rather than by GDAL,
+    /// so each caller (one per thread, each with its own `Raster`) decodes only the block rows
+    /// its `rows` fall in. `rows` must ascend; the block cache is dropped at each new block row,
+    /// so memory stays at one block row whatever the raster's size.
+    pub fn read_sampled(&self, band: usize, rows: &[usize], cols: &[usize]) -> Result<DynArray> {
+        let (width, height) = self.size();
+        let outside = |what: &str, v: usize, n: usize| {
+            Error::invalid(
+                what,
+                format!("{}: index {v} is outside 0..{n}", self.path().display()),
+            )
+        };
+        if let Some(&c) = cols.iter().find(|&&c| c >= width) {
+            return Err(outside("cols", c, width));
+        }
+        if let Some(&r) = rows.iter().find(|&&r| r >= height) {
+            return Err(outside("rows", r, height));
+        }
+        if rows.windows(2).any(|w| w[0] > w[1]) {
+            return Err(Error::invalid("rows", "sampled rows must ascend"));
+        }
+        let dt = self.data_type(band)?;
+        with_pixel_type!(dt, T => Ok(self.read_sampled_typed::<T>(band, rows, cols)?.into()))
+    }
+
+    fn read_sampled_typed<T: Pixel>(
+        &self,
+        band: usize,
+        rows: &[usize],
+        cols: &[usize],
+    ) -> Result<Array2<T>> {
+        let b = self.band(band)?;
+        let block_rows = self.block_size(band)?.1.max(1);
+        let width = self.size().0;
+        let mut line = vec![T::default(); width];
+        let mut out = Vec::with_capacity(rows.len() * cols.len());
+        let mut block_row = None;
+        for &r in rows {
+            if block_row.is_some_and(|br| br != r / block_rows) {
+                // SAFETY: the band handle lives as long as `b`; flushing a read-only band only
+                // frees its cached blocks.
+                unsafe { gdal_sys::GDALFlushRasterCache(b.c_rasterband()) };
+            }
+            block_row = Some(r / block_rows);
+            b.read_into_slice(
+                (0, r as isize),
+                (width, 1),
+                (width, 1),
+                T::as_storage_slice_mut(&mut line),
+                None,
+            )
+            .map_err(|e| Error::gdal(self.path(), format!("reading band {band} row {r}"), e))?;
+            out.extend(cols.iter().map(|&c| line[c]));
+        }
+        // SAFETY: as above.
+        unsafe { gdal_sys::GDALFlushRasterCache(b.c_rasterband()) };
+        Array2::from_shape_vec((rows.len(), cols.len()), out)
+            .map_err(|e| Error::invalid("rows", e.to_string()))
+    }
+
     fn read_reduced_typed<T: Pixel>(
         &self,
         band: usize,
