@@ -25,3 +25,6 @@ sed -i 's/^3,.*/3,0.9/' "$OUT/file-pipeline/biophysical.csv"
 ./target/release/pgp run --dry-run "$OUT/file-pipeline/pipeline.toml"
 ./target/release/pgp run "$OUT/file-pipeline/pipeline.toml"
 ./target/release/pgp info "$OUT/file-pipeline/work/runoff.tif" | head -12
+
+# 4. Hydrology: the sediment model's routing chain (fill, MFD, accumulation, streams, distance), rerun.
+./target/release/examples/hydrology "$OUT/hydrology" "$SIZE"

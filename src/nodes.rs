@@ -46,7 +46,7 @@ pub fn set_task_executor(spec: ExecutorSpec) {
     }
 }
 
-fn task_executor() -> Result<Executor, String> {
+pub(crate) fn task_executor() -> Result<Executor, String> {
     let spec = task_spec().read().map(|s| *s).unwrap_or(ExecutorSpec::Sync);
     // A task already inside a worker process does not start a pool of its own processes.
     let spec = match spec {

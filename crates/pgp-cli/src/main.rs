@@ -50,6 +50,8 @@ enum Command {
     ZonalStats(commands::zonal::ZonalArgs),
     /// Convolve a raster with a kernel raster.
     Convolve(commands::convolve::ConvolveArgs),
+    /// Hydrological routing (pygeoprocessing.routing): fill-pits, flow-dir, flow-accum, ...
+    Routing(commands::routing::RoutingArgs),
 }
 
 impl Command {
@@ -64,6 +66,7 @@ impl Command {
             Command::Warp(_) => "warp",
             Command::ZonalStats(_) => "zonal-stats",
             Command::Convolve(_) => "convolve",
+            Command::Routing(_) => "routing",
         }
     }
 }
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Command::Warp(args) => commands::warp::run(args),
         Command::ZonalStats(args) => commands::zonal::run(args),
         Command::Convolve(args) => commands::convolve::run(args),
+        Command::Routing(args) => commands::routing::run(args),
     };
     if cli.verbose {
         progress::log_command(name, result.as_ref().err().map(|e| e.to_string()));

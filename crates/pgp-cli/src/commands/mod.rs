@@ -6,6 +6,7 @@ pub mod common;
 pub mod convolve;
 pub mod info;
 pub mod report;
+pub mod routing;
 pub mod run;
 pub mod warp;
 pub mod zonal;
