@@ -17,7 +17,7 @@
 
 use std::path::PathBuf;
 
-use pgp_exec::RemoteOp;
+use pgp_exec::{Executor, RemoteOp};
 use pgp_graph::GraphOp;
 use serde::{Deserialize, Serialize};
 
@@ -31,15 +31,14 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn executor() -> Result<pgp_exec::Executor, String> {
-    crate::nodes::task_executor()
-}
-
 /// Implements [`GraphOp`] for a node whose inputs and single output are fields of its args.
 macro_rules! graph_op {
     ($node:ty, $args:ty, inputs = |$a:ident| $inputs:expr) => {
         impl GraphOp for $node {
             const VERSION: u32 = 1;
+            fn run_on(a: $args, exec: &Executor) -> Result<(), String> {
+                <$node>::run_with(a, exec)
+            }
             fn inputs($a: &$args) -> Vec<PathBuf> {
                 $inputs
             }
@@ -84,17 +83,18 @@ impl RemoteOp for FillPitsNode {
     type Args = FillPitsArgs;
     type Output = ();
     fn run(a: FillPitsArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FillPitsNode {
+    fn run_with(a: FillPitsArgs, exec: &Executor) -> Result<(), String> {
         let options = FillOptions {
             max_pixel_fill_count: a.max_pixel_fill_count,
             single_outlet: a.single_outlet,
         };
-        fill_pits(
-            &RasterBand::new(&a.dem, a.band),
-            &a.target,
-            &options,
-            &executor()?,
-        )
-        .map_err(err)
+        fill_pits(&RasterBand::new(&a.dem, a.band), &a.target, &options, exec).map_err(err)
     }
 }
 graph_op!(FillPitsNode, FillPitsArgs, inputs = |a| vec![a.dem.clone()]);
@@ -120,7 +120,14 @@ impl RemoteOp for FlowDirD8Node {
     type Args = FlowDirArgs;
     type Output = ();
     fn run(a: FlowDirArgs) -> Result<(), String> {
-        flow_dir_d8(&RasterBand::new(&a.dem, a.band), &a.target, &executor()?).map_err(err)
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowDirD8Node {
+    fn run_with(a: FlowDirArgs, exec: &Executor) -> Result<(), String> {
+        flow_dir_d8(&RasterBand::new(&a.dem, a.band), &a.target, exec).map_err(err)
     }
 }
 graph_op!(FlowDirD8Node, FlowDirArgs, inputs = |a| vec![a.dem.clone()]);
@@ -133,7 +140,14 @@ impl RemoteOp for FlowDirMfdNode {
     type Args = FlowDirArgs;
     type Output = ();
     fn run(a: FlowDirArgs) -> Result<(), String> {
-        flow_dir_mfd(&RasterBand::new(&a.dem, a.band), &a.target, &executor()?).map_err(err)
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowDirMfdNode {
+    fn run_with(a: FlowDirArgs, exec: &Executor) -> Result<(), String> {
+        flow_dir_mfd(&RasterBand::new(&a.dem, a.band), &a.target, exec).map_err(err)
     }
 }
 graph_op!(
@@ -175,6 +189,13 @@ impl RemoteOp for FlowAccumulationD8Node {
     type Args = FlowAccumulationD8Args;
     type Output = ();
     fn run(a: FlowAccumulationD8Args) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowAccumulationD8Node {
+    fn run_with(a: FlowAccumulationD8Args, exec: &Executor) -> Result<(), String> {
         let decay = match (a.decay_factor, &a.decay_raster) {
             (Some(_), Some(_)) => {
                 return Err("decay_factor and decay_raster: give one, not both".into())
@@ -192,7 +213,7 @@ impl RemoteOp for FlowAccumulationD8Node {
             &RasterBand::new(&a.flow_dir, a.band),
             &a.target,
             &options,
-            &executor()?,
+            exec,
         )
         .map_err(err)
     }
@@ -232,12 +253,19 @@ impl RemoteOp for FlowAccumulationMfdNode {
     type Args = FlowAccumulationMfdArgs;
     type Output = ();
     fn run(a: FlowAccumulationMfdArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowAccumulationMfdNode {
+    fn run_with(a: FlowAccumulationMfdArgs, exec: &Executor) -> Result<(), String> {
         let weight = a.weight.as_ref().map(RasterBand::first);
         flow_accumulation_mfd(
             &RasterBand::new(&a.flow_dir, a.band),
             &a.target,
             weight.as_ref(),
-            &executor()?,
+            exec,
         )
         .map_err(err)
     }
@@ -275,11 +303,18 @@ impl RemoteOp for ExtractStreamsD8Node {
     type Args = ExtractStreamsD8Args;
     type Output = ();
     fn run(a: ExtractStreamsD8Args) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl ExtractStreamsD8Node {
+    fn run_with(a: ExtractStreamsD8Args, exec: &Executor) -> Result<(), String> {
         extract_streams_d8(
             &RasterBand::new(&a.flow_accum, a.band),
             a.threshold,
             &a.target,
-            &executor()?,
+            exec,
         )
         .map_err(err)
     }
@@ -315,13 +350,20 @@ impl RemoteOp for ExtractStreamsMfdNode {
     type Args = ExtractStreamsMfdArgs;
     type Output = ();
     fn run(a: ExtractStreamsMfdArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl ExtractStreamsMfdNode {
+    fn run_with(a: ExtractStreamsMfdArgs, exec: &Executor) -> Result<(), String> {
         extract_streams_mfd(
             &RasterBand::first(&a.flow_accum),
             &RasterBand::first(&a.flow_dir),
             a.threshold,
             &a.target,
             a.trace_threshold_proportion.unwrap_or(1.0),
-            &executor()?,
+            exec,
         )
         .map_err(err)
     }
@@ -361,13 +403,20 @@ impl RemoteOp for DistanceToChannelD8Node {
     type Args = DistanceToChannelArgs;
     type Output = ();
     fn run(a: DistanceToChannelArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl DistanceToChannelD8Node {
+    fn run_with(a: DistanceToChannelArgs, exec: &Executor) -> Result<(), String> {
         let weight = a.weight.as_ref().map(RasterBand::first);
         distance_to_channel_d8(
             &RasterBand::first(&a.flow_dir),
             &RasterBand::first(&a.streams),
             &a.target,
             weight.as_ref(),
-            &executor()?,
+            exec,
         )
         .map_err(err)
     }
@@ -386,13 +435,20 @@ impl RemoteOp for DistanceToChannelMfdNode {
     type Args = DistanceToChannelArgs;
     type Output = ();
     fn run(a: DistanceToChannelArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl DistanceToChannelMfdNode {
+    fn run_with(a: DistanceToChannelArgs, exec: &Executor) -> Result<(), String> {
         let weight = a.weight.as_ref().map(RasterBand::first);
         distance_to_channel_mfd(
             &RasterBand::first(&a.flow_dir),
             &RasterBand::first(&a.streams),
             &a.target,
             weight.as_ref(),
-            &executor()?,
+            exec,
         )
         .map_err(err)
     }

@@ -16,10 +16,14 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::process::protocol::{
-    read_frame, write_frame, Hello, Outcome, Reply, Request, MAGIC, MAX_FRAME, WORKER_ENV,
-    WORKER_ENV_VALUE,
+    read_frame, write_frame, Hello, Outcome, Reply, Request, WorkerMsg, HEARTBEAT_ENV, MAGIC,
+    MAX_FRAME, WORKER_ENV, WORKER_ENV_VALUE,
 };
 use crate::registry::{find_op, registered_ops, RawFailure};
 use crate::task::panic_message;
@@ -37,8 +41,14 @@ pub fn run_if_worker() {
     IN_WORKER.store(true, Ordering::SeqCst);
     // Children of this worker (if an operation starts programs) are not workers.
     std::env::remove_var(WORKER_ENV);
-    let code = match serve() {
+    let heartbeat = heartbeat_interval();
+    std::env::remove_var(HEARTBEAT_ENV);
+    let code = match serve(heartbeat) {
         Ok(()) => 0,
+        // The pool closed its end: it exited (typically with the error of another worker) or
+        // dropped this one. Nobody is left to answer, and a message would only bury the real
+        // error under `Broken pipe` lines.
+        Err(ExecError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(error) => {
             eprintln!("pgp-exec worker {}: {error}", std::process::id());
             1
@@ -93,22 +103,41 @@ fn codec(error: bincode::Error) -> ExecError {
     ExecError::Codec(error.to_string())
 }
 
-fn serve() -> crate::Result<()> {
+fn serve(heartbeat: Option<Duration>) -> crate::Result<()> {
     let (input, output) = take_protocol_pipes()?;
     let mut input = BufReader::new(input);
-    let mut output = BufWriter::new(output);
+    let output = Arc::new(Mutex::new(BufWriter::new(output)));
     let hello = Hello {
         pid: std::process::id(),
         ops: registered_ops().into_iter().map(str::to_string).collect(),
     };
-    io::Write::write_all(&mut output, &MAGIC)?;
-    write_frame(&mut output, &bincode::serialize(&hello).map_err(codec)?)?;
+    {
+        let mut out = output.lock();
+        io::Write::write_all(&mut *out, &MAGIC)?;
+        write_frame(&mut *out, &bincode::serialize(&hello).map_err(codec)?)?;
+    }
+    let busy = Arc::new(AtomicBool::new(false));
+    if let Some(interval) = heartbeat {
+        let beat = bincode::serialize(&WorkerMsg::Beat).map_err(codec)?;
+        let (output, busy) = (Arc::clone(&output), Arc::clone(&busy));
+        std::thread::Builder::new()
+            .name("pgp-exec-heartbeat".into())
+            .spawn(move || loop {
+                std::thread::sleep(interval);
+                if busy.load(Ordering::SeqCst) && write_frame(&mut *output.lock(), &beat).is_err() {
+                    // The pool is gone; the main loop notices when it replies.
+                    return;
+                }
+            })?;
+    }
     while let Some(frame) = read_frame(&mut input)? {
         let request: Request = bincode::deserialize(&frame).map_err(codec)?;
-        let reply = Reply {
+        busy.store(true, Ordering::SeqCst);
+        let outcome = run_request(&request);
+        let reply = WorkerMsg::Reply(Reply {
             id: request.id,
-            outcome: run_request(&request),
-        };
+            outcome,
+        });
         let mut frame = bincode::serialize(&reply).map_err(codec)?;
         if frame.len() > MAX_FRAME {
             let too_big = RawFailure::BadOutput(format!(
@@ -116,15 +145,23 @@ fn serve() -> crate::Result<()> {
                  pass large data through files instead",
                 frame.len()
             ));
-            let reply = Reply {
+            let reply = WorkerMsg::Reply(Reply {
                 id: request.id,
                 outcome: Outcome::Failed(too_big),
-            };
+            });
             frame = bincode::serialize(&reply).map_err(codec)?;
         }
-        write_frame(&mut output, &frame)?;
+        let mut out = output.lock();
+        busy.store(false, Ordering::SeqCst);
+        write_frame(&mut *out, &frame)?;
     }
     Ok(())
+}
+
+/// How often to send heartbeats, as the pool asked (none if it did not).
+fn heartbeat_interval() -> Option<Duration> {
+    let millis: u64 = std::env::var(HEARTBEAT_ENV).ok()?.parse().ok()?;
+    (millis > 0).then(|| Duration::from_millis(millis))
 }
 
 fn run_request(request: &Request) -> Outcome {

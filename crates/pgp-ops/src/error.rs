@@ -4,7 +4,10 @@
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong in an operation.
-#[derive(Debug, thiserror::Error)]
+///
+/// Serialisable: work that runs in a worker process sends its error back as it is, so a caller
+/// matches the same variant on the synchronous, thread and process executors.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Error {
     /// A data access error from pgp-core (already names its file/band).
@@ -54,6 +57,25 @@ pub enum Error {
         /// More distinct values were found than are listed.
         truncated: bool,
     },
+    /// A computed value that the output's pixel type cannot hold (out of its range, or NaN or
+    /// infinite into an integer type). Writing it would wrap or clamp it into a wrong value.
+    #[error(
+        "{operation}: a pixel of block {window} is {value}, which {datatype} cannot hold \
+         ({} to {}): {advice}",
+        datatype.range().0, datatype.range().1
+    )]
+    ValueDoesNotFit {
+        /// The operation.
+        operation: String,
+        /// The value computed.
+        value: f64,
+        /// The output's pixel type.
+        datatype: pgp_core::DataType,
+        /// The block holding the pixel.
+        window: pgp_core::Window,
+        /// What to do about it.
+        advice: String,
+    },
     /// A bad argument value.
     #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {
@@ -62,6 +84,9 @@ pub enum Error {
         /// Why it is wrong.
         reason: String,
     },
+    /// A broken internal invariant (a bug in pgp, not a bad input): what did not hold.
+    #[error("internal error: {0} (this is a bug in pgp)")]
+    Internal(String),
     // --- geometry, warp, align and vector operations ---
     /// Bounding boxes that were to be intersected have no common area.
     #[error("the bounding boxes do not intersect: {boxes}")]
@@ -123,6 +148,11 @@ fn unmapped_message(path: &std::path::Path, values: &[f64], truncated: bool) -> 
 }
 
 impl Error {
+    /// An [`Error::Internal`].
+    pub fn internal(what: impl Into<String>) -> Error {
+        Error::Internal(what.into())
+    }
+
     /// An [`Error::InvalidArgument`].
     pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::InvalidArgument {

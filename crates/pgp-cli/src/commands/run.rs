@@ -9,6 +9,7 @@ use pgp::pipeline::Pipeline;
 
 use super::report::{write_report, TaskRecord, TaskState};
 use super::CmdResult;
+use crate::output::{errln, outln};
 
 /// Arguments of `pgp run`.
 #[derive(Debug, clap::Args)]
@@ -144,8 +145,8 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         let plan = graph.dry_run();
         for t in &plan {
             match &t.action {
-                PlanAction::Skip => println!("skip  {}", t.name),
-                PlanAction::Run(reason) => println!("run   {}  ({reason})", t.name),
+                PlanAction::Skip => outln!("skip  {}", t.name)?,
+                PlanAction::Run(reason) => outln!("run   {}  ({reason})", t.name)?,
             }
         }
         return Ok(());
@@ -172,59 +173,75 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let report_path = workspace.join("report.html");
     let dot = graph.to_dot();
-    write_report(
+    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs);
+    // The report is secondary: the run's own result comes first, then a warning if the report
+    // could not be written (a full disk must not hide which tasks ran or failed).
+    let report = write_report(
         &report_path,
         &pipeline,
         &recs,
         elapsed,
         &spec.to_string(),
         &dot,
-    )?;
+        &outputs,
+    )
+    .map(|()| report_path.clone())
+    .map_err(|e| format!("could not write the report {}: {e}", report_path.display()));
+    let report_note = match &report {
+        Ok(path) => format!("report: {}", path.display()),
+        Err(_) => "no report".to_string(),
+    };
+    let warn_report = || {
+        if let Err(message) = &report {
+            errln!("pgp: warning: {message}");
+        }
+    };
     match result {
-        Ok(report) => {
+        Ok(run) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
-                        "ran": report.ran, "skipped": report.skipped,
-                        "seconds": elapsed, "report": report_path,
+                        "ran": run.ran, "skipped": run.skipped,
+                        "seconds": elapsed, "report": report.as_ref().ok(),
                     })
-                );
+                )?;
             } else {
                 for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
-                    println!("{}", r.line());
+                    outln!("{}", r.line())?;
                 }
-                if report.ran.is_empty() {
-                    println!(
+                if run.ran.is_empty() {
+                    outln!(
                         "nothing to do: all {total} task(s) up to date (skipped), {elapsed:.2} s"
-                    );
+                    )?;
                 } else {
-                    println!(
+                    outln!(
                         "{} task(s) ran, {} skipped, {elapsed:.2} s on {spec}",
-                        report.ran.len(),
-                        report.skipped.len()
-                    );
+                        run.ran.len(),
+                        run.skipped.len()
+                    )?;
                 }
-                println!("report: {}", report_path.display());
+                outln!("{report_note}")?;
             }
-            for w in report.warnings {
-                eprintln!("pgp: warning: {w}");
+            for w in run.warnings {
+                errln!("pgp: warning: {w}");
             }
+            warn_report();
             Ok(())
         }
         Err(e) => {
             for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
-                eprintln!("{}", r.line());
+                errln!("{}", r.line());
             }
+            warn_report();
             let first = e
                 .failures
                 .first()
                 .map(|f| format!("task `{}`: {}", f.task, f.error))
                 .unwrap_or_default();
             Err(format!(
-                "{} task(s) failed; first: {first} (report: {})",
+                "{} task(s) failed; first: {first} ({report_note})",
                 e.failures.len(),
-                report_path.display()
             )
             .into())
         }
@@ -237,13 +254,9 @@ pub fn graph(args: GraphArgs) -> CmdResult {
     let (file, _) = enter(&args.pipeline, None)?;
     let (_, graph) = open(&file, &dir, Executor::sync(), false, None)?;
     let dot = graph.to_dot();
-    if dot.ends_with('\n') {
-        print!("{dot}");
-    } else {
-        println!("{dot}");
-    }
     drop(graph);
     let _ = std::fs::remove_dir_all(&dir);
+    outln!("{}", dot.strip_suffix('\n').unwrap_or(&dot))?;
     Ok(())
 }
 
@@ -254,6 +267,8 @@ fn tempfile_dir() -> std::io::Result<PathBuf> {
     Ok(d)
 }
 
+/// A task event as a `-v` line: `{"event": "<kind>", ...fields}`. Every variant is written out
+/// (no catch-all), so a new kind of event cannot reach the log in another shape.
 fn event_json(e: &Event) -> serde_json::Value {
     match e {
         Event::Queued { task } => serde_json::json!({"event": "queued", "task": task}),
@@ -271,6 +286,8 @@ fn event_json(e: &Event) -> serde_json::Value {
         } => serde_json::json!({
             "event": "failed", "task": task, "error": error.to_string(),
             "seconds": duration.map(|d| d.as_secs_f64())}),
-        other => serde_json::json!({"event": format!("{other:?}")}),
+        Event::Warning { message } => {
+            serde_json::json!({"event": "warning", "message": message})
+        }
     }
 }

@@ -29,13 +29,12 @@ mod scan;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use pgp_core::{block_windows, LayerRef, Raster, RasterInfo, RasterPool, LARGEST_BLOCK};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_core::{block_windows, LayerRef, Raster, RasterInfo, LARGEST_BLOCK};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error};
+use crate::runtime::{self, register_block_op, BlockOp, Computed, Handles, RemoteBlockOp, Runner};
 use crate::{Error, Result};
 use accumulate::{
     fallback_window, window_stats, Acc, BandRef, BlockFeature, BlockOutput, BlockTask,
@@ -133,6 +132,7 @@ pub fn zonal_statistics_many<P: AsRef<Path>>(
 #[derive(Debug, Clone)]
 pub struct ZoneLayer {
     vector: PathBuf,
+    layer: LayerRef,
     grid: RasterInfo,
     features: Vec<Feature>,
     frame: Option<Frame>,
@@ -151,6 +151,7 @@ impl ZoneLayer {
         let (features, frame) = read_features(&vector, layer, &grid)?;
         Ok(ZoneLayer {
             vector,
+            layer: layer.clone(),
             grid,
             features,
             frame,
@@ -178,14 +179,12 @@ impl ZoneLayer {
         let n_features = self.features.len();
         let mut accs = vec![vec![Acc::default(); n_features]; bands.len()];
         if let Some(frame) = self.frame {
-            let pool = Arc::new(RasterPool::new(bands.iter().map(|b| b.path.clone())));
-            let tasks = self.block_tasks(&bands, frame, ignore_nodata);
-            let results =
-                map_blocks::<ZonalBlockOp, _, _>(exec, "zonal_statistics", tasks, move |task| {
-                    pool.with(|rasters| Ok(task.run(rasters)))?
-                });
-            for result in results {
-                let per_raster: BlockOutput = result?;
+            let runner = Runner::new(ZonalOp {
+                bands: bands.clone(),
+            });
+            let tasks = self.block_tasks(frame, ignore_nodata);
+            for result in runtime::map(exec, "zonal_statistics", &runner, tasks)? {
+                let per_raster: BlockOutput = result?.side;
                 for (acc, part) in accs.iter_mut().zip(per_raster) {
                     for (index, a) in part {
                         acc[index as usize].merge(&a);
@@ -205,6 +204,7 @@ impl ZoneLayer {
             .collect();
         // Second pass: features that covered no pixel centre use their envelope's window.
         let Some(frame) = self.frame else {
+            self.warn_if_no_overlap(&out);
             return Ok(out);
         };
         let missed: Vec<(u64, pgp_core::Window)> = self
@@ -224,7 +224,54 @@ impl ZoneLayer {
                 }
             }
         }
+        self.warn_if_no_overlap(&out);
         Ok(out)
+    }
+
+    /// Statistics where no polygon met a single pixel are all zero and look like a result:
+    /// say so, with both extents, and both CRSs when they differ (the usual cause).
+    fn warn_if_no_overlap(&self, out: &[ZonalStats]) {
+        let Some(first) = out.first() else { return };
+        let met = first.values().any(|s| s.count + s.nodata_count > 0);
+        if met || first.is_empty() {
+            return;
+        }
+        crate::progress::warn("zonal_statistics", &self.no_overlap_message());
+    }
+
+    fn no_overlap_message(&self) -> String {
+        let raster_crs = self.grid.projection_wkt.clone();
+        let vector = pgp_core::vector_info(&self.vector, &self.layer).ok();
+        let vector_crs = vector.as_ref().and_then(|v| v.projection_wkt.clone());
+        let label = |crs: &Option<String>| {
+            crs.as_deref()
+                .map_or_else(|| "no CRS".to_string(), crate::geom::crs_label)
+        };
+        let differ = match (&raster_crs, &vector_crs) {
+            (Some(a), Some(b)) => !crate::geom::same_projection(a, b).unwrap_or(false),
+            (None, None) => false,
+            _ => true,
+        };
+        let vector_box = vector
+            .and_then(|v| v.bounding_box)
+            .map_or_else(|| "none".to_string(), |b| format!("{:?}", b.to_array()));
+        let mut message = format!(
+            "no polygon of {} overlaps a pixel of {}: every count is 0 (polygons {} in {}, \
+             raster {:?} in {})",
+            self.vector.display(),
+            self.grid.path.display(),
+            vector_box,
+            label(&vector_crs),
+            self.grid.bounding_box.to_array(),
+            label(&raster_crs),
+        );
+        if differ {
+            message.push_str(
+                "; the CRSs differ (the polygons were reprojected): check that each file \
+                 declares the CRS its coordinates are in",
+            );
+        }
+        message
     }
 
     /// Opens each raster, checks it is on this layer's grid and has the band, and returns the
@@ -258,12 +305,11 @@ impl ZoneLayer {
     }
 
     /// One task per block that some feature reaches, in block order.
-    fn block_tasks<'a>(
-        &'a self,
-        bands: &'a [BandRef],
+    fn block_tasks(
+        &self,
         frame: Frame,
         ignore_nodata: bool,
-    ) -> impl Iterator<Item = BlockTask> + 'a {
+    ) -> impl Iterator<Item = BlockTask> + '_ {
         let windows = block_windows(self.grid.raster_size, self.grid.block_size, LARGEST_BLOCK);
         let (bx, by) = windows.step();
         let (cols, rows) = self.grid.raster_size;
@@ -302,9 +348,8 @@ impl ZoneLayer {
                     })
                 })
                 .collect::<Vec<_>>();
-            (!features.is_empty()).then(|| BlockTask {
+            (!features.is_empty()).then_some(BlockTask {
                 window,
-                rasters: bands.to_vec(),
                 ignore_nodata,
                 frame,
                 features,
@@ -313,23 +358,36 @@ impl ZoneLayer {
     }
 }
 
-/// Worker-process form of one zonal block.
-pub(crate) struct ZonalBlockOp;
+/// Zonal statistics over some bands, block by block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ZonalOp {
+    bands: Vec<BandRef>,
+}
 
-impl RemoteOp for ZonalBlockOp {
-    const NAME: &'static str = "pgp_ops::zonal::block";
-    type Args = BlockTask;
-    type Output = BlockOutput;
-    fn run(task: BlockTask) -> std::result::Result<BlockOutput, String> {
-        let run = || -> Result<BlockOutput> {
-            let rasters = task
-                .rasters
-                .iter()
-                .map(|b| Raster::open(&b.path))
-                .collect::<pgp_core::Result<Vec<_>>>()?;
-            task.run(&rasters)
-        };
-        run().map_err(remote_error)
+impl BlockOp for ZonalOp {
+    type Item = BlockTask;
+    type Side = BlockOutput;
+    type Prepared = ();
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.bands.iter().map(|b| b.path.clone()).collect()
+    }
+
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn compute(
+        &self,
+        _: &(),
+        inputs: &Handles<'_>,
+        task: BlockTask,
+    ) -> Result<Computed<BlockOutput>> {
+        Ok(Computed::side(task.window, task.run(&self.bands, inputs)?))
     }
 }
-pgp_exec::register_op!(ZonalBlockOp);
+
+impl RemoteBlockOp for ZonalOp {
+    const NAME: &'static str = "pgp_ops::zonal::block";
+}
+register_block_op!(ZonalOp);
