@@ -86,10 +86,9 @@ pub fn terrain(cols: usize, rows: usize, seed: u64, nodata: f32) -> Array2<f32> 
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
     let mut z = Array2::from_shape_fn((rows, cols), |(y, x)| {
         let (xf, yf) = (x as f64, y as f64);
-        let v = 1000.0 - 0.05 * yf
+        1000.0 - 0.05 * yf
             + 40.0 * (xf / 15.0).sin() * (yf / 21.0).cos()
-            + 15.0 * (xf / 6.3 + yf / 9.7).sin().abs();
-        v
+            + 15.0 * (xf / 6.3 + yf / 9.7).sin().abs()
     });
     z.mapv_inplace(|v| v + rng.gen_range(-1.0..1.0));
     let mut z = z.mapv(|v| ((v * 2.0).round() / 2.0) as f32);
@@ -129,10 +128,7 @@ pub struct Case {
 pub fn cases() -> Vec<Case> {
     let base = terrain(300, 270, 7, -9999.0);
     let nan = base.mapv(|v| if v == -9999.0 { f32::NAN } else { v });
-    let filled_in = {
-        let t = terrain(300, 270, 7, 1234.5);
-        t
-    };
+    let filled_in = terrain(300, 270, 7, 1234.5);
     let column = terrain(1, 200, 11, -9999.0);
     let column = Array2::from_shape_fn((200, 1), |(y, _)| {
         if y % 37 == 5 {
