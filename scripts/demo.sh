@@ -36,3 +36,6 @@ sed -i 's/^3,.*/3,0.9/' "$OUT/file-pipeline/biophysical.csv"
 "$PGP" run --dry-run "$OUT/file-pipeline/pipeline.toml"
 "$PGP" run "$OUT/file-pipeline/pipeline.toml"
 "$PGP" info "$OUT/file-pipeline/work/runoff.tif" | head -12
+
+# 4. Hydrology: the sediment model's routing chain (fill, MFD, accumulation, streams, distance), rerun.
+"$BIN/examples/hydrology" "$OUT/hydrology" "$SIZE"

@@ -25,6 +25,7 @@
 
 pub mod nodes;
 pub mod pipeline;
+pub mod routing;
 
 pub use pgp_core as core;
 pub use pgp_exec as exec;

@@ -53,6 +53,8 @@ enum Command {
     ZonalStats(commands::zonal::ZonalArgs),
     /// Convolve a raster with a kernel raster.
     Convolve(commands::convolve::ConvolveArgs),
+    /// Hydrological routing (pygeoprocessing.routing): fill-pits, flow-dir, flow-accum, ...
+    Routing(commands::routing::RoutingArgs),
     /// Draw one band of a raster as a PNG, read at reduced resolution (overviews when present).
     Quicklook(commands::quicklook::QuicklookArgs),
 }
@@ -69,6 +71,7 @@ impl Command {
             Command::Warp(_) => "warp",
             Command::ZonalStats(_) => "zonal-stats",
             Command::Convolve(_) => "convolve",
+            Command::Routing(_) => "routing",
             Command::Quicklook(_) => "quicklook",
         }
     }
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::Warp(args) => commands::warp::run(args),
         Command::ZonalStats(args) => commands::zonal::run(args),
         Command::Convolve(args) => commands::convolve::run(args),
+        Command::Routing(args) => commands::routing::run(args),
         Command::Quicklook(args) => commands::quicklook::run(args),
     };
     // The reader of stdout left (`pgp ... | head`): the work is done and nobody wants the rest.

@@ -8,6 +8,7 @@ pub mod info;
 pub mod quicklook;
 pub mod report;
 pub mod report_outputs;
+pub mod routing;
 pub mod run;
 pub mod warp;
 pub mod zonal;

@@ -1,0 +1,460 @@
+//! Hydrological routing ([`pgp_routing`]) and its task-graph nodes.
+//!
+//! Every routing function is a registered node named `pgp.routing.<function>`, usable from
+//! pipeline files and `Graph::add_op`:
+//!
+//! | name | arguments |
+//! | --- | --- |
+//! | `pgp.routing.fill_pits` | [`FillPitsArgs`] |
+//! | `pgp.routing.flow_dir_d8`, `pgp.routing.flow_dir_mfd` | [`FlowDirArgs`] |
+//! | `pgp.routing.flow_accumulation_d8` | [`FlowAccumulationD8Args`] |
+//! | `pgp.routing.flow_accumulation_mfd` | [`FlowAccumulationMfdArgs`] |
+//! | `pgp.routing.extract_streams_d8` | [`ExtractStreamsD8Args`] |
+//! | `pgp.routing.extract_streams_mfd` | [`ExtractStreamsMfdArgs`] |
+//! | `pgp.routing.distance_to_channel_d8`, `pgp.routing.distance_to_channel_mfd` | [`DistanceToChannelArgs`] |
+//!
+//! Bands default to 1; paths are relative to the pipeline file.
+
+use std::path::PathBuf;
+
+use pgp_exec::{Executor, RemoteOp};
+use pgp_graph::GraphOp;
+use serde::{Deserialize, Serialize};
+
+pub use pgp_routing::*;
+
+fn one_band() -> usize {
+    1
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Implements [`GraphOp`] for a node whose inputs and single output are fields of its args.
+macro_rules! graph_op {
+    ($node:ty, $args:ty, inputs = |$a:ident| $inputs:expr) => {
+        impl GraphOp for $node {
+            const VERSION: u32 = 1;
+            fn run_on(a: $args, exec: &Executor) -> Result<(), String> {
+                <$node>::run_with(a, exec)
+            }
+            fn inputs($a: &$args) -> Vec<PathBuf> {
+                $inputs
+            }
+            fn outputs(a: &$args) -> Vec<PathBuf> {
+                vec![a.target.clone()]
+            }
+            fn redirect_outputs(a: &$args, temps: &[PathBuf]) -> $args {
+                let mut b = a.clone();
+                b.target = temps[0].clone();
+                b
+            }
+        }
+        pgp_exec::register_op!($node);
+        pgp_graph::register_graph_op!($node);
+    };
+}
+
+/// Arguments of `pgp.routing.fill_pits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FillPitsArgs {
+    /// The DEM.
+    pub dem: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The filled DEM.
+    pub target: PathBuf,
+    /// Leave pits larger than this many pixels unfilled.
+    #[serde(default)]
+    pub max_pixel_fill_count: Option<u64>,
+    /// `[x, y]` of the only pixel that drains.
+    #[serde(default)]
+    pub single_outlet: Option<(usize, usize)>,
+}
+
+/// `pgp.routing.fill_pits`.
+pub struct FillPitsNode;
+
+impl RemoteOp for FillPitsNode {
+    const NAME: &'static str = "pgp.routing.fill_pits";
+    type Args = FillPitsArgs;
+    type Output = ();
+    fn run(a: FillPitsArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FillPitsNode {
+    fn run_with(a: FillPitsArgs, exec: &Executor) -> Result<(), String> {
+        let options = FillOptions {
+            max_pixel_fill_count: a.max_pixel_fill_count,
+            single_outlet: a.single_outlet,
+        };
+        fill_pits(&RasterBand::new(&a.dem, a.band), &a.target, &options, exec).map_err(err)
+    }
+}
+graph_op!(FillPitsNode, FillPitsArgs, inputs = |a| vec![a.dem.clone()]);
+
+/// Arguments of `pgp.routing.flow_dir_d8` and `pgp.routing.flow_dir_mfd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowDirArgs {
+    /// The (filled) DEM.
+    pub dem: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The flow directions.
+    pub target: PathBuf,
+}
+
+/// `pgp.routing.flow_dir_d8`.
+pub struct FlowDirD8Node;
+
+impl RemoteOp for FlowDirD8Node {
+    const NAME: &'static str = "pgp.routing.flow_dir_d8";
+    type Args = FlowDirArgs;
+    type Output = ();
+    fn run(a: FlowDirArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowDirD8Node {
+    fn run_with(a: FlowDirArgs, exec: &Executor) -> Result<(), String> {
+        flow_dir_d8(&RasterBand::new(&a.dem, a.band), &a.target, exec).map_err(err)
+    }
+}
+graph_op!(FlowDirD8Node, FlowDirArgs, inputs = |a| vec![a.dem.clone()]);
+
+/// `pgp.routing.flow_dir_mfd`.
+pub struct FlowDirMfdNode;
+
+impl RemoteOp for FlowDirMfdNode {
+    const NAME: &'static str = "pgp.routing.flow_dir_mfd";
+    type Args = FlowDirArgs;
+    type Output = ();
+    fn run(a: FlowDirArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowDirMfdNode {
+    fn run_with(a: FlowDirArgs, exec: &Executor) -> Result<(), String> {
+        flow_dir_mfd(&RasterBand::new(&a.dem, a.band), &a.target, exec).map_err(err)
+    }
+}
+graph_op!(
+    FlowDirMfdNode,
+    FlowDirArgs,
+    inputs = |a| vec![a.dem.clone()]
+);
+
+/// Arguments of `pgp.routing.flow_accumulation_d8`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowAccumulationD8Args {
+    /// D8 flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The accumulation.
+    pub target: PathBuf,
+    /// Per-pixel weights (band 1).
+    #[serde(default)]
+    pub weight: Option<PathBuf>,
+    /// A constant decay factor.
+    #[serde(default)]
+    pub decay_factor: Option<f64>,
+    /// A raster of decay factors (band 1); exclusive with `decay_factor`.
+    #[serde(default)]
+    pub decay_raster: Option<PathBuf>,
+    /// Decayed values below this proportion are dropped (0.001).
+    #[serde(default)]
+    pub min_decay_proportion: Option<f64>,
+}
+
+/// `pgp.routing.flow_accumulation_d8`.
+pub struct FlowAccumulationD8Node;
+
+impl RemoteOp for FlowAccumulationD8Node {
+    const NAME: &'static str = "pgp.routing.flow_accumulation_d8";
+    type Args = FlowAccumulationD8Args;
+    type Output = ();
+    fn run(a: FlowAccumulationD8Args) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowAccumulationD8Node {
+    fn run_with(a: FlowAccumulationD8Args, exec: &Executor) -> Result<(), String> {
+        let decay = match (a.decay_factor, &a.decay_raster) {
+            (Some(_), Some(_)) => {
+                return Err("decay_factor and decay_raster: give one, not both".into())
+            }
+            (Some(c), None) => Some(DecayFactor::Constant(c)),
+            (None, Some(p)) => Some(DecayFactor::Raster(RasterBand::first(p))),
+            (None, None) => None,
+        };
+        let options = D8AccumulationOptions {
+            weight: a.weight.as_ref().map(RasterBand::first),
+            decay,
+            min_decay_proportion: a.min_decay_proportion.unwrap_or(0.001),
+        };
+        flow_accumulation_d8(
+            &RasterBand::new(&a.flow_dir, a.band),
+            &a.target,
+            &options,
+            exec,
+        )
+        .map_err(err)
+    }
+}
+graph_op!(
+    FlowAccumulationD8Node,
+    FlowAccumulationD8Args,
+    inputs = |a| {
+        let mut v = vec![a.flow_dir.clone()];
+        v.extend(a.weight.iter().cloned());
+        v.extend(a.decay_raster.iter().cloned());
+        v
+    }
+);
+
+/// Arguments of `pgp.routing.flow_accumulation_mfd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowAccumulationMfdArgs {
+    /// MFD flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The accumulation.
+    pub target: PathBuf,
+    /// Per-pixel weights (band 1).
+    #[serde(default)]
+    pub weight: Option<PathBuf>,
+}
+
+/// `pgp.routing.flow_accumulation_mfd`.
+pub struct FlowAccumulationMfdNode;
+
+impl RemoteOp for FlowAccumulationMfdNode {
+    const NAME: &'static str = "pgp.routing.flow_accumulation_mfd";
+    type Args = FlowAccumulationMfdArgs;
+    type Output = ();
+    fn run(a: FlowAccumulationMfdArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl FlowAccumulationMfdNode {
+    fn run_with(a: FlowAccumulationMfdArgs, exec: &Executor) -> Result<(), String> {
+        let weight = a.weight.as_ref().map(RasterBand::first);
+        flow_accumulation_mfd(
+            &RasterBand::new(&a.flow_dir, a.band),
+            &a.target,
+            weight.as_ref(),
+            exec,
+        )
+        .map_err(err)
+    }
+}
+graph_op!(
+    FlowAccumulationMfdNode,
+    FlowAccumulationMfdArgs,
+    inputs = |a| {
+        let mut v = vec![a.flow_dir.clone()];
+        v.extend(a.weight.iter().cloned());
+        v
+    }
+);
+
+/// Arguments of `pgp.routing.extract_streams_d8`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractStreamsD8Args {
+    /// D8 flow accumulation.
+    pub flow_accum: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// Accumulation above which a pixel is stream.
+    pub threshold: f64,
+    /// The streams.
+    pub target: PathBuf,
+}
+
+/// `pgp.routing.extract_streams_d8`.
+pub struct ExtractStreamsD8Node;
+
+impl RemoteOp for ExtractStreamsD8Node {
+    const NAME: &'static str = "pgp.routing.extract_streams_d8";
+    type Args = ExtractStreamsD8Args;
+    type Output = ();
+    fn run(a: ExtractStreamsD8Args) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl ExtractStreamsD8Node {
+    fn run_with(a: ExtractStreamsD8Args, exec: &Executor) -> Result<(), String> {
+        extract_streams_d8(
+            &RasterBand::new(&a.flow_accum, a.band),
+            a.threshold,
+            &a.target,
+            exec,
+        )
+        .map_err(err)
+    }
+}
+graph_op!(
+    ExtractStreamsD8Node,
+    ExtractStreamsD8Args,
+    inputs = |a| vec![a.flow_accum.clone()]
+);
+
+/// Arguments of `pgp.routing.extract_streams_mfd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractStreamsMfdArgs {
+    /// MFD flow accumulation (band 1).
+    pub flow_accum: PathBuf,
+    /// MFD flow directions (band 1).
+    pub flow_dir: PathBuf,
+    /// Accumulation at which a pixel is stream.
+    pub threshold: f64,
+    /// The streams.
+    pub target: PathBuf,
+    /// Proportion of the threshold that carries a trace (1.0).
+    #[serde(default)]
+    pub trace_threshold_proportion: Option<f64>,
+}
+
+/// `pgp.routing.extract_streams_mfd`.
+pub struct ExtractStreamsMfdNode;
+
+impl RemoteOp for ExtractStreamsMfdNode {
+    const NAME: &'static str = "pgp.routing.extract_streams_mfd";
+    type Args = ExtractStreamsMfdArgs;
+    type Output = ();
+    fn run(a: ExtractStreamsMfdArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl ExtractStreamsMfdNode {
+    fn run_with(a: ExtractStreamsMfdArgs, exec: &Executor) -> Result<(), String> {
+        extract_streams_mfd(
+            &RasterBand::first(&a.flow_accum),
+            &RasterBand::first(&a.flow_dir),
+            a.threshold,
+            &a.target,
+            a.trace_threshold_proportion.unwrap_or(1.0),
+            exec,
+        )
+        .map_err(err)
+    }
+}
+graph_op!(
+    ExtractStreamsMfdNode,
+    ExtractStreamsMfdArgs,
+    inputs = |a| vec![a.flow_accum.clone(), a.flow_dir.clone()]
+);
+
+/// Arguments of `pgp.routing.distance_to_channel_d8` and `pgp.routing.distance_to_channel_mfd`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistanceToChannelArgs {
+    /// Flow directions (band 1).
+    pub flow_dir: PathBuf,
+    /// Streams (band 1; 1 is stream).
+    pub streams: PathBuf,
+    /// The distances.
+    pub target: PathBuf,
+    /// Per-step weights (band 1).
+    #[serde(default)]
+    pub weight: Option<PathBuf>,
+}
+
+fn distance_inputs(a: &DistanceToChannelArgs) -> Vec<PathBuf> {
+    let mut v = vec![a.flow_dir.clone(), a.streams.clone()];
+    v.extend(a.weight.iter().cloned());
+    v
+}
+
+/// `pgp.routing.distance_to_channel_d8`.
+pub struct DistanceToChannelD8Node;
+
+impl RemoteOp for DistanceToChannelD8Node {
+    const NAME: &'static str = "pgp.routing.distance_to_channel_d8";
+    type Args = DistanceToChannelArgs;
+    type Output = ();
+    fn run(a: DistanceToChannelArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl DistanceToChannelD8Node {
+    fn run_with(a: DistanceToChannelArgs, exec: &Executor) -> Result<(), String> {
+        let weight = a.weight.as_ref().map(RasterBand::first);
+        distance_to_channel_d8(
+            &RasterBand::first(&a.flow_dir),
+            &RasterBand::first(&a.streams),
+            &a.target,
+            weight.as_ref(),
+            exec,
+        )
+        .map_err(err)
+    }
+}
+graph_op!(
+    DistanceToChannelD8Node,
+    DistanceToChannelArgs,
+    inputs = |a| distance_inputs(a)
+);
+
+/// `pgp.routing.distance_to_channel_mfd`.
+pub struct DistanceToChannelMfdNode;
+
+impl RemoteOp for DistanceToChannelMfdNode {
+    const NAME: &'static str = "pgp.routing.distance_to_channel_mfd";
+    type Args = DistanceToChannelArgs;
+    type Output = ();
+    fn run(a: DistanceToChannelArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl DistanceToChannelMfdNode {
+    fn run_with(a: DistanceToChannelArgs, exec: &Executor) -> Result<(), String> {
+        let weight = a.weight.as_ref().map(RasterBand::first);
+        distance_to_channel_mfd(
+            &RasterBand::first(&a.flow_dir),
+            &RasterBand::first(&a.streams),
+            &a.target,
+            weight.as_ref(),
+            exec,
+        )
+        .map_err(err)
+    }
+}
+graph_op!(
+    DistanceToChannelMfdNode,
+    DistanceToChannelArgs,
+    inputs = |a| distance_inputs(a)
+);
