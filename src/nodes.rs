@@ -47,10 +47,15 @@ pub fn set_task_executor(spec: ExecutorSpec) {
 }
 
 fn task_executor() -> Result<Executor, String> {
-    let spec = task_spec().read().map(|s| *s).unwrap_or(ExecutorSpec::Sync);
-    // A task already inside a worker process does not start a pool of its own processes.
+    let spec = task_spec()
+        .read()
+        .map(|s| s.clone())
+        .unwrap_or(ExecutorSpec::Sync);
+    // A task already inside a worker process does not start a pool of its own processes, nor
+    // submit jobs: it uses threads (on a Slurm worker, one per CPU of its job).
     let spec = match spec {
         ExecutorSpec::Processes(n) => ExecutorSpec::Threads(n),
+        ExecutorSpec::Slurm(_) => ExecutorSpec::Threads(None),
         other => other,
     };
     Executor::from_spec(&spec).map_err(|e| e.to_string())

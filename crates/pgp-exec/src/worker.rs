@@ -31,6 +31,11 @@ static IN_WORKER: AtomicBool = AtomicBool::new(false);
 /// closes the pipe, then exits the process. Otherwise returns immediately (cheap: one
 /// environment lookup).
 pub fn run_if_worker() {
+    if let Some(run_dir) = crate::slurm::pilot::run_dir_from_env() {
+        // A Slurm pilot: the same protocol over an authenticated socket to the driver.
+        IN_WORKER.store(true, Ordering::SeqCst);
+        std::process::exit(crate::slurm::pilot::run(&run_dir));
+    }
     if !marked_as_worker() {
         return;
     }
@@ -95,6 +100,12 @@ fn codec(error: bincode::Error) -> ExecError {
 
 fn serve() -> crate::Result<()> {
     let (input, output) = take_protocol_pipes()?;
+    serve_on(input, output)
+}
+
+/// Greets the pool on `output`, then answers every request read from `input` until it ends.
+/// Process-pool workers serve on their pipes, Slurm pilots on their socket to the driver.
+pub(crate) fn serve_on(input: impl io::Read, output: impl io::Write) -> crate::Result<()> {
     let mut input = BufReader::new(input);
     let mut output = BufWriter::new(output);
     let hello = Hello {
