@@ -20,7 +20,7 @@ fn slurm_available() -> bool {
         Err(e) => format!("sinfo could not run: {e}"),
     };
     assert!(
-        std::env::var("PGP_REQUIRE_SLURM").map_or(true, |v| v != "1"),
+        !std::env::var("PGP_REQUIRE_SLURM").is_ok_and(|v| v == "1"),
         "PGP_REQUIRE_SLURM=1 but no Slurm is reachable ({problem}); run scripts/start-slurm.sh"
     );
     eprintln!("skipping: no Slurm is reachable ({problem}); start one with scripts/start-slurm.sh");

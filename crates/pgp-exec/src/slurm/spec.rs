@@ -241,7 +241,7 @@ fn parse_mem(value: &str) -> Result<u64, String> {
     }
     let n: u64 = digits.parse().map_err(|_| bad())?;
     let kb = n.checked_mul(factor_kb).ok_or_else(bad)?;
-    if kb % 1024 != 0 {
+    if !kb.is_multiple_of(1024) {
         return Err(format!("mem {value:?} is not a whole number of megabytes"));
     }
     let mb = kb / 1024;
@@ -252,9 +252,9 @@ fn parse_mem(value: &str) -> Result<u64, String> {
 }
 
 fn format_mem(mb: u64) -> String {
-    if mb % (1 << 20) == 0 {
+    if mb.is_multiple_of(1 << 20) {
         format!("{}T", mb >> 20)
-    } else if mb % 1024 == 0 {
+    } else if mb.is_multiple_of(1024) {
         format!("{}G", mb >> 10)
     } else {
         format!("{mb}M")

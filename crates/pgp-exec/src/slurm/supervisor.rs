@@ -31,7 +31,7 @@ pub(super) fn run(shared: &Arc<Shared>) {
         if shared.admission.in_flight() > 0 {
             top_up(shared);
         }
-        if last_poll.map_or(true, |t| t.elapsed() >= shared.poll) {
+        if last_poll.is_none_or(|t| t.elapsed() >= shared.poll) {
             last_poll = Some(Instant::now());
             poll(shared);
         }
