@@ -7,6 +7,7 @@
 //! - [`exec`] (`pgp-exec`): executors (sync, threads, processes) and their spec strings.
 //! - [`ops`] (`pgp-ops`): the geoprocessing operations.
 //! - [`graph`] (`pgp-graph`): the task graph that skips unchanged work.
+//! - [`view`] (`pgp-view`): quicklook pictures of rasters (PNG, colormaps, hillshade).
 //!
 //! ```
 //! use pgp::core::{raster_info, sample};
@@ -29,3 +30,4 @@ pub use pgp_core as core;
 pub use pgp_exec as exec;
 pub use pgp_graph as graph;
 pub use pgp_ops as ops;
+pub use pgp_view as view;

@@ -13,18 +13,19 @@
 //! | `pgp.zonal_stats` | `zonal_statistics`, written as JSON | [`ZonalArgs`] |
 //! | `pgp.convolve` | `convolve_2d` | [`ConvolveArgs`] |
 //!
-//! Inside a task an operation uses the executor set with [`set_task_executor`] (by default
-//! `threading`, one thread per core): the graph runs independent tasks at once, and each task is
-//! itself parallel over blocks. This choice is not part of a task's key: it changes how fast an
-//! output is made, never what it is.
+//! The graph's executor is the budget of all its work: on a thread pool, a task's operation runs
+//! its blocks on the graph's own pool ([`GraphOp::run_on`]), shared with the other tasks in
+//! flight, and GDAL's compression threads follow that pool's size; on the synchronous executor
+//! everything runs on one thread; in a worker process of a process pool, an operation runs on
+//! that process alone, and in a Slurm worker on the CPUs of its job
+//! ([`pgp_exec::worker::executor`]). The executor is not part of a task's key: it changes how fast an output
+//! is made, never what it is.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::RwLock;
 
 use pgp_core::DataType;
-use pgp_exec::{Executor, ExecutorSpec, RemoteOp};
+use pgp_exec::{Executor, RemoteOp};
 use pgp_graph::GraphOp;
 use pgp_ops::calc::ReclassifyOptions;
 use pgp_ops::{
@@ -32,34 +33,6 @@ use pgp_ops::{
     ZonalOptions,
 };
 use serde::{Deserialize, Serialize};
-
-static TASK_EXECUTOR: OnceLock<RwLock<ExecutorSpec>> = OnceLock::new();
-
-fn task_spec() -> &'static RwLock<ExecutorSpec> {
-    TASK_EXECUTOR.get_or_init(|| RwLock::new(ExecutorSpec::Threads(None)))
-}
-
-/// Set the executor operations use inside graph tasks in this process.
-pub fn set_task_executor(spec: ExecutorSpec) {
-    if let Ok(mut s) = task_spec().write() {
-        *s = spec;
-    }
-}
-
-fn task_executor() -> Result<Executor, String> {
-    let spec = task_spec()
-        .read()
-        .map(|s| s.clone())
-        .unwrap_or(ExecutorSpec::Sync);
-    // A task already inside a worker process does not start a pool of its own processes, nor
-    // submit jobs: it uses threads (on a Slurm worker, one per CPU of its job).
-    let spec = match spec {
-        ExecutorSpec::Processes(n) => ExecutorSpec::Threads(n),
-        ExecutorSpec::Slurm(_) => ExecutorSpec::Threads(None),
-        other => other,
-    };
-    Executor::from_spec(&spec).map_err(|e| e.to_string())
-}
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
@@ -87,12 +60,16 @@ impl RemoteOp for CalcNode {
     type Args = ExpressionJob;
     type Output = ();
     fn run(job: ExpressionJob) -> Result<(), String> {
-        job.run(&task_executor()?).map(|_| ()).map_err(err)
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(job, &pgp_exec::worker::executor())
     }
 }
 
 impl GraphOp for CalcNode {
     const VERSION: u32 = 1;
+    fn run_on(job: ExpressionJob, exec: &Executor) -> Result<(), String> {
+        job.run(exec).map(|_| ()).map_err(err)
+    }
     fn inputs(a: &ExpressionJob) -> Vec<PathBuf> {
         a.inputs_paths()
     }
@@ -138,6 +115,14 @@ impl RemoteOp for AlignNode {
     type Args = AlignArgs;
     type Output = ();
     fn run(a: AlignArgs) -> Result<(), String> {
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
+    }
+}
+
+impl GraphOp for AlignNode {
+    const VERSION: u32 = 1;
+    fn run_on(a: AlignArgs, exec: &Executor) -> Result<(), String> {
         let mut methods = ResampleMethod::parse_list(&a.resample).map_err(err)?;
         if methods.len() == 1 && a.rasters.len() > 1 {
             methods = vec![methods[0]; a.rasters.len()];
@@ -155,15 +140,11 @@ impl RemoteOp for AlignNode {
             (a.pixel_size[0], a.pixel_size[1]),
             mode,
             &options,
-            &task_executor()?,
+            exec,
         )
         .map(|_| ())
         .map_err(err)
     }
-}
-
-impl GraphOp for AlignNode {
-    const VERSION: u32 = 1;
     fn inputs(a: &AlignArgs) -> Vec<PathBuf> {
         a.rasters.clone()
     }
@@ -208,6 +189,14 @@ impl RemoteOp for WarpNode {
     type Args = WarpArgs;
     type Output = ();
     fn run(a: WarpArgs) -> Result<(), String> {
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
+    }
+}
+
+impl GraphOp for WarpNode {
+    const VERSION: u32 = 1;
+    fn run_on(a: WarpArgs, exec: &Executor) -> Result<(), String> {
         let method: ResampleMethod = a.resample.parse().map_err(err)?;
         let options = WarpOptions {
             target_projection: a.target_projection.clone(),
@@ -220,15 +209,11 @@ impl RemoteOp for WarpNode {
             &a.target,
             method,
             &options,
-            &task_executor()?,
+            exec,
         )
         .map(|_| ())
         .map_err(err)
     }
-}
-
-impl GraphOp for WarpNode {
-    const VERSION: u32 = 1;
     fn inputs(a: &WarpArgs) -> Vec<PathBuf> {
         one(&a.raster)
     }
@@ -329,28 +314,25 @@ impl RemoteOp for ReclassifyNode {
     type Args = ReclassifyArgs;
     type Output = ();
     fn run(a: ReclassifyArgs) -> Result<(), String> {
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
+    }
+}
+
+impl GraphOp for ReclassifyNode {
+    const VERSION: u32 = 1;
+    fn run_on(a: ReclassifyArgs, exec: &Executor) -> Result<(), String> {
         let map = read_value_table(&a.table, &a.key_field, &a.value_field)?;
         let options = ReclassifyOptions {
             values_required: a.values_required,
             ..ReclassifyOptions::default()
         };
         pgp_ops::reclassify_raster(
-            &a.raster,
-            a.band,
-            &map,
-            &a.target,
-            a.datatype,
-            a.nodata,
-            &options,
-            &task_executor()?,
+            &a.raster, a.band, &map, &a.target, a.datatype, a.nodata, &options, exec,
         )
         .map(|_| ())
         .map_err(err)
     }
-}
-
-impl GraphOp for ReclassifyNode {
-    const VERSION: u32 = 1;
     fn inputs(a: &ReclassifyArgs) -> Vec<PathBuf> {
         vec![a.raster.clone(), a.table.clone()]
     }
@@ -407,21 +389,20 @@ impl RemoteOp for ZonalNode {
     type Args = ZonalArgs;
     type Output = ();
     fn run(a: ZonalArgs) -> Result<(), String> {
-        let stats = pgp_ops::zonal_statistics(
-            &a.raster,
-            a.band,
-            &a.vector,
-            &ZonalOptions::default(),
-            &task_executor()?,
-        )
-        .map_err(err)?;
-        let text = serde_json::to_string_pretty(&zonal_json(&stats)).map_err(err)?;
-        std::fs::write(&a.target, text).map_err(|e| format!("{}: {e}", a.target.display()))
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
 impl GraphOp for ZonalNode {
     const VERSION: u32 = 1;
+    fn run_on(a: ZonalArgs, exec: &Executor) -> Result<(), String> {
+        let stats =
+            pgp_ops::zonal_statistics(&a.raster, a.band, &a.vector, &ZonalOptions::default(), exec)
+                .map_err(err)?;
+        let text = serde_json::to_string_pretty(&zonal_json(&stats)).map_err(err)?;
+        std::fs::write(&a.target, text).map_err(|e| format!("{}: {e}", a.target.display()))
+    }
     fn inputs(a: &ZonalArgs) -> Vec<PathBuf> {
         vec![a.raster.clone(), a.vector.clone()]
     }
@@ -464,26 +445,21 @@ impl RemoteOp for ConvolveNode {
     type Args = ConvolveArgs;
     type Output = ();
     fn run(a: ConvolveArgs) -> Result<(), String> {
-        let options = ConvolveOptions {
-            normalize_kernel: a.normalize_kernel,
-            ignore_nodata_and_edges: a.ignore_nodata_and_edges,
-            ..ConvolveOptions::default()
-        };
-        pgp_ops::convolve_2d(
-            &a.signal,
-            1,
-            &a.kernel,
-            1,
-            &a.target,
-            &options,
-            &task_executor()?,
-        )
-        .map_err(err)
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
 impl GraphOp for ConvolveNode {
     const VERSION: u32 = 1;
+    fn run_on(a: ConvolveArgs, exec: &Executor) -> Result<(), String> {
+        let options = ConvolveOptions {
+            normalize_kernel: a.normalize_kernel,
+            ignore_nodata_and_edges: a.ignore_nodata_and_edges,
+            ..ConvolveOptions::default()
+        };
+        pgp_ops::convolve_2d(&a.signal, 1, &a.kernel, 1, &a.target, &options, exec).map_err(err)
+    }
     fn inputs(a: &ConvolveArgs) -> Vec<PathBuf> {
         vec![a.signal.clone(), a.kernel.clone()]
     }

@@ -2,6 +2,7 @@
 //! Every failure exits non-zero with one line that names the file or argument at fault.
 
 mod commands;
+mod output;
 mod progress;
 
 // Operations allocate and free block- and FFT-sized buffers (hundreds of KiB to MiB) on every
@@ -16,6 +17,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 
 use commands::{one_line_message, CaretError, ERROR_PREFIX};
+use output::{errln, StdoutClosed};
 
 /// Parallel geoprocessing and incremental pipelines on GDAL.
 #[derive(Debug, Parser)]
@@ -50,6 +52,8 @@ enum Command {
     ZonalStats(commands::zonal::ZonalArgs),
     /// Convolve a raster with a kernel raster.
     Convolve(commands::convolve::ConvolveArgs),
+    /// Draw one band of a raster as a PNG, read at reduced resolution (overviews when present).
+    Quicklook(commands::quicklook::QuicklookArgs),
 }
 
 impl Command {
@@ -64,6 +68,7 @@ impl Command {
             Command::Warp(_) => "warp",
             Command::ZonalStats(_) => "zonal-stats",
             Command::Convolve(_) => "convolve",
+            Command::Quicklook(_) => "quicklook",
         }
     }
 }
@@ -92,7 +97,7 @@ fn main() -> ExitCode {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
             _ => {
-                eprintln!("{ERROR_PREFIX}{}", one_line(&e));
+                errln!("{ERROR_PREFIX}{}", one_line(&e));
                 return ExitCode::from(2);
             }
         },
@@ -108,6 +113,12 @@ fn main() -> ExitCode {
         Command::Warp(args) => commands::warp::run(args),
         Command::ZonalStats(args) => commands::zonal::run(args),
         Command::Convolve(args) => commands::convolve::run(args),
+        Command::Quicklook(args) => commands::quicklook::run(args),
+    };
+    // The reader of stdout left (`pgp ... | head`): the work is done and nobody wants the rest.
+    let result = match result {
+        Err(e) if e.is::<StdoutClosed>() => Ok(()),
+        other => other,
     };
     if cli.verbose {
         progress::log_command(name, result.as_ref().err().map(|e| e.to_string()));
@@ -115,11 +126,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<CaretError>() => {
-            eprintln!("{ERROR_PREFIX}{e}");
+            errln!("{ERROR_PREFIX}{e}");
             ExitCode::FAILURE
         }
         Err(e) => {
-            eprintln!("{ERROR_PREFIX}{}", one_line_message(&e.to_string()));
+            errln!("{ERROR_PREFIX}{}", one_line_message(&e.to_string()));
             ExitCode::FAILURE
         }
     }

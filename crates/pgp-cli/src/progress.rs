@@ -4,11 +4,15 @@
 //!
 //! `-v` adds structured logs on the same channel: a JSON line when an operation starts and one
 //! when it ends (units done of total, seconds), whatever the progress mode.
+//!
+//! Operations' warnings are printed whatever the mode: `pgp: warning: OPERATION: MESSAGE`, or a
+//! JSON line (`"event": "warning"`) with `-v`.
 
 use std::io::IsTerminal;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::output::errln;
 use clap::ValueEnum;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pgp::ops::progress::{set_global_progress, Progress, ProgressTicker};
@@ -54,8 +58,8 @@ pub fn log_line(fields: serde_json::Value) {
     }
     // Printed above the bars rather than through them.
     match SINK.get() {
-        Some(Sink::Bars(multi)) => multi.suspend(|| eprintln!("{line}")),
-        _ => eprintln!("{line}"),
+        Some(Sink::Bars(multi)) => multi.suspend(|| errln!("{line}")),
+        _ => errln!("{line}"),
     }
 }
 
@@ -86,8 +90,8 @@ pub fn install(mode: ProgressMode, verbose: bool) {
         ProgressMode::Lines => Sink::Lines,
         _ => Sink::Off,
     };
-    let on = verbose || !matches!(chosen, Sink::Off);
-    if SINK.set(chosen).is_ok() && on {
+    // Installed even with nothing to draw: operations' warnings are always printed.
+    if SINK.set(chosen).is_ok() {
         set_global_progress(Some(Arc::new(Operations)));
     }
 }
@@ -102,6 +106,34 @@ impl Progress for Operations {
             Box::new(Logged::start(shown, operation, unit, total))
         } else {
             shown
+        }
+    }
+
+    /// With `-v`, a JSON line.
+    fn note(&self, operation: &str, message: &str) {
+        if VERBOSE.get().copied().unwrap_or(false) {
+            log_line(serde_json::json!({
+                "event": "note",
+                "operation": operation,
+                "message": message,
+            }));
+        }
+    }
+
+    /// `pgp: warning: ...` on stderr; with `-v`, a JSON line like every other log line.
+    fn warning(&self, operation: &str, message: &str) {
+        if VERBOSE.get().copied().unwrap_or(false) {
+            log_line(serde_json::json!({
+                "event": "warning",
+                "operation": operation,
+                "message": message,
+            }));
+            return;
+        }
+        let line = format!("pgp: warning: {operation}: {message}");
+        match SINK.get() {
+            Some(Sink::Bars(multi)) => multi.suspend(|| eprintln!("{line}")),
+            _ => eprintln!("{line}"),
         }
     }
 }
@@ -171,7 +203,7 @@ struct Lines {
 
 impl Lines {
     fn print(&self) {
-        eprintln!(
+        errln!(
             "pgp: {}: {}/{} {} ({:.1} s)",
             self.what,
             self.done,

@@ -178,3 +178,70 @@ fn a_failing_task_fails_its_dependents_and_the_exit_code() {
     assert!(plan.starts_with("skip  align"), "{plan}");
     assert!(plan.contains("run   coefficients"), "{plan}");
 }
+
+/// Every `-v` line on stderr (human `pgp: ` lines aside): a JSON object whose `event` is a
+/// plain kind, with `t`.
+fn verbose_events(stderr: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .filter(|l| !l.starts_with("pgp: "))
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
+            let kind = v["event"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no event: {l}"));
+            assert!(
+                !kind.is_empty() && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "the event is a kind, not a debug dump: {l}"
+            );
+            assert!(v["t"].is_f64(), "{l}");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn verbose_warnings_are_json_events_with_their_message() {
+    let dir = setup();
+    let file = dir.path().join("pipeline.toml");
+    pgp().arg("run").arg(&file).assert().success();
+    // A damaged digest memo is repaired with a warning.
+    std::fs::write(dir.path().join(".pgp/memo.bin"), b"garbage").unwrap();
+    let out = pgp()
+        .args(["-v", "--progress", "off", "run"])
+        .arg(&file)
+        .assert()
+        .success();
+    let events = verbose_events(&out.get_output().stderr);
+    let warnings: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["event"] == "warning").collect();
+    assert_eq!(warnings.len(), 1, "{events:?}");
+    assert!(
+        warnings[0]["message"].as_str().unwrap().contains("memo"),
+        "{events:?}"
+    );
+    let kinds: std::collections::BTreeSet<&str> =
+        events.iter().filter_map(|e| e["event"].as_str()).collect();
+    for kind in ["queued", "skipped", "command_finished"] {
+        assert!(kinds.contains(kind), "{kinds:?}");
+    }
+}
+
+#[test]
+fn a_power_chain_in_a_pipeline_is_an_error_not_an_abort() {
+    let dir = setup();
+    let file = dir.path().join("pipeline.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let chain = vec!["dem"; 25_000].join("**");
+    let text = text.replace("precip * coef * (1 + dem / 1000)", &chain);
+    assert!(text.contains(&chain));
+    std::fs::write(&file, text).unwrap();
+    let out = pgp().arg("run").arg(&file).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("runoff") && err.contains("nested deeper"),
+        "{err}"
+    );
+    assert!(!err.contains("overflow"), "{err}");
+}

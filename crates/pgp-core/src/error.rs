@@ -105,6 +105,15 @@ pub enum Error {
         /// Why it is wrong.
         reason: String,
     },
+    /// An output path that cannot be written: its directory is missing or is not a directory,
+    /// or the path is a directory. Names the path the caller gave, never a temporary.
+    #[error("{}: {problem}", path.display())]
+    OutputPath {
+        /// The output as given.
+        path: PathBuf,
+        /// What is wrong with it (`directory nodir/sub does not exist`).
+        problem: String,
+    },
     /// A filesystem error on a path.
     #[error("{}: {source}", path.display())]
     Io {

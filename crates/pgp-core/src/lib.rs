@@ -50,7 +50,7 @@ mod window;
 
 pub use dtype::{DataType, Pixel};
 pub use error::{Error, Result};
-pub use gdal_env::{gdal_version, init};
+pub use gdal_env::{gdal_failure_mark, gdal_failures_since, gdal_version, init};
 pub use geo::{BoundingBox, GeoTransform};
 pub use nodata::Nodata;
 pub use raster::create::{
@@ -59,7 +59,7 @@ pub use raster::create::{
 pub use raster::dataset::{raster_info, BandStatistics, Raster};
 pub use raster::dynarray::DynArray;
 pub use raster::info::RasterInfo;
-pub use raster::output::{temporary_sibling, OutputRaster};
+pub use raster::output::{check_output_path, temporary_sibling, OutputRaster};
 pub use raster::pool::RasterPool;
 pub use vector::{
     layer, open_vector, open_vector_update, vector_info, FieldInfo, LayerRef, VectorInfo,

@@ -1,8 +1,10 @@
 //! Every error names the file, band or argument at fault.
 
 use ndarray::Array2;
+use pgp_core::tiles::{TileLayout, TiledTiffOutput};
 use pgp_core::{
-    vector_info, DataType, Error, GeoTransform, LayerRef, OutputRaster, Raster, RasterSpec, Window,
+    check_output_path, vector_info, DataType, Error, GeoTransform, LayerRef, OutputRaster, Raster,
+    RasterSpec, Window,
 };
 
 fn small_raster(dir: &std::path::Path) -> std::path::PathBuf {
@@ -122,6 +124,54 @@ fn bad_creation_arguments() {
     assert!(err.to_string().contains("missing-dir"), "{err}");
     let err = "complex".parse::<DataType>().unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { ref name, .. } if name == "datatype"));
+}
+
+#[test]
+fn unwritable_outputs_name_the_path_given_not_a_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let raster = small_raster(dir.path());
+    let spec = RasterSpec::new(
+        64,
+        64,
+        DataType::F32,
+        GeoTransform::north_up(0.0, 0.0, 1.0, -1.0),
+    );
+    assert!(
+        TileLayout::for_spec(&spec).is_some(),
+        "a spec for raw tiles"
+    );
+    let missing = dir.path().join("nodir/sub/out.tif");
+    let file_as_dir = raster.join("out.tif");
+    let cases = [
+        (
+            missing.clone(),
+            format!(
+                "directory {} does not exist",
+                dir.path().join("nodir/sub").display()
+            ),
+        ),
+        (
+            file_as_dir.clone(),
+            format!("{} is not a directory", raster.display()),
+        ),
+        (
+            dir.path().to_path_buf(),
+            "is a directory, not a file".to_string(),
+        ),
+    ];
+    for (target, problem) in &cases {
+        let expected = format!("{}: {problem}", target.display());
+        let err = check_output_path(target).unwrap_err();
+        assert!(matches!(err, Error::OutputPath { .. }), "{err:?}");
+        assert_eq!(err.to_string(), expected);
+        let err = OutputRaster::create(target, &spec).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+        // The raw-tile writer (what the block operations use for tiled GeoTIFFs) says the same.
+        let err = TiledTiffOutput::create(target, &spec).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
+    assert!(check_output_path(&dir.path().join("fine.tif")).is_ok());
+    assert!(check_output_path(std::path::Path::new("relative.tif")).is_ok());
 }
 
 #[test]

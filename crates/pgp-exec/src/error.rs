@@ -54,6 +54,26 @@ pub enum ExecError {
         /// The configured limit.
         timeout: Duration,
     },
+    /// The worker process running the task gave no sign of life (no heartbeat, no reply) for
+    /// the pool's liveness deadline: it was stopped (SIGSTOP), frozen or swapped out. It was
+    /// killed and replaced; the task did not complete.
+    #[error(
+        "process pool worker {worker} (pid {pid}) stopped responding while running operation \
+         {op:?}: no heartbeat for {silence:?}, so it was killed (the deadline is \
+         ProcessPoolBuilder::liveness_timeout, or {env} in seconds)"
+    )]
+    Unresponsive {
+        /// Name of the operation that was running.
+        op: String,
+        /// The worker's slot in the pool (0-based).
+        worker: usize,
+        /// The worker's process id.
+        pid: u32,
+        /// How long it had been silent.
+        silence: Duration,
+        /// The environment variable that sets the deadline.
+        env: &'static str,
+    },
     /// The task was cancelled before it produced a result.
     #[error("task was cancelled")]
     Cancelled,
@@ -130,6 +150,7 @@ impl ExecError {
                 | ExecError::TaskFailed { .. }
                 | ExecError::WorkerDied { .. }
                 | ExecError::TimedOut { .. }
+                | ExecError::Unresponsive { .. }
                 | ExecError::Cancelled
         )
     }

@@ -66,7 +66,7 @@ pub use executor::{Executor, IntoExecutor};
 pub use group::TaskGroup;
 pub use handle::{as_completed, wait_all, wait_all_notify, AsCompleted, Handle, Signal};
 pub use ordered::OrderedResults;
-pub use process::{ProcessPool, ProcessPoolBuilder};
+pub use process::{ProcessPool, ProcessPoolBuilder, DEFAULT_LIVENESS, LIVENESS_ENV};
 pub use registry::{is_registered, registered_ops, RemoteOp};
 pub use slurm::{Allocation, JobState, SlurmPool, SlurmPoolBuilder, SlurmSpec, DRIVER_HOST_ENV};
 pub use spec::{available_cores, ExecutorSpec};

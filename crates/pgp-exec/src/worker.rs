@@ -16,10 +16,14 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::process::protocol::{
-    read_frame, write_frame, Hello, Outcome, Reply, Request, MAGIC, MAX_FRAME, WORKER_ENV,
-    WORKER_ENV_VALUE,
+    read_frame, write_frame, Hello, Outcome, Reply, Request, WorkerMsg, HEARTBEAT_ENV, MAGIC,
+    MAX_FRAME, WORKER_ENV, WORKER_ENV_VALUE,
 };
 use crate::registry::{find_op, registered_ops, RawFailure};
 use crate::task::panic_message;
@@ -34,6 +38,7 @@ pub fn run_if_worker() {
     if let Some(run_dir) = crate::slurm::pilot::run_dir_from_env() {
         // A Slurm pilot: the same protocol over an authenticated socket to the driver.
         IN_WORKER.store(true, Ordering::SeqCst);
+        IN_SLURM_JOB.store(true, Ordering::SeqCst);
         std::process::exit(crate::slurm::pilot::run(&run_dir));
     }
     if !marked_as_worker() {
@@ -42,8 +47,14 @@ pub fn run_if_worker() {
     IN_WORKER.store(true, Ordering::SeqCst);
     // Children of this worker (if an operation starts programs) are not workers.
     std::env::remove_var(WORKER_ENV);
-    let code = match serve() {
+    let heartbeat = heartbeat_interval();
+    std::env::remove_var(HEARTBEAT_ENV);
+    let code = match serve(heartbeat) {
         Ok(()) => 0,
+        // The pool closed its end: it exited (typically with the error of another worker) or
+        // dropped this one. Nobody is left to answer, and a message would only bury the real
+        // error under `Broken pipe` lines.
+        Err(ExecError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(error) => {
             eprintln!("pgp-exec worker {}: {error}", std::process::id());
             1
@@ -55,6 +66,25 @@ pub fn run_if_worker() {
 /// True inside a process serving as a pool worker.
 pub fn is_worker() -> bool {
     IN_WORKER.load(Ordering::SeqCst)
+}
+
+static IN_SLURM_JOB: AtomicBool = AtomicBool::new(false);
+
+/// The executor an operation runs its own blocks on when it runs as a task in this process
+/// (a registered operation's [`RemoteOp::run`](crate::RemoteOp::run)): in a Slurm worker, threads
+/// on the CPUs of its job (the job is the task's budget); anywhere else the synchronous one (in
+/// a process-pool worker the pool's processes are the budget). Built once per process.
+pub fn executor() -> crate::Executor {
+    static IN_JOB: std::sync::OnceLock<crate::Executor> = std::sync::OnceLock::new();
+    if !IN_SLURM_JOB.load(Ordering::SeqCst) {
+        return crate::Executor::sync();
+    }
+    IN_JOB
+        .get_or_init(|| {
+            crate::Executor::threads(crate::available_cores())
+                .unwrap_or_else(|_| crate::Executor::sync())
+        })
+        .clone()
 }
 
 /// True if the environment marks this process as a worker but [`run_if_worker`] was not
@@ -98,28 +128,52 @@ fn codec(error: bincode::Error) -> ExecError {
     ExecError::Codec(error.to_string())
 }
 
-fn serve() -> crate::Result<()> {
+fn serve(heartbeat: Option<Duration>) -> crate::Result<()> {
     let (input, output) = take_protocol_pipes()?;
-    serve_on(input, output)
+    serve_on(input, output, heartbeat)
 }
 
 /// Greets the pool on `output`, then answers every request read from `input` until it ends.
 /// Process-pool workers serve on their pipes, Slurm pilots on their socket to the driver.
-pub(crate) fn serve_on(input: impl io::Read, output: impl io::Write) -> crate::Result<()> {
+/// With `heartbeat`, a thread sends a beat at that interval while a request runs.
+pub(crate) fn serve_on(
+    input: impl io::Read,
+    output: impl io::Write + Send + 'static,
+    heartbeat: Option<Duration>,
+) -> crate::Result<()> {
     let mut input = BufReader::new(input);
-    let mut output = BufWriter::new(output);
+    let output = Arc::new(Mutex::new(BufWriter::new(output)));
     let hello = Hello {
         pid: std::process::id(),
         ops: registered_ops().into_iter().map(str::to_string).collect(),
     };
-    io::Write::write_all(&mut output, &MAGIC)?;
-    write_frame(&mut output, &bincode::serialize(&hello).map_err(codec)?)?;
+    {
+        let mut out = output.lock();
+        io::Write::write_all(&mut *out, &MAGIC)?;
+        write_frame(&mut *out, &bincode::serialize(&hello).map_err(codec)?)?;
+    }
+    let busy = Arc::new(AtomicBool::new(false));
+    if let Some(interval) = heartbeat {
+        let beat = bincode::serialize(&WorkerMsg::Beat).map_err(codec)?;
+        let (output, busy) = (Arc::clone(&output), Arc::clone(&busy));
+        std::thread::Builder::new()
+            .name("pgp-exec-heartbeat".into())
+            .spawn(move || loop {
+                std::thread::sleep(interval);
+                if busy.load(Ordering::SeqCst) && write_frame(&mut *output.lock(), &beat).is_err() {
+                    // The pool is gone; the main loop notices when it replies.
+                    return;
+                }
+            })?;
+    }
     while let Some(frame) = read_frame(&mut input)? {
         let request: Request = bincode::deserialize(&frame).map_err(codec)?;
-        let reply = Reply {
+        busy.store(true, Ordering::SeqCst);
+        let outcome = run_request(&request);
+        let reply = WorkerMsg::Reply(Reply {
             id: request.id,
-            outcome: run_request(&request),
-        };
+            outcome,
+        });
         let mut frame = bincode::serialize(&reply).map_err(codec)?;
         if frame.len() > MAX_FRAME {
             let too_big = RawFailure::BadOutput(format!(
@@ -127,15 +181,23 @@ pub(crate) fn serve_on(input: impl io::Read, output: impl io::Write) -> crate::R
                  pass large data through files instead",
                 frame.len()
             ));
-            let reply = Reply {
+            let reply = WorkerMsg::Reply(Reply {
                 id: request.id,
                 outcome: Outcome::Failed(too_big),
-            };
+            });
             frame = bincode::serialize(&reply).map_err(codec)?;
         }
-        write_frame(&mut output, &frame)?;
+        let mut out = output.lock();
+        busy.store(false, Ordering::SeqCst);
+        write_frame(&mut *out, &frame)?;
     }
     Ok(())
+}
+
+/// How often to send heartbeats, as the pool asked (none if it did not).
+fn heartbeat_interval() -> Option<Duration> {
+    let millis: u64 = std::env::var(HEARTBEAT_ENV).ok()?.parse().ok()?;
+    (millis > 0).then(|| Duration::from_millis(millis))
 }
 
 fn run_request(request: &Request) -> Outcome {

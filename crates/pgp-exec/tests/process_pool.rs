@@ -578,7 +578,7 @@ fn dropping_the_pool_ends_its_workers() {
 fn a_forgotten_run_if_worker_is_detected() {
     // Pretend this process was started as a worker that skipped run_if_worker(): creating a
     // pool must refuse instead of starting workers recursively.
-    std::env::set_var("PGP_EXEC_WORKER", "pgp-exec-protocol-1");
+    std::env::set_var("PGP_EXEC_WORKER", "pgp-exec-protocol-2");
     let result = ProcessPool::new(1);
     std::env::remove_var("PGP_EXEC_WORKER");
     match result {

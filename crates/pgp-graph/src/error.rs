@@ -67,14 +67,6 @@ pub enum GraphError {
         /// The task being added.
         task: String,
     },
-    /// Closure tasks need an executor that runs closures.
-    #[error("task '{task}' is a closure, but the '{executor}' executor cannot run closures (use sync or threading)")]
-    ClosureNotSupported {
-        /// The task being added.
-        task: String,
-        /// The executor's spec.
-        executor: String,
-    },
     /// No operation of that name was registered with `register_graph_op!`.
     #[error("no graph operation named '{name}' is registered")]
     UnknownOp {

@@ -1,25 +1,21 @@
 //! The [`Graph`]: opening a workspace, adding tasks, running them and joining them.
 
-use crate::dag::{Dag, NewNode};
-use crate::digest::Digest;
-use crate::error::{GraphError, RunError, TaskError, TaskFailure};
+use crate::ctx::Ctx;
+use crate::error::{GraphError, RunError};
 use crate::events::{Event, EventSink};
-use crate::handle::{Opaque, TaskHandle, TaskRef, TaskStatus};
+use crate::handle::{Opaque, TaskHandle};
 use crate::job::Work;
 use crate::lock::LockWait;
 use crate::memo::DigestMemo;
-use crate::paths::{normalize, path_bytes};
-use crate::plan::TaskDef;
+use crate::paths::normalize;
 use crate::registry::{lookup, OpVtable};
-use crate::sched::Msg;
-use crate::state::{Ctx, Shared, Slot, State};
+use crate::sched::Shared;
+use crate::state::{NewTask, RunReport, State};
 use crate::store::Store;
-use crate::task::{GraphOp, Task, TaskIo};
-use parking_lot::{Condvar, Mutex};
+use crate::task::{GraphOp, Task, TaskIo, TaskRef};
+use parking_lot::Mutex;
 use pgp_exec::Executor;
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
-use std::collections::{BinaryHeap, HashMap};
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -28,17 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 static NEXT_GRAPH_ID: AtomicU64 = AtomicU64::new(1);
-
-/// What a successful [`Graph::join`] reports.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunReport {
-    /// Names of tasks that ran, in the order they were added.
-    pub ran: Vec<String>,
-    /// Names of tasks skipped as up to date, in the order they were added.
-    pub skipped: Vec<String>,
-    /// Workspace warnings (repaired store or memo) so far.
-    pub warnings: Vec<String>,
-}
 
 /// Options for opening a [`Graph`].
 pub struct GraphBuilder {
@@ -105,28 +90,10 @@ impl GraphBuilder {
             executor: self.executor.unwrap_or_else(Executor::sync),
             sink: self.sink,
             warnings: Mutex::new(warnings),
-            stop_on_first_error: self.stop_on_first_error,
         };
-        let state = State {
-            dag: Dag::default(),
-            slots: Vec::new(),
-            ready: BinaryHeap::new(),
-            in_flight: 0,
-            unfinished: 0,
-            started: false,
-            stopping: false,
-            closed: false,
-            driver: None,
-            events: Vec::new(),
-            ordinals: HashMap::new(),
-        };
-        let shared = Arc::new(Shared {
-            id: NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed),
-            ctx: Arc::new(ctx),
-            state: Mutex::new(state),
-            changed: Condvar::new(),
-            driver_thread: Mutex::new(None),
-        });
+        let id = NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed);
+        let state = State::new(id, self.stop_on_first_error);
+        let shared = Arc::new(Shared::new(id, ctx, state));
         Ok(Graph { shared, workspace })
     }
 }
@@ -148,27 +115,6 @@ impl std::fmt::Debug for Graph {
             .field("tasks", &self.len())
             .finish()
     }
-}
-
-fn identity_of(def_outputs: &[PathBuf], op_id: &str, name: &str, ordinal: u32) -> Digest {
-    let mut h = Sha256::new();
-    if def_outputs.is_empty() {
-        h.update(b"pgp-graph/identity/no-outputs\0");
-        for part in [op_id.as_bytes(), name.as_bytes()] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
-        h.update(ordinal.to_le_bytes());
-    } else {
-        h.update(b"pgp-graph/identity/outputs\0");
-        let mut outs: Vec<_> = def_outputs.iter().map(|p| path_bytes(p)).collect();
-        outs.sort();
-        for o in outs {
-            h.update((o.len() as u64).to_le_bytes());
-            h.update(&o);
-        }
-    }
-    Digest(h.finalize().into())
 }
 
 impl Graph {
@@ -306,8 +252,9 @@ impl Graph {
 
     /// Adds a Rust closure as a task. `task` must have a name; its version (`Task::version`),
     /// `args` (serialised into the key and handed to the closure), `reads` and `writes` say what
-    /// the result depends on. The closure must write output `i` to `io.output(i)`. Only on
-    /// executors that run closures (sync and threads).
+    /// the result depends on. The closure must write output `i` to `io.output(i)`. On a process
+    /// pool, closures run on threads of this process (they cannot cross a process boundary)
+    /// while operations go to the worker processes.
     pub fn add_fn<A, T, E, F>(&self, task: Task, args: A, f: F) -> Result<TaskHandle<T>, GraphError>
     where
         A: Serialize + Send + 'static,
@@ -322,12 +269,6 @@ impl Graph {
                 message: "closure tasks need a name (Task::new)".into(),
             });
         };
-        if !self.shared.ctx.executor.runs_closures() {
-            return Err(GraphError::ClosureNotSupported {
-                task: name,
-                executor: self.shared.ctx.executor.spec().to_string(),
-            });
-        }
         let bytes = bincode::serialize(&args).map_err(|e| GraphError::Args {
             task: name.clone(),
             op: format!("fn:{name}"),
@@ -376,111 +317,33 @@ impl Graph {
                 })
                 .collect()
         };
-        let inputs = norm(inputs)?;
-        let outputs = norm(outputs)?;
-        let (handle, events, wake) = {
-            let mut guard = self.shared.state.lock();
-            let st = &mut *guard;
-            let mut after = Vec::with_capacity(task.after.len());
-            for r in &task.after {
-                if r.graph != self.shared.id || r.id >= st.slots.len() {
-                    return Err(GraphError::ForeignDependency { task: name });
-                }
-                after.push(r.id);
-            }
-            let node = NewNode {
-                name: &name,
-                inputs: &inputs,
-                outputs: &outputs,
-                after: &after,
-            };
-            let slots = &st.slots;
-            let gained = st.dag.add(
-                &node,
-                |i| slots[i].def.name.clone(),
-                |i| !matches!(slots[i].status, TaskStatus::Pending | TaskStatus::Queued),
-            )?;
-            let id = st.slots.len();
-            let ordinal = if outputs.is_empty() {
-                let n = st
-                    .ordinals
-                    .entry((op_id.clone(), name.clone()))
-                    .or_insert(0);
-                *n += 1;
-                *n - 1
-            } else {
-                0
-            };
-            let identity = identity_of(&outputs, &op_id, &name, ordinal);
-            let def = TaskDef {
-                name,
-                op_id,
-                op_version,
-                args,
-                inputs,
-                outputs,
-                priority: task.priority,
-                transient: task.transient,
-                identity,
-            };
-            for &g in &gained {
-                let slot = &mut st.slots[g];
-                slot.waiting_on += 1;
-                if slot.status == TaskStatus::Queued {
-                    slot.status = TaskStatus::Pending; // its stale heap entry is skipped
-                }
-            }
-            let deps = st.dag.dependencies(id);
-            let failed_dep = deps.iter().find_map(|&d| match &st.slots[d].status {
-                TaskStatus::Failed(e) => Some((st.slots[d].def.name.clone(), e.clone())),
-                _ => None,
-            });
-            let waiting_on = deps
-                .iter()
-                .filter(|&&d| {
-                    !matches!(
-                        st.slots[d].status,
-                        TaskStatus::Skipped | TaskStatus::Completed
-                    )
-                })
-                .count();
-            st.slots.push(Slot {
-                def: Arc::new(def),
-                work: Some(work),
-                status: TaskStatus::Pending,
-                waiting_on,
-                result: None,
-            });
-            st.unfinished += 1;
-            if let Some((dependency, cause)) = failed_dep {
-                st.set_failed(
-                    id,
-                    TaskError::Dependency {
-                        dependency,
-                        cause: Box::new(cause),
-                    },
-                    None,
-                );
-            } else if st.stopping || st.closed {
-                st.set_failed(id, TaskError::Cancelled, None);
-            } else if waiting_on == 0 && st.started {
-                st.queue(id);
-            }
-            let handle = TaskHandle {
-                shared: Arc::clone(&self.shared),
-                task: TaskRef {
-                    graph: self.shared.id,
-                    id,
-                },
-                _type: PhantomData,
-            };
-            (handle, std::mem::take(&mut st.events), st.driver.clone())
+        let new = NewTask {
+            inputs: norm(inputs)?,
+            outputs: norm(outputs)?,
+            name,
+            op_id,
+            op_version,
+            args,
+            after: task.after.clone(),
+            priority: task.priority,
+            transient: task.transient,
+            work,
+        };
+        let (id, events) = {
+            let mut st = self.shared.state.lock();
+            let id = st.add(new)?;
+            (id, st.take_events())
         };
         self.shared.flush_events(events);
-        if let Some(tx) = wake {
-            let _ = tx.send(Msg::Wake);
-        }
-        Ok(handle)
+        self.shared.wake();
+        Ok(TaskHandle {
+            shared: Arc::clone(&self.shared),
+            task: TaskRef {
+                graph: self.shared.id,
+                id,
+            },
+            _type: PhantomData,
+        })
     }
 
     /// Starts running tasks without waiting.
@@ -491,31 +354,7 @@ impl Graph {
     /// Runs every task added so far and waits for all of them. On failure, lists every failed
     /// task and why; independent branches still ran unless the graph stops at the first error.
     pub fn join(&self) -> Result<RunReport, RunError> {
-        self.shared.start();
-        let report = {
-            let mut st = self.shared.state.lock();
-            while st.unfinished > 0 {
-                self.shared.changed.wait(&mut st);
-            }
-            let mut report = RunReport::default();
-            let mut failures = Vec::new();
-            for slot in &st.slots {
-                match &slot.status {
-                    TaskStatus::Completed => report.ran.push(slot.def.name.clone()),
-                    TaskStatus::Skipped => report.skipped.push(slot.def.name.clone()),
-                    TaskStatus::Failed(e) => failures.push(TaskFailure {
-                        task: slot.def.name.clone(),
-                        error: e.clone(),
-                    }),
-                    _ => {}
-                }
-            }
-            if !failures.is_empty() {
-                Err(RunError { failures })
-            } else {
-                Ok(report)
-            }
-        };
+        let report = self.shared.wait_all().report();
         self.save_memo();
         report.map(|mut r| {
             r.warnings = self.warnings();
@@ -545,22 +384,7 @@ fn retype<A, B>(h: TaskHandle<A>) -> TaskHandle<B> {
 
 impl Drop for Graph {
     fn drop(&mut self) {
-        let (driver, events) = {
-            let mut st = self.shared.state.lock();
-            st.closed = true;
-            if st.driver.is_none() {
-                st.cancel_pending();
-            }
-            (st.driver.take(), std::mem::take(&mut st.events))
-        };
-        self.shared.flush_events(events);
-        if let Some(tx) = driver {
-            let _ = tx.send(Msg::Shutdown);
-            if let Some(thread) = self.shared.driver_thread.lock().take() {
-                let _ = thread.join();
-            }
-        }
-        self.shared.changed.notify_all();
+        self.shared.close();
         self.save_memo();
         self.shared.ctx.store.release_lock();
     }

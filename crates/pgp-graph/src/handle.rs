@@ -1,50 +1,11 @@
 //! Handles to tasks: wait for them, read their status and result.
 
 use crate::error::TaskError;
-use crate::state::Shared;
+use crate::sched::Shared;
+use crate::task::{TaskRef, TaskStatus};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::sync::Arc;
-
-/// Identifies a task in a graph, for use as an explicit dependency.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TaskRef {
-    pub(crate) graph: u64,
-    pub(crate) id: usize,
-}
-
-impl AsRef<TaskRef> for TaskRef {
-    fn as_ref(&self) -> &TaskRef {
-        self
-    }
-}
-
-/// Where a task is in its life.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TaskStatus {
-    /// Waiting for the graph to start or for dependencies.
-    Pending,
-    /// Ready, waiting for a worker.
-    Queued,
-    /// Being checked or run.
-    Running,
-    /// Done: its record was valid, so it did not run.
-    Skipped,
-    /// Done: it ran and completed.
-    Completed,
-    /// It failed, was failed by a dependency, or was cancelled.
-    Failed(TaskError),
-}
-
-impl TaskStatus {
-    /// Whether the task will not change status any more.
-    pub fn is_done(&self) -> bool {
-        matches!(
-            self,
-            TaskStatus::Skipped | TaskStatus::Completed | TaskStatus::Failed(_)
-        )
-    }
-}
 
 /// Marker result type for tasks added by name, whose return type is not known statically; use
 /// [`TaskHandle::result_bytes`].

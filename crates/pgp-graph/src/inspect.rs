@@ -2,8 +2,8 @@
 
 use crate::dag::EdgeKind;
 use crate::graph::Graph;
-use crate::handle::TaskStatus;
 use crate::plan::{judge, prepare, PlanAction, PlannedTask, RunReason, TaskDef, Verdict};
+use crate::task::TaskStatus;
 use crate::TaskError;
 use std::fmt::Write as _;
 use std::sync::Arc;

@@ -1,19 +1,21 @@
-//! What a worker does for one task: check it, run it through temporary outputs, put the outputs
-//! in place, record it.
+//! What a worker does for one task: check it and run it through temporary outputs. Putting the
+//! outputs in place and recording them is left to the [recorder](crate::recorder), so the
+//! worker's slot is not spent waiting for disks (fsync) or for outputs to settle; the worker
+//! only starts the outputs' writeback, so that the recorder's fsync finds little left to do.
 
+use crate::ctx::Ctx;
 use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
-use crate::fsutil::{sync_dir, sync_file};
-use crate::plan::{judge, prepare, RunReason, TaskDef, Verdict};
+use crate::fsutil::{start_writeback, sync_dir, sync_file};
+use crate::plan::{judge, prepare, Prepared, RunReason, TaskDef, Verdict};
 use crate::registry::OpVtable;
-use crate::state::Ctx;
-use crate::store::{OutputRecord, Record};
 use crate::task::TaskIo;
 use std::any::Any;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A closure task's body, type-erased: returns its bincode-serialised value.
@@ -28,9 +30,46 @@ pub enum Work {
 }
 
 /// How a task ended well.
+#[derive(Debug)]
 pub struct Completion {
     pub skipped: bool,
     pub result: Vec<u8>,
+}
+
+/// How a task ended: well, or with an error after some time.
+pub type Outcome = Result<Completion, (TaskError, Duration)>;
+
+/// A task that ran: its outputs are complete under their temporary paths, to be put in place,
+/// hashed and recorded.
+pub struct Installed {
+    pub def: Arc<TaskDef>,
+    pub prepared: Prepared,
+    pub result: Vec<u8>,
+    pub start: Instant,
+    temps: TempOutputs,
+    /// The directories the outputs were renamed into, once they were; not yet fsynced (the
+    /// recorder does that once per directory for a whole group, before any record of the
+    /// group is written).
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Installed {
+    /// Puts the outputs in place: fsync each temporary file, rename it over the final path,
+    /// remove the temporary directories. The renames are made durable later ([`sync_dirs`]).
+    pub fn put_in_place(&mut self, ctx: &Ctx) -> Result<(), TaskError> {
+        let installed = install_outputs(ctx, &self.def, &self.temps.temps);
+        self.temps.discard();
+        self.dirs = installed?;
+        Ok(())
+    }
+}
+
+/// Where a job got to on its worker.
+pub enum JobEnd {
+    /// Finished: skipped, failed, or a transient task that ran.
+    Done(Outcome),
+    /// Ran; its record remains to be written.
+    Installed(Installed),
 }
 
 /// Name of the per-task temporary directory created beside each output directory.
@@ -85,7 +124,7 @@ impl TempOutputs {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -95,15 +134,19 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Runs one task to its end. Never panics: panics of the task body become [`TaskError::Panicked`].
-pub fn run_job(ctx: &Ctx, def: &TaskDef, work: Work) -> Result<Completion, (TaskError, Duration)> {
+/// Runs one task up to its record. Never panics: panics of the task body become
+/// [`TaskError::Panicked`].
+pub fn run_job(ctx: &Ctx, def: &Arc<TaskDef>, work: Work) -> JobEnd {
     let start = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| execute(ctx, def, work, start)))
         .unwrap_or_else(|p| Err(TaskError::Panicked(panic_message(p.as_ref()))));
-    outcome.map_err(|e| (e, start.elapsed()))
+    match outcome {
+        Ok(end) => end,
+        Err(e) => JobEnd::Done(Err((e, start.elapsed()))),
+    }
 }
 
-fn execute(ctx: &Ctx, def: &TaskDef, work: Work, start: Instant) -> Result<Completion, TaskError> {
+fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<JobEnd, TaskError> {
     let prepared = if def.transient {
         None
     } else {
@@ -123,10 +166,10 @@ fn execute(ctx: &Ctx, def: &TaskDef, work: Work, start: Instant) -> Result<Compl
                         key: p.key,
                         duration: start.elapsed(),
                     });
-                    return Ok(Completion {
+                    return Ok(JobEnd::Done(Ok(Completion {
                         skipped: true,
                         result: record.result,
-                    });
+                    })));
                 }
                 Verdict::Run(reason) => reason,
             }
@@ -138,53 +181,45 @@ fn execute(ctx: &Ctx, def: &TaskDef, work: Work, start: Instant) -> Result<Compl
     });
 
     let temps = TempOutputs::create(def)?;
-    let result = run_body(ctx, def, work, &temps.temps);
-    let result = result.and_then(|value| {
-        install_outputs(ctx, def, &temps.temps)?;
-        Ok(value)
-    });
-    temps.discard();
-    let value = result?;
-
-    if let Some(prepared) = prepared {
-        let mut outputs = Vec::with_capacity(def.outputs.len());
-        for path in &def.outputs {
-            let found = ctx
-                .memo
-                .digest_settled(path)
-                .map_err(|e| TaskError::Output {
-                    path: path.clone(),
-                    message: format!("cannot hash: {e}"),
-                })?;
-            outputs.push(OutputRecord {
-                path: path.clone(),
-                digest: found.digest,
-                mtime_ns: found.stamp.mtime_ns,
-                ino: found.stamp.ino,
-            });
+    let result = run_body(ctx, def, work, &temps.temps)
+        .and_then(|value| check_outputs(def, &temps.temps).map(|()| value));
+    let result = match result {
+        Ok(value) => value,
+        Err(e) => {
+            temps.discard();
+            return Err(e);
         }
-        let record = Record {
-            key: prepared.key,
-            op_id: def.op_id.clone(),
-            op_version: def.op_version,
-            args_digest: Digest::of_bytes(&def.args),
-            inputs: prepared.inputs,
-            outputs,
-            result: value.clone(),
-            duration_ns: u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
-        };
-        ctx.store
-            .save(&def.identity, &record)
-            .map_err(|e| TaskError::Record(e.to_string()))?;
+    };
+
+    match prepared {
+        Some(prepared) => {
+            for temp in &temps.temps {
+                start_writeback(temp);
+            }
+            Ok(JobEnd::Installed(Installed {
+                def: Arc::clone(def),
+                prepared,
+                result,
+                start,
+                temps,
+                dirs: Vec::new(),
+            }))
+        }
+        None => {
+            // Transient: nothing is recorded, so the outputs are put in place here.
+            let installed = install_outputs(ctx, def, &temps.temps);
+            temps.discard();
+            sync_dirs(&installed?)?;
+            ctx.emit(Event::Finished {
+                task: def.name.clone(),
+                duration: start.elapsed(),
+            });
+            Ok(JobEnd::Done(Ok(Completion {
+                skipped: false,
+                result,
+            })))
+        }
     }
-    ctx.emit(Event::Finished {
-        task: def.name.clone(),
-        duration: start.elapsed(),
-    });
-    Ok(Completion {
-        skipped: false,
-        result: value,
-    })
 }
 
 fn run_body(ctx: &Ctx, def: &TaskDef, work: Work, temps: &[PathBuf]) -> Result<Vec<u8>, TaskError> {
@@ -202,10 +237,13 @@ fn run_body(ctx: &Ctx, def: &TaskDef, work: Work, temps: &[PathBuf]) -> Result<V
         Work::Op(vtable) => {
             let redirected = (vtable.redirect)(&def.args, temps).map_err(TaskError::Op)?;
             if ctx.executor.runs_closures() {
-                // Already on an executor worker: call the operation here.
-                catch_unwind(AssertUnwindSafe(|| (vtable.run)(&redirected)))
-                    .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(p.as_ref()))))
-                    .map_err(TaskError::Op)
+                // The operation runs on this task's thread and parallelises on the graph's own
+                // executor: the executor is the budget of the whole graph.
+                catch_unwind(AssertUnwindSafe(|| {
+                    (vtable.run_on)(&redirected, &ctx.executor)
+                }))
+                .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(p.as_ref()))))
+                .map_err(TaskError::Op)
             } else {
                 let handle = ctx
                     .executor
@@ -217,10 +255,8 @@ fn run_body(ctx: &Ctx, def: &TaskDef, work: Work, temps: &[PathBuf]) -> Result<V
     }
 }
 
-/// Moves finished temporary outputs into place: fsync each file, rename it over the final path,
-/// fsync the directories. Only after this may the task be recorded.
-fn install_outputs(ctx: &Ctx, def: &TaskDef, temps: &[PathBuf]) -> Result<(), TaskError> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
+/// Checks that the task wrote every output, as a regular file, to its temporary path.
+fn check_outputs(def: &TaskDef, temps: &[PathBuf]) -> Result<(), TaskError> {
     for (temp, out) in temps.iter().zip(&def.outputs) {
         let err = |message: String| TaskError::Output {
             path: out.clone(),
@@ -236,6 +272,19 @@ fn install_outputs(ctx: &Ctx, def: &TaskDef, temps: &[PathBuf]) -> Result<(), Ta
                 )))
             }
         }
+    }
+    Ok(())
+}
+
+/// Moves finished temporary outputs into place: fsync each file, rename it over the final path.
+/// Returns the directories renamed into, which must be fsynced before the task is recorded.
+fn install_outputs(ctx: &Ctx, def: &TaskDef, temps: &[PathBuf]) -> Result<Vec<PathBuf>, TaskError> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (temp, out) in temps.iter().zip(&def.outputs) {
+        let err = |message: String| TaskError::Output {
+            path: out.clone(),
+            message,
+        };
         sync_file(temp).map_err(|e| err(format!("fsync failed: {e}")))?;
         fs::rename(temp, out).map_err(|e| err(format!("rename into place failed: {e}")))?;
         ctx.memo.forget(out);
@@ -245,8 +294,13 @@ fn install_outputs(ctx: &Ctx, def: &TaskDef, temps: &[PathBuf]) -> Result<(), Ta
             }
         }
     }
+    Ok(dirs)
+}
+
+/// Makes the renames into `dirs` durable.
+pub fn sync_dirs(dirs: &[PathBuf]) -> Result<(), TaskError> {
     for dir in dirs {
-        sync_dir(&dir).map_err(|e| TaskError::Output {
+        sync_dir(dir).map_err(|e| TaskError::Output {
             path: dir.clone(),
             message: format!("fsync failed: {e}"),
         })?;

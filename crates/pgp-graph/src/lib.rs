@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+mod ctx;
 mod dag;
 mod digest;
 mod error;
@@ -59,6 +60,7 @@ mod lock;
 mod memo;
 mod paths;
 mod plan;
+mod recorder;
 mod registry;
 mod sched;
 mod state;
@@ -68,13 +70,14 @@ mod task;
 pub use digest::Digest;
 pub use error::{GraphError, RunError, TaskError, TaskFailure};
 pub use events::{Event, EventSink};
-pub use graph::{Graph, GraphBuilder, RunReport};
-pub use handle::{Opaque, TaskHandle, TaskRef, TaskStatus};
+pub use graph::{Graph, GraphBuilder};
+pub use handle::{Opaque, TaskHandle};
 pub use key::KeyParts;
 pub use lock::LockWait;
 pub use plan::{PlanAction, PlannedTask, RunReason};
 pub use registry::{lookup as find_op, registered_ops, GraphOpEntry, OpVtable};
-pub use task::{GraphOp, Task, TaskIo};
+pub use state::RunReport;
+pub use task::{GraphOp, Task, TaskIo, TaskRef, TaskStatus};
 
 #[doc(hidden)]
 pub use inventory as __inventory;

@@ -16,8 +16,8 @@
 //!   filesystem that stamps at kernel-tick resolution (ext4, xfs, btrfs, tmpfs: 1-10 ms), where
 //!   [`FINE_WINDOW`] is enough; anything coarser (whole seconds, FAT's two seconds) keeps the
 //!   configured window. Outputs the graph just wrote are hashed once they are [`FINE_WINDOW`] old
-//!   ([`DigestMemo::digest_settled`]), so a rerun right after a run trusts them instead of
-//!   rehashing gigabytes.
+//!   ([`DigestMemo::settle_wait`]), so a rerun right after a run trusts them instead of
+//!   rehashing gigabytes; the graph's recorder waits for many outputs at once, off the workers.
 
 use crate::digest::{hash_file, Digest};
 use crate::fsutil::{atomic_write, frame, unframe, FrameError};
@@ -196,17 +196,29 @@ impl DigestMemo {
         }
     }
 
-    /// [`DigestMemo::digest`] of a file that was just written: on a fine-grained filesystem,
-    /// first wait until it is old enough (at most [`FINE_WINDOW`]) for the entry to be trusted
-    /// on the next run.
-    pub fn digest_settled(&self, path: &Path) -> io::Result<FileDigest> {
-        let stamp = FileStamp::of(path)?;
-        if stamp.fine_grained() {
-            let wait = stamp.newest_ns() + self.window_ns(&stamp) - now_ns();
-            if wait > 0 && wait <= FINE_WINDOW.as_nanos() as i128 {
-                std::thread::sleep(Duration::from_nanos(wait as u64 + 1_000_000));
-            }
+    /// How long to wait before hashing a file that was just written, so that its entry will
+    /// be trusted on the next run: on a fine-grained filesystem until the file is
+    /// [`FINE_WINDOW`] old, elsewhere not at all (a coarse filesystem's window is seconds, too
+    /// long to wait; such entries are rehashed once on the next run instead).
+    pub fn settle_wait(&self, stamp: &FileStamp) -> Duration {
+        if !stamp.fine_grained() {
+            return Duration::ZERO;
         }
+        let wait = stamp.newest_ns() + self.window_ns(stamp) - now_ns();
+        if wait > 0 && wait <= FINE_WINDOW.as_nanos() as i128 {
+            // One millisecond more: the clock that stamps files ticks coarser than `now_ns`.
+            Duration::from_nanos(wait as u64 + 1_000_000)
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// [`DigestMemo::digest`] of a file that was just written, after waiting
+    /// [`DigestMemo::settle_wait`] (tests and one-off callers; the graph waits for many outputs
+    /// at once instead).
+    #[cfg(test)]
+    pub fn digest_settled(&self, path: &Path) -> io::Result<FileDigest> {
+        std::thread::sleep(self.settle_wait(&FileStamp::of(path)?));
         self.digest(path)
     }
 

@@ -4,7 +4,9 @@ use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::key::KeyParts;
 use crate::memo::DigestMemo;
+use crate::paths::path_bytes;
 use crate::store::{Record, Store};
+use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -118,6 +120,30 @@ pub struct TaskDef {
     pub transient: bool,
     /// What stays fixed when the key changes; names the record file.
     pub identity: Digest,
+}
+
+/// A task's identity: what stays fixed when its key changes, and so names its record. It is its
+/// sorted output paths, or for a task without outputs its operation, name and `ordinal` (how
+/// many output-less tasks with that operation and name were added before it).
+pub fn identity_of(outputs: &[PathBuf], op_id: &str, name: &str, ordinal: u32) -> Digest {
+    let mut h = Sha256::new();
+    if outputs.is_empty() {
+        h.update(b"pgp-graph/identity/no-outputs\0");
+        for part in [op_id.as_bytes(), name.as_bytes()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.update(ordinal.to_le_bytes());
+    } else {
+        h.update(b"pgp-graph/identity/outputs\0");
+        let mut outs: Vec<_> = outputs.iter().map(|p| path_bytes(p)).collect();
+        outs.sort();
+        for o in outs {
+            h.update((o.len() as u64).to_le_bytes());
+            h.update(&o);
+        }
+    }
+    Digest(h.finalize().into())
 }
 
 /// A task's inputs hashed and its key computed.

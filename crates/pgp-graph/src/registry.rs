@@ -2,6 +2,7 @@
 //! registry that lets pipeline loaders add operations by name.
 
 use crate::task::GraphOp;
+use pgp_exec::Executor;
 use std::path::PathBuf;
 
 /// Rewrites serialised arguments so that the outputs go to the given temporary paths.
@@ -17,7 +18,7 @@ pub struct OpVtable {
     pub(crate) inputs: fn(&[u8]) -> Result<Vec<PathBuf>, String>,
     pub(crate) outputs: fn(&[u8]) -> Result<Vec<PathBuf>, String>,
     pub(crate) redirect: RedirectFn,
-    pub(crate) run: fn(&[u8]) -> Result<Vec<u8>, String>,
+    pub(crate) run_on: fn(&[u8], &Executor) -> Result<Vec<u8>, String>,
     pub(crate) args_from_json: fn(&serde_json::Value) -> Result<Vec<u8>, String>,
 }
 
@@ -50,8 +51,8 @@ fn redirect_of<O: GraphOp>(bytes: &[u8], temps: &[PathBuf]) -> Result<Vec<u8>, S
     encode(&O::redirect_outputs(&decode::<O>(bytes)?, temps))
 }
 
-fn run_of<O: GraphOp>(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    encode(&O::run(decode::<O>(bytes)?)?)
+fn run_on_of<O: GraphOp>(bytes: &[u8], exec: &Executor) -> Result<Vec<u8>, String> {
+    encode(&O::run_on(decode::<O>(bytes)?, exec)?)
 }
 
 fn json_of<O: GraphOp>(value: &serde_json::Value) -> Result<Vec<u8>, String> {
@@ -68,7 +69,7 @@ impl OpVtable {
             inputs: inputs_of::<O>,
             outputs: outputs_of::<O>,
             redirect: redirect_of::<O>,
-            run: run_of::<O>,
+            run_on: run_on_of::<O>,
             args_from_json: json_of::<O>,
         }
     }

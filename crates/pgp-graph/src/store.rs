@@ -16,7 +16,7 @@
 
 use crate::digest::Digest;
 use crate::error::GraphError;
-use crate::fsutil::{atomic_write, frame, unframe, FrameError, TMP_PREFIX};
+use crate::fsutil::{atomic_write, atomic_write_group, frame, unframe, FrameError, TMP_PREFIX};
 use crate::lock::{LockWait, WorkspaceLock};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -204,12 +204,42 @@ impl Store {
     }
 
     /// Atomically writes the record of the task with this identity.
+    #[cfg(test)]
     pub fn save(&self, identity: &Digest, record: &Record) -> io::Result<()> {
         let payload = bincode::serialize(record).map_err(io::Error::other)?;
         atomic_write(
             &self.record_path(identity),
             &frame(RECORD_MAGIC, STORE_VERSION, &payload),
         )
+    }
+
+    /// Atomically writes several records at once (one directory fsync for the group); one
+    /// result per record, in order. Each record is either completely in place or absent.
+    pub fn save_group(&self, records: &[(Digest, Record)]) -> Vec<io::Result<()>> {
+        let encoded: Vec<(PathBuf, io::Result<Vec<u8>>)> = records
+            .iter()
+            .map(|(identity, record)| {
+                let bytes = bincode::serialize(record)
+                    .map(|payload| frame(RECORD_MAGIC, STORE_VERSION, &payload))
+                    .map_err(io::Error::other);
+                (self.record_path(identity), bytes)
+            })
+            .collect();
+        let files: Vec<(&Path, &[u8])> = encoded
+            .iter()
+            .filter_map(|(path, bytes)| Some((path.as_path(), bytes.as_ref().ok()?.as_slice())))
+            .collect();
+        // Records are framed with a checksum, so a record torn by a power failure is recognised
+        // and discarded (its task reruns): one fsync of the directory is enough for the group.
+        // Their tasks' outputs were made durable before any of them was written.
+        let mut written = atomic_write_group(&self.records, &files, false).into_iter();
+        encoded
+            .into_iter()
+            .map(|(_, bytes)| match bytes {
+                Ok(_) => written.next().unwrap_or(Ok(())),
+                Err(e) => Err(e),
+            })
+            .collect()
     }
 }
 

@@ -1,8 +1,49 @@
 //! How tasks are described: the [`Task`] options, the [`GraphOp`] trait that operations
 //! implement, and the [`TaskIo`] a closure task is given.
 
-use crate::handle::TaskRef;
+use crate::error::TaskError;
+use pgp_exec::Executor;
 use std::path::{Path, PathBuf};
+
+/// Identifies a task in a graph, for use as an explicit dependency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TaskRef {
+    pub(crate) graph: u64,
+    pub(crate) id: usize,
+}
+
+impl AsRef<TaskRef> for TaskRef {
+    fn as_ref(&self) -> &TaskRef {
+        self
+    }
+}
+
+/// Where a task is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting for the graph to start or for dependencies.
+    Pending,
+    /// Ready, waiting for a worker.
+    Queued,
+    /// Being checked or run.
+    Running,
+    /// Done: its record was valid, so it did not run.
+    Skipped,
+    /// Done: it ran and completed.
+    Completed,
+    /// It failed, was failed by a dependency, or was cancelled.
+    Failed(TaskError),
+}
+
+impl TaskStatus {
+    /// Whether the task will not change status any more.
+    pub fn is_done(&self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Skipped | TaskStatus::Completed | TaskStatus::Failed(_)
+        )
+    }
+}
 
 /// An operation that can be a graph node: it declares the files it reads and writes from its own
 /// arguments, so a pipeline states each file once.
@@ -28,6 +69,17 @@ pub trait GraphOp: pgp_exec::RemoteOp {
 
     /// `args` changed to write output `i` to `temp_outputs[i]` instead of `outputs(args)[i]`.
     fn redirect_outputs(args: &Self::Args, temp_outputs: &[PathBuf]) -> Self::Args;
+
+    /// Runs the operation with `exec` as its share of the graph's executor: on a thread pool
+    /// the graph's own pool (shared by every task in flight), on the synchronous executor the
+    /// calling thread. Operations that parallelise internally override this and use `exec`
+    /// instead of making a pool of their own, so a graph's executor bounds all of its work.
+    /// The default ignores `exec` and calls [`RemoteOp::run`](pgp_exec::RemoteOp::run), which is
+    /// also what a worker process calls (there the share is that one process).
+    fn run_on(args: Self::Args, exec: &Executor) -> Result<Self::Output, String> {
+        let _ = exec;
+        Self::run(args)
+    }
 }
 
 /// Options of a task being added: name, extra files, explicit dependencies, priority, and

@@ -17,8 +17,8 @@ use crate::progress::Tracker;
 use serde::{Deserialize, Serialize};
 
 use crate::geom::{
-    check_pixel_size, merge_labelled, transform_bounding_box, BoundingBoxMode, GridAnchor,
-    MergeMode, TargetGrid, DEFAULT_EDGE_SAMPLES,
+    check_pixel_size, crs_label, merge_labelled, same_projection, transform_bounding_box,
+    BoundingBoxMode, GridAnchor, MergeMode, TargetGrid, DEFAULT_EDGE_SAMPLES,
 };
 use crate::vector_ops::ScratchFile;
 use crate::warp::{
@@ -143,13 +143,21 @@ pub fn align_and_resize_raster_stack<P: AsRef<Path>, Q: AsRef<Path>>(
     let targets: Vec<PathBuf> = targets.iter().map(|p| p.as_ref().to_path_buf()).collect();
     check_lists(&bases, &targets, resample_methods, options)?;
     check_pixel_size(target_pixel_size)?;
+    // Every output's directory before any work, so no output is written when another cannot be.
+    for target in &targets {
+        pgp_core::check_output_path(target)?;
+    }
     let infos = bases
         .iter()
         .map(raster_info)
         .collect::<pgp_core::Result<Vec<_>>>()?;
 
+    check_common_crs(&infos, options)?;
     let bbox = match bounding_box_mode {
-        BoundingBoxMode::Explicit(bb) => bb,
+        BoundingBoxMode::Explicit(bb) => {
+            check_explicit_bbox(&bb, &infos, options)?;
+            bb
+        }
         BoundingBoxMode::Union => merged_bbox(&infos, options, MergeMode::Union)?,
         BoundingBoxMode::Intersection => merged_bbox(&infos, options, MergeMode::Intersection)?,
     };
@@ -267,6 +275,90 @@ fn base_projection(i: usize, info: &RasterInfo, options: &AlignOptions) -> Resul
             definition: String::new(),
             message: "the raster has no projection and none was given".to_string(),
         })
+}
+
+/// The projection of raster `i`'s pixels as given or as it declares, `None` when unknown.
+fn declared_projection(i: usize, info: &RasterInfo, options: &AlignOptions) -> Option<String> {
+    options
+        .base_projections
+        .get(i)
+        .cloned()
+        .flatten()
+        .or_else(|| info.projection_wkt.clone())
+}
+
+/// Without a target projection every raster keeps its own, so they must share one: boxes in
+/// different CRSs cannot be merged, and outputs in different CRSs would not be aligned.
+fn check_common_crs(infos: &[RasterInfo], options: &AlignOptions) -> Result<()> {
+    if options.target_projection.is_some() {
+        return Ok(());
+    }
+    let mut first: Option<(usize, String)> = None;
+    for (i, info) in infos.iter().enumerate() {
+        let Some(p) = declared_projection(i, info, options) else {
+            continue;
+        };
+        match &first {
+            None => first = Some((i, p)),
+            Some((j, q)) if !same_projection(q, &p)? => {
+                return Err(Error::invalid(
+                    "target_projection",
+                    format!(
+                        "{} is in {} but {} is in {}: rasters in different CRSs need a target \
+                         projection to share a grid",
+                        infos[*j].path.display(),
+                        crs_label(q),
+                        info.path.display(),
+                        crs_label(&p)
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// An explicit box that misses every input would give outputs holding only nodata.
+fn check_explicit_bbox(
+    bbox: &pgp_core::BoundingBox,
+    infos: &[RasterInfo],
+    options: &AlignOptions,
+) -> Result<()> {
+    let mut listed = Vec::new();
+    for (i, info) in infos.iter().enumerate() {
+        let own = declared_projection(i, info, options);
+        let (bb, crs) = match (&options.target_projection, &own) {
+            (Some(to), Some(from)) => (
+                transform_bounding_box(&info.bounding_box, from, to, DEFAULT_EDGE_SAMPLES)?,
+                Some(to.clone()),
+            ),
+            _ => (info.bounding_box, own.clone()),
+        };
+        let common = bb.intersection(bbox);
+        if common.xmin < common.xmax && common.ymin < common.ymax {
+            return Ok(());
+        }
+        listed.push(format!(
+            "{} {:?} in {}",
+            info.path.display(),
+            bb.to_array(),
+            crs.as_deref().map_or("no CRS".to_string(), crs_label)
+        ));
+    }
+    let box_crs = options
+        .target_projection
+        .clone()
+        .or_else(|| declared_projection(0, &infos[0], options));
+    Err(Error::invalid(
+        "bounding_box_mode",
+        format!(
+            "the box {:?} (in {}) does not intersect any input: {}",
+            bbox.to_array(),
+            box_crs.as_deref().map_or("no CRS".to_string(), crs_label),
+            listed.join(", ")
+        ),
+    ))
 }
 
 fn merged_bbox(

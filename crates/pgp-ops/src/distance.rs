@@ -75,6 +75,7 @@ pub fn distance_transform_edt(
     }
     let base = base.as_ref();
     let target = target.as_ref();
+    pgp_core::check_output_path(target)?;
     let src = Raster::open(base)?;
     let info = src.info()?;
     let nodata = src.nodata(band)?;

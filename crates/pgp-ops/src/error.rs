@@ -54,6 +54,25 @@ pub enum Error {
         /// More distinct values were found than are listed.
         truncated: bool,
     },
+    /// A computed value that the output's pixel type cannot hold (out of its range, or NaN or
+    /// infinite into an integer type). Writing it would wrap or clamp it into a wrong value.
+    #[error(
+        "{operation}: a pixel of block {window} is {value}, which {datatype} cannot hold \
+         ({} to {}): {advice}",
+        datatype.range().0, datatype.range().1
+    )]
+    ValueDoesNotFit {
+        /// The operation.
+        operation: String,
+        /// The value computed.
+        value: f64,
+        /// The output's pixel type.
+        datatype: pgp_core::DataType,
+        /// The block holding the pixel.
+        window: pgp_core::Window,
+        /// What to do about it.
+        advice: String,
+    },
     /// A bad argument value.
     #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {

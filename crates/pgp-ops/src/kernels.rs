@@ -258,6 +258,7 @@ fn write_plain_tiff<T: Pixel>(
         let what = what.to_string();
         move |e| Error::Core(pgp_core::Error::gdal(target, what, e))
     };
+    pgp_core::check_output_path(target)?;
     let tmp = temporary_sibling(target);
     let result = (|| -> Result<()> {
         let driver = DriverManager::get_driver_by_name("GTiff")

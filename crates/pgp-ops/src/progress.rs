@@ -1,4 +1,4 @@
-//! Progress of long operations, for whoever wants to show it.
+//! Progress of long operations, and their warnings, for whoever wants to show them.
 //!
 //! Block-wise operations report how many of their blocks are done (warps and aligns report
 //! rasters done). Nothing is reported unless a [`Progress`] is installed, either for the calls
@@ -44,6 +44,18 @@ pub trait Progress: Send + Sync {
     /// The returned ticker is advanced as units finish and dropped when the operation ends,
     /// whether it succeeded or not.
     fn start(&self, operation: &str, unit: &str, total: u64) -> Box<dyn ProgressTicker>;
+
+    /// `operation` succeeded but something about its inputs or result deserves the user's
+    /// attention (e.g. zonal statistics where no polygon meets the raster). Ignored by default.
+    fn warning(&self, operation: &str, message: &str) {
+        let _ = (operation, message);
+    }
+
+    /// A choice `operation` made for the user (e.g. the output type of an expression), for
+    /// verbose logs. Ignored by default.
+    fn note(&self, operation: &str, message: &str) {
+        let _ = (operation, message);
+    }
 }
 
 /// The progress of one running operation.
@@ -80,10 +92,30 @@ pub fn set_global_progress(progress: Option<Arc<dyn Progress>>) {
     *global().write() = progress;
 }
 
+/// Starts reporting `total` units of `operation` to the current reporter (scoped, else global),
+/// for operations outside this crate (routing); `None` when nobody listens.
+pub fn start_ticker(operation: &str, unit: &str, total: u64) -> Option<Box<dyn ProgressTicker>> {
+    current().map(|p| p.start(operation, unit, total))
+}
+
 fn current() -> Option<Arc<dyn Progress>> {
     SCOPED
         .with(|s| s.borrow().last().cloned())
         .or_else(|| global().read().clone())
+}
+
+/// Tell the current reporter, if any, that `operation` has a warning (see [`Progress::warning`]).
+pub(crate) fn warn(operation: &str, message: &str) {
+    if let Some(p) = current() {
+        p.warning(operation, message);
+    }
+}
+
+/// Tell the current reporter, if any, of a choice `operation` made (see [`Progress::note`]).
+pub(crate) fn note(operation: &str, message: &str) {
+    if let Some(p) = current() {
+        p.note(operation, message);
+    }
 }
 
 /// The ticker of one operation, or nothing when no reporter is installed.

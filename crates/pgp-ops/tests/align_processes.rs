@@ -79,8 +79,7 @@ fn align_on_processes_matches_sync() {
     .unwrap();
     assert_same_pixels(&one, &two);
 
-    // A failure inside a worker (its output directory does not exist) comes back as an error
-    // naming the files.
+    // An output directory that does not exist is an error naming it, before any worker runs.
     let e = align_and_resize_raster_stack(
         &bases[..1],
         &[dir.path().join("nope").join("x.tif")],
@@ -92,7 +91,10 @@ fn align_on_processes_matches_sync() {
     )
     .unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("nope") && msg.contains("dem.tif"), "{msg}");
+    assert!(
+        msg.contains("nope") && msg.contains("does not exist"),
+        "{msg}"
+    );
 }
 
 fn main() {

@@ -328,7 +328,9 @@ fn expressions_choose_types_and_report_binding_errors() {
         (r.data_type(1).unwrap(), r.nodata(1).unwrap())
     };
     assert_eq!(t("lc == 3"), (DataType::U8, Some(255.0)));
-    assert_eq!(t("max(lc, 2) * 3 - 1"), (DataType::U8, Some(255.0)));
+    // Byte values up to 254 (255 is lc's nodata) give up to 761: widened, not saturated.
+    assert_eq!(t("max(lc, 2) * 3 - 1"), (DataType::U16, Some(65535.0)));
+    assert_eq!(t("lc - 100"), (DataType::I16, Some(32767.0)));
     assert_eq!(t("lc / 2"), (DataType::F32, Some(f64::from(f32::MAX))));
     assert_eq!(t("floor(lc / 2)"), (DataType::U8, Some(255.0)));
     assert_eq!(
@@ -371,13 +373,24 @@ fn expressions_choose_types_and_report_binding_errors() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("uses no raster"), "{err}");
+    // A nodata value chosen by the user is held by the type chosen...
+    let with_nodata = ExprOptions {
+        nodata: Some(-9999.0),
+        ..Default::default()
+    };
+    let chosen = dir.path().join("chosen.tif");
+    evaluate_expression("lc == 3", &[("lc", &i.lc, 1)], &chosen, &with_nodata, &exec).unwrap();
+    let r = Raster::open(&chosen).unwrap();
+    assert_eq!(r.data_type(1).unwrap(), DataType::I16);
+    assert_eq!(r.nodata(1).unwrap(), Some(-9999.0));
+    // ... and refused by a type given that cannot hold it.
     let err = evaluate_expression(
         "lc == 3",
         &[("lc", &i.lc, 1)],
         &target,
         &ExprOptions {
-            nodata: Some(-9999.0),
-            ..Default::default()
+            datatype: Some(DataType::U8),
+            ..with_nodata
         },
         &exec,
     )

@@ -454,3 +454,43 @@ fn expressions_match_the_reference_closures() {
     .unwrap();
     assert_matches("raster_map_517x263", &out, &rep);
 }
+
+/// Into an integer type pygeoprocessing's raster_map truncates (numpy's cast); `a / 7` has many
+/// halves, where rounding would differ by one. A value the type cannot hold is refused.
+#[test]
+fn raster_map_into_integers_truncates_like_pygeoprocessing() {
+    let dir = tempfile::tempdir().unwrap();
+    for size in SIZES {
+        let i = inputs(dir.path(), size);
+        let tag = format!("{}x{}", size.0, size.1);
+        for (k, exec) in executors().iter().enumerate() {
+            let out = dir.path().join(format!("raster_map_int16_{tag}_{k}.tif"));
+            let options = MapOptions {
+                target_dtype: Some(DataType::I16),
+                ..Default::default()
+            };
+            let rep = raster_map(|v| Ok(&v[0] / 7.0), &[&i.a], &out, &options, exec).unwrap();
+            assert_matches(&format!("raster_map_int16_{tag}"), &out, &rep);
+        }
+    }
+    let i = inputs(dir.path(), SIZES[0]);
+    let out = dir.path().join("lc30.tif");
+    let options = MapOptions {
+        target_dtype: Some(DataType::U8),
+        ..Default::default()
+    };
+    let err = raster_map(
+        |v| Ok(&v[0] * 30.0),
+        &[&i.lc],
+        &out,
+        &options,
+        &Executor::sync(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, pgp_ops::Error::ValueDoesNotFit { value, datatype: DataType::U8, .. } if value > 255.0),
+        "{err}"
+    );
+    assert!(err.to_string().contains("target_dtype"), "{err}");
+    assert!(!out.exists());
+}

@@ -104,8 +104,6 @@ fn run_once(d: &Data, work: &Path, exec: &Executor) -> AnyResult<(f64, RunReport
 /// The three phases; `total` (the reported time) is the cold run. A phase that runs more or less
 /// than it must is an error, not a time.
 pub fn run(d: &Data, out: &Path, exec: &Executor) -> AnyResult<Outputs> {
-    // Operations inside tasks use the same executor as the graph, so `sync` is sync throughout.
-    pgp::nodes::set_task_executor(exec.spec());
     let table = out.join("biophysical.csv");
     write_table(&table, 0.3)?;
     let (cold, report) = run_once(d, out, exec)?;

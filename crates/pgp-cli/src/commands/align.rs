@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::common::{
     output_json, parse_bbox, parse_pixel_size, parse_resample, print_outputs, require_file,
-    ExecutorArg, Stopwatch,
+    require_output, ExecutorArg, Stopwatch,
 };
 use super::CmdResult;
 
@@ -37,6 +37,10 @@ pub struct AlignArgs {
     /// Snap the grid to the pixels of input number INDEX (from 0).
     #[arg(long, value_name = "INDEX")]
     align_to: Option<usize>,
+    /// Target projection: EPSG:N, WKT or a PROJ string (default: the inputs', which must then
+    /// share one). The pixel size and an explicit --bbox are in this projection.
+    #[arg(long, value_name = "SRS")]
+    t_srs: Option<String>,
     #[command(flatten)]
     executor: ExecutorArg,
     /// Print a JSON summary of the outputs.
@@ -96,9 +100,13 @@ pub fn run(args: AlignArgs) -> CmdResult {
     for input in &args.inputs {
         require_file(input, "input raster")?;
     }
+    for output in &args.outputs {
+        require_output(output, "--out")?;
+    }
     let exec = args.executor.build()?;
     let options = AlignOptions {
         raster_align_index: args.align_to,
+        target_projection: args.t_srs.clone(),
         ..Default::default()
     };
     let stopwatch = Stopwatch::start();

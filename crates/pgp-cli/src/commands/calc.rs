@@ -9,7 +9,8 @@ use pgp::ops::{evaluate_expression, ExprOptions};
 use serde_json::json;
 
 use super::common::{
-    output_json, parse_datatype, parse_number, print_outputs, require_file, ExecutorArg, Stopwatch,
+    output_json, parse_datatype, parse_number, print_outputs, require_file, require_output,
+    ExecutorArg, Stopwatch,
 };
 use super::{CaretError, CmdResult, ERROR_PREFIX};
 
@@ -110,6 +111,7 @@ pub fn run(args: CalcArgs) -> CmdResult {
         }
         require_file(&b.path, &format!("--in {}", b.name))?;
     }
+    require_output(&args.out, "--out")?;
     let exec = args.executor.build()?;
     let rasters: Vec<(&str, &PathBuf, usize)> = args
         .inputs

@@ -11,6 +11,7 @@ use pgp::ops::{BoundingBoxMode, ResampleMethod};
 use serde_json::{json, Value};
 
 use super::info::nodata_json;
+use crate::output::outln;
 
 /// `--executor SPEC`, shared by every operation subcommand.
 #[derive(Debug, clap::Args)]
@@ -129,6 +130,13 @@ pub fn require_file(path: &Path, what: &str) -> Result<(), String> {
     }
 }
 
+/// Fail before any work when an output cannot be created (its directory is missing or is a
+/// file, or the path is a directory), naming the flag and the path as the user typed them:
+/// `--out nodir/sub/out.tif: directory nodir/sub does not exist`.
+pub fn require_output(path: &Path, flag: &str) -> Result<(), String> {
+    pgp::core::check_output_path(path).map_err(|e| format!("{flag} {e}"))
+}
+
 /// How long a command's operation took (progress itself is drawn by [`crate::progress`]).
 pub struct Stopwatch(Instant);
 
@@ -169,14 +177,14 @@ pub fn output_line(output: &Value) -> String {
 }
 
 /// Print the outputs: a JSON document with `--json`, else one line per output.
-pub fn print_outputs(outputs: Vec<Value>, seconds: f64, as_json: bool) -> Result<(), String> {
+pub fn print_outputs(outputs: Vec<Value>, seconds: f64, as_json: bool) -> super::CmdResult {
     if as_json {
         let doc = json!({ "outputs": outputs, "seconds": seconds });
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-        println!("{text}");
+        outln!("{text}")?;
     } else {
         for o in &outputs {
-            println!("{}", output_line(o));
+            outln!("{}", output_line(o))?;
         }
     }
     Ok(())

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use pgp::ops::{convolve_2d, ConvolveOptions};
 
-use super::common::{output_json, print_outputs, require_file, ExecutorArg, Stopwatch};
+use super::common::{
+    output_json, print_outputs, require_file, require_output, ExecutorArg, Stopwatch,
+};
 use super::CmdResult;
 
 /// Arguments of `pgp convolve`.
@@ -34,6 +36,7 @@ pub struct ConvolveArgs {
 pub fn run(args: ConvolveArgs) -> CmdResult {
     require_file(&args.signal, "SIGNAL")?;
     require_file(&args.kernel, "KERNEL")?;
+    require_output(&args.output, "OUT")?;
     let exec = args.executor.build()?;
     let options = ConvolveOptions {
         normalize_kernel: args.normalize,

@@ -6,6 +6,7 @@ use pgp::core::{raster_info, vector_info, Error, LayerRef, RasterInfo, VectorInf
 use serde_json::{json, Value};
 
 use super::CmdResult;
+use crate::output::outln;
 
 /// Arguments of `pgp info`.
 #[derive(Debug, clap::Args)]
@@ -81,6 +82,6 @@ pub fn run(args: InfoArgs) -> CmdResult {
         }
         Err(e) => return Err(e.into()),
     };
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    outln!("{}", serde_json::to_string_pretty(&value)?)?;
     Ok(())
 }

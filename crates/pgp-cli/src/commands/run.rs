@@ -9,6 +9,7 @@ use pgp::pipeline::Pipeline;
 
 use super::report::{write_report, TaskRecord, TaskState};
 use super::CmdResult;
+use crate::output::{errln, outln};
 
 /// Arguments of `pgp run`.
 #[derive(Debug, clap::Args)]
@@ -146,8 +147,8 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         let plan = graph.dry_run();
         for t in &plan {
             match &t.action {
-                PlanAction::Skip => println!("skip  {}", t.name),
-                PlanAction::Run(reason) => println!("run   {}  ({reason})", t.name),
+                PlanAction::Skip => outln!("skip  {}", t.name)?,
+                PlanAction::Run(reason) => outln!("run   {}  ({reason})", t.name)?,
             }
         }
         return Ok(());
@@ -176,6 +177,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let report_path = workspace.join("report.html");
     let dot = graph.to_dot();
+    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs);
     write_report(
         &report_path,
         &pipeline,
@@ -183,42 +185,43 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         elapsed,
         &spec.to_string(),
         &dot,
+        &outputs,
     )?;
     match result {
         Ok(report) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "ran": report.ran, "skipped": report.skipped,
                         "seconds": elapsed, "report": report_path,
                     })
-                );
+                )?;
             } else {
                 for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
-                    println!("{}", r.line());
+                    outln!("{}", r.line())?;
                 }
                 if report.ran.is_empty() {
-                    println!(
+                    outln!(
                         "nothing to do: all {total} task(s) up to date (skipped), {elapsed:.2} s"
-                    );
+                    )?;
                 } else {
-                    println!(
+                    outln!(
                         "{} task(s) ran, {} skipped, {elapsed:.2} s on {spec}",
                         report.ran.len(),
                         report.skipped.len()
-                    );
+                    )?;
                 }
-                println!("report: {}", report_path.display());
+                outln!("report: {}", report_path.display())?;
             }
             for w in report.warnings {
-                eprintln!("pgp: warning: {w}");
+                errln!("pgp: warning: {w}");
             }
             Ok(())
         }
         Err(e) => {
             for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
-                eprintln!("{}", r.line());
+                errln!("{}", r.line());
             }
             let first = e
                 .failures
@@ -241,13 +244,9 @@ pub fn graph(args: GraphArgs) -> CmdResult {
     let (file, _) = enter(&args.pipeline, None)?;
     let (_, graph) = open(&file, &dir, Executor::sync(), false, None)?;
     let dot = graph.to_dot();
-    if dot.ends_with('\n') {
-        print!("{dot}");
-    } else {
-        println!("{dot}");
-    }
     drop(graph);
     let _ = std::fs::remove_dir_all(&dir);
+    outln!("{}", dot.strip_suffix('\n').unwrap_or(&dot))?;
     Ok(())
 }
 
@@ -258,6 +257,8 @@ fn tempfile_dir() -> std::io::Result<PathBuf> {
     Ok(d)
 }
 
+/// A task event as a `-v` line: `{"event": "<kind>", ...fields}`. Every variant is written out
+/// (no catch-all), so a new kind of event cannot reach the log in another shape.
 fn event_json(e: &Event) -> serde_json::Value {
     match e {
         Event::Queued { task } => serde_json::json!({"event": "queued", "task": task}),
@@ -275,7 +276,9 @@ fn event_json(e: &Event) -> serde_json::Value {
         } => serde_json::json!({
             "event": "failed", "task": task, "error": error.to_string(),
             "seconds": duration.map(|d| d.as_secs_f64())}),
-        other => serde_json::json!({"event": format!("{other:?}")}),
+        Event::Warning { message } => {
+            serde_json::json!({"event": "warning", "message": message})
+        }
     }
 }
 

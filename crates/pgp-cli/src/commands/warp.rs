@@ -9,8 +9,8 @@ use pgp::ops::{transform_bounding_box, warp_raster, ResampleMethod, WarpOptions,
 use serde_json::json;
 
 use super::common::{
-    output_json, parse_pixel_size, parse_resample, print_outputs, require_file, ExecutorArg,
-    Stopwatch,
+    output_json, parse_pixel_size, parse_resample, print_outputs, require_file, require_output,
+    ExecutorArg, Stopwatch,
 };
 use super::CmdResult;
 
@@ -75,6 +75,7 @@ fn how_json(path: WarpPath) -> &'static str {
 /// Run `pgp warp`.
 pub fn run(args: WarpArgs) -> CmdResult {
     require_file(&args.input, "input raster")?;
+    require_output(&args.output, "OUT")?;
     if let Some(srs) = &args.t_srs {
         spatial_ref(srs, "--t-srs")?;
     }

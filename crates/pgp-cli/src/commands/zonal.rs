@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::common::{parse_band, require_file, ExecutorArg};
 use super::CmdResult;
+use crate::output::outln;
 
 /// Arguments of `pgp zonal-stats`.
 #[derive(Debug, clap::Args)]
@@ -66,7 +67,7 @@ pub fn run(args: ZonalArgs) -> CmdResult {
         ..Default::default()
     };
     let stats = zonal_statistics(&args.raster, args.band, &args.vector, &options, &exec)?;
-    println!("{}", render(&stats)?);
+    outln!("{}", render(&stats)?)?;
     Ok(())
 }
 

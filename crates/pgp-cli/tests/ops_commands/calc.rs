@@ -266,12 +266,23 @@ fn verbose_logs_each_operation_and_the_command_as_json_lines() {
     assert_eq!(
         events,
         [
+            "note",
             "operation_started",
             "operation_finished",
             "command_finished"
         ],
         "{logs:?}"
     );
+    // The output type chosen, and why.
+    assert_eq!(logs[0]["operation"], "evaluate");
+    assert!(
+        logs[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("output type Float32"),
+        "{logs:?}"
+    );
+    let logs = &logs[1..];
     let (started, finished) = (&logs[0], &logs[1]);
     assert_eq!(started["operation"], finished["operation"]);
     assert_eq!(finished["unit"], "blocks");
@@ -297,4 +308,24 @@ fn verbose_logs_each_operation_and_the_command_as_json_lines() {
         last["error"].as_str().unwrap().contains("missing.tif"),
         "{last}"
     );
+}
+
+#[test]
+fn calc_power_chain_is_an_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("never.tif");
+    // Python's '**'.join(['a'] * 25000): used to overflow the stack (SIGABRT, exit 134).
+    let chain = vec!["a"; 25_000].join("**");
+    let run = pgp()
+        .args(["calc", &chain, "--in"])
+        .arg(format!("a={}", data.dem.display()))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert!(err.starts_with("pgp: error: in expression"), "{err:.200}");
+    assert!(err.contains("nested deeper than 256 levels"), "{err:.200}");
+    assert!(!out.exists());
 }

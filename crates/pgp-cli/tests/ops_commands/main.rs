@@ -5,6 +5,9 @@
 mod align;
 mod calc;
 mod convolve;
+mod output_paths;
+mod quicklook;
+mod stdout_pipe;
 mod util;
 mod warp;
 mod zonal;

@@ -6,3 +6,4 @@ pub(crate) mod dynarray;
 pub(crate) mod info;
 pub(crate) mod output;
 pub(crate) mod pool;
+pub(crate) mod reduced;

@@ -26,6 +26,37 @@ pub fn temporary_sibling(target: &Path) -> PathBuf {
     dir.join(format!(".{stem}.pgp-tmp-{}-{n}{ext}", std::process::id()))
 }
 
+/// Check that `target` can be created before any temporary is: its directory exists and is a
+/// directory, and `target` is not itself a directory. The error names `target` as given, so a
+/// user sees their own path rather than a hidden temporary beside it.
+pub fn check_output_path(target: &Path) -> Result<()> {
+    let problem = |problem: String| {
+        Err(Error::OutputPath {
+            path: target.to_path_buf(),
+            problem,
+        })
+    };
+    if target.as_os_str().is_empty() {
+        return problem("the output path is empty".to_string());
+    }
+    if target.is_dir() {
+        return problem("is a directory, not a file".to_string());
+    }
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => return Ok(()),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => problem(format!("{} is not a directory", dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problem(format!("directory {} does not exist", dir.display()))
+        }
+        // Another component is not a directory, or permission is denied: say so with the path.
+        Err(e) => problem(format!("directory {}: {e}", dir.display())),
+    }
+}
+
 /// A raster being written. [`OutputRaster::commit`] closes it and renames it into place;
 /// dropping it without committing deletes the partial file, so a failure midway leaves
 /// nothing at the target path that could pass for a finished output.
@@ -40,17 +71,7 @@ impl OutputRaster {
     /// Create the raster described by `spec`, to become `target` on commit.
     pub fn create(target: impl AsRef<Path>, spec: &RasterSpec) -> Result<OutputRaster> {
         let target = target.as_ref().to_path_buf();
-        if let Some(dir) = target.parent() {
-            if !dir.as_os_str().is_empty() && !dir.is_dir() {
-                return Err(Error::io(
-                    dir,
-                    std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "output directory does not exist",
-                    ),
-                ));
-            }
-        }
+        check_output_path(&target)?;
         let tmp = temporary_sibling(&target);
         let raster = create_raster(&tmp, spec)?;
         Ok(OutputRaster {

@@ -26,7 +26,9 @@ pub use lzw::LzwEncoder;
 
 use crate::raster::create::{create_raster, RasterSpec};
 use crate::raster::dataset::Raster;
-use crate::raster::output::{remove_temporary, rename_into_place, temporary_sibling};
+use crate::raster::output::{
+    check_output_path, remove_temporary, rename_into_place, temporary_sibling,
+};
 use crate::{with_pixel_type, DataType, DynArray, Error, Pixel, Result, Window};
 
 /// Creation options the raw-tile path understands (anything else goes through GDAL).
@@ -228,6 +230,7 @@ impl TiledTiffOutput {
             return Ok(None);
         };
         let target = target.as_ref().to_path_buf();
+        check_output_path(&target)?;
         let tmp = temporary_sibling(&target);
         let mut sparse = spec.clone();
         sparse.driver = spec.driver.clone().with_option("SPARSE_OK", "TRUE");

@@ -91,6 +91,7 @@ impl Driver {
                 continue;
             };
             self.next_id += 1;
+            let pid = live.pid();
             let sink = &job.sink;
             let outcome = live.call(
                 self.next_id,
@@ -120,6 +121,13 @@ impl Driver {
                         CallError::TimedOut(timeout) => ExecError::TimedOut {
                             op: op.clone(),
                             timeout,
+                        },
+                        CallError::Unresponsive(silence) => ExecError::Unresponsive {
+                            op: op.clone(),
+                            worker: self.index,
+                            pid,
+                            silence,
+                            env: super::LIVENESS_ENV,
                         },
                         CallError::Protocol(detail) => ExecError::WorkerDied {
                             op: op.clone(),

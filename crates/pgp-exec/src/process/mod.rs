@@ -66,8 +66,33 @@ pub struct ProcessPoolBuilder {
     envs: Vec<(OsString, OsString)>,
     handshake_timeout: Duration,
     task_timeout: Option<Duration>,
+    liveness_timeout: Option<Duration>,
     max_in_flight: Option<usize>,
     quiet_stderr: bool,
+}
+
+/// Environment variable that sets the default liveness deadline, in seconds (`0`: none).
+pub const LIVENESS_ENV: &str = "PGP_EXEC_LIVENESS";
+
+/// Default liveness deadline: generous, since a heartbeat comes every 2 s even from a worker
+/// deep in a long operation; only a stopped or frozen process stays silent this long.
+pub const DEFAULT_LIVENESS: Duration = Duration::from_secs(120);
+
+/// The liveness deadline from [`LIVENESS_ENV`], else [`DEFAULT_LIVENESS`].
+fn default_liveness() -> Option<Duration> {
+    match std::env::var(LIVENESS_ENV) {
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(0.0) => None,
+            Ok(secs) if secs.is_finite() && secs > 0.0 => Some(Duration::from_secs_f64(secs)),
+            _ => {
+                eprintln!(
+                    "pgp-exec: ignoring {LIVENESS_ENV}={text:?} (expected seconds, 0 for none)"
+                );
+                Some(DEFAULT_LIVENESS)
+            }
+        },
+        Err(_) => Some(DEFAULT_LIVENESS),
+    }
 }
 
 impl ProcessPoolBuilder {
@@ -115,6 +140,16 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// Longest a worker running a task may stay silent before it is declared stuck: workers send
+    /// a heartbeat several times per deadline while they run, so a long task is fine but a
+    /// stopped (SIGSTOP) or frozen process is killed and replaced, and its task ends with
+    /// [`ExecError::Unresponsive`] naming the worker. `None` disables the check. Default:
+    /// [`LIVENESS_ENV`] seconds if set, else [`DEFAULT_LIVENESS`].
+    pub fn liveness_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.liveness_timeout = timeout;
+        self
+    }
+
     /// How many tasks may be submitted and unfinished at once before `submit` blocks (default:
     /// 8 per worker).
     pub fn max_in_flight(mut self, limit: usize) -> Self {
@@ -154,6 +189,7 @@ impl ProcessPoolBuilder {
             envs: self.envs,
             handshake_timeout: self.handshake_timeout,
             task_timeout: self.task_timeout,
+            liveness_timeout: self.liveness_timeout,
             quiet_stderr: self.quiet_stderr,
         });
         // Start them all before waiting, so the handshakes overlap.
@@ -211,6 +247,7 @@ impl ProcessPool {
             envs: Vec::new(),
             handshake_timeout: Duration::from_secs(20),
             task_timeout: None,
+            liveness_timeout: default_liveness(),
             max_in_flight: None,
             quiet_stderr: false,
         }

@@ -2,7 +2,9 @@
 //!
 //! Both directions carry frames: a 4-byte little-endian length, then that many bytes of bincode.
 //! A worker starts by writing [`MAGIC`] and a [`Hello`] frame; then, for each [`Request`] frame
-//! it reads, it writes exactly one [`Reply`] frame. End of input tells the worker to exit.
+//! it reads, it writes any number of [`WorkerMsg::Beat`] frames while the request runs (every
+//! [`HEARTBEAT_ENV`] milliseconds) and exactly one [`WorkerMsg::Reply`]. End of input tells the
+//! worker to exit.
 
 use std::io::{self, Read, Write};
 use std::time::Duration;
@@ -12,7 +14,10 @@ use serde::{Deserialize, Serialize};
 /// Environment variable that puts a binary into worker mode, and its expected value.
 pub(crate) const WORKER_ENV: &str = "PGP_EXEC_WORKER";
 /// Value of [`WORKER_ENV`] for this protocol version.
-pub(crate) const WORKER_ENV_VALUE: &str = "pgp-exec-protocol-1";
+pub(crate) const WORKER_ENV_VALUE: &str = "pgp-exec-protocol-2";
+/// Environment variable telling a worker how often (milliseconds) to send a heartbeat while it
+/// runs a request.
+pub(crate) const HEARTBEAT_ENV: &str = "PGP_EXEC_HEARTBEAT_MS";
 /// First bytes a worker writes: tells a real worker from a program that prints something else.
 pub(crate) const MAGIC: [u8; 8] = *b"PGPEXEC1";
 /// Largest frame accepted (1 GiB): a guard against reading garbage as a length.
@@ -51,6 +56,16 @@ pub(crate) enum Outcome {
 pub(crate) struct Reply {
     pub id: u64,
     pub outcome: Outcome,
+}
+
+/// What a worker sends after the handshake.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum WorkerMsg {
+    /// "Still alive": sent by a worker thread of its own while a request runs, so a long task is
+    /// told apart from a stopped or frozen process.
+    Beat,
+    /// The end of a request.
+    Reply(Reply),
 }
 
 /// Writes one frame and flushes.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{ExecError, Result};
 use crate::process::protocol::{
-    encode_frame, read_frame, wait_readable, Hello, Outcome, Reply, MAGIC, WORKER_ENV,
-    WORKER_ENV_VALUE,
+    encode_frame, read_frame, wait_readable, Hello, Outcome, WorkerMsg, HEARTBEAT_ENV, MAGIC,
+    WORKER_ENV, WORKER_ENV_VALUE,
 };
 
 /// How worker processes are started; shared by all drivers of a pool.
@@ -22,7 +22,19 @@ pub(crate) struct LaunchConfig {
     pub envs: Vec<(OsString, OsString)>,
     pub handshake_timeout: Duration,
     pub task_timeout: Option<Duration>,
+    /// Longest silence (no heartbeat, no reply) from a worker running a task before it is
+    /// declared stuck and killed; `None`: never.
+    pub liveness_timeout: Option<Duration>,
     pub quiet_stderr: bool,
+}
+
+impl LaunchConfig {
+    /// How often workers beat: several times per liveness deadline, so that one late beat on a
+    /// busy machine is not taken for a stuck process.
+    fn heartbeat(&self) -> Option<Duration> {
+        self.liveness_timeout
+            .map(|limit| (limit / 8).clamp(Duration::from_millis(5), Duration::from_secs(2)))
+    }
 }
 
 const HINT: &str = "the worker program must call pgp_exec::worker::run_if_worker() first thing in \
@@ -49,6 +61,7 @@ impl Drop for Spawned {
 /// A live worker that completed the handshake.
 pub(crate) struct WorkerProcess {
     child: Child,
+    liveness: Option<Duration>,
     stdin: Option<ChildStdin>,
     stdout: ChildStdout,
     pub hello: Hello,
@@ -62,6 +75,8 @@ pub(crate) enum CallError {
     Cancelled,
     /// Ran past the task timeout: the worker was killed.
     TimedOut(Duration),
+    /// Silent (no heartbeat) for this long while running: stopped or frozen; it was killed.
+    Unresponsive(Duration),
     /// The worker answered something that is not the expected reply.
     Protocol(String),
 }
@@ -72,6 +87,13 @@ pub(crate) fn spawn(config: &LaunchConfig) -> Result<Spawned> {
         .args(&config.args)
         .envs(config.envs.iter().map(|(k, v)| (k, v)))
         .env(WORKER_ENV, WORKER_ENV_VALUE)
+        .env(
+            HEARTBEAT_ENV,
+            config
+                .heartbeat()
+                .map_or(0, |beat| beat.as_millis())
+                .to_string(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(if config.quiet_stderr {
@@ -84,6 +106,22 @@ pub(crate) fn spawn(config: &LaunchConfig) -> Result<Spawned> {
         detail: e.to_string(),
     })?;
     Ok(Spawned { child: Some(child) })
+}
+
+/// Reads from a pipe, failing with `TimedOut` when a single read waits longer than `silence`
+/// (`None`: waits forever): a worker stopped half-way through a frame must not hang the pool.
+struct SilenceReader<'a> {
+    pipe: &'a mut ChildStdout,
+    silence: Option<Duration>,
+}
+
+impl Read for SilenceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !wait_readable(self.pipe.as_raw_fd(), self.silence)? {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.pipe.read(buf)
+    }
 }
 
 /// Reads from a pipe, failing with `TimedOut` once `deadline` passes.
@@ -179,6 +217,7 @@ impl Spawned {
         };
         Ok(WorkerProcess {
             child,
+            liveness: config.liveness_timeout,
             stdin: Some(stdin),
             stdout,
             hello,
@@ -226,9 +265,45 @@ impl WorkerProcess {
             )));
         }
         let started = Instant::now();
+        let mut heard = Instant::now();
+        let liveness = self.liveness;
         loop {
             match wait_readable(self.stdout.as_raw_fd(), Some(TICK)) {
-                Ok(true) => break,
+                Ok(true) => {
+                    let mut reader = SilenceReader {
+                        pipe: &mut self.stdout,
+                        silence: liveness,
+                    };
+                    let frame = match read_frame(&mut reader) {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => return Err(CallError::Died(reap(&mut self.child))),
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                            stop(&mut self.child);
+                            return Err(CallError::Unresponsive(liveness.unwrap_or_default()));
+                        }
+                        Err(e) => {
+                            return Err(CallError::Died(format!(
+                                "{} (reading the reply failed: {e})",
+                                reap(&mut self.child)
+                            )))
+                        }
+                    };
+                    let message: WorkerMsg = bincode::deserialize(&frame).map_err(|e| {
+                        stop(&mut self.child);
+                        CallError::Protocol(format!("reply does not decode: {e}"))
+                    })?;
+                    match message {
+                        WorkerMsg::Beat => heard = Instant::now(),
+                        WorkerMsg::Reply(reply) if reply.id == id => return Ok(reply.outcome),
+                        WorkerMsg::Reply(reply) => {
+                            stop(&mut self.child);
+                            return Err(CallError::Protocol(format!(
+                                "reply to request {} while {id} was expected",
+                                reply.id
+                            )));
+                        }
+                    }
+                }
                 Ok(false) => {}
                 Err(e) => {
                     return Err(CallError::Died(format!(
@@ -245,29 +320,11 @@ impl WorkerProcess {
                 stop(&mut self.child);
                 return Err(CallError::TimedOut(limit));
             }
-        }
-        let frame = match read_frame(&mut self.stdout) {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return Err(CallError::Died(reap(&mut self.child))),
-            Err(e) => {
-                return Err(CallError::Died(format!(
-                    "{} (reading the reply failed: {e})",
-                    reap(&mut self.child)
-                )))
+            if let Some(limit) = liveness.filter(|&limit| heard.elapsed() >= limit) {
+                stop(&mut self.child);
+                return Err(CallError::Unresponsive(limit));
             }
-        };
-        let reply: Reply = bincode::deserialize(&frame).map_err(|e| {
-            stop(&mut self.child);
-            CallError::Protocol(format!("reply does not decode: {e}"))
-        })?;
-        if reply.id != id {
-            stop(&mut self.child);
-            return Err(CallError::Protocol(format!(
-                "reply to request {} while {id} was expected",
-                reply.id
-            )));
         }
-        Ok(reply.outcome)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::ExecError;
 use crate::process::driver::outcome_to_result;
 use crate::process::protocol::{
-    encode_frame, read_frame, wait_readable, write_frame, Hello, Reply, MAGIC,
+    encode_frame, read_frame, wait_readable, write_frame, Hello, WorkerMsg, MAGIC,
 };
 use crate::slurm::auth::{self, WorkerProof, GREETING};
 use crate::slurm::{jobs, Queued, Shared};
@@ -316,7 +316,16 @@ fn call(
         .map_err(|e| Lost::Died(format!("sending the task failed: {e}")))?;
     loop {
         match wait_readable(worker.stream.as_raw_fd(), Some(TICK)) {
-            Ok(true) => break,
+            Ok(true) => match read_message(&mut worker.stream)? {
+                WorkerMsg::Beat => continue,
+                WorkerMsg::Reply(reply) if reply.id == id => return Ok(reply.outcome),
+                WorkerMsg::Reply(reply) => {
+                    return Err(Lost::Died(format!(
+                        "it answered request {} while {id} was expected",
+                        reply.id
+                    )))
+                }
+            },
             Ok(false) => {}
             Err(e) => return Err(Lost::Died(format!("waiting for its reply failed: {e}"))),
         }
@@ -336,20 +345,15 @@ fn call(
             return Err(Lost::Died("squeue reports the job ended".into()));
         }
     }
-    let frame = match read_frame(&mut worker.stream) {
+}
+
+fn read_message(stream: &mut TcpStream) -> Result<WorkerMsg, Lost> {
+    let frame = match read_frame(stream) {
         Ok(Some(frame)) => frame,
         Ok(None) => return Err(Lost::Died("its connection closed".into())),
         Err(e) => return Err(Lost::Died(format!("its connection broke: {e}"))),
     };
-    let reply: Reply = bincode::deserialize(&frame)
-        .map_err(|e| Lost::Died(format!("its reply did not decode: {e}")))?;
-    if reply.id != id {
-        return Err(Lost::Died(format!(
-            "it answered request {} while {id} was expected",
-            reply.id
-        )));
-    }
-    Ok(reply.outcome)
+    bincode::deserialize(&frame).map_err(|e| Lost::Died(format!("its message did not decode: {e}")))
 }
 
 /// Marks the worker's job as gone (its log is kept: an error message may point at it).

@@ -55,7 +55,8 @@ fn serve(run_dir: &Path, job: &str) -> Result<(), String> {
     );
     watch_for_driver_exit(&stream);
     let reader = stream.try_clone().map_err(|e| format!("socket: {e}"))?;
-    crate::worker::serve_on(reader, stream).map_err(|e| e.to_string())
+    // No heartbeats: a lost job shows as a closed socket, in squeue, or to TCP keepalive.
+    crate::worker::serve_on(reader, stream, None).map_err(|e| e.to_string())
 }
 
 /// The addresses the driver listens on, one per line in `connect`, tried in order.

@@ -32,6 +32,29 @@ pub(crate) fn gdal_convert<S: Pixel, T: Pixel>(v: S) -> T {
     }
 }
 
+/// `data` (float64 results) as `target` the way numpy casts them when pygeoprocessing's
+/// `raster_map` fills its result array, for every value the type holds: integers truncate toward
+/// zero, floats round to nearest. A value an integer type cannot hold once truncated (out of
+/// range, NaN, infinite) is `Err(value)`: numpy would wrap it (270 into Byte gives 14) or give an
+/// arbitrary number, GDAL would clamp it, and either writes a wrong value that looks like data
+/// (or like nodata, the type's maximum by default).
+pub(crate) fn truncate_checked(
+    data: Array2<f64>,
+    target: DataType,
+) -> std::result::Result<DynArray, f64> {
+    if target == DataType::F64 {
+        return Ok(data.into());
+    }
+    if target.is_float() {
+        return Ok(data.mapv(|v| v as f32).into());
+    }
+    let (lo, hi) = target.range();
+    if let Some(&bad) = data.iter().find(|v| !(v.trunc() >= lo && v.trunc() <= hi)) {
+        return Err(bad);
+    }
+    with_pixel_type!(target, T => Ok(data.mapv(|v| T::from_f64(v.trunc())).into()))
+}
+
 fn convert_array<S: Pixel, T: Pixel>(a: ArrayView2<'_, S>) -> Array2<T> {
     a.mapv(gdal_convert::<S, T>)
 }
@@ -75,6 +98,35 @@ pub(crate) fn to_type(data: DynArray, target: DataType) -> DynArray {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn raster_map_results_truncate_like_numpy_and_refuse_what_does_not_fit() {
+        let a = array![[2.9, -14.5, -0.5, 255.7, 0.0]];
+        assert_eq!(
+            truncate_checked(a.clone(), DataType::I16),
+            Ok(DynArray::I16(array![[2i16, -14, 0, 255, 0]]))
+        );
+        assert_eq!(
+            truncate_checked(array![[255.7, -0.9]], DataType::U8),
+            Ok(DynArray::U8(array![[255u8, 0]]))
+        );
+        assert_eq!(
+            truncate_checked(array![[1.0, 270.0]], DataType::U8),
+            Err(270.0)
+        );
+        assert_eq!(truncate_checked(array![[-1.0]], DataType::U8), Err(-1.0));
+        assert!(truncate_checked(array![[f64::NAN]], DataType::I32)
+            .unwrap_err()
+            .is_nan());
+        assert_eq!(
+            truncate_checked(array![[f64::INFINITY]], DataType::I16),
+            Err(f64::INFINITY)
+        );
+        assert_eq!(
+            truncate_checked(a, DataType::F32),
+            Ok(DynArray::F32(array![[2.9f32, -14.5, -0.5, 255.7, 0.0]]))
+        );
+    }
 
     #[test]
     fn floats_round_half_away_and_clamp_like_gdal() {

@@ -107,10 +107,21 @@ impl<'de> Deserialize<'de> for ExprInput {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExprOptions {
-    /// Output pixel type. Default: the promotion of the input rasters' types (numpy's rules)
-    /// when the expression keeps integers integral (`+ - * %`, `min`/`max`, comparisons, `where`,
-    /// rounding, integer constants), else at least `Float32` (`Float64` for 32-bit integer or
-    /// `Float64` inputs). Integer results out of the type's range saturate.
+    /// Output pixel type. Default, as raster algebra tools widen integer sums:
+    /// - an expression that keeps integers integral (`+ - * %`, `min`/`max`, `abs`, comparisons,
+    ///   `where`, rounding, integer constants) over integer rasters gets the smallest integer
+    ///   type that holds every value it can produce from valid input pixels (computed from the
+    ///   input types' ranges, less a nodata value at either end), with the type's maximum left
+    ///   free for the default nodata: `r + g` on two `Byte` bands is `UInt16` (0 to 510, nodata
+    ///   65535), `r - g` is `Int16`, `lc` alone on a `Byte` band with nodata 255 stays `Byte`.
+    ///   When no 32-bit integer type holds the range: `Float64`.
+    /// - over float rasters: the promotion of the input types (numpy's rules);
+    /// - any other expression: at least `Float32` (`Float64` for 32-bit integer or `Float64`
+    ///   inputs).
+    ///
+    /// The choice and its reason are reported as a [`note`](crate::progress::Progress::note)
+    /// (`pgp calc -v`). With a type given, a valid result that type cannot hold (out of range,
+    /// or NaN into an integer type) is an error, [`Error::ValueDoesNotFit`], never clamped.
     pub datatype: Option<DataType>,
     /// Output nodata. Default: the type's maximum (pygeoprocessing's `choose_nodata`).
     pub nodata: Option<f64>,
@@ -205,7 +216,11 @@ pub fn evaluate(
     let checked = inputs::check(&calc_inputs, target)?;
     let datatype = match options.datatype {
         Some(t) => t,
-        None => default_datatype(expr, &used, &checked.rasters),
+        None => {
+            let (t, why) = default_datatype(expr, &used, &checked.rasters, options.nodata);
+            crate::progress::note("evaluate", &format!("output type {t}: {why}"));
+            t
+        }
     };
     let nodata = options.nodata.unwrap_or_else(|| datatype.default_nodata());
     super::check_nodata_fits(nodata, datatype)?;
@@ -234,16 +249,26 @@ pub fn evaluate(
     kernel::run_kernel(&job, KernelSpec::Expr(kernel), exec, |_| Ok(()))
 }
 
+/// The output type when none is given, and why (see [`ExprOptions::datatype`]).
 fn default_datatype(
     expr: &Expression,
     used: &[(String, ExprInput)],
     rasters: &[inputs::RasterInput],
-) -> DataType {
-    let mut t = rasters
+    nodata: Option<f64>,
+) -> (DataType, String) {
+    let promoted = rasters
         .iter()
         .map(|r| r.datatype)
         .reduce(DataType::promote)
         .unwrap_or(DataType::F64);
+    // `rasters` holds the raster bindings of `used`, in order.
+    let raster_of = |name: &str| {
+        let i = used
+            .iter()
+            .filter(|(_, b)| matches!(b, ExprInput::Raster { .. }))
+            .position(|(n, _)| n == name)?;
+        rasters.get(i)
+    };
     let integral = expr.keeps_integers(&|name| {
         used.iter().any(|(n, b)| {
             n == name
@@ -254,9 +279,67 @@ fn default_datatype(
         })
     });
     if !integral {
-        t = t.promote(DataType::F32);
+        let t = promoted.promote(DataType::F32);
+        return (
+            t,
+            format!("the expression is not integer arithmetic; {t} holds its inputs"),
+        );
     }
-    t
+    if promoted.is_float() {
+        return (promoted, "the promotion of the input types".to_string());
+    }
+    let range = expr.value_range(&|name| {
+        if let Some(v) = used.iter().find_map(|(n, b)| match b {
+            ExprInput::Scalar(v) if n == name => Some(*v),
+            _ => None,
+        }) {
+            return (v, v);
+        }
+        raster_of(name).map_or((f64::NEG_INFINITY, f64::INFINITY), |r| {
+            valid_range(r.datatype, r.nodata)
+        })
+    });
+    let t = integer_type_for(range, nodata);
+    let why = format!(
+        "integer results range from {} to {} on valid input pixels{}",
+        range.0,
+        range.1,
+        match (t.is_float(), nodata) {
+            (true, _) => ", more than a 32-bit integer holds".to_string(),
+            (false, None) => format!(", with {} left free for nodata", t.default_nodata()),
+            (false, Some(v)) => format!(", with nodata {v}"),
+        }
+    );
+    (t, why)
+}
+
+/// The values a band of `datatype` holds that are not its nodata (when that sits at an end).
+fn valid_range(datatype: DataType, nodata: Option<f64>) -> (f64, f64) {
+    let (lo, hi) = datatype.range();
+    match nodata {
+        Some(v) if v == hi => (lo, hi - 1.0),
+        Some(v) if v == lo => (lo + 1.0, hi),
+        _ => (lo, hi),
+    }
+}
+
+/// The smallest integer type that holds `range` and the nodata: the given one, or by default
+/// the type's maximum, which must then lie above every result so that no result reads as
+/// nodata. Float64 (exact up to 2^53) when no 32-bit integer type does.
+fn integer_type_for(range: (f64, f64), nodata: Option<f64>) -> DataType {
+    use DataType::*;
+    [U8, I8, U16, I16, U32, I32]
+        .into_iter()
+        .find(|t| {
+            let (lo, hi) = t.range();
+            let holds = range.0 >= lo && range.1 <= hi;
+            holds
+                && match nodata {
+                    Some(v) => v >= lo && v <= hi,
+                    None => range.1 < hi,
+                }
+        })
+        .unwrap_or(F64)
 }
 
 /// An expression kernel as data: what travels to worker processes.
@@ -382,7 +465,16 @@ impl PreparedExpr {
         }
         let data = with_pixel_type!(self.datatype, T => {
             let mut typed: Vec<T> = Vec::with_capacity(n);
-            self.run_chunks(&blocks, n, &mut typed);
+            self.run_chunks(&blocks, n, &mut typed)
+                .map_err(|value| Error::ValueDoesNotFit {
+                    operation: "evaluate".to_string(),
+                    value,
+                    datatype: self.datatype,
+                    window,
+                    advice: "leave the output type out to get one that holds every result, \
+                             choose a wider one, or map NaN with default_nan"
+                        .to_string(),
+                })?;
             Array2::from_shape_vec(window.shape(), typed)
                 .map_err(|e| Error::invalid("window", e.to_string()))?
                 .into()
@@ -401,7 +493,13 @@ impl PreparedExpr {
         })
     }
 
-    fn run_chunks<T: Pixel>(&self, blocks: &[DynArray], n: usize, out: &mut Vec<T>) {
+    /// Evaluate into `out`; `Err(value)` for the first valid result `T` cannot hold.
+    fn run_chunks<T: Pixel>(
+        &self,
+        blocks: &[DynArray],
+        n: usize,
+        out: &mut Vec<T>,
+    ) -> std::result::Result<(), f64> {
         // Gathering the valid pixels costs a few operations per pixel: worth it only for
         // programs that cost more than that.
         let gather = self.program.strict && self.program.cost >= GATHER_COST;
@@ -428,9 +526,10 @@ impl PreparedExpr {
                     .collect();
                 self.program.run(&inputs, end - start, &mut result)
             };
-            self.append_output(&result, valid.as_deref(), out);
+            self.append_output(&result, valid.as_deref(), out)?;
             start = end;
         }
+        Ok(())
     }
 
     /// Strict programs are valid exactly where all inputs are: evaluate only those pixels.
@@ -470,7 +569,12 @@ impl PreparedExpr {
         Some(all)
     }
 
-    fn append_output<T: Pixel>(&self, values: &[f64], valid: Option<&[bool]>, out: &mut Vec<T>) {
+    fn append_output<T: Pixel>(
+        &self,
+        values: &[f64],
+        valid: Option<&[bool]>,
+        out: &mut Vec<T>,
+    ) -> std::result::Result<(), f64> {
         let nodata = gdal_convert::<f64, T>(self.nodata);
         let fix = |v: f64| -> f64 {
             match (self.default_nan, self.default_inf) {
@@ -479,6 +583,27 @@ impl PreparedExpr {
                 _ => v,
             }
         };
+        // Clamping a result into an integer type (or NaN to 0) would write a wrong value that
+        // looks like data, or like nodata (the type's maximum by default): refuse it.
+        if !T::DATA_TYPE.is_float() {
+            let (lo, hi) = T::DATA_TYPE.range();
+            let fits = |v: f64| {
+                let r = if v >= 0.0 { v + 0.5 } else { v - 0.5 }.trunc();
+                r >= lo && r <= hi
+            };
+            let bad = match valid {
+                None => values.iter().map(|&v| fix(v)).find(|&v| !fits(v)),
+                Some(m) => values
+                    .iter()
+                    .zip(m)
+                    .filter(|(_, &ok)| ok)
+                    .map(|(&v, _)| fix(v))
+                    .find(|&v| !fits(v)),
+            };
+            if let Some(v) = bad {
+                return Err(v);
+            }
+        }
         match valid {
             None => out.extend(values.iter().map(|&v| gdal_convert::<f64, T>(fix(v)))),
             Some(m) => out.extend(values.iter().zip(m).map(|(&v, &ok)| {
@@ -489,5 +614,6 @@ impl PreparedExpr {
                 }
             })),
         }
+        Ok(())
     }
 }

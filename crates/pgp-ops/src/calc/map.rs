@@ -8,6 +8,7 @@ use pgp_core::{DataType, Raster, Window};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
+use super::cast::truncate_checked;
 use super::engine::{self, CalcReport, Job};
 use super::inputs::{self, CalcInput, NodataTest};
 use super::{check_nodata_fits, output_spec, require_closures, CalcOptions};
@@ -33,6 +34,15 @@ pub struct MapOptions {
 /// `op` receives, for one block, one 1-D array per raster (band 1, widened to `f64`) holding only
 /// the pixels valid in all inputs, in row-major order, and returns one value per such pixel. Runs
 /// on sync and thread executors (a process pool refuses closures).
+///
+/// # Into integer types
+/// Values are stored as pygeoprocessing stores them (numpy's cast into the result array):
+/// truncated toward zero, so `2.9` and `-14.5` become `2` and `-14` (GDAL's writer would round
+/// them to `3` and `-15`). A value the type cannot hold once truncated (270 into `Byte`, NaN or
+/// infinity into any integer type) is an error, [`Error::ValueDoesNotFit`], naming it and its
+/// block: pygeoprocessing wraps it (270 becomes 14, since numpy computes `uint8 * 30` in `uint8`;
+/// here the op sees float64, so it gets 270) and clamping would write 255, the default nodata.
+/// Choose a wider `target_dtype`, or clamp in the op.
 pub fn raster_map<F, P>(
     op: F,
     rasters: &[P],
@@ -134,7 +144,14 @@ where
         }
         let out = Array2::from_shape_vec(window.shape(), out)
             .map_err(|e| Error::invalid("window", e.to_string()))?;
-        engine::finish_block(window, out.into(), dtype, Some(nodata), stats)
+        let out = truncate_checked(out, dtype).map_err(|value| Error::ValueDoesNotFit {
+            operation: "raster_map".to_string(),
+            value,
+            datatype: dtype,
+            window,
+            advice: "choose a wider target_dtype, or bring the op's values into range".to_string(),
+        })?;
+        engine::finish_block(window, out, dtype, Some(nodata), stats)
     };
     engine::run_local(&job, exec, paths, compute, |_| Ok(()))
 }

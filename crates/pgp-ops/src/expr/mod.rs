@@ -32,6 +32,7 @@ mod ast;
 mod compile;
 mod lexer;
 mod parser;
+mod range;
 mod vm;
 
 use std::collections::HashMap;
@@ -199,6 +200,12 @@ impl Expression {
     /// (`+ - * %`, `min`, `max`, `abs`, comparisons, logic, `where`, rounding, tests).
     pub(crate) fn keeps_integers(&self, integral: &dyn Fn(&str) -> bool) -> bool {
         keeps_integers(&self.root, integral)
+    }
+
+    /// The values the expression can produce when each variable takes values in
+    /// `var(name)` (`(lo, hi)`; infinite bounds for anything outside integer arithmetic).
+    pub(crate) fn value_range(&self, var: &dyn Fn(&str) -> (f64, f64)) -> (f64, f64) {
+        range::value_range(&self.root, var)
     }
 
     /// Compile with each variable bound as `bind` says.

@@ -190,9 +190,11 @@ impl Parser<'_> {
     fn power(&mut self) -> Result<Node, ExprError> {
         let base = self.primary()?;
         if self.peek().kind == Tok::Power {
-            self.next();
-            // The exponent may carry its own sign (`a ** -2`) and is right-associative.
-            let exponent = self.unary()?;
+            let col = self.next().col;
+            // The exponent may carry its own sign (`a ** -2`) and is right-associative: each
+            // `**` recurses, so it counts as a nesting level (the tree's height is only known
+            // once the recursion returns, too late for `a ** a ** ...` 25,000 long).
+            let exponent = self.nested(col, Self::unary)?;
             return self.binary(Bin::Pow, base, exponent);
         }
         Ok(base)
@@ -463,5 +465,49 @@ mod tests {
         // Long but shallow is fine.
         let s = vec!["a"; 200].join(" + ");
         assert!(parse(&s).is_ok());
+    }
+
+    /// Parses `source` on a thread with Rust's default 2 MiB stack, where pipeline tasks and
+    /// pool workers parse expressions.
+    fn parse_on_a_worker_stack(source: String) -> Result<Node, ExprError> {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse(&source))
+            .expect("spawning a parser thread")
+            .join()
+            .expect("the parser thread panicked")
+    }
+
+    #[test]
+    fn right_associative_power_chains_are_depth_checked() {
+        // Used to overflow the stack and abort the process: `**` recursed without a depth check.
+        let s = vec!["a"; 25_000].join("**");
+        let e = parse_on_a_worker_stack(s).unwrap_err();
+        assert!(e.message().contains("nested deeper"), "{}", e.message());
+        let s = vec!["a"; 25_000].join("**-");
+        assert!(parse_on_a_worker_stack(s).is_err());
+        let s = vec!["a"; 100].join(" ** ");
+        assert!(parse(&s).is_ok());
+    }
+
+    #[test]
+    fn the_deepest_accepted_nesting_fits_a_worker_stack() {
+        // Every kind of nesting at just under the limit, alone and interleaved.
+        let n = MAX_DEPTH - 1;
+        let inputs = [
+            format!("{}a{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}a{}", "abs(".repeat(n), ")".repeat(n)),
+            format!("{}a", "not ".repeat(n)),
+            format!("{}a", "-".repeat(n)),
+            vec!["a"; n].join("**"),
+            format!("{}a{}", "(-abs(".repeat(n / 3), "))".repeat(n / 3)),
+        ];
+        for s in inputs {
+            let shown = s.chars().take(12).collect::<String>();
+            match parse_on_a_worker_stack(s) {
+                Ok(_) => {}
+                Err(e) => assert!(e.message().contains("deep"), "{shown}...: {}", e.message()),
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ pub(crate) use bbox::merge_labelled;
 pub use bbox::{merge_bounding_boxes, BoundingBoxMode, MergeMode};
 pub(crate) use grid::check_pixel_size;
 pub use grid::{align_bbox, GridAnchor, TargetGrid};
-pub(crate) use srs::shorten;
+pub(crate) use srs::{crs_label, shorten};
 pub use srs::{
     projection_wkt, same_projection, spatial_ref, transform_bounding_box, DEFAULT_EDGE_SAMPLES,
 };

@@ -46,6 +46,25 @@ pub fn same_projection(a: &str, b: &str) -> Result<bool> {
     Ok(spatial_ref(a, "a")? == spatial_ref(b, "b")?)
 }
 
+/// A projection as people name it, for messages: `EPSG:32631 (WGS 84 / UTM zone 31N)`, the
+/// CRS's name when it has no authority code, or the shortened definition when GDAL cannot read it.
+pub(crate) fn crs_label(definition: &str) -> String {
+    let Ok(srs) = spatial_ref(definition, "projection") else {
+        return shorten(definition);
+    };
+    let name = srs.name();
+    let code = match (srs.auth_name(), srs.auth_code()) {
+        (Some(auth), Ok(code)) => Some(format!("{auth}:{code}")),
+        _ => None,
+    };
+    match (code, name) {
+        (Some(code), Some(name)) => format!("{code} ({name})"),
+        (Some(code), None) => code,
+        (None, Some(name)) => name,
+        (None, None) => shorten(definition),
+    }
+}
+
 /// A definition cut to a readable length for messages.
 pub(crate) fn shorten(definition: &str) -> String {
     const MAX: usize = 96;

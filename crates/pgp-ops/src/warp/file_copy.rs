@@ -5,15 +5,23 @@
 //! bytes gives the same pixels, grid, nodata and layout as decoding, warping and re-encoding
 //! every tile, for a fraction of the time. The common case is the raster an aligned stack is
 //! snapped to when its extent is the stack's.
+//!
+//! A byte copy would also copy damage (a truncated download, a tile that does not decompress)
+//! that a warp would have stopped at, so every block of the source is decoded first, on the
+//! job's threads: a damaged source is an error naming it, as it is on the other paths. Decoding
+//! still skips the warp kernel and the re-encoding, the costly parts.
 
 use std::io::Read;
 use std::path::Path;
 
 use pgp_core::gdal::{Dataset, Metadata};
-use pgp_core::{temporary_sibling, DataType, RasterInfo};
+use pgp_core::{block_windows, temporary_sibling, DataType, Raster, RasterInfo, Window};
 
 use crate::warp::job::WarpJob;
-use crate::Result;
+use crate::{Error, Result};
+
+/// Pixels per decoding step: whole rows of tiles, so each thread reads a strip of the file.
+const DECODE_STEP_PIXELS: usize = 1 << 20;
 
 /// Creation options this path understands; any other option makes it step aside.
 const UNDERSTOOD: [&str; 8] = [
@@ -33,6 +41,7 @@ pub(crate) fn try_file_copy(job: &WarpJob, info: &RasterInfo) -> Result<bool> {
     if !layout_matches(job, info)? {
         return Ok(false);
     }
+    check_decodes(&job.base, info, job.threads)?;
     let tmp = temporary_sibling(&job.target);
     let copied = std::fs::copy(&job.base, &tmp)
         .and_then(|_| std::fs::rename(&tmp, &job.target))
@@ -46,6 +55,38 @@ pub(crate) fn try_file_copy(job: &WarpJob, info: &RasterInfo) -> Result<bool> {
     // A sidecar of an older file at the target would describe the wrong file.
     let _ = std::fs::remove_file(aux);
     Ok(true)
+}
+
+/// Decode every block of every band of `path` on up to `threads` threads (one handle each):
+/// `Ok` only when GDAL reads the whole raster without an error.
+fn check_decodes(path: &Path, info: &RasterInfo, threads: usize) -> Result<()> {
+    let windows: Vec<Window> =
+        block_windows(info.raster_size, info.block_size, DECODE_STEP_PIXELS).collect();
+    let threads = threads.clamp(1, windows.len().max(1));
+    let windows = &windows;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|first| {
+                scope.spawn(move || -> Result<()> {
+                    let raster = Raster::open(path)?;
+                    for w in windows.iter().skip(first).step_by(threads) {
+                        for band in 1..=info.n_bands {
+                            raster.read_dyn(band, *w)?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(Error::invalid(
+                    "base_raster_path",
+                    format!("decoding {} panicked", path.display()),
+                ))
+            })
+        })
+    })
 }
 
 fn option_is(driver: &pgp_core::RasterDriver, key: &str, default: &str, expected: &str) -> bool {

@@ -102,6 +102,7 @@ pub(crate) fn gdal_warp(source: &Path, dest: &Path, args: &WarpArgs) -> Result<(
         .map_err(|_| Error::invalid("target_path", format!("{dest:?} contains a NUL byte")))?;
 
     reset_gdal_error();
+    let failure_mark = pgp_core::gdal_failure_mark();
     // SAFETY: argv is a valid NULL-terminated list for the duration of the call; GDAL copies it.
     let options = unsafe { gdal_sys::GDALWarpAppOptionsNew(argv.as_ptr(), std::ptr::null_mut()) };
     if options.is_null() {
@@ -151,15 +152,64 @@ pub(crate) fn gdal_warp(source: &Path, dest: &Path, args: &WarpArgs) -> Result<(
     drop(src);
     if failed || usage_error != 0 {
         let _ = std::fs::remove_file(dest);
-        return Err(warp_error(if message.is_empty() {
-            "GDALWarp failed".to_string()
+        let message = if message.is_empty() {
+            other_threads_message(source, pgp_core::gdal_failures_since(failure_mark))
         } else {
             message
-        }));
+        };
+        return Err(warp_error(message));
     }
     // GDAL's last report can stop short of 1.0 (its chunks' weights do not add up exactly).
     progress
         .tracker
         .advance(100u64.saturating_sub(progress.percent));
     Ok(())
+}
+
+/// GDAL's message for a warp that failed in the warper's worker threads, which leave the calling
+/// thread without one. Other warps may run at the same time, so failures naming `source` are
+/// preferred; with none, every failure reported during the warp is given.
+fn other_threads_message(source: &Path, failures: Vec<String>) -> String {
+    let name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut naming: Vec<String> = failures
+        .iter()
+        .filter(|m| !name.is_empty() && m.contains(&name))
+        .cloned()
+        .collect();
+    if naming.is_empty() {
+        naming = failures;
+    }
+    naming.dedup();
+    if naming.is_empty() {
+        "GDALWarp failed without a message".to_string()
+    } else {
+        naming.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_naming_the_source_are_preferred() {
+        let failures = vec![
+            "other.tif, band 1: IReadBlock failed".to_string(),
+            "dem.tif, band 1: IReadBlock failed".to_string(),
+            "dem.tif, band 1: IReadBlock failed".to_string(),
+        ];
+        assert_eq!(
+            other_threads_message(Path::new("data/dem.tif"), failures),
+            "dem.tif, band 1: IReadBlock failed"
+        );
+        let unnamed = vec!["out of memory".to_string()];
+        assert_eq!(
+            other_threads_message(Path::new("dem.tif"), unnamed),
+            "out of memory"
+        );
+        assert!(other_threads_message(Path::new("dem.tif"), Vec::new()).contains("without"));
+    }
 }

@@ -220,6 +220,7 @@ impl WarpJob {
 
 /// Run one warp: the output appears at `job.target` only when complete.
 pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
+    pgp_core::check_output_path(&job.target)?;
     let info = raster_info(&job.base)?;
     if info.n_bands == 0 {
         return Err(Error::invalid(

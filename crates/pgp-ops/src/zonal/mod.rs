@@ -133,6 +133,7 @@ pub fn zonal_statistics_many<P: AsRef<Path>>(
 #[derive(Debug, Clone)]
 pub struct ZoneLayer {
     vector: PathBuf,
+    layer: LayerRef,
     grid: RasterInfo,
     features: Vec<Feature>,
     frame: Option<Frame>,
@@ -151,6 +152,7 @@ impl ZoneLayer {
         let (features, frame) = read_features(&vector, layer, &grid)?;
         Ok(ZoneLayer {
             vector,
+            layer: layer.clone(),
             grid,
             features,
             frame,
@@ -205,6 +207,7 @@ impl ZoneLayer {
             .collect();
         // Second pass: features that covered no pixel centre use their envelope's window.
         let Some(frame) = self.frame else {
+            self.warn_if_no_overlap(&out);
             return Ok(out);
         };
         let missed: Vec<(u64, pgp_core::Window)> = self
@@ -224,7 +227,54 @@ impl ZoneLayer {
                 }
             }
         }
+        self.warn_if_no_overlap(&out);
         Ok(out)
+    }
+
+    /// Statistics where no polygon met a single pixel are all zero and look like a result:
+    /// say so, with both extents, and both CRSs when they differ (the usual cause).
+    fn warn_if_no_overlap(&self, out: &[ZonalStats]) {
+        let Some(first) = out.first() else { return };
+        let met = first.values().any(|s| s.count + s.nodata_count > 0);
+        if met || first.is_empty() {
+            return;
+        }
+        crate::progress::warn("zonal_statistics", &self.no_overlap_message());
+    }
+
+    fn no_overlap_message(&self) -> String {
+        let raster_crs = self.grid.projection_wkt.clone();
+        let vector = pgp_core::vector_info(&self.vector, &self.layer).ok();
+        let vector_crs = vector.as_ref().and_then(|v| v.projection_wkt.clone());
+        let label = |crs: &Option<String>| {
+            crs.as_deref()
+                .map_or_else(|| "no CRS".to_string(), crate::geom::crs_label)
+        };
+        let differ = match (&raster_crs, &vector_crs) {
+            (Some(a), Some(b)) => !crate::geom::same_projection(a, b).unwrap_or(false),
+            (None, None) => false,
+            _ => true,
+        };
+        let vector_box = vector
+            .and_then(|v| v.bounding_box)
+            .map_or_else(|| "none".to_string(), |b| format!("{:?}", b.to_array()));
+        let mut message = format!(
+            "no polygon of {} overlaps a pixel of {}: every count is 0 (polygons {} in {}, \
+             raster {:?} in {})",
+            self.vector.display(),
+            self.grid.path.display(),
+            vector_box,
+            label(&vector_crs),
+            self.grid.bounding_box.to_array(),
+            label(&raster_crs),
+        );
+        if differ {
+            message.push_str(
+                "; the CRSs differ (the polygons were reprojected): check that each file \
+                 declares the CRS its coordinates are in",
+            );
+        }
+        message
     }
 
     /// Opens each raster, checks it is on this layer's grid and has the band, and returns the

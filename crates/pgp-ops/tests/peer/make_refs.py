@@ -191,6 +191,12 @@ def main():
                 lambda a, b: a * numpy.float32(2.0) + b, [p['a'], p['b']], out)
             cases[f'raster_map_{tag}'] = describe(out)
 
+            # Into an integer type numpy truncates (a / 7 has many halves: GDAL would round).
+            out = os.path.join(d, f'raster_map_int16_{tag}.tif')
+            pygeoprocessing.raster_map(
+                lambda a: a / 7, [p['a']], out, target_dtype=numpy.int16)
+            cases[f'raster_map_int16_{tag}'] = describe(out)
+
             cases[f'reduce_sum_{tag}'] = {'value': float(pygeoprocessing.raster_reduce(
                 lambda total, block: total + numpy.sum(block.astype(numpy.float64)),
                 (p['a'], 1), 0.0))}

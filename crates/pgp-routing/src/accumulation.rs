@@ -1,0 +1,375 @@
+//! `flow_accumulation_d8` and `flow_accumulation_mfd`.
+//!
+//! From every outlet (a pixel whose flow leaves the raster or enters nodata) a depth-first walk
+//! goes upstream and sums, on the way back, each pixel's weight and its upstream neighbours'
+//! accumulations in direction order, exactly as pygeoprocessing's stack does; so even weighted
+//! and MFD sums are added in the same order and come out bit-identical. The walk is serial (its
+//! cost is one visit per pixel through the tile cache); outlets are met in tile order.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use pgp_core::DataType;
+use pgp_exec::Executor;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{
+    is_close, neighbour, same_size, scratch_dir, write_grid, RasterBand, Ticker,
+    IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
+};
+use crate::error::{Error, Result};
+use crate::grid::{cache_budget, tile_windows, Grid};
+
+/// How load decays along D8 flow paths (`custom_decay_factor` of pygeoprocessing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DecayFactor {
+    /// The same proportion passes through every pixel (held as a 32-bit float, as there).
+    Constant(f64),
+    /// The proportion passing through each pixel, from a raster (nodata passes nothing).
+    Raster(RasterBand),
+}
+
+/// Options of [`flow_accumulation_d8`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct D8AccumulationOptions {
+    /// Per-pixel weight (nodata counts 0); `None` weighs every pixel 1.
+    pub weight: Option<RasterBand>,
+    /// Decay of load along flow paths.
+    pub decay: Option<DecayFactor>,
+    /// Decayed upstream values below this proportion of their start are dropped.
+    pub min_decay_proportion: f64,
+}
+
+impl Default for D8AccumulationOptions {
+    fn default() -> Self {
+        D8AccumulationOptions {
+            weight: None,
+            decay: None,
+            min_decay_proportion: 0.001,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Decaying {
+    value: f64,
+    min: f64,
+}
+
+struct Frame {
+    x: usize,
+    y: usize,
+    next_dir: usize,
+    value: f64,
+    decaying: VecDeque<Decaying>,
+}
+
+fn weight_grid(
+    weight: Option<&RasterBand>,
+    base: &RasterBand,
+    base_info: &pgp_core::RasterInfo,
+    budget: usize,
+    scratch: &Path,
+) -> Result<Option<(Grid<f64>, f64)>> {
+    let Some(w) = weight else { return Ok(None) };
+    let (raster, info) = w.open()?;
+    same_size(base, base_info, w, &info)?;
+    let nodata = w.nodata(&info).unwrap_or(IMPROBABLE_FLOAT_NODATA);
+    Ok(Some((
+        Grid::from_raster(raster, w.band, nodata, budget, scratch),
+        nodata,
+    )))
+}
+
+#[inline]
+fn weight_at(weights: &mut Option<(Grid<f64>, f64)>, x: usize, y: usize) -> f64 {
+    match weights {
+        None => 1.0,
+        Some((g, nodata)) => {
+            let v = g.get(x, y);
+            if is_close(v, *nodata) {
+                0.0
+            } else {
+                v
+            }
+        }
+    }
+}
+
+/// D8 flow accumulation of the directions in `flow_dir` into `target` (Float64, nodata
+/// -1.23789789e29): each pixel is its own weight plus everything that flows into it.
+pub fn flow_accumulation_d8(
+    flow_dir: &RasterBand,
+    target: &Path,
+    options: &D8AccumulationOptions,
+    _exec: &Executor,
+) -> Result<()> {
+    let (raster, info) = flow_dir.open()?;
+    let (cols, rows) = info.raster_size;
+    let dir_nodata = flow_dir.nodata(&info).map_or(128i32, |v| v as i32);
+    let scratch = scratch_dir(target);
+    let budget = cache_budget();
+    let mut dirs = Grid::<u8>::from_raster(
+        raster,
+        flow_dir.band,
+        dir_nodata as u8,
+        budget / 6,
+        &scratch,
+    );
+    let mut accum = Grid::<f64>::new(cols, rows, IMPROBABLE_FLOAT_NODATA, budget / 3, &scratch);
+    let share = if options.decay.is_some() {
+        budget / 4
+    } else {
+        budget / 2
+    };
+    let mut weights = weight_grid(options.weight.as_ref(), flow_dir, &info, share, &scratch)?;
+    let mut decay_grid = None;
+    let mut constant = None;
+    match &options.decay {
+        None => {}
+        Some(DecayFactor::Constant(c)) => constant = Some(f64::from(*c as f32)),
+        Some(DecayFactor::Raster(band)) => {
+            let (r, i) = band.open()?;
+            same_size(flow_dir, &info, band, &i)?;
+            // pygeoprocessing reads the nodata of band 1 whatever band is used; NaN if none.
+            let nodata = i.nodata.first().copied().flatten().unwrap_or(f64::NAN);
+            decay_grid = Some((
+                Grid::<f64>::from_raster(r, band.band, nodata, budget / 4, &scratch),
+                nodata,
+            ));
+        }
+    }
+    let decayed = options.decay.is_some();
+    let min_proportion = options.min_decay_proportion;
+    let is_dir = |d: u8| i32::from(d) != dir_nodata && d < 8;
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut from_upstream: VecDeque<Decaying> = VecDeque::new();
+    let windows: Vec<_> = tile_windows(cols, rows).collect();
+    let mut ticker = Ticker::start("flow_accumulation_d8", "tiles", windows.len());
+    for (_, w) in windows {
+        for y in w.y_off..w.y_off + w.height {
+            for x in w.x_off..w.x_off + w.width {
+                let d = dirs.get(x, y);
+                if i32::from(d) == dir_nodata || d >= 8 {
+                    continue;
+                }
+                let outlet = match neighbour(x, y, d as usize, cols, rows) {
+                    None => true,
+                    Some((xn, yn)) => i32::from(dirs.get(xn, yn)) == dir_nodata,
+                };
+                if !outlet {
+                    continue;
+                }
+                let weight = weight_at(&mut weights, x, y);
+                stack.push(Frame {
+                    x,
+                    y,
+                    next_dir: 0,
+                    value: weight,
+                    decaying: VecDeque::new(),
+                });
+                from_upstream.clear();
+                while let Some(top) = stack.last_mut() {
+                    while let Some(v) = from_upstream.pop_front() {
+                        if v.value > v.min {
+                            top.decaying.push_back(v);
+                        }
+                    }
+                    let (px, py) = (top.x, top.y);
+                    let mut child = None;
+                    for i in top.next_dir..8 {
+                        let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
+                            continue;
+                        };
+                        let up = dirs.get(xn, yn);
+                        if !is_dir(up) || up != INFLOW_OFFSETS[i] {
+                            continue;
+                        }
+                        let up_accum = accum.get(xn, yn);
+                        if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) {
+                            let weight = weight_at(&mut weights, xn, yn);
+                            if decayed {
+                                top.decaying.push_back(Decaying {
+                                    value: weight,
+                                    min: weight * min_proportion,
+                                });
+                            }
+                            top.next_dir = i;
+                            child = Some(Frame {
+                                x: xn,
+                                y: yn,
+                                next_dir: 0,
+                                value: weight,
+                                decaying: VecDeque::new(),
+                            });
+                            break;
+                        }
+                        if !decayed {
+                            top.value += up_accum;
+                        }
+                    }
+                    if let Some(c) = child {
+                        stack.push(c);
+                        continue;
+                    }
+                    let Some(mut done) = stack.pop() else { break };
+                    if decayed {
+                        let factor = match (&mut decay_grid, constant) {
+                            (_, Some(c)) => c,
+                            (Some((g, nodata)), None) => {
+                                let v = g.get(done.x, done.y);
+                                if is_close(v, *nodata) {
+                                    0.0
+                                } else {
+                                    v
+                                }
+                            }
+                            (None, None) => 1.0,
+                        };
+                        while let Some(mut v) = done.decaying.pop_front() {
+                            v.value *= factor;
+                            done.value += v.value;
+                            from_upstream.push_back(v);
+                        }
+                    }
+                    accum.set(done.x, done.y, done.value);
+                }
+            }
+        }
+        ticker.advance(1);
+        dirs.status()?;
+        accum.status()?;
+    }
+    drop(ticker);
+    if let Some((g, _)) = &mut weights {
+        g.status()?;
+    }
+    if let Some((g, _)) = &mut decay_grid {
+        g.status()?;
+    }
+    write_grid(
+        &mut accum,
+        &info,
+        target,
+        DataType::F64,
+        Some(IMPROBABLE_FLOAT_NODATA),
+        |v: f64| v,
+    )
+}
+
+/// MFD flow accumulation of the directions in `flow_dir` into `target` (Float64, nodata
+/// -1.23789789e29): each pixel's weight plus, from each upstream neighbour, its accumulation
+/// times the share of its flow that comes this way.
+pub fn flow_accumulation_mfd(
+    flow_dir: &RasterBand,
+    target: &Path,
+    weight: Option<&RasterBand>,
+    _exec: &Executor,
+) -> Result<()> {
+    let (raster, info) = flow_dir.open()?;
+    let (cols, rows) = info.raster_size;
+    if info.datatypes[flow_dir.band - 1] == DataType::F32
+        || info.datatypes[flow_dir.band - 1] == DataType::F64
+    {
+        return Err(Error::invalid(
+            flow_dir.path.display().to_string(),
+            "MFD flow directions are integers (Int32 nibbles); this band holds floats",
+        ));
+    }
+    let scratch = scratch_dir(target);
+    let budget = cache_budget();
+    let mut dirs = Grid::<i32>::from_raster(raster, flow_dir.band, 0, budget / 5, &scratch);
+    let mut accum = Grid::<f64>::new(
+        cols,
+        rows,
+        IMPROBABLE_FLOAT_NODATA,
+        budget * 2 / 5,
+        &scratch,
+    );
+    let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 20, &scratch);
+    let mut weights = weight_grid(weight, flow_dir, &info, budget * 7 / 20, &scratch)?;
+    let mut stack: Vec<Frame> = Vec::new();
+    let windows: Vec<_> = tile_windows(cols, rows).collect();
+    let mut ticker = Ticker::start("flow_accumulation_mfd", "tiles", windows.len());
+    for (_, w) in windows {
+        for y in w.y_off..w.y_off + w.height {
+            for x in w.x_off..w.x_off + w.width {
+                let code = dirs.get(x, y);
+                if code == 0 {
+                    continue;
+                }
+                let outlet = (0..8).any(|d| {
+                    (code >> (d * 4)) & 0xF != 0
+                        && match neighbour(x, y, d, cols, rows) {
+                            None => true,
+                            Some((xn, yn)) => dirs.get(xn, yn) == 0,
+                        }
+                });
+                if !outlet {
+                    continue;
+                }
+                let weight = weight_at(&mut weights, x, y);
+                stack.push(Frame {
+                    x,
+                    y,
+                    next_dir: 0,
+                    value: weight,
+                    decaying: VecDeque::new(),
+                });
+                visited.set(x, y, 1);
+                while let Some(top) = stack.last_mut() {
+                    let (px, py) = (top.x, top.y);
+                    let mut child = None;
+                    for i in top.next_dir..8 {
+                        let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
+                            continue;
+                        };
+                        let up = dirs.get(xn, yn);
+                        let share = (up >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF;
+                        if share == 0 {
+                            continue;
+                        }
+                        let up_accum = accum.get(xn, yn);
+                        if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) && visited.get(xn, yn) == 0 {
+                            top.next_dir = i;
+                            let weight = weight_at(&mut weights, xn, yn);
+                            visited.set(xn, yn, 1);
+                            child = Some(Frame {
+                                x: xn,
+                                y: yn,
+                                next_dir: 0,
+                                value: weight,
+                                decaying: VecDeque::new(),
+                            });
+                            break;
+                        }
+                        let total: i32 = (0..8).map(|k| (up >> (k * 4)) & 0xF).sum();
+                        top.value += up_accum * f64::from(share) / f64::from(total as f32);
+                    }
+                    if let Some(c) = child {
+                        stack.push(c);
+                        continue;
+                    }
+                    let Some(done) = stack.pop() else { break };
+                    accum.set(done.x, done.y, done.value);
+                }
+            }
+        }
+        ticker.advance(1);
+        dirs.status()?;
+        accum.status()?;
+    }
+    drop(ticker);
+    visited.status()?;
+    if let Some((g, _)) = &mut weights {
+        g.status()?;
+    }
+    write_grid(
+        &mut accum,
+        &info,
+        target,
+        DataType::F64,
+        Some(IMPROBABLE_FLOAT_NODATA),
+        |v: f64| v,
+    )
+}

@@ -1,0 +1,264 @@
+//! The block-local first passes of the routing steps, as registered operations so they run on
+//! every executor (worker processes included): each reads one 256x256 tile plus a one-pixel
+//! halo, computes what needs nothing beyond that halo, and returns it for the serial phase.
+
+use std::path::PathBuf;
+
+use pgp_core::{Pixel, Raster, Window};
+use pgp_exec::{Executor, RemoteOp};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{is_close, Ticker, COL_OFFSETS, ROW_OFFSETS, SQRT2_INV};
+use crate::error::Result;
+use crate::grid::{tile_windows, Cell, Grid};
+
+/// A tile of band `band` of `path` with a one-pixel halo, values as `f64`, `outside` beyond the
+/// raster's edge: pygeoprocessing's `_generate_read_bounds` buffers.
+pub(crate) struct Halo {
+    pub values: Vec<f64>,
+    pub stride: usize,
+}
+
+impl Halo {
+    pub(crate) fn read<T: Pixel>(
+        raster: &Raster,
+        band: usize,
+        w: Window,
+        outside: f64,
+    ) -> pgp_core::Result<Halo> {
+        let (cols, rows) = raster.size();
+        let x0 = w.x_off.saturating_sub(1);
+        let y0 = w.y_off.saturating_sub(1);
+        let x1 = (w.x_off + w.width + 1).min(cols);
+        let y1 = (w.y_off + w.height + 1).min(rows);
+        let block = raster.read_as::<T>(band, Window::new(x0, y0, x1 - x0, y1 - y0))?;
+        let stride = w.width + 2;
+        let mut values = vec![outside; stride * (w.height + 2)];
+        // Halo column 0 is the pixel left of the window; at the raster's edge it stays `outside`.
+        let dx = usize::from(w.x_off == 0);
+        let dy = usize::from(w.y_off == 0);
+        for (r, row) in block.rows().into_iter().enumerate() {
+            let base = (r + dy) * stride + dx;
+            for (c, v) in row.iter().enumerate() {
+                values[base + c] = v.to_f64();
+            }
+        }
+        Ok(Halo { values, stride })
+    }
+
+    /// The value at window pixel `(x, y)` shifted by direction `d` (`None` for the centre).
+    #[inline]
+    pub(crate) fn at(&self, x: usize, y: usize, d: Option<usize>) -> f64 {
+        let (dx, dy) = d.map_or((0, 0), |d| (COL_OFFSETS[d], ROW_OFFSETS[d]));
+        let xx = (x as isize + 1 + dx) as usize;
+        let yy = (y as isize + 1 + dy) as usize;
+        self.values[yy * self.stride + xx]
+    }
+}
+
+/// Which first pass a [`TileJob`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) enum Pass {
+    /// Pit candidates: 1 where a pixel is not nodata and has no lower, nodata or off-raster
+    /// neighbour (in single-outlet mode nodata and edges do not drain; the outlet is never one).
+    FillCandidates {
+        single_outlet: Option<(usize, usize)>,
+    },
+    /// D8 directions: the steepest downhill neighbour (lowest code on ties), 128 for nodata,
+    /// [`crate::flow_dir::D8_UNRESOLVED`] where the pixel has no downhill neighbour.
+    D8,
+    /// MFD directions: slope-weighted nibbles, 0 for nodata,
+    /// [`crate::flow_dir::MFD_UNRESOLVED`] where the pixel has no downhill neighbour.
+    Mfd,
+}
+
+/// One tile of a first pass.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TileJob {
+    pub path: PathBuf,
+    pub band: usize,
+    pub window: Window,
+    pub nodata: f64,
+    pub pass: Pass,
+}
+
+/// The registered operation running a [`TileJob`]; its output is the tile's values as
+/// little-endian bytes (row-major over the window), or nothing when the tile holds nothing
+/// the serial phase needs.
+pub(crate) struct TileOp;
+
+impl RemoteOp for TileOp {
+    const NAME: &'static str = "pgp.routing.tile_pass";
+    type Args = TileJob;
+    type Output = (bool, Vec<u8>);
+    fn run(job: TileJob) -> std::result::Result<(bool, Vec<u8>), String> {
+        run_tile(&job).map_err(|e| e.to_string())
+    }
+}
+
+pgp_exec::register_op!(TileOp);
+
+fn run_tile(job: &TileJob) -> pgp_core::Result<(bool, Vec<u8>)> {
+    let raster = Raster::open(&job.path)?;
+    let halo = Halo::read::<f64>(&raster, job.band, job.window, job.nodata)?;
+    let w = job.window;
+    let nodata = job.nodata;
+    let mut out = Vec::new();
+    let mut needs_serial = false;
+    match job.pass {
+        Pass::FillCandidates { single_outlet } => {
+            let mut mask = vec![0u8; w.area()];
+            for y in 0..w.height {
+                for x in 0..w.width {
+                    let center = halo.at(x, y, None);
+                    if is_close(center, nodata) || single_outlet == Some((x + w.x_off, y + w.y_off))
+                    {
+                        continue;
+                    }
+                    let drains = (0..8).any(|d| {
+                        let n = halo.at(x, y, Some(d));
+                        if is_close(n, nodata) {
+                            return single_outlet.is_none();
+                        }
+                        n < center
+                    });
+                    if !drains {
+                        mask[y * w.width + x] = 1;
+                        needs_serial = true;
+                    }
+                }
+            }
+            if needs_serial {
+                u8::put(&mask, &mut out);
+            }
+        }
+        Pass::D8 => {
+            let mut dirs = vec![0u8; w.area()];
+            for y in 0..w.height {
+                for x in 0..w.width {
+                    dirs[y * w.width + x] = d8_local(&halo, x, y, nodata).unwrap_or_else(|| {
+                        needs_serial = true;
+                        crate::flow_dir::D8_UNRESOLVED
+                    });
+                }
+            }
+            u8::put(&dirs, &mut out);
+        }
+        Pass::Mfd => {
+            let mut dirs = vec![0i32; w.area()];
+            for y in 0..w.height {
+                for x in 0..w.width {
+                    dirs[y * w.width + x] = mfd_local(&halo, x, y, nodata).unwrap_or_else(|| {
+                        needs_serial = true;
+                        crate::flow_dir::MFD_UNRESOLVED
+                    });
+                }
+            }
+            i32::put(&dirs, &mut out);
+        }
+    }
+    Ok((needs_serial, out))
+}
+
+/// D8 code of a pixel from its halo: `Some(128)` for nodata, `None` when no neighbour is lower.
+fn d8_local(halo: &Halo, x: usize, y: usize, nodata: f64) -> Option<u8> {
+    let root = halo.at(x, y, None);
+    if is_close(root, nodata) {
+        return Some(crate::flow_dir::D8_NODATA);
+    }
+    let mut best_dir = None;
+    let mut best = 0.0;
+    for d in 0..8 {
+        let n = halo.at(x, y, Some(d));
+        if is_close(n, nodata) {
+            continue;
+        }
+        let mut slope = root - n;
+        if d & 1 == 1 {
+            slope *= SQRT2_INV;
+        }
+        if slope > best {
+            best = slope;
+            best_dir = Some(d as u8);
+        }
+    }
+    best_dir
+}
+
+/// MFD code of a pixel from its halo: `Some(0)` for nodata, `None` when no neighbour is lower.
+fn mfd_local(halo: &Halo, x: usize, y: usize, nodata: f64) -> Option<i32> {
+    let root = halo.at(x, y, None);
+    if is_close(root, nodata) {
+        return Some(0);
+    }
+    let mut slopes = [0.0f64; 8];
+    let mut sum = 0.0;
+    for (d, s) in slopes.iter_mut().enumerate() {
+        let n = halo.at(x, y, Some(d));
+        if is_close(n, nodata) {
+            continue;
+        }
+        let mut slope = root - n;
+        if slope > 0.0 {
+            if d & 1 == 1 {
+                slope *= SQRT2_INV;
+            }
+            *s = slope;
+            sum += slope;
+        }
+    }
+    if sum > 0.0 {
+        Some(crate::flow_dir::pack_mfd(&slopes, sum))
+    } else {
+        None
+    }
+}
+
+/// Runs `pass` over every tile of `source` on `exec` and stores the results in `grid` (tiles
+/// the pass left empty stay untouched). Returns, per tile, whether the serial phase must
+/// visit it.
+pub(crate) fn run_pass<T: Cell>(
+    exec: &Executor,
+    source: &crate::RasterBand,
+    nodata: f64,
+    pass: Pass,
+    grid: &mut Grid<T>,
+    label: &str,
+) -> Result<Vec<bool>> {
+    let (cols, rows) = grid.size();
+    let windows: Vec<Window> = tile_windows(cols, rows).map(|(_, w)| w).collect();
+    let mut ticker = Ticker::start(label, "tiles", windows.len());
+    let jobs = windows.iter().map(|w| TileJob {
+        path: source.path.clone(),
+        band: source.band,
+        window: *w,
+        nodata,
+        pass,
+    });
+    let mut visit = Vec::with_capacity(windows.len());
+    let mut values: Vec<T> = Vec::new();
+    for (tile, result) in exec.map_ordered_op::<TileOp>(jobs).enumerate() {
+        let (needs_serial, bytes) = result?;
+        visit.push(needs_serial);
+        if !bytes.is_empty() {
+            let w = windows[tile];
+            values.resize(
+                w.area(),
+                values.first().copied().unwrap_or_else(|| zero::<T>()),
+            );
+            T::take(&bytes, &mut values);
+            let data = grid.tile_mut(tile);
+            for r in 0..w.height {
+                data[r * crate::grid::TILE..r * crate::grid::TILE + w.width]
+                    .copy_from_slice(&values[r * w.width..(r + 1) * w.width]);
+            }
+        }
+        ticker.advance(1);
+    }
+    grid.status()?;
+    Ok(visit)
+}
+
+fn zero<T: Pixel>() -> T {
+    T::from_f64(0.0)
+}

@@ -1,0 +1,84 @@
+//! Hydrological routing for pgp, pixel-identical to `pygeoprocessing.routing` 2.4.11.
+//!
+//! ```
+//! use pgp_core::{DataType, GeoTransform, OutputRaster, RasterSpec};
+//! use pgp_routing::{fill_pits, flow_accumulation_d8, flow_dir_d8, FillOptions, RasterBand};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! // A 3x3 bowl draining east through its middle row.
+//! let dem = dir.path().join("dem.tif");
+//! let spec = RasterSpec::new(3, 3, DataType::F32, GeoTransform::north_up(0.0, 0.0, 1.0, -1.0));
+//! let mut out = OutputRaster::create(&dem, &spec)?;
+//! let heights = ndarray::arr2(&[[5.0f32, 5.0, 5.0], [5.0, 1.0, 3.0], [5.0, 5.0, 5.0]]);
+//! out.raster().write(1, 0, 0, heights.view())?;
+//! out.commit()?;
+//!
+//! let exec = pgp_exec::Executor::sync();
+//! let filled = dir.path().join("filled.tif");
+//! fill_pits(&RasterBand::first(&dem), &filled, &FillOptions::default(), &exec)?;
+//! let d8 = dir.path().join("d8.tif");
+//! flow_dir_d8(&RasterBand::first(&filled), &d8, &exec)?;
+//! let accum = dir.path().join("accum.tif");
+//! flow_accumulation_d8(&RasterBand::first(&d8), &accum, &Default::default(), &exec)?;
+//!
+//! let filled = pgp_core::Raster::open(&filled)?.read::<f32>(1, pgp_core::Window::full(3, 3))?;
+//! assert_eq!(filled[[1, 1]], 3.0, "the pit is raised to its pour point");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The contract
+//!
+//! Outputs use pygeoprocessing's encodings, because InVEST's kernels read them: D8 directions
+//! as Byte codes 0-7 counter-clockwise from east (`3 2 1 / 4 x 0 / 5 6 7`), nodata 128; MFD
+//! directions as Int32 holding eight 4-bit flow proportions (direction `d` in bits `4d..4d+3`),
+//! nodata 0; accumulations Float64 with nodata -1.23789789e29; streams Byte 1/0, nodata 255;
+//! distances Float64, nodata -1. Files are GeoTIFF tiled 256, LZW, BIGTIFF. Nodata is matched
+//! with pygeoprocessing's `is_close` (NaN matches NaN).
+//!
+//! Every rule is pygeoprocessing's, down to the order its queues and stacks run in: plateaus
+//! drain by breadth-first distance from their drains with ties to the first found, nodata and
+//! edge drains count only when a plateau has no downhill drain, MFD weights come from slopes
+//! rounded to nibbles, and pit search uses a heap reordered as `std::priority_queue` reorders
+//! it. Accumulations and distances add their terms in pygeoprocessing's order, so they are
+//! bit-identical too (the tests compare against checksums of pygeoprocessing's outputs).
+//!
+//! # Parallel and bounded memory
+//!
+//! Each step keeps its working rasters in 256x256 tiles in a bounded cache ([`grid::Grid`]):
+//! tiles are read from the inputs when first needed, and modified tiles that leave the cache go
+//! to an unlinked scratch file next to the output. The budget is one setting for every step,
+//! `PGP_ROUTING_CACHE_MB` (default 256 MiB; see [`grid::cache_budget`]), so memory is flat in
+//! the DEM's size. Parallel on the executor (sync, threads or processes, same pixels): the
+//! block-local passes (pit candidates of `fill_pits`, every non-plateau direction of
+//! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`). Serial, through the cache: plateau
+//! resolution, pit filling, accumulation, MFD stream tracing and distances, which follow flow
+//! paths across the whole raster.
+
+#![warn(missing_docs)]
+// Direction codes index offset tables and weight arrays and name neighbours at once; loops
+// over `0..8` say that more plainly than iterator chains.
+#![allow(clippy::needless_range_loop)]
+
+mod accumulation;
+mod blocks;
+mod common;
+mod distance;
+mod error;
+mod fill;
+mod flow_dir;
+pub mod grid;
+mod streams;
+
+pub use accumulation::{
+    flow_accumulation_d8, flow_accumulation_mfd, D8AccumulationOptions, DecayFactor,
+};
+pub use common::{
+    is_close, RasterBand, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS, ROW_OFFSETS,
+};
+pub use distance::{distance_to_channel_d8, distance_to_channel_mfd, DISTANCE_NODATA};
+pub use error::{Error, Result};
+pub use fill::{fill_pits, FillOptions};
+pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
+pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};

@@ -1,0 +1,240 @@
+//! `extract_streams_d8` and `extract_streams_mfd`.
+//!
+//! D8 streams are a threshold on the accumulation, block-local and parallel over tiles. MFD
+//! streams are traced upstream from outlets over the accumulation and directions (serial, in
+//! tile order, as pygeoprocessing does): pixels at or above the threshold become streams, pixels
+//! at or above `trace_threshold_proportion` of it are provisional and become streams only when
+//! a stream pixel upstream flows through them; provisional pixels left over become 0.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use pgp_core::{DataType, Raster, Window};
+use pgp_exec::{Executor, RemoteOp};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{
+    is_close, neighbour, same_size, scratch_dir, write_grid, RasterBand, Ticker,
+    IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
+};
+use crate::error::{Error, Result};
+use crate::grid::{cache_budget, tile_windows, Grid, TILE};
+
+/// Stream rasters' nodata.
+pub const STREAM_NODATA: u8 = 255;
+
+/// numpy's `isclose` (NaN is never close; equal values, infinities included, always are).
+fn numpy_isclose(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-8 + 1e-5 * b.abs()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ThresholdJob {
+    path: std::path::PathBuf,
+    band: usize,
+    window: Window,
+    nodata: Option<f64>,
+    threshold: f64,
+}
+
+struct ThresholdOp;
+
+impl RemoteOp for ThresholdOp {
+    const NAME: &'static str = "pgp.routing.stream_threshold";
+    type Args = ThresholdJob;
+    type Output = Vec<u8>;
+    fn run(job: ThresholdJob) -> std::result::Result<Vec<u8>, String> {
+        let raster = Raster::open(&job.path).map_err(|e| e.to_string())?;
+        let block = raster
+            .read_as::<f64>(job.band, job.window)
+            .map_err(|e| e.to_string())?;
+        Ok(block
+            .iter()
+            .map(|&a| {
+                if job.nodata.is_some_and(|n| numpy_isclose(a, n)) {
+                    STREAM_NODATA
+                } else {
+                    u8::from(a > job.threshold)
+                }
+            })
+            .collect())
+    }
+}
+
+pgp_exec::register_op!(ThresholdOp);
+
+/// Streams where the D8 accumulation in `flow_accum` exceeds `threshold` (strictly, as
+/// pygeoprocessing): Byte 1 stream, 0 not, 255 where the accumulation is nodata.
+pub fn extract_streams_d8(
+    flow_accum: &RasterBand,
+    threshold: f64,
+    target: &Path,
+    exec: &Executor,
+) -> Result<()> {
+    let (_, info) = flow_accum.open()?;
+    let (cols, rows) = info.raster_size;
+    let nodata = flow_accum.nodata(&info);
+    let mut streams = Grid::<u8>::new(
+        cols,
+        rows,
+        STREAM_NODATA,
+        cache_budget(),
+        &scratch_dir(target),
+    );
+    let windows: Vec<Window> = tile_windows(cols, rows).map(|(_, w)| w).collect();
+    let mut ticker = Ticker::start("extract_streams_d8", "tiles", windows.len());
+    let jobs = windows.iter().map(|w| ThresholdJob {
+        path: flow_accum.path.clone(),
+        band: flow_accum.band,
+        window: *w,
+        nodata,
+        threshold,
+    });
+    for (tile, result) in exec.map_ordered_op::<ThresholdOp>(jobs).enumerate() {
+        let values = result?;
+        let w = windows[tile];
+        let data = streams.tile_mut(tile);
+        for r in 0..w.height {
+            data[r * TILE..r * TILE + w.width]
+                .copy_from_slice(&values[r * w.width..(r + 1) * w.width]);
+        }
+        ticker.advance(1);
+    }
+    drop(ticker);
+    write_grid(
+        &mut streams,
+        &info,
+        target,
+        DataType::U8,
+        Some(f64::from(STREAM_NODATA)),
+        |v: u8| v,
+    )
+}
+
+/// MFD streams from the accumulation `flow_accum` and directions `flow_dir`: pixels reached
+/// upstream from an outlet whose accumulation is at least `threshold`, continuing through
+/// pixels of at least `trace_threshold_proportion * threshold` that lead to more stream.
+pub fn extract_streams_mfd(
+    flow_accum: &RasterBand,
+    flow_dir: &RasterBand,
+    threshold: f64,
+    target: &Path,
+    trace_threshold_proportion: f64,
+    _exec: &Executor,
+) -> Result<()> {
+    if !(0.0..=1.0).contains(&trace_threshold_proportion) {
+        return Err(Error::invalid(
+            "trace_threshold_proportion",
+            format!("should be in the range [0.0, 1.0], got {trace_threshold_proportion}"),
+        ));
+    }
+    let (accum_raster, info) = flow_accum.open()?;
+    let (dir_raster, dir_info) = flow_dir.open()?;
+    same_size(flow_accum, &info, flow_dir, &dir_info)?;
+    let (cols, rows) = info.raster_size;
+    let accum_nodata = flow_accum.nodata(&info).unwrap_or(IMPROBABLE_FLOAT_NODATA);
+    let dir_nodata = flow_dir.nodata(&dir_info).map_or(0, |v| v as i32);
+    let scratch = scratch_dir(target);
+    let budget = cache_budget();
+    let mut accum = Grid::<f64>::from_raster(
+        accum_raster,
+        flow_accum.band,
+        accum_nodata,
+        budget * 8 / 13,
+        &scratch,
+    );
+    let mut dirs =
+        Grid::<i32>::from_raster(dir_raster, flow_dir.band, 0, budget * 4 / 13, &scratch);
+    let mut streams = Grid::<u8>::new(cols, rows, STREAM_NODATA, budget / 13, &scratch);
+    let trace_threshold = trace_threshold_proportion * threshold;
+    let mut open: VecDeque<(usize, usize)> = VecDeque::new();
+    let mut backtrace: VecDeque<(usize, usize)> = VecDeque::new();
+    let windows: Vec<_> = tile_windows(cols, rows).collect();
+    let mut ticker = Ticker::start("extract_streams_mfd", "tiles", windows.len());
+    for (_, w) in windows {
+        for y in w.y_off..w.y_off + w.height {
+            for x in w.x_off..w.x_off + w.width {
+                let a = accum.get(x, y);
+                if is_close(a, accum_nodata) || streams.get(x, y) != STREAM_NODATA {
+                    continue;
+                }
+                streams.set(x, y, 0);
+                if a < threshold {
+                    continue;
+                }
+                let code = dirs.get(x, y);
+                let outlet = (0..8).any(|d| {
+                    (code >> (d * 4)) & 0xF != 0
+                        && match neighbour(x, y, d, cols, rows) {
+                            None => true,
+                            Some((xn, yn)) => accum.get(xn, yn) == accum_nodata,
+                        }
+                });
+                if outlet {
+                    open.push_back((x, y));
+                    streams.set(x, y, 1);
+                }
+                while let Some((xo, yo)) = open.pop_front() {
+                    for i in 0..8 {
+                        let Some((xs, ys)) = neighbour(xo, yo, i, cols, rows) else {
+                            continue;
+                        };
+                        let code = dirs.get(xs, ys);
+                        if code == dir_nodata
+                            || (code >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF == 0
+                        {
+                            continue;
+                        }
+                        let s = streams.get(xs, ys);
+                        if s == 1 || s == 2 {
+                            continue;
+                        }
+                        let a = accum.get(xs, ys);
+                        if a >= threshold {
+                            streams.set(xs, ys, 1);
+                            open.push_back((xs, ys));
+                            backtrace.push_back((xs, ys));
+                            while let Some((xb, yb)) = backtrace.pop_front() {
+                                let code = dirs.get(xb, yb);
+                                for k in 0..8 {
+                                    if (code >> (k * 4)) & 0xF == 0 {
+                                        continue;
+                                    }
+                                    let Some((xk, yk)) = neighbour(xb, yb, k, cols, rows) else {
+                                        continue;
+                                    };
+                                    if streams.get(xk, yk) == 2 {
+                                        streams.set(xk, yk, 1);
+                                        backtrace.push_back((xk, yk));
+                                    }
+                                }
+                            }
+                        } else if a >= trace_threshold {
+                            streams.set(xs, ys, 2);
+                            open.push_back((xs, ys));
+                        }
+                    }
+                }
+            }
+        }
+        ticker.advance(1);
+        accum.status()?;
+        dirs.status()?;
+    }
+    drop(ticker);
+    streams.status()?;
+    write_grid(
+        &mut streams,
+        &info,
+        target,
+        DataType::U8,
+        Some(f64::from(STREAM_NODATA)),
+        |v: u8| {
+            if v == 2 {
+                0
+            } else {
+                v
+            }
+        },
+    )
+}
