@@ -331,6 +331,10 @@ pub fn write_report(
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, html)?;
-    std::fs::rename(&tmp, path)
+    let written = std::fs::write(&tmp, html).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk leaves a truncated temporary: never leave it behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
