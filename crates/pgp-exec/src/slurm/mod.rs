@@ -411,7 +411,7 @@ impl SlurmPoolBuilder {
     pub fn build(self) -> Result<SlurmPool> {
         if crate::worker::forgot_run_if_worker() {
             return Err(ExecError::NotInWorkerMode {
-                var: crate::process::protocol::WORKER_ENV,
+                var: crate::process::protocol::WORKER_ENV.into(),
             });
         }
         let current = std::env::current_exe().ok();
