@@ -17,7 +17,8 @@
 //! its blocks on the graph's own pool ([`GraphOp::run_on`]), shared with the other tasks in
 //! flight, and GDAL's compression threads follow that pool's size; on the synchronous executor
 //! everything runs on one thread; in a worker process of a process pool, an operation runs on
-//! that process alone. The executor is not part of a task's key: it changes how fast an output
+//! that process alone, and in a Slurm worker on the CPUs of its job
+//! ([`pgp_exec::worker::executor`]). The executor is not part of a task's key: it changes how fast an output
 //! is made, never what it is.
 
 use std::collections::BTreeMap;
@@ -59,8 +60,8 @@ impl RemoteOp for CalcNode {
     type Args = ExpressionJob;
     type Output = ();
     fn run(job: ExpressionJob) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        Self::run_on(job, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(job, &pgp_exec::worker::executor())
     }
 }
 
@@ -114,8 +115,8 @@ impl RemoteOp for AlignNode {
     type Args = AlignArgs;
     type Output = ();
     fn run(a: AlignArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        Self::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -188,8 +189,8 @@ impl RemoteOp for WarpNode {
     type Args = WarpArgs;
     type Output = ();
     fn run(a: WarpArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        Self::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -313,8 +314,8 @@ impl RemoteOp for ReclassifyNode {
     type Args = ReclassifyArgs;
     type Output = ();
     fn run(a: ReclassifyArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        Self::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -388,8 +389,8 @@ impl RemoteOp for ZonalNode {
     type Args = ZonalArgs;
     type Output = ();
     fn run(a: ZonalArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        Self::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -444,8 +445,8 @@ impl RemoteOp for ConvolveNode {
     type Args = ConvolveArgs;
     type Output = ();
     fn run(a: ConvolveArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        Self::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm).
+        Self::run_on(a, &pgp_exec::worker::executor())
     }
 }
 

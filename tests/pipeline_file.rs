@@ -79,7 +79,7 @@ args = {{ inputs = ["@first", "@first.0"], suffix = "2", target = "{o2}" }}
         o2 = d.join("two.txt").display()
     );
     let p = Pipeline::load(write_pipeline(d, &body)).unwrap();
-    assert_eq!(p.executor.unwrap().to_string(), "threading:2");
+    assert_eq!(p.executor.as_ref().unwrap().to_string(), "threading:2");
     assert_eq!(
         p.tasks[1].args["inputs"][0],
         d.join("one.txt").display().to_string()

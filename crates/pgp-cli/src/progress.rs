@@ -281,3 +281,57 @@ struct Nothing;
 impl ProgressTicker for Nothing {
     fn advance(&mut self, _units: u64) {}
 }
+
+/// A one-line status shown with the bars (for `pgp run` on Slurm: the allocations), printed as a
+/// line when it changes in lines mode, and logged as JSON with `-v`.
+pub struct Status {
+    what: String,
+    bar: Option<ProgressBar>,
+    last: String,
+}
+
+impl Status {
+    /// A status line labelled `what`.
+    pub fn start(what: &str) -> Status {
+        let bar = match sink() {
+            Sink::Bars(multi) => {
+                let bar = multi.add(ProgressBar::new_spinner());
+                if let Ok(style) = ProgressStyle::with_template("{prefix:>24} {msg}") {
+                    bar.set_style(style);
+                }
+                bar.set_prefix(what.to_string());
+                Some(bar)
+            }
+            _ => None,
+        };
+        Status {
+            what: what.to_string(),
+            bar,
+            last: String::new(),
+        }
+    }
+
+    /// Shows `text` if it differs from what is shown.
+    pub fn set(&mut self, text: String) {
+        if text == self.last {
+            return;
+        }
+        match (&self.bar, sink()) {
+            (Some(bar), _) => bar.set_message(text.clone()),
+            (None, Sink::Lines) => eprintln!("pgp: {}: {text}", self.what),
+            _ => {}
+        }
+        if VERBOSE.get().copied().unwrap_or(false) {
+            log_line(serde_json::json!({"event": "status", "what": self.what, "status": text}));
+        }
+        self.last = text;
+    }
+}
+
+impl Drop for Status {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

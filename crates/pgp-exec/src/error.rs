@@ -121,6 +121,12 @@ pub enum ExecError {
         /// The environment variable that marks worker processes.
         var: String,
     },
+    /// The Slurm executor could not get workers (submission refused, jobs that never start).
+    #[error("Slurm executor: {detail}")]
+    Slurm {
+        /// What Slurm said, the job's state and log where known.
+        detail: String,
+    },
     /// An I/O error outside a specific task (for example talking to a worker).
     #[error("i/o error: {0}")]
     Io(

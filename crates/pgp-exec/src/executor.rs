@@ -9,6 +9,7 @@ use crate::handle::{Handle, Signal};
 use crate::ordered::OrderedResults;
 use crate::process::ProcessPool;
 use crate::registry::{find_op, RemoteOp};
+use crate::slurm::SlurmPool;
 use crate::spec::ExecutorSpec;
 use crate::task::run_caught;
 use crate::thread_pool::ThreadPool;
@@ -42,6 +43,7 @@ enum Kind {
     Sync,
     Threads(ThreadPool),
     Processes(ProcessPool),
+    Slurm(SlurmPool),
 }
 
 fn workers_of(n: usize) -> Option<std::num::NonZeroUsize> {
@@ -82,13 +84,17 @@ impl Executor {
             ExecutorSpec::Sync => Kind::Sync,
             ExecutorSpec::Threads(_) => Kind::Threads(ThreadPool::new(spec.workers())?),
             ExecutorSpec::Processes(_) => Kind::Processes(ProcessPool::new(spec.workers())?),
+            ExecutorSpec::Slurm(slurm) => Kind::Slurm(SlurmPool::new(slurm.clone())?),
         };
-        Ok(Executor { spec: *spec, kind })
+        Ok(Executor {
+            spec: spec.clone(),
+            kind,
+        })
     }
 
     /// The spec this executor was built from (or the one that rebuilds it).
     pub fn spec(&self) -> ExecutorSpec {
-        self.spec
+        self.spec.clone()
     }
 
     /// Number of workers (1 for sync).
@@ -97,12 +103,13 @@ impl Executor {
             Kind::Sync => 1,
             Kind::Threads(pool) => pool.workers(),
             Kind::Processes(pool) => pool.workers(),
+            Kind::Slurm(pool) => pool.workers(),
         }
     }
 
-    /// False for a process pool, which only runs registered operations.
+    /// False for a process pool or Slurm workers, which only run registered operations.
     pub fn runs_closures(&self) -> bool {
-        !matches!(self.kind, Kind::Processes(_))
+        !matches!(self.kind, Kind::Processes(_) | Kind::Slurm(_))
     }
 
     /// True for the synchronous executor.
@@ -122,6 +129,14 @@ impl Executor {
     pub fn process_pool(&self) -> Option<&ProcessPool> {
         match &self.kind {
             Kind::Processes(pool) => Some(pool),
+            _ => None,
+        }
+    }
+
+    /// The Slurm pool, if this is one.
+    pub fn slurm_pool(&self) -> Option<&SlurmPool> {
+        match &self.kind {
+            Kind::Slurm(pool) => Some(pool),
             _ => None,
         }
     }
@@ -167,6 +182,7 @@ impl Executor {
     ) -> Result<Handle<O::Output>> {
         match &self.kind {
             Kind::Processes(pool) => pool.submit_after::<O>(deps, args),
+            Kind::Slurm(pool) => pool.submit_after::<O>(deps, args),
             _ => self.run_after(deps.into_iter().collect(), move || {
                 O::run(args).map_err(|message| ExecError::TaskFailed { message })
             }),
@@ -189,6 +205,7 @@ impl Executor {
     ) -> Result<Handle<Vec<u8>>> {
         match &self.kind {
             Kind::Processes(pool) => pool.submit_raw_after(deps, op_name, args),
+            Kind::Slurm(pool) => pool.submit_raw_after(deps, op_name, args),
             _ => {
                 let entry = find_op(op_name)?;
                 self.run_after(deps.into_iter().collect(), move || {
@@ -274,6 +291,14 @@ impl Executor {
                     pool.program().display()
                 ),
             }),
+            Kind::Slurm(_) => Err(ExecError::NotSendable {
+                reason: format!(
+                    "a closure cannot be sent to Slurm workers ({}); describe the work as data: \
+                     implement pgp_exec::RemoteOp for it, register it with pgp_exec::register_op!, \
+                     and call Executor::submit::<YourOp>(args)",
+                    self.spec
+                ),
+            }),
         }
     }
 }
@@ -307,6 +332,15 @@ impl From<ProcessPool> for Executor {
         Executor {
             spec: ExecutorSpec::Processes(workers_of(pool.workers())),
             kind: Kind::Processes(pool),
+        }
+    }
+}
+
+impl From<SlurmPool> for Executor {
+    fn from(pool: SlurmPool) -> Self {
+        Executor {
+            spec: ExecutorSpec::Slurm(pool.spec().clone()),
+            kind: Kind::Slurm(pool),
         }
     }
 }

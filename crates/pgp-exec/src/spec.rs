@@ -1,4 +1,4 @@
-//! Executor spec strings: `sync`, `threading[:N]`, `multiprocessing[:N]`.
+//! Executor spec strings: `sync`, `threading[:N]`, `multiprocessing[:N]`, `slurm:KEY=VALUE,...`.
 //!
 //! A spec is data: it can be stored in a pipeline file or sent to a remote worker, and turned into
 //! a live [`Executor`](crate::Executor) where it is used.
@@ -6,15 +6,18 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{ExecError, Result};
+pub use crate::slurm::spec::SlurmSpec;
 
 /// Which executor to use, as data.
 ///
 /// Parsed case-insensitively from `sync` (or `none`), `threading[:N]` (or `threads[:N]`),
-/// `multiprocessing[:N]` (or `processes[:N]`). Without `N` a pool gets one worker per available
+/// `multiprocessing[:N]` (or `processes[:N]`), `slurm[:KEY=VALUE,...]` (see [`SlurmSpec`] for the
+/// keys). Without `N` a pool gets one worker per available
 /// core, resolved where the executor is built (so a stored `threading` adapts to the machine
 /// that runs it). [`Display`](fmt::Display) prints the canonical form, which parses back to the
 /// same spec; serde stores it as that string.
@@ -26,7 +29,7 @@ use crate::error::{ExecError, Result};
 /// assert_eq!(spec.workers(), 4);
 /// assert!("threading:0".parse::<ExecutorSpec>().is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum ExecutorSpec {
     /// Run every task on the calling thread, at submission.
     #[default]
@@ -35,11 +38,26 @@ pub enum ExecutorSpec {
     Threads(Option<NonZeroUsize>),
     /// A process pool with this many worker processes (`None`: one per available core).
     Processes(Option<NonZeroUsize>),
+    /// Pilot worker jobs on a Slurm cluster, started with `sbatch` (see [`SlurmSpec`]).
+    Slurm(SlurmSpec),
 }
 
-/// Number of cores this process may use (at least 1).
+/// Cores granted by the job this process runs in, when it is a Slurm pilot (0: none).
+static GRANTED_CORES: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of cores this process may use (at least 1): inside a Slurm pilot the CPUs of its job
+/// (a cluster without CPU binding would otherwise report the whole node), else what the OS
+/// allows this process.
 pub fn available_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+    match GRANTED_CORES.load(Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        granted => granted,
+    }
+}
+
+/// Makes [`available_cores`] report the CPUs of this process's Slurm job.
+pub(crate) fn grant_cores(cores: usize) {
+    GRANTED_CORES.store(cores, Ordering::Relaxed);
 }
 
 impl ExecutorSpec {
@@ -51,6 +69,7 @@ impl ExecutorSpec {
             ExecutorSpec::Threads(n) | ExecutorSpec::Processes(n) => {
                 n.map_or_else(available_cores, NonZeroUsize::get)
             }
+            ExecutorSpec::Slurm(slurm) => slurm.workers(),
         }
     }
 
@@ -58,10 +77,17 @@ impl ExecutorSpec {
     pub fn is_processes(&self) -> bool {
         matches!(self, ExecutorSpec::Processes(_))
     }
+
+    /// True for workers in Slurm jobs, which (like a process pool) only run registered
+    /// operations.
+    pub fn is_slurm(&self) -> bool {
+        matches!(self, ExecutorSpec::Slurm(_))
+    }
 }
 
 const ACCEPTED: &str = "expected `sync`, `none`, `threading`, `threading:N`, `multiprocessing`, \
-                        `multiprocessing:N` or `processes:N`, with N a whole number of at least 1";
+                        `multiprocessing:N`, `processes:N` (N a whole number of at least 1) or \
+                        `slurm:workers=N,cpus=N,mem=SIZE,time=WALLTIME,partition=NAME`";
 
 fn invalid(input: &str, reason: impl Into<String>) -> ExecError {
     ExecError::InvalidSpec {
@@ -91,6 +117,17 @@ impl FromStr for ExecutorSpec {
 
     fn from_str(input: &str) -> Result<Self> {
         let trimmed = input.trim();
+        // Slurm values (partition names, sbatch options) keep their case.
+        if let Some((kind, keys)) = trimmed.split_once(':') {
+            if kind.eq_ignore_ascii_case("slurm") {
+                return SlurmSpec::parse_keys(keys)
+                    .map(ExecutorSpec::Slurm)
+                    .map_err(|reason| invalid(input, reason));
+            }
+        }
+        if trimmed.eq_ignore_ascii_case("slurm") {
+            return Ok(ExecutorSpec::Slurm(SlurmSpec::default()));
+        }
         let lower = trimmed.to_ascii_lowercase();
         let (kind, count) = match lower.split_once(':') {
             Some((kind, count)) => (kind, Some(count)),
@@ -124,6 +161,10 @@ impl fmt::Display for ExecutorSpec {
             ExecutorSpec::Sync => return f.write_str("sync"),
             ExecutorSpec::Threads(n) => ("threading", n),
             ExecutorSpec::Processes(n) => ("multiprocessing", n),
+            ExecutorSpec::Slurm(slurm) if *slurm == SlurmSpec::default() => {
+                return f.write_str("slurm")
+            }
+            ExecutorSpec::Slurm(slurm) => return write!(f, "slurm:{slurm}"),
         };
         match count {
             Some(n) => write!(f, "{kind}:{n}"),
@@ -164,6 +205,16 @@ mod tests {
             ("threads:2", ExecutorSpec::Threads(nz(2))),
             ("multiprocessing", ExecutorSpec::Processes(None)),
             ("multiprocessing:3", ExecutorSpec::Processes(nz(3))),
+            ("slurm", ExecutorSpec::Slurm(SlurmSpec::default())),
+            ("SLURM:", ExecutorSpec::Slurm(SlurmSpec::default())),
+            (
+                "Slurm:workers=2,partition=Big",
+                ExecutorSpec::Slurm(SlurmSpec {
+                    workers: nz(2),
+                    partition: Some("Big".into()),
+                    ..SlurmSpec::default()
+                }),
+            ),
             ("PROCESSES:7", ExecutorSpec::Processes(nz(7))),
             (" threading:4 ", ExecutorSpec::Threads(nz(4))),
         ];
@@ -185,6 +236,9 @@ mod tests {
             "fibers",
             "",
             "threading:99999999999999999999999999",
+            "slurm:workers=0",
+            "slurm:mem=lots",
+            "slurm:--output=x.log",
         ] {
             match bad.parse::<ExecutorSpec>() {
                 Err(ExecError::InvalidSpec { input, reason }) => {
@@ -236,14 +290,24 @@ mod tests {
             Just(ExecutorSpec::Sync),
             count.clone().prop_map(ExecutorSpec::Threads),
             count.prop_map(ExecutorSpec::Processes),
+            (
+                proptest::option::of(1usize..64),
+                proptest::option::of(1u64..100_000)
+            )
+                .prop_map(|(w, mem_mb)| ExecutorSpec::Slurm(SlurmSpec {
+                    workers: w.and_then(NonZeroUsize::new),
+                    mem_mb,
+                    ..SlurmSpec::default()
+                })),
         ]
     }
 
     /// Spells a spec with a random alias and random letter case.
-    fn spelled(spec: ExecutorSpec, alias: bool, upper_mask: u64) -> String {
-        let (kind, count) = match spec {
+    fn spelled(spec: &ExecutorSpec, alias: bool, upper_mask: u64) -> String {
+        let (kind, count) = match *spec {
             ExecutorSpec::Sync => (if alias { "none" } else { "sync" }, None),
             ExecutorSpec::Threads(n) => (if alias { "threads" } else { "threading" }, n),
+            ExecutorSpec::Slurm(_) => return spec.to_string(),
             ExecutorSpec::Processes(n) => (
                 if alias {
                     "processes"
@@ -274,7 +338,7 @@ mod tests {
         #[test]
         fn print_then_parse_round_trips(spec in any_spec()) {
             let text = spec.to_string();
-            prop_assert_eq!(text.parse::<ExecutorSpec>().unwrap(), spec);
+            prop_assert_eq!(text.parse::<ExecutorSpec>().unwrap(), spec.clone());
             let json = serde_json::to_string(&spec).unwrap();
             prop_assert_eq!(json, format!("\"{text}\""));
         }
@@ -283,10 +347,10 @@ mod tests {
         fn any_spelling_parses_and_prints_canonically(
             spec in any_spec(), alias in any::<bool>(), mask in any::<u64>()
         ) {
-            let text = spelled(spec, alias, mask);
+            let text = spelled(&spec, alias, mask);
             let parsed: ExecutorSpec = text.parse().unwrap();
+            prop_assert_eq!(parsed.to_string(), spelled(&spec, false, 0));
             prop_assert_eq!(parsed, spec);
-            prop_assert_eq!(parsed.to_string(), spelled(spec, false, 0));
         }
 
         #[test]

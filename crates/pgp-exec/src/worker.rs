@@ -35,6 +35,12 @@ static IN_WORKER: AtomicBool = AtomicBool::new(false);
 /// closes the pipe, then exits the process. Otherwise returns immediately (cheap: one
 /// environment lookup).
 pub fn run_if_worker() {
+    if let Some(run_dir) = crate::slurm::pilot::run_dir_from_env() {
+        // A Slurm pilot: the same protocol over an authenticated socket to the driver.
+        IN_WORKER.store(true, Ordering::SeqCst);
+        IN_SLURM_JOB.store(true, Ordering::SeqCst);
+        std::process::exit(crate::slurm::pilot::run(&run_dir));
+    }
     if !marked_as_worker() {
         return;
     }
@@ -60,6 +66,25 @@ pub fn run_if_worker() {
 /// True inside a process serving as a pool worker.
 pub fn is_worker() -> bool {
     IN_WORKER.load(Ordering::SeqCst)
+}
+
+static IN_SLURM_JOB: AtomicBool = AtomicBool::new(false);
+
+/// The executor an operation runs its own blocks on when it runs as a task in this process
+/// (a registered operation's [`RemoteOp::run`](crate::RemoteOp::run)): in a Slurm worker, threads
+/// on the CPUs of its job (the job is the task's budget); anywhere else the synchronous one (in
+/// a process-pool worker the pool's processes are the budget). Built once per process.
+pub fn executor() -> crate::Executor {
+    static IN_JOB: std::sync::OnceLock<crate::Executor> = std::sync::OnceLock::new();
+    if !IN_SLURM_JOB.load(Ordering::SeqCst) {
+        return crate::Executor::sync();
+    }
+    IN_JOB
+        .get_or_init(|| {
+            crate::Executor::threads(crate::available_cores())
+                .unwrap_or_else(|_| crate::Executor::sync())
+        })
+        .clone()
 }
 
 /// True if the environment marks this process as a worker but [`run_if_worker`] was not
@@ -105,6 +130,17 @@ fn codec(error: bincode::Error) -> ExecError {
 
 fn serve(heartbeat: Option<Duration>) -> crate::Result<()> {
     let (input, output) = take_protocol_pipes()?;
+    serve_on(input, output, heartbeat)
+}
+
+/// Greets the pool on `output`, then answers every request read from `input` until it ends.
+/// Process-pool workers serve on their pipes, Slurm pilots on their socket to the driver.
+/// With `heartbeat`, a thread sends a beat at that interval while a request runs.
+pub(crate) fn serve_on(
+    input: impl io::Read,
+    output: impl io::Write + Send + 'static,
+    heartbeat: Option<Duration>,
+) -> crate::Result<()> {
     let mut input = BufReader::new(input);
     let output = Arc::new(Mutex::new(BufWriter::new(output)));
     let hello = Hello {

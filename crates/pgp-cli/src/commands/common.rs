@@ -16,7 +16,8 @@ use crate::output::outln;
 /// `--executor SPEC`, shared by every operation subcommand.
 #[derive(Debug, clap::Args)]
 pub struct ExecutorArg {
-    /// Executor: sync, threading[:N] or multiprocessing[:N] (default: threading, all cores).
+    /// Executor: sync, threading[:N], multiprocessing[:N] or slurm:workers=N,... (default:
+    /// threading, all cores).
     #[arg(long, value_name = "SPEC", value_parser = parse_executor_spec)]
     executor: Option<ExecutorSpec>,
 }
@@ -24,7 +25,7 @@ pub struct ExecutorArg {
 impl ExecutorArg {
     /// Build the executor (a thread pool on every core when no spec was given).
     pub fn build(&self) -> Result<Executor, String> {
-        let spec = self.executor.unwrap_or(ExecutorSpec::Threads(None));
+        let spec = self.executor.clone().unwrap_or(ExecutorSpec::Threads(None));
         Executor::from_spec(&spec).map_err(|e| format!("--executor {spec}: {e}"))
     }
 }

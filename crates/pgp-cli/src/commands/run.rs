@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use pgp::exec::{Executor, ExecutorSpec};
+use pgp::exec::{Executor, ExecutorSpec, SlurmPool};
 use pgp::graph::{Event, Graph, GraphError, LockWait, PlanAction};
 use pgp::pipeline::{Pipeline, PipelineError};
 
@@ -19,7 +19,8 @@ pub struct RunArgs {
     /// Where the cache records live (default: `.pgp` beside the pipeline file).
     #[arg(long)]
     workspace: Option<PathBuf>,
-    /// Executor spec: sync, threading[:N], multiprocessing[:N] (default: the file's, else `threading`).
+    /// Executor spec: sync, threading[:N], multiprocessing[:N], slurm:workers=N,cpus=N,mem=16G,...
+    /// (default: the file's, else `threading`).
     #[arg(long)]
     executor: Option<String>,
     /// Print what would run and why, run nothing.
@@ -167,6 +168,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
             super::report::note_event(&mut recs, e, at);
         }
     });
+    let slurm_pool = executor.slurm_pool().cloned();
     let (pipeline, graph) = open(
         &file,
         &workspace,
@@ -195,7 +197,9 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         }
         tasks.0 = Some(bar);
     }
+    let watcher = slurm_pool.map(AllocationWatcher::start);
     let result = graph.join();
+    drop(watcher);
     if let Ok(mut tasks) = tasks_done.lock() {
         tasks.0.take();
     }
@@ -325,4 +329,65 @@ fn event_json(e: &Event) -> serde_json::Value {
             serde_json::json!({"event": "warning", "message": message})
         }
     }
+}
+
+/// Shows a Slurm pool's jobs (pending, running, their ids) next to the task progress while a
+/// pipeline runs.
+struct AllocationWatcher {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AllocationWatcher {
+    fn start(pool: SlurmPool) -> AllocationWatcher {
+        use std::sync::atomic::Ordering;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut status = crate::progress::Status::start("slurm");
+            while !stopping.load(Ordering::Relaxed) {
+                let jobs = pool.allocations();
+                if !jobs.is_empty() {
+                    status.set(describe_allocations(&jobs));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        });
+        AllocationWatcher {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for AllocationWatcher {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `2 busy, 1 idle, 1 pending (jobs 12 13 14 15)`: live jobs by what they do, then their ids.
+fn describe_allocations(jobs: &[pgp::exec::Allocation]) -> String {
+    let final_state = |s: &str| !matches!(s, "SUBMITTED" | "PENDING" | "RUNNING" | "CONFIGURING");
+    let busy = jobs.iter().filter(|a| a.busy).count();
+    let idle = jobs.iter().filter(|a| a.connected && !a.busy).count();
+    let waiting: Vec<&pgp::exec::Allocation> = jobs
+        .iter()
+        .filter(|a| !a.connected && !final_state(&a.state))
+        .collect();
+    let ended = jobs.len() - busy - idle - waiting.len();
+    let live: Vec<String> = jobs
+        .iter()
+        .filter(|a| a.connected || !final_state(&a.state))
+        .map(|a| a.job_id.to_string())
+        .collect();
+    let mut parts = vec![format!("{busy} busy"), format!("{idle} idle")];
+    parts.push(format!("{} pending", waiting.len()));
+    if ended > 0 {
+        parts.push(format!("{ended} ended"));
+    }
+    format!("{} (jobs {})", parts.join(", "), live.join(" "))
 }

@@ -13,24 +13,24 @@ use crate::process::worker_process::{self, CallError, LaunchConfig, WorkerProces
 use crate::task::{enter_pool, Permit};
 
 /// A queued call: what to run and where its result goes.
-pub(super) struct RemoteJob {
-    pub(super) op: String,
-    pub(super) args: Vec<u8>,
-    pub(super) sink: Box<dyn Sink>,
+pub(crate) struct RemoteJob {
+    pub(crate) op: String,
+    pub(crate) args: Vec<u8>,
+    pub(crate) sink: Box<dyn Sink>,
 }
 
 /// Type-erased receiver of a call's encoded result.
-pub(super) trait Sink: Send {
+pub(crate) trait Sink: Send {
     fn try_start(&self) -> bool;
     fn cancel_requested(&self) -> bool;
     fn finish(self: Box<Self>, op: &str, result: Result<Vec<u8>>);
 }
 
-pub(super) struct TypedSink<T: Send + 'static> {
-    pub(super) completer: Completer<T>,
-    pub(super) decode: fn(Vec<u8>) -> std::result::Result<T, String>,
+pub(crate) struct TypedSink<T: Send + 'static> {
+    pub(crate) completer: Completer<T>,
+    pub(crate) decode: fn(Vec<u8>) -> std::result::Result<T, String>,
     /// Held until the task is finished, so the in-flight limit counts it.
-    pub(super) _permit: Permit,
+    pub(crate) _permit: Permit,
 }
 
 impl<T: Send + 'static> Sink for TypedSink<T> {
@@ -142,18 +142,7 @@ impl Driver {
     }
 
     fn reply_to_result(&self, op: &str, outcome: Outcome) -> Result<Vec<u8>> {
-        match outcome {
-            Outcome::Ok(bytes) => Ok(bytes),
-            Outcome::Failed(failure) => Err(failure.into_error(op)),
-            Outcome::Panicked(message) => Err(ExecError::Panicked { message }),
-            Outcome::UnknownOp => Err(ExecError::UnknownOp {
-                name: op.to_string(),
-                where_: format!(" in worker program {}", self.config.program.display()),
-            }),
-            Outcome::DuplicateOp => Err(ExecError::DuplicateOp {
-                name: op.to_string(),
-            }),
-        }
+        outcome_to_result(op, outcome, &self.config.program)
     }
 
     fn replace(&mut self) -> Option<WorkerProcess> {
@@ -179,5 +168,25 @@ impl Driver {
         if let Some(slot) = self.pids.lock().get_mut(self.index) {
             *slot = pid;
         }
+    }
+}
+
+/// A worker's reply as the task's result; `program` names the worker for an unknown operation.
+pub(crate) fn outcome_to_result(
+    op: &str,
+    outcome: Outcome,
+    program: &std::path::Path,
+) -> Result<Vec<u8>> {
+    match outcome {
+        Outcome::Ok(bytes) => Ok(bytes),
+        Outcome::Failed(failure) => Err(failure.into_error(op)),
+        Outcome::Panicked(message) => Err(ExecError::Panicked { message }),
+        Outcome::UnknownOp => Err(ExecError::UnknownOp {
+            name: op.to_string(),
+            where_: format!(" in worker program {}", program.display()),
+        }),
+        Outcome::DuplicateOp => Err(ExecError::DuplicateOp {
+            name: op.to_string(),
+        }),
     }
 }

@@ -3,7 +3,7 @@
 //! See the crate README for the protocol (handshake, framing, death detection, backpressure,
 //! cancellation).
 
-mod driver;
+pub(crate) mod driver;
 pub(crate) mod protocol;
 mod worker_process;
 

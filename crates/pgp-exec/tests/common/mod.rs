@@ -3,3 +3,4 @@
 
 pub mod ops;
 pub mod runner;
+pub mod slurm;
