@@ -83,7 +83,6 @@ fn a_stopped_worker_becomes_an_error_naming_it() {
         .position(|&p| p == pid)
         .expect("the victim is one of the pool's workers");
     signal(pid, libc::SIGSTOP);
-    let started = Instant::now();
     if !victim.wait_timeout(Duration::from_secs(60)) {
         signal(pid, libc::SIGKILL);
         panic!("a stopped worker stalled the task for 60 s");
@@ -110,7 +109,6 @@ fn a_stopped_worker_becomes_an_error_naming_it() {
         }
         other => panic!("expected Unresponsive, got {other:?}"),
     }
-    assert!(started.elapsed() >= Duration::from_millis(400));
     // The stuck worker was killed (not left stopped) and replaced: the pool serves again.
     let deadline = Instant::now() + Duration::from_secs(20);
     while process_exists(pid) || pool.worker_pids().len() < 2 {
