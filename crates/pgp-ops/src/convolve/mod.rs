@@ -144,7 +144,7 @@ pub fn convolve_2d(
     .nodata(Some(target_nodata));
     let mut sink = Sink::create(target.as_ref(), &out_spec, Some(tile))?;
     let windows = block_windows((cols, rows), tile, 0);
-    let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data));
+    let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data)?);
     let layout = sink.layout();
     let datatype = options.target_datatype;
     let run = run_token();
