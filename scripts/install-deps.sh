@@ -7,7 +7,9 @@ export DEBIAN_FRONTEND=noninteractive
 # libgdal-dev: the GDAL library the gdal crate links (Debian bookworm ships 3.6.2, whose bindings
 # the gdal-sys crate carries, so no bindgen/clang is needed); gdal-bin: gdalinfo, used by tests to
 # check our raster info against GDAL's own; pkg-config: how gdal-sys finds the library.
-PKGS=(libgdal-dev gdal-bin pkg-config)
+# chromium: the run report's test renders the page headless and looks for the thumbnails in the
+# screenshot (about a minute to install; the test skips with a message where it is absent).
+PKGS=(libgdal-dev gdal-bin pkg-config chromium)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

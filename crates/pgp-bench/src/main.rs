@@ -18,6 +18,7 @@ mod report;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -51,7 +52,8 @@ struct RunArgs {
     /// Also run the Python peers (needs the venv made by bench/peer-setup.sh).
     #[arg(long)]
     peer: bool,
-    /// Python of the peers' virtual environment.
+    /// Python of the peers' virtual environment (default: `$PGP_PEER_VENV/bin/python`, else
+    /// `~/.cache/pgp-peer/venv/bin/python`: where bench/peer-setup.sh installs them).
     #[arg(long, env = "PGP_PEER_PYTHON")]
     peer_python: Option<PathBuf>,
     /// Where data and outputs go.
@@ -201,8 +203,41 @@ fn child_measurement(mut cmd: Command, what: &str) -> AnyResult<Measurement> {
     Ok(serde_json::from_str(line)?)
 }
 
+/// The peers' Python and where that choice came from: `--peer-python` (or `PGP_PEER_PYTHON`),
+/// else the virtual environment bench/peer-setup.sh installs into, by the script's own rule
+/// (`$PGP_PEER_VENV`, default `~/.cache/pgp-peer/venv`).
+fn peer_python(
+    explicit: Option<&Path>,
+    venv: Option<&OsStr>,
+    home: Option<&OsStr>,
+) -> (PathBuf, &'static str) {
+    if let Some(python) = explicit {
+        return (python.to_path_buf(), "--peer-python / PGP_PEER_PYTHON");
+    }
+    match venv.filter(|v| !v.is_empty()) {
+        Some(venv) => (Path::new(venv).join("bin/python"), "PGP_PEER_VENV"),
+        None => (
+            Path::new(home.unwrap_or_default()).join(".cache/pgp-peer/venv/bin/python"),
+            "the default virtual environment",
+        ),
+    }
+}
+
 fn drive(args: &RunArgs) -> AnyResult<()> {
     let load_at_start = report::load_average();
+    let (python, python_from) = peer_python(
+        args.peer_python.as_deref(),
+        std::env::var_os("PGP_PEER_VENV").as_deref(),
+        std::env::var_os("HOME").as_deref(),
+    );
+    // Before any data is generated: a missing peer is a setup error, not a case failure.
+    if args.peer && !python.exists() {
+        return Err(format!(
+            "the peers' Python {} ({python_from}) does not exist; run bench/peer-setup.sh",
+            python.display()
+        )
+        .into());
+    }
     let data = ensure_data(&args.out, args.size)?;
     let selected: Vec<&cases::Case> = match &args.cases {
         None => cases::ALL.iter().collect(),
@@ -213,10 +248,6 @@ fn drive(args: &RunArgs) -> AnyResult<()> {
     };
     let me = std::env::current_exe()?;
     let peer_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/peer_cases.py");
-    let python = args.peer_python.clone().unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").unwrap_or_default();
-        Path::new(&home).join(".cache/pgp-peer/venv/bin/python")
-    });
     let mut rows = Vec::new();
     for case in selected {
         let out_root = args
@@ -386,6 +417,33 @@ fn remove_outputs(dir: &Path) {
     if let Err(e) = std::fs::remove_dir_all(dir) {
         if e.kind() != std::io::ErrorKind::NotFound {
             eprintln!("could not delete {}: {e}", dir.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_python_follows_peer_setup_rule() {
+        let home = Some(OsStr::new("/home/u"));
+        let venv = Some(OsStr::new("/opt/peers"));
+        let explicit = Path::new("/usr/bin/python3");
+        assert_eq!(
+            peer_python(Some(explicit), venv, home).0,
+            PathBuf::from("/usr/bin/python3")
+        );
+        assert_eq!(
+            peer_python(None, venv, home),
+            (PathBuf::from("/opt/peers/bin/python"), "PGP_PEER_VENV")
+        );
+        // peer-setup.sh's `${PGP_PEER_VENV:-...}`: empty counts as unset.
+        for unset in [None, Some(OsStr::new(""))] {
+            assert_eq!(
+                peer_python(None, unset, home).0,
+                PathBuf::from("/home/u/.cache/pgp-peer/venv/bin/python")
+            );
         }
     }
 }

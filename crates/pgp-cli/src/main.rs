@@ -52,6 +52,8 @@ enum Command {
     ZonalStats(commands::zonal::ZonalArgs),
     /// Convolve a raster with a kernel raster.
     Convolve(commands::convolve::ConvolveArgs),
+    /// Draw one band of a raster as a PNG, read at reduced resolution (overviews when present).
+    Quicklook(commands::quicklook::QuicklookArgs),
 }
 
 impl Command {
@@ -66,6 +68,7 @@ impl Command {
             Command::Warp(_) => "warp",
             Command::ZonalStats(_) => "zonal-stats",
             Command::Convolve(_) => "convolve",
+            Command::Quicklook(_) => "quicklook",
         }
     }
 }
@@ -110,6 +113,7 @@ fn main() -> ExitCode {
         Command::Warp(args) => commands::warp::run(args),
         Command::ZonalStats(args) => commands::zonal::run(args),
         Command::Convolve(args) => commands::convolve::run(args),
+        Command::Quicklook(args) => commands::quicklook::run(args),
     };
     // The reader of stdout left (`pgp ... | head`): the work is done and nobody wants the rest.
     let result = match result {

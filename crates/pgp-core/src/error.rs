@@ -8,7 +8,10 @@ use crate::DataType;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, and with which input.
-#[derive(Debug, thiserror::Error)]
+///
+/// Serialisable, so an error raised in a worker process reaches the caller as the same variant
+/// it would be on a thread.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Error {
     /// The path does not exist.
@@ -121,6 +124,7 @@ pub enum Error {
         path: PathBuf,
         /// The underlying error.
         #[source]
+        #[serde(with = "io_error_serde")]
         source: std::io::Error,
     },
 }
@@ -159,5 +163,25 @@ fn gdal_message(err: &gdal::errors::GdalError) -> String {
         GdalError::CplError { msg, .. } if !msg.is_empty() => msg.clone(),
         GdalError::NullPointer { msg, .. } if !msg.is_empty() => msg.clone(),
         other => other.to_string(),
+    }
+}
+
+/// `std::io::Error` across a process boundary: an OS error by its code (which gives back its
+/// kind and message), any other by its message.
+pub mod io_error_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serialise as `(os error code, message)`.
+    pub fn serialize<S: Serializer>(e: &std::io::Error, s: S) -> Result<S::Ok, S::Error> {
+        (e.raw_os_error(), e.to_string()).serialize(s)
+    }
+
+    /// The error back from `(os error code, message)`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<std::io::Error, D::Error> {
+        let (code, message) = <(Option<i32>, String)>::deserialize(d)?;
+        Ok(match code {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::other(message),
+        })
     }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 ///
 /// Errors that come out of a task ([`ExecError::Panicked`], [`ExecError::TaskFailed`],
 /// [`ExecError::WorkerDied`], [`ExecError::Cancelled`], ...) are delivered to whoever waits on the
-/// task's [`Handle`](crate::Handle); the pool itself keeps working.
-#[derive(Debug, thiserror::Error)]
+/// task's [`Handle`](crate::Handle); the pool itself keeps working. Serialisable, so work that
+/// runs in a worker process can hand an error back as the variant it is.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ExecError {
     /// An executor spec string could not be parsed.
     #[error("invalid executor spec {input:?}: {reason}")]
@@ -21,7 +22,7 @@ pub enum ExecError {
     #[error("a {kind} executor needs at least 1 worker, got {requested}")]
     InvalidWorkerCount {
         /// `threading` or `multiprocessing`.
-        kind: &'static str,
+        kind: String,
         /// The count asked for.
         requested: usize,
     },
@@ -72,7 +73,7 @@ pub enum ExecError {
         /// How long it had been silent.
         silence: Duration,
         /// The environment variable that sets the deadline.
-        env: &'static str,
+        env: String,
     },
     /// The task was cancelled before it produced a result.
     #[error("task was cancelled")]
@@ -118,17 +119,42 @@ pub enum ExecError {
     )]
     NotInWorkerMode {
         /// The environment variable that marks worker processes.
-        var: &'static str,
+        var: String,
     },
     /// An I/O error outside a specific task (for example talking to a worker).
     #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(
+        #[from]
+        #[serde(with = "wire::io_error")]
+        std::io::Error,
+    ),
     /// Arguments or results could not be encoded or decoded.
     #[error("encoding error: {0}")]
     Codec(String),
     /// The pool has shut down and accepts no more work.
     #[error("the executor has shut down")]
     ShutDown,
+}
+
+/// The fields that do not serialise as they are.
+mod wire {
+
+    /// `std::io::Error` as `(os error code, message)`: the code gives back kind and message.
+    pub mod io_error {
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        pub fn serialize<S: Serializer>(e: &std::io::Error, s: S) -> Result<S::Ok, S::Error> {
+            (e.raw_os_error(), e.to_string()).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<std::io::Error, D::Error> {
+            let (code, message) = <(Option<i32>, String)>::deserialize(d)?;
+            Ok(match code {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::other(message),
+            })
+        }
+    }
 }
 
 /// Result type of this crate.

@@ -57,7 +57,7 @@ impl ThreadPoolBuilder {
     pub fn build(self) -> Result<ThreadPool> {
         if self.workers == 0 {
             return Err(ExecError::InvalidWorkerCount {
-                kind: "threading",
+                kind: "threading".into(),
                 requested: 0,
             });
         }

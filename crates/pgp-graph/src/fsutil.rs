@@ -23,18 +23,26 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    let mut results = atomic_write_group(dir, &[(path, bytes)]);
+    let mut results = atomic_write_group(dir, &[(path, bytes)], true);
     results.pop().unwrap_or(Ok(()))
 }
 
-/// [`atomic_write`] of many files of one directory at once, with the same guarantee for each
-/// file: every temporary file is written and fsynced, then each is renamed into place, then the
-/// directory is fsynced once for all of them (a group commit). One result per file, in order; a
-/// file whose result is an error was not put in place, or its rename may not be durable.
-pub fn atomic_write_group(dir: &Path, files: &[(&Path, &[u8])]) -> Vec<io::Result<()>> {
+/// [`atomic_write`] of many files of one directory at once (a group commit): every temporary
+/// file is written (and fsynced if `sync_each`), then each is renamed into place, then the
+/// directory is fsynced once for all of them. One result per file, in order; a file whose
+/// result is an error was not put in place, or its rename may not be durable.
+///
+/// Without `sync_each`, a power failure can leave a renamed file with incomplete content, so
+/// only files that check themselves ([`frame`]) may skip it: a torn one is then recognised and
+/// discarded, never trusted. A crash of the process alone never tears a file either way.
+pub fn atomic_write_group(
+    dir: &Path,
+    files: &[(&Path, &[u8])],
+    sync_each: bool,
+) -> Vec<io::Result<()>> {
     let temps: Vec<io::Result<std::path::PathBuf>> = files
         .iter()
-        .map(|(path, bytes)| write_temp(dir, path, bytes))
+        .map(|(path, bytes)| write_temp(dir, path, bytes, sync_each))
         .collect();
     let mut results: Vec<io::Result<()>> = temps
         .into_iter()
@@ -56,8 +64,9 @@ pub fn atomic_write_group(dir: &Path, files: &[(&Path, &[u8])]) -> Vec<io::Resul
     results
 }
 
-/// Writes and fsyncs a temporary sibling of `path` in `dir`; removed again on failure.
-fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<std::path::PathBuf> {
+/// Writes (and fsyncs, if `sync`) a temporary sibling of `path` in `dir`; removed again on
+/// failure.
+fn write_temp(dir: &Path, path: &Path, bytes: &[u8], sync: bool) -> io::Result<std::path::PathBuf> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -70,7 +79,10 @@ fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<std::path::Pa
     let written = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()
+        if sync {
+            f.sync_all()?;
+        }
+        Ok(())
     })();
     match written {
         Ok(()) => Ok(tmp),
@@ -79,6 +91,24 @@ fn write_temp(dir: &Path, path: &Path, bytes: &[u8]) -> io::Result<std::path::Pa
             Err(e)
         }
     }
+}
+
+/// Asks the kernel to start writing `path`'s dirty pages to disk without waiting, so that a
+/// later fsync finds little left to do. Only a hint: errors are ignored (the fsync reports them).
+pub fn start_writeback(path: &Path) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        if let Ok(file) = File::open(path) {
+            // SAFETY: the descriptor is open for the duration of the call; the call reads nothing
+            // from our memory.
+            unsafe {
+                libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
 }
 
 /// Flushes a file's data and metadata to disk.

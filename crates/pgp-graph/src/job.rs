@@ -1,12 +1,13 @@
-//! What a worker does for one task: check it, run it through temporary outputs and put the
-//! outputs in place. Recording is left to the [recorder](crate::recorder), which waits for many
-//! outputs to settle at once instead of each worker sleeping for its own.
+//! What a worker does for one task: check it and run it through temporary outputs. Putting the
+//! outputs in place and recording them is left to the [recorder](crate::recorder), so the
+//! worker's slot is not spent waiting for disks (fsync) or for outputs to settle; the worker
+//! only starts the outputs' writeback, so that the recorder's fsync finds little left to do.
 
 use crate::ctx::Ctx;
 use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
-use crate::fsutil::{sync_dir, sync_file};
+use crate::fsutil::{start_writeback, sync_dir, sync_file};
 use crate::plan::{judge, prepare, Prepared, RunReason, TaskDef, Verdict};
 use crate::registry::OpVtable;
 use crate::task::TaskIo;
@@ -38,15 +39,29 @@ pub struct Completion {
 /// How a task ended: well, or with an error after some time.
 pub type Outcome = Result<Completion, (TaskError, Duration)>;
 
-/// A task that ran and whose outputs are in place, waiting to be hashed and recorded.
+/// A task that ran: its outputs are complete under their temporary paths, to be put in place,
+/// hashed and recorded.
 pub struct Installed {
     pub def: Arc<TaskDef>,
     pub prepared: Prepared,
     pub result: Vec<u8>,
     pub start: Instant,
-    /// The directories the outputs were renamed into; not yet fsynced (the recorder does that
-    /// once per directory for a whole group, before any record of the group is written).
+    temps: TempOutputs,
+    /// The directories the outputs were renamed into, once they were; not yet fsynced (the
+    /// recorder does that once per directory for a whole group, before any record of the
+    /// group is written).
     pub dirs: Vec<PathBuf>,
+}
+
+impl Installed {
+    /// Puts the outputs in place: fsync each temporary file, rename it over the final path,
+    /// remove the temporary directories. The renames are made durable later ([`sync_dirs`]).
+    pub fn put_in_place(&mut self, ctx: &Ctx) -> Result<(), TaskError> {
+        let installed = install_outputs(ctx, &self.def, &self.temps.temps);
+        self.temps.discard();
+        self.dirs = installed?;
+        Ok(())
+    }
 }
 
 /// Where a job got to on its worker.
@@ -166,22 +181,35 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
     });
 
     let temps = TempOutputs::create(def)?;
-    let result = run_body(ctx, def, work, &temps.temps);
-    let installed = result.and_then(|value| Ok((value, install_outputs(ctx, def, &temps.temps)?)));
-    temps.discard();
-    let (result, dirs) = installed?;
+    let result = run_body(ctx, def, work, &temps.temps)
+        .and_then(|value| check_outputs(def, &temps.temps).map(|()| value));
+    let result = match result {
+        Ok(value) => value,
+        Err(e) => {
+            temps.discard();
+            return Err(e);
+        }
+    };
 
     match prepared {
-        Some(prepared) => Ok(JobEnd::Installed(Installed {
-            def: Arc::clone(def),
-            prepared,
-            result,
-            start,
-            dirs,
-        })),
+        Some(prepared) => {
+            for temp in &temps.temps {
+                start_writeback(temp);
+            }
+            Ok(JobEnd::Installed(Installed {
+                def: Arc::clone(def),
+                prepared,
+                result,
+                start,
+                temps,
+                dirs: Vec::new(),
+            }))
+        }
         None => {
-            // Transient: nothing is recorded, so the renames are made durable here.
-            sync_dirs(&dirs)?;
+            // Transient: nothing is recorded, so the outputs are put in place here.
+            let installed = install_outputs(ctx, def, &temps.temps);
+            temps.discard();
+            sync_dirs(&installed?)?;
             ctx.emit(Event::Finished {
                 task: def.name.clone(),
                 duration: start.elapsed(),
@@ -227,10 +255,8 @@ fn run_body(ctx: &Ctx, def: &TaskDef, work: Work, temps: &[PathBuf]) -> Result<V
     }
 }
 
-/// Moves finished temporary outputs into place: fsync each file, rename it over the final path.
-/// Returns the directories renamed into, which must be fsynced before the task is recorded.
-fn install_outputs(ctx: &Ctx, def: &TaskDef, temps: &[PathBuf]) -> Result<Vec<PathBuf>, TaskError> {
-    let mut dirs: Vec<PathBuf> = Vec::new();
+/// Checks that the task wrote every output, as a regular file, to its temporary path.
+fn check_outputs(def: &TaskDef, temps: &[PathBuf]) -> Result<(), TaskError> {
     for (temp, out) in temps.iter().zip(&def.outputs) {
         let err = |message: String| TaskError::Output {
             path: out.clone(),
@@ -246,6 +272,19 @@ fn install_outputs(ctx: &Ctx, def: &TaskDef, temps: &[PathBuf]) -> Result<Vec<Pa
                 )))
             }
         }
+    }
+    Ok(())
+}
+
+/// Moves finished temporary outputs into place: fsync each file, rename it over the final path.
+/// Returns the directories renamed into, which must be fsynced before the task is recorded.
+fn install_outputs(ctx: &Ctx, def: &TaskDef, temps: &[PathBuf]) -> Result<Vec<PathBuf>, TaskError> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (temp, out) in temps.iter().zip(&def.outputs) {
+        let err = |message: String| TaskError::Output {
+            path: out.clone(),
+            message,
+        };
         sync_file(temp).map_err(|e| err(format!("fsync failed: {e}")))?;
         fs::rename(temp, out).map_err(|e| err(format!("rename into place failed: {e}")))?;
         ctx.memo.forget(out);

@@ -3,9 +3,11 @@
 //! A task's outputs can only be hashed into trusted memo entries once they are older than the
 //! filesystem's timestamp resolution (the racy-timestamp rule, see [`crate::memo`]): on a
 //! fine-grained filesystem up to [`FINE_WINDOW`](crate::memo::FINE_WINDOW) after they were
-//! written. Instead of every worker sleeping through that wait, a worker hands the installed task
-//! here and takes the next one; the recorder thread waits for the earliest deadline and then
-//! records every task whose outputs have settled by then, as one group:
+//! written. Instead of every worker sleeping through that wait (and through the fsyncs before
+//! it), a worker hands the task that ran here and takes the next one. The recorder puts the
+//! outputs in place as they arrive (fsync each file, rename it over the final path), waits for
+//! the earliest settle deadline, and then records every task whose outputs have settled by then
+//! (and those that arrived while it waited), as one group:
 //!
 //! 1. each output directory of the group is fsynced once (the renames become durable);
 //! 2. each output is hashed (through the memo, so the next run trusts it);
@@ -29,10 +31,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Outputs above this many bytes in one group are hashed on several threads.
 const PARALLEL_HASH_BYTES: u64 = 8 << 20;
+
+/// How many threads put outputs in place at once (they mostly wait for fsync, not for a CPU).
+const FSYNC_THREADS: usize = 8;
+
+/// The longest a settled task waits for others to join its group.
+const MAX_LINGER: Duration = Duration::from_millis(20);
 
 /// A running recorder thread. Dropping the last [`Recorder::sender`] and calling
 /// [`Recorder::finish`] records what is left and stops it.
@@ -70,38 +78,114 @@ struct Waiting {
     due: Instant,
     id: usize,
     task: Installed,
+    /// Why its outputs could not be put in place.
+    failed: Option<TaskError>,
 }
 
 fn run(ctx: &Ctx, rx: &Receiver<(usize, Installed)>, done: &dyn Fn(Vec<(usize, Outcome)>)) {
     let mut waiting: Vec<Waiting> = Vec::new();
     let mut open = true;
+    // How long the last group took to commit. A settled task waits about as long for others to
+    // settle and join its group: a commit costs a few fsyncs whatever its size, so when commits
+    // are slow, bigger groups keep the recorder from falling behind the workers.
+    let mut linger = Duration::ZERO;
     while open || !waiting.is_empty() {
-        let first = match waiting.iter().map(|w| w.due).min() {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(due) if open => rx.recv_deadline(due),
+        let next = waiting.iter().map(|w| w.due).min();
+        match next {
+            None => match rx.recv() {
+                Ok(item) => {
+                    let mut items = vec![item];
+                    items.extend(rx.try_iter());
+                    waiting.extend(settle_all(ctx, items));
+                }
+                Err(_) => open = false,
+            },
             Some(due) => {
-                std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                Err(RecvTimeoutError::Timeout)
+                if open {
+                    open = receive_until(ctx, rx, due, &mut waiting);
+                } else {
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
             }
-        };
-        match first {
-            Ok(item) => waiting.push(settle_deadline(ctx, item)),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => open = false,
         }
-        waiting.extend(rx.try_iter().map(|item| settle_deadline(ctx, item)));
+        if !waiting.iter().any(|w| w.due <= Instant::now()) {
+            continue;
+        }
+        if open && !linger.is_zero() {
+            open = receive_until(ctx, rx, Instant::now() + linger, &mut waiting);
+        }
         let now = Instant::now();
         let (due, later): (Vec<Waiting>, Vec<Waiting>) =
             waiting.into_iter().partition(|w| w.due <= now);
         waiting = later;
-        if !due.is_empty() {
-            done(record_group(ctx, due));
+        let began = Instant::now();
+        done(record_group(ctx, due));
+        linger = began.elapsed().min(MAX_LINGER);
+    }
+}
+
+/// Takes tasks handed over until `until`; false once every sender is gone.
+fn receive_until(
+    ctx: &Ctx,
+    rx: &Receiver<(usize, Installed)>,
+    until: Instant,
+    waiting: &mut Vec<Waiting>,
+) -> bool {
+    loop {
+        match rx.recv_deadline(until) {
+            Ok(item) => {
+                let mut items = vec![item];
+                items.extend(rx.try_iter());
+                waiting.extend(settle_all(ctx, items));
+            }
+            Err(RecvTimeoutError::Timeout) => return true,
+            Err(RecvTimeoutError::Disconnected) => return false,
         }
     }
 }
 
+/// [`settle_deadline`] of many tasks, on several threads: putting outputs in place is mostly
+/// waiting for the disk (fsync), and waits overlap.
+fn settle_all(ctx: &Ctx, items: Vec<(usize, Installed)>) -> Vec<Waiting> {
+    if items.len() < 2 {
+        return items.into_iter().map(|i| settle_deadline(ctx, i)).collect();
+    }
+    let threads = items.len().min(FSYNC_THREADS);
+    let mut chunks: Vec<Vec<(usize, Installed)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        chunks[i % threads].push(item);
+    }
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|i| settle_deadline(ctx, i))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// When every output of `task` will have settled.
-fn settle_deadline(ctx: &Ctx, (id, task): (usize, Installed)) -> Waiting {
+/// Puts a handed-over task's outputs in place and computes when they will have settled (the
+/// rename changed their ctime, so only now).
+fn settle_deadline(ctx: &Ctx, (id, mut task): (usize, Installed)) -> Waiting {
+    if let Err(e) = task.put_in_place(ctx) {
+        return Waiting {
+            due: Instant::now(),
+            id,
+            task,
+            failed: Some(e),
+        };
+    }
     let now = Instant::now();
     let wait = task
         .def
@@ -115,6 +199,7 @@ fn settle_deadline(ctx: &Ctx, (id, task): (usize, Installed)) -> Waiting {
         due: now + wait,
         id,
         task,
+        failed: None,
     }
 }
 
@@ -170,7 +255,10 @@ fn hash_outputs(
     group: &[Waiting],
     dir_errors: &HashMap<PathBuf, String>,
 ) -> Vec<Result<Record, TaskError>> {
-    let one = |w: &Waiting| record_of(ctx, &w.task, dir_errors);
+    let one = |w: &Waiting| match &w.failed {
+        Some(e) => Err(e.clone()),
+        None => record_of(ctx, &w.task, dir_errors),
+    };
     let bytes: u64 = group
         .iter()
         .flat_map(|w| &w.task.def.outputs)

@@ -229,7 +229,10 @@ impl Store {
             .iter()
             .filter_map(|(path, bytes)| Some((path.as_path(), bytes.as_ref().ok()?.as_slice())))
             .collect();
-        let mut written = atomic_write_group(&self.records, &files).into_iter();
+        // Records are framed with a checksum, so a record torn by a power failure is recognised
+        // and discarded (its task reruns): one fsync of the directory is enough for the group.
+        // Their tasks' outputs were made durable before any of them was written.
+        let mut written = atomic_write_group(&self.records, &files, false).into_iter();
         encoded
             .into_iter()
             .map(|(_, bytes)| match bytes {

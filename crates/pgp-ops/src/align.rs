@@ -22,8 +22,7 @@ use crate::geom::{
 };
 use crate::vector_ops::ScratchFile;
 use crate::warp::{
-    rasterize_mask, run_warp_job, OverviewLevel, ResampleMethod, WarpJob, WarpMask, WarpOp,
-    WarpPath,
+    rasterize_mask, OverviewLevel, ResampleMethod, WarpJob, WarpMask, WarpOp, WarpPath,
 };
 use crate::{Error, Result};
 
@@ -470,23 +469,12 @@ fn run_jobs(
     let mut results: Vec<Option<WarpPath>> = vec![None; jobs.len()];
     let mut progress = Tracker::start("align_and_resize_raster_stack", "rasters", jobs.len());
     let mut finished = |_| progress.tick();
-    if executor.runs_closures() {
-        let mut handles = Vec::new();
-        for &i in &order {
-            let job = jobs[i].clone();
-            handles.push(executor.spawn(move || run_warp_job(&job))?);
-        }
-        for (&i, r) in order.iter().zip(wait_all_notify(handles, &mut finished)?) {
-            results[i] = Some(r?);
-        }
-    } else {
-        let handles = order
-            .iter()
-            .map(|&i| executor.submit::<WarpOp>(jobs[i].clone()))
-            .collect::<pgp_exec::Result<Vec<_>>>()?;
-        for (&i, r) in order.iter().zip(wait_all_notify(handles, &mut finished)?) {
-            results[i] = Some(r);
-        }
+    let handles = order
+        .iter()
+        .map(|&i| executor.submit::<WarpOp>(jobs[i].clone()))
+        .collect::<pgp_exec::Result<Vec<_>>>()?;
+    for (&i, r) in order.iter().zip(wait_all_notify(handles, &mut finished)?) {
+        results[i] = Some(r?);
     }
     Ok(results.into_iter().flatten().collect())
 }

@@ -16,20 +16,18 @@
 //! meaningless numbers there).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use ndarray::Array2;
-use pgp_core::tiles::TileLayout;
 use pgp_core::{
     block_windows, temporary_sibling, with_pixel_type, BandStatistics, DataType, Nodata,
-    OutputRaster, Pixel, Raster, RasterDriver, RasterPool, Window,
+    OutputRaster, Pixel, Raster, RasterDriver, Window,
 };
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{
-    forget_read_blocks, map_blocks, remote_error, spec_like, with_compression_threads,
-    BlockResults, DirtyBlocks, Payload, Sink,
+use crate::runtime::{
+    self, forget_read_blocks, register_block_op, spec_like, with_compression_threads, BlockOp,
+    Computed, DirtyBlocks, Handles, RasterTarget, RemoteBlockOp, Runner, Windows,
 };
 use crate::{Error, Result};
 
@@ -100,23 +98,21 @@ pub fn distance_transform_edt(
         );
         let spec = spec_like(&info, DataType::U32, &temp_driver).nodata(None);
         let mut out = OutputRaster::create(&down.0, &spec)?;
-        let jobs = strips.clone().into_iter().map(|window| RegionJob {
+        let runner = Runner::new(RegionOp {
             path: base.to_path_buf(),
             band,
             nodata,
-            window,
         });
-        let pool = Arc::new(RasterPool::new([base.to_path_buf()]));
-        let regions = map_blocks::<RegionOp, _, _>(
+        let regions = runtime::map(
             exec,
             "distance_transform_edt (regions)",
-            jobs,
-            move |job| pool.with(|r| job.run(&r[0])).map_err(Into::into),
-        );
+            &runner,
+            strips.clone().into_iter(),
+        )?;
         let mut carry = vec![NONE; cols];
         let mut dirty = DirtyBlocks::new();
         for (w, region) in strips.iter().zip(regions) {
-            let region = region?;
+            let region = region?.side;
             let mut g = vec![0u32; region.len()];
             for (g_row, region_row) in g.chunks_mut(cols).zip(region.chunks(cols)) {
                 for ((gv, &is_region), up) in g_row.iter_mut().zip(region_row).zip(carry.iter_mut())
@@ -145,24 +141,12 @@ pub fn distance_transform_edt(
         &with_compression_threads(&options.driver, exec),
     )
     .nodata(Some(DISTANCE_NODATA));
-    let mut sink = Sink::create(target, &spec, Some((cols, strip_rows)))?;
-    let layout = sink.layout();
     let g_down = Raster::open(&down.0)?;
     let mut below = vec![NONE; cols];
-    let mut read_error: Option<Error> = None;
-    let jobs = strips.iter().rev().map_while(|w| {
-        let strip = match g_down.read::<u32>(1, *w) {
-            Ok(s) => {
-                // Read once: keep its blocks out of GDAL's cache.
-                forget_read_blocks(&g_down, 1, *w);
-                s
-            }
-            Err(e) => {
-                read_error = Some(e.into());
-                return None;
-            }
-        };
-        let mut g = strip.into_raw_vec_and_offset().0;
+    let strip = |w: Window| -> Result<RowsItem> {
+        let mut g = g_down.read::<u32>(1, w)?.into_raw_vec_and_offset().0;
+        // Read once: keep its blocks out of GDAL's cache.
+        forget_read_blocks(&g_down, 1, w);
         for r in (0..w.height).rev() {
             let row = &mut g[r * cols..(r + 1) * cols];
             for (v, b) in row.iter_mut().zip(below.iter_mut()) {
@@ -177,29 +161,29 @@ pub fn distance_transform_edt(
                 *v = (*v).min(up);
             }
         }
-        Some(RowsJob {
-            window: *w,
-            g,
-            cols,
-            sampling: (sx, sy),
-            layout,
-        })
-    });
+        Ok(RowsItem { window: w, g })
+    };
     let mut stats = Moments::default();
-    // Each worker (thread or process) compresses its own strip when the output takes raw tiles.
-    let results: BlockResults<'_, (Window, Payload, Moments)> =
-        map_blocks::<RowsOp, _, _>(exec, "distance_transform_edt", jobs, RowsJob::run);
-    for result in results {
-        let (window, payload, strip_stats) = result?;
-        sink.write(window, &payload)?;
+    let target = RasterTarget {
+        operation: "distance_transform_edt",
+        path: target,
+        spec: &spec,
+    };
+    let windows = Windows::Given {
+        step: Some((cols, strip_rows)),
+        windows: strips.into_iter().rev().collect(),
+    };
+    let runner = Runner::new(RowsOp {
+        cols,
+        sampling: (sx, sy),
+    });
+    let written = runtime::write_raster(exec, &runner, target, windows, strip, |strip_stats| {
         stats.merge(&strip_stats);
-    }
-    if let Some(e) = read_error {
-        return Err(e);
-    }
+        Ok(())
+    })?;
     drop(g_down);
     let statistics = (stats.n > 0).then(|| stats.statistics());
-    sink.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
+    written.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
         Box::new(move |raster: &mut Raster| raster.set_statistics(1, s))
     }))?;
     Ok(())
@@ -304,79 +288,94 @@ impl Moments {
     }
 }
 
-/// One strip of the base raster to classify into region / not region.
+/// Classifies strips of the base raster into region / not region.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct RegionJob {
+pub(crate) struct RegionOp {
     path: PathBuf,
     band: usize,
     nodata: Option<f64>,
-    window: Window,
 }
 
-impl RegionJob {
+impl BlockOp for RegionOp {
+    type Item = Window;
     /// Row-major flags: true for region pixels (neither nodata nor 0).
-    fn run(&self, raster: &Raster) -> pgp_core::Result<Vec<bool>> {
-        let dt = raster.data_type(self.band)?;
-        Ok(with_pixel_type!(dt, T => {
+    type Side = Vec<bool>;
+    type Prepared = ();
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.path.clone()]
+    }
+
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn compute(&self, _: &(), inputs: &Handles<'_>, w: Window) -> Result<Computed<Vec<bool>>> {
+        let data = inputs.with(0, |raster| Ok(raster.read_dyn(self.band, w)?))?;
+        let flags = with_pixel_type!(data.data_type(), T => {
             let nd = Nodata::<T>::new(self.nodata);
-            raster
-                .read::<T>(self.band, self.window)?
-                .iter()
-                .map(|&v| !nd.is_nodata(v) && v.to_f64() != 0.0)
-                .collect()
-        }))
+            let typed = data
+                .into_typed::<T>()
+                .ok_or_else(|| Error::internal("pixel type changed between read and use"))?;
+            typed.iter().map(|&v| !nd.is_nodata(v) && v.to_f64() != 0.0).collect()
+        });
+        Ok(Computed::side(w, flags))
     }
 }
 
-/// Worker-process form of one region strip.
-pub(crate) struct RegionOp;
-
-impl RemoteOp for RegionOp {
+impl RemoteBlockOp for RegionOp {
     const NAME: &'static str = "pgp_ops::distance::region";
-    type Args = RegionJob;
-    type Output = Vec<bool>;
-    fn run(job: RegionJob) -> std::result::Result<Vec<bool>, String> {
-        let run = || -> Result<Vec<bool>> {
-            let raster = Raster::open(&job.path)?;
-            Ok(job.run(&raster)?)
-        };
-        run().map_err(|e| e.to_string())
-    }
 }
-pgp_exec::register_op!(RegionOp);
+register_block_op!(RegionOp);
 
 /// A strip of rows with their exact vertical distances `g` (rows, or [`NONE`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct RowsJob {
+pub(crate) struct RowsItem {
     window: Window,
     g: Vec<u32>,
-    cols: usize,
-    sampling: (f64, f64),
-    /// The output's tiles, when the worker compresses for it.
-    layout: Option<TileLayout>,
 }
 
-impl RowsJob {
-    /// The strip's distances as the output stores them (compressed when it can be), and their
-    /// moments.
-    fn run(self) -> Result<(Window, Payload, Moments)> {
-        let (window, dist, stats) = self.distances();
-        let a = Array2::from_shape_vec(window.shape(), dist)
-            .map_err(|e| Error::invalid("window", e.to_string()))?;
-        let payload = Payload::Pixels(a.into()).encoded(window, self.layout.as_ref())?;
-        Ok((window, payload, stats))
+/// Distances along rows from their vertical distances, strip by strip.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RowsOp {
+    cols: usize,
+    sampling: (f64, f64),
+}
+
+impl BlockOp for RowsOp {
+    type Item = RowsItem;
+    /// The strip's moments.
+    type Side = Moments;
+    type Prepared = ();
+
+    fn prepare(&self) -> Result<()> {
+        Ok(())
     }
 
-    fn distances(&self) -> (Window, Vec<f32>, Moments) {
-        let mut out = vec![DISTANCE_NODATA as f32; self.g.len()];
+    fn compute(&self, _: &(), _: &Handles<'_>, item: RowsItem) -> Result<Computed<Moments>> {
+        let (dist, stats) = self.distances(&item.g);
+        let a = Array2::from_shape_vec(item.window.shape(), dist)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        Ok(Computed::pixels(item.window, a, stats))
+    }
+}
+
+impl RemoteBlockOp for RowsOp {
+    const NAME: &'static str = "pgp_ops::distance::rows";
+}
+register_block_op!(RowsOp);
+
+impl RowsOp {
+    fn distances(&self, g: &[u32]) -> (Vec<f32>, Moments) {
+        let mut out = vec![DISTANCE_NODATA as f32; g.len()];
         let mut stats = Moments::default();
         let mut envelope = Envelope::with_capacity(self.cols);
-        for (g, o) in self.g.chunks(self.cols).zip(out.chunks_mut(self.cols)) {
+        for (g, o) in g.chunks(self.cols).zip(out.chunks_mut(self.cols)) {
             if envelope.row(g, self.sampling, o) {
                 stats.merge(&Moments::of(o));
             }
         }
-        (self.window, out, stats)
+        (out, stats)
     }
 }
 
@@ -436,19 +435,6 @@ impl Envelope {
         true
     }
 }
-
-/// Worker-process form of one strip of rows.
-pub(crate) struct RowsOp;
-
-impl RemoteOp for RowsOp {
-    const NAME: &'static str = "pgp_ops::distance::rows";
-    type Args = RowsJob;
-    type Output = (Window, Payload, Moments);
-    fn run(job: RowsJob) -> std::result::Result<Self::Output, String> {
-        job.run().map_err(remote_error)
-    }
-}
-pgp_exec::register_op!(RowsOp);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,10 @@
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong in an operation.
-#[derive(Debug, thiserror::Error)]
+///
+/// Serialisable: work that runs in a worker process sends its error back as it is, so a caller
+/// matches the same variant on the synchronous, thread and process executors.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Error {
     /// A data access error from pgp-core (already names its file/band).
@@ -81,6 +84,9 @@ pub enum Error {
         /// Why it is wrong.
         reason: String,
     },
+    /// A broken internal invariant (a bug in pgp, not a bad input): what did not hold.
+    #[error("internal error: {0} (this is a bug in pgp)")]
+    Internal(String),
     // --- geometry, warp, align and vector operations ---
     /// Bounding boxes that were to be intersected have no common area.
     #[error("the bounding boxes do not intersect: {boxes}")]
@@ -142,6 +148,11 @@ fn unmapped_message(path: &std::path::Path, values: &[f64], truncated: bool) -> 
 }
 
 impl Error {
+    /// An [`Error::Internal`].
+    pub fn internal(what: impl Into<String>) -> Error {
+        Error::Internal(what.into())
+    }
+
     /// An [`Error::InvalidArgument`].
     pub fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Error {
         Error::InvalidArgument {

@@ -2,7 +2,6 @@
 #![warn(missing_docs)]
 
 mod align;
-mod block_jobs;
 pub mod calc;
 pub mod convolve;
 pub mod distance;
@@ -13,6 +12,7 @@ pub mod geom;
 pub mod kernels;
 mod overviews;
 pub mod progress;
+mod runtime;
 pub mod slope;
 mod stitch;
 pub mod vector_ops;

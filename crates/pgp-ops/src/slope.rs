@@ -19,19 +19,17 @@
 //! exactly, not with `isclose`.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
-use pgp_core::tiles::TileLayout;
 use pgp_core::{
     block_windows, DataType, DynArray, Nodata, Pixel, Raster, RasterDriver, Window, LARGEST_BLOCK,
 };
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{
-    map_local, map_remote, remote_error, run_token, spec_like, with_compression_threads,
-    with_worker_raster, BlockResults, Payload, Sink,
+use crate::runtime::{
+    self, register_block_op, spec_like, with_compression_threads, BlockOp, Computed, Handles,
+    RasterTarget, RemoteBlockOp, Runner, Windows,
 };
 use crate::Result;
 
@@ -55,7 +53,6 @@ pub fn calculate_slope(
     exec: &Executor,
 ) -> Result<()> {
     let dem = dem.as_ref().to_path_buf();
-    let source = dem.clone();
     let r = Raster::open(&dem)?;
     let info = r.info()?;
     let nodata = r.nodata(band)?;
@@ -68,79 +65,69 @@ pub fn calculate_slope(
     .nodata(Some(SLOPE_NODATA));
     let windows: Vec<Window> =
         block_windows(info.raster_size, info.block_size, LARGEST_BLOCK).collect();
-    let step = windows.first().map(|w| (w.width, w.height));
-    let mut sink = Sink::create(target.as_ref(), &spec, step)?;
-    let layout = sink.layout();
-    let run = run_token();
-    let jobs = windows.into_iter().map(move |window| SlopeBlock {
-        dem: dem.clone(),
+    let op = SlopeOp {
+        dem,
         band,
-        window,
         nodata,
         pixel_size: info.pixel_size,
-        layout,
-        run,
-    });
-    let results: BlockResults<'_, (Window, Payload)> = if exec.runs_closures() {
-        // Threads share one handle on the DEM, taking turns to read: blocks overlap by one
-        // pixel, and one handle's block cache decodes each block of the DEM once. Each worker
-        // compresses its own block when the output takes raw tiles (worker processes too).
-        let shared = Arc::new(Mutex::new(Raster::open(&source)?));
-        map_local(exec, "calculate_slope", jobs, move |job: SlopeBlock| {
-            let (read, data) = {
-                let dem = shared.lock().unwrap_or_else(|p| p.into_inner());
-                job.read(&dem)?
-            };
-            job.finish(read, data)
-        })
-    } else {
-        map_remote::<SlopeBlockOp, _>(exec, "calculate_slope", jobs)
     };
-    for block in results {
-        let (window, payload) = block?;
-        sink.write(window, &payload)?;
-    }
-    sink.commit(None)
+    let target = RasterTarget {
+        operation: "calculate_slope",
+        path: target.as_ref(),
+        spec: &spec,
+    };
+    let windows = Windows::Given {
+        step: windows.first().map(|w| (w.width, w.height)),
+        windows,
+    };
+    runtime::write_raster(exec, &Runner::new(op), target, windows, Ok, |()| Ok(()))?.commit(None)
 }
 
-/// One block of slope work (serialisable for worker processes).
+/// Slope of a DEM band, block by block (serialisable for worker processes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct SlopeBlock {
+pub(crate) struct SlopeOp {
     dem: PathBuf,
     band: usize,
-    window: Window,
     nodata: Option<f64>,
     pixel_size: (f64, f64),
-    /// The output's tiles, when the worker compresses for it.
-    layout: Option<TileLayout>,
-    /// The call this block belongs to: worker processes keep the DEM open across its blocks.
-    run: u64,
 }
 
-impl SlopeBlock {
-    fn compute_block(&self, dem: &Raster) -> Result<(Window, Payload)> {
-        let (read, data) = self.read(dem)?;
-        self.finish(read, data)
+impl BlockOp for SlopeOp {
+    type Item = Window;
+    type Side = ();
+    type Prepared = ();
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.dem.clone()]
     }
 
-    /// The block's slope as the output stores it (compressed when it can be).
-    fn finish(&self, read: Window, data: DynArray) -> Result<(Window, Payload)> {
-        let (window, slope) = self.compute(read, data)?;
-        let payload = Payload::Pixels(slope.into()).encoded(window, self.layout.as_ref())?;
-        Ok((window, payload))
+    /// Each block reads one pixel around it.
+    fn halo(&self) -> usize {
+        1
     }
 
-    /// Reads the block grown by one pixel (clipped to the raster), in the band's own type. Kept
-    /// apart from [`SlopeBlock::compute`] so threads can share one dataset handle (and its block
-    /// cache) for the overlapping reads.
-    fn read(&self, dem: &Raster) -> pgp_core::Result<(Window, DynArray)> {
-        let (cols, rows) = dem.size();
-        let read = self.window.expand(1, cols, rows);
-        Ok((read, dem.read_dyn(self.band, read)?))
+    fn prepare(&self) -> Result<()> {
+        Ok(())
     }
 
-    fn compute(&self, read: Window, data: DynArray) -> pgp_core::Result<(Window, Array2<f32>)> {
-        let w = self.window;
+    fn compute(&self, _: &(), inputs: &Handles<'_>, w: Window) -> Result<Computed<()>> {
+        // The block grown by one pixel (clipped to the raster), in the band's own type.
+        let (read, data) = inputs.with(0, |dem| {
+            let (cols, rows) = dem.size();
+            let read = w.expand(1, cols, rows);
+            Ok((read, dem.read_dyn(self.band, read)?))
+        })?;
+        Ok(Computed::pixels(w, self.slope(w, read, data)?, ()))
+    }
+}
+
+impl RemoteBlockOp for SlopeOp {
+    const NAME: &'static str = "pgp_ops::slope::block";
+}
+register_block_op!(SlopeOp);
+
+impl SlopeOp {
+    fn slope(&self, w: Window, read: Window, data: DynArray) -> pgp_core::Result<Array2<f32>> {
         // Padded neighbourhood, row-major with stride `pw`: one ring of invalid cells around the
         // block (raster edges), filled from the read window. Nodata is decided in the DEM's own
         // type, as the band stores it.
@@ -189,9 +176,8 @@ impl SlopeBlock {
                 out[(r - 1) * w.width + c - 1] = percent_slope(&n, xs, ys) as f32;
             }
         }
-        let out = Array2::from_shape_vec(w.shape(), out)
-            .map_err(|e| pgp_core::Error::invalid("window", e.to_string()))?;
-        Ok((w, out))
+        Array2::from_shape_vec(w.shape(), out)
+            .map_err(|e| pgp_core::Error::invalid("window", e.to_string()))
     }
 }
 
@@ -259,19 +245,6 @@ pub(crate) fn percent_slope(n: &Neighbours, xs: f64, ys: f64) -> f64 {
     let dzdy = derivative(&terms_y, ys);
     100.0 * (dzdx * dzdx + dzdy * dzdy).sqrt()
 }
-
-/// Worker-process form of one slope block.
-pub(crate) struct SlopeBlockOp;
-
-impl RemoteOp for SlopeBlockOp {
-    const NAME: &'static str = "pgp_ops::slope::block";
-    type Args = SlopeBlock;
-    type Output = (Window, Payload);
-    fn run(job: SlopeBlock) -> std::result::Result<Self::Output, String> {
-        with_worker_raster(job.run, &job.dem, |dem| job.compute_block(dem)).map_err(remote_error)
-    }
-}
-pgp_exec::register_op!(SlopeBlockOp);
 
 #[cfg(test)]
 mod tests {

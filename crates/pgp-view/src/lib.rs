@@ -39,7 +39,7 @@ use std::path::Path;
 pub use colormap::Colormap;
 pub use encode::{encode_png, write_png};
 pub use error::{Result, ViewError};
-pub use render::{picture_size, render, Options, Picture};
+pub use render::{picture_size, render, suggest_colormap, Options, Picture, MAX_SUGGESTED_CLASSES};
 
 /// Draw the raster at `raster` and write it as a PNG at `png` (atomically). Returns what was
 /// drawn.

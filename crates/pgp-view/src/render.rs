@@ -178,6 +178,41 @@ fn cell_size(raster: &Raster, picture: (usize, usize)) -> (f64, f64) {
     )
 }
 
+/// Most distinct values an integer band may hold to be drawn as classes by
+/// [`suggest_colormap`].
+pub const MAX_SUGGESTED_CLASSES: usize = 16;
+/// Side of the sample [`suggest_colormap`] looks at.
+const SUGGEST_SAMPLE: usize = 64;
+
+/// The colormap for a picture of `band` when nobody chose one: categorical for an integer band
+/// holding at most [`MAX_SUGGESTED_CLASSES`] distinct values in a small sample (land cover,
+/// masks), else viridis.
+pub fn suggest_colormap(path: &Path, band: usize) -> Result<Colormap> {
+    let raster = Raster::open(path)?;
+    if raster.data_type(band)?.is_float() {
+        return Ok(Colormap::Viridis);
+    }
+    let size = raster.size();
+    let sample = picture_size(size, SUGGEST_SAMPLE);
+    let whole = Window::new(0, 0, size.0, size.1);
+    let (values, valid) = values_and_mask(
+        &raster.read_reduced(band, whole, sample)?,
+        raster.nodata(band)?,
+    );
+    let mut seen = BTreeSet::new();
+    for (v, _) in values.iter().zip(valid.iter()).filter(|(_, m)| **m) {
+        seen.insert(*v as i64);
+        if seen.len() > MAX_SUGGESTED_CLASSES {
+            return Ok(Colormap::Viridis);
+        }
+    }
+    Ok(if seen.is_empty() {
+        Colormap::Viridis
+    } else {
+        Colormap::Categorical
+    })
+}
+
 /// Draw band `options.band` of the raster at `path`. Reads at most the picture's pixels (from
 /// overviews when present); never reads the full resolution of a large raster.
 pub fn render(path: &Path, options: &Options) -> Result<Picture> {

@@ -312,3 +312,35 @@ fn an_all_nodata_raster_is_transparent_with_a_legend_saying_so() {
     assert_eq!(p.valid_pixels, 0);
     assert!((0..10).all(|r| (0..10).all(|c| pixel(&p, c, r)[3] == 0)));
 }
+
+#[test]
+fn integer_bands_with_few_values_are_suggested_as_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = write(
+        &dir.path().join("classes.tif"),
+        &Array2::from_shape_fn((40, 40), |(r, c)| ((r / 10 + c / 10) % 5) as u8),
+        None,
+    );
+    let ramp = write(
+        &dir.path().join("ramp.tif"),
+        &Array2::from_shape_fn((40, 40), |(r, c)| (r * 40 + c) as i16),
+        None,
+    );
+    let floats = write(
+        &dir.path().join("floats.tif"),
+        &Array2::from_elem((4, 4), 1.0f32),
+        None,
+    );
+    assert_eq!(
+        pgp_view::suggest_colormap(&classes, 1).unwrap(),
+        Colormap::Categorical
+    );
+    assert_eq!(
+        pgp_view::suggest_colormap(&ramp, 1).unwrap(),
+        Colormap::Viridis
+    );
+    assert_eq!(
+        pgp_view::suggest_colormap(&floats, 1).unwrap(),
+        Colormap::Viridis
+    );
+}

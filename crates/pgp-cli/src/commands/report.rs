@@ -298,12 +298,13 @@ pub fn write_report(
     total: f64,
     executor: &str,
     dot: &str,
+    outputs: &str,
 ) -> std::io::Result<()> {
     let count = |st: TaskState| recs.iter().filter(|r| r.state == st).count();
     let html = format!(
         r##"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pgp run: {title}</title>
-<style>body{{font-family:sans-serif;margin:2em;color:#222}} .k span{{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}}</style></head>
+<style>body{{font-family:sans-serif;margin:2em;color:#222}} .k span{{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}} {outputs_style}</style></head>
 <body>
 <h1>pgp run: {title}</h1>
 <p>{total:.3} s on <code>{executor}</code>: {ran} ran, {skipped} skipped, {failed} failed.</p>
@@ -313,6 +314,7 @@ pub fn write_report(
 <h2>Timeline</h2>
 <p>Bars that overlap ran at the same time. A skipped task's bar is the time spent checking it.</p>
 {timeline}
+{outputs}
 <details><summary>DOT</summary><pre>{dot}</pre></details>
 </body></html>
 "##,
@@ -323,11 +325,16 @@ pub fn write_report(
         graph = graph_svg(p, recs),
         timeline = timeline_svg(recs, total),
         dot = esc(dot),
+        outputs_style = super::report_outputs::OUTPUTS_STYLE,
     );
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("html.tmp");
-    std::fs::write(&tmp, html)?;
-    std::fs::rename(&tmp, path)
+    let written = std::fs::write(&tmp, html).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk leaves a truncated temporary: never leave it behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

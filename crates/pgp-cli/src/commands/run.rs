@@ -173,59 +173,75 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let report_path = workspace.join("report.html");
     let dot = graph.to_dot();
-    write_report(
+    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs);
+    // The report is secondary: the run's own result comes first, then a warning if the report
+    // could not be written (a full disk must not hide which tasks ran or failed).
+    let report = write_report(
         &report_path,
         &pipeline,
         &recs,
         elapsed,
         &spec.to_string(),
         &dot,
-    )?;
+        &outputs,
+    )
+    .map(|()| report_path.clone())
+    .map_err(|e| format!("could not write the report {}: {e}", report_path.display()));
+    let report_note = match &report {
+        Ok(path) => format!("report: {}", path.display()),
+        Err(_) => "no report".to_string(),
+    };
+    let warn_report = || {
+        if let Err(message) = &report {
+            errln!("pgp: warning: {message}");
+        }
+    };
     match result {
-        Ok(report) => {
+        Ok(run) => {
             if args.json {
                 outln!(
                     "{}",
                     serde_json::json!({
-                        "ran": report.ran, "skipped": report.skipped,
-                        "seconds": elapsed, "report": report_path,
+                        "ran": run.ran, "skipped": run.skipped,
+                        "seconds": elapsed, "report": report.as_ref().ok(),
                     })
                 )?;
             } else {
                 for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
                     outln!("{}", r.line())?;
                 }
-                if report.ran.is_empty() {
+                if run.ran.is_empty() {
                     outln!(
                         "nothing to do: all {total} task(s) up to date (skipped), {elapsed:.2} s"
                     )?;
                 } else {
                     outln!(
                         "{} task(s) ran, {} skipped, {elapsed:.2} s on {spec}",
-                        report.ran.len(),
-                        report.skipped.len()
+                        run.ran.len(),
+                        run.skipped.len()
                     )?;
                 }
-                outln!("report: {}", report_path.display())?;
+                outln!("{report_note}")?;
             }
-            for w in report.warnings {
+            for w in run.warnings {
                 errln!("pgp: warning: {w}");
             }
+            warn_report();
             Ok(())
         }
         Err(e) => {
             for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
                 errln!("{}", r.line());
             }
+            warn_report();
             let first = e
                 .failures
                 .first()
                 .map(|f| format!("task `{}`: {}", f.task, f.error))
                 .unwrap_or_default();
             Err(format!(
-                "{} task(s) failed; first: {first} (report: {})",
+                "{} task(s) failed; first: {first} ({report_note})",
                 e.failures.len(),
-                report_path.display()
             )
             .into())
         }

@@ -6,6 +6,7 @@ mod align;
 mod calc;
 mod convolve;
 mod output_paths;
+mod quicklook;
 mod stdout_pipe;
 mod util;
 mod warp;

@@ -127,7 +127,7 @@ impl Driver {
                             worker: self.index,
                             pid,
                             silence,
-                            env: super::LIVENESS_ENV,
+                            env: super::LIVENESS_ENV.to_string(),
                         },
                         CallError::Protocol(detail) => ExecError::WorkerDied {
                             op: op.clone(),

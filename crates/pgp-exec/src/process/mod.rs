@@ -167,12 +167,12 @@ impl ProcessPoolBuilder {
     pub fn build(self) -> Result<ProcessPool> {
         if crate::worker::forgot_run_if_worker() {
             return Err(ExecError::NotInWorkerMode {
-                var: protocol::WORKER_ENV,
+                var: protocol::WORKER_ENV.into(),
             });
         }
         if self.workers == 0 {
             return Err(ExecError::InvalidWorkerCount {
-                kind: "multiprocessing",
+                kind: "multiprocessing".into(),
                 requested: 0,
             });
         }

@@ -1,25 +1,22 @@
-//! The block pipeline shared by every calculator-style operation.
+//! What every calculator-style operation shares: the output side of a job, the per-block
+//! statistics and unmapped values, and the run through the block runtime.
 //!
 //! Blocks are computed on the executor (each worker reads its own blocks through its own dataset
 //! handles, computes, converts to the target type and takes the block's statistics), and
 //! written by one writer, the calling thread, in block order. So the output and its statistics
-//! are the same whatever the executor and worker count, and at most about two blocks per worker
-//! are in memory at once.
+//! are the same whatever the executor and worker count.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use pgp_core::gdal::Metadata;
-use pgp_core::{block_windows, DataType, DynArray, Raster, RasterPool, RasterSpec, Window};
+use pgp_core::{DataType, DynArray, Raster, RasterSpec, Window};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::{to_type, view_of};
 use super::stats::Moments;
-use crate::block_jobs::{Payload, Sink};
-use crate::progress::Tracker;
+use crate::runtime::{self, BlockOp, Computed, Handles, RasterTarget, Runner, Windows};
 use crate::{Error, Result};
-use pgp_core::tiles::TileLayout;
 
 /// What a calculator-style operation produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,21 +44,16 @@ pub(crate) struct Job {
     pub largest_block: usize,
 }
 
-impl Job {
-    pub fn datatype(&self) -> DataType {
-        self.spec.datatype
-    }
-}
-
-/// One computed block, already in the target type (and how worker processes send it back).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Computed {
-    pub window: Window,
-    pub data: Payload,
+/// What a calculator block gives besides its pixels (and how worker processes send it back).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct BlockStats {
     pub moments: Option<Moments>,
     /// Input values the operation had no mapping for (reclassification).
     pub unmapped: Vec<f64>,
 }
+
+/// A calculator block: pixels in the target type plus their statistics.
+pub(crate) type CalcBlock = Computed<BlockStats>;
 
 /// Convert an operation's result to the target type, check its shape, take its statistics.
 pub(crate) fn finish_block(
@@ -70,7 +62,7 @@ pub(crate) fn finish_block(
     datatype: DataType,
     nodata: Option<f64>,
     stats: bool,
-) -> Result<Computed> {
+) -> Result<CalcBlock> {
     if data.shape() != window.shape() {
         return Err(Error::BlockShape {
             window,
@@ -79,22 +71,25 @@ pub(crate) fn finish_block(
         });
     }
     let data = to_type(data, datatype);
-    let moments = stats.then(|| block_moments(&data, nodata));
-    Ok(Computed {
-        window,
-        data: Payload::Pixels(data),
-        moments,
-        unmapped: Vec::new(),
-    })
+    Ok(typed_block(window, data, nodata, stats))
 }
 
-impl Computed {
-    /// Compress the block into `layout`'s tiles (on the worker that computed it), if the
-    /// output takes raw tiles.
-    pub fn encoded(mut self, layout: Option<&TileLayout>) -> Result<Computed> {
-        self.data = self.data.encoded(self.window, layout)?;
-        Ok(self)
-    }
+/// A block already in the target type, with its statistics when `stats`.
+pub(crate) fn typed_block(
+    window: Window,
+    data: DynArray,
+    nodata: Option<f64>,
+    stats: bool,
+) -> CalcBlock {
+    let moments = stats.then(|| block_moments(&data, nodata));
+    Computed::pixels(
+        window,
+        data,
+        BlockStats {
+            moments,
+            unmapped: Vec::new(),
+        },
+    )
 }
 
 /// GDAL statistics plus the share of valid pixels, as GDAL's own statistics write them.
@@ -122,45 +117,34 @@ fn block_moments(data: &DynArray, nodata: Option<f64>) -> Moments {
     })
 }
 
-/// Create the output under a temporary name and list the block windows (pygeoprocessing's
-/// `iterblocks` over the target).
-pub(crate) fn create_output(job: &Job) -> Result<(Sink, Vec<Window>)> {
-    let mut sink = Sink::create(&job.target, &job.spec, None)?;
-    let size = (job.spec.cols, job.spec.rows);
-    let windows = block_windows(size, sink.block_size()?, job.largest_block).collect();
-    Ok((sink, windows))
-}
-
-/// Write blocks in the order they come, merge statistics, then commit the output. Any error
-/// leaves no output behind (the temporary file is removed).
-pub(crate) fn write_blocks(
+/// Run `runner` over every block of `job`'s output: write the blocks in order, merge their
+/// statistics and unmapped values, then commit the output. Any error leaves no output behind.
+pub(crate) fn run<O>(
     job: &Job,
-    mut sink: Sink,
-    n_blocks: usize,
-    results: impl Iterator<Item = Result<Computed>>,
+    exec: &Executor,
+    runner: &Runner<O>,
     check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
-) -> Result<CalcReport> {
+) -> Result<CalcReport>
+where
+    O: BlockOp<Item = Window, Side = BlockStats>,
+{
     let mut moments = Moments::default();
     let mut unmapped = Unmapped::default();
-    let mut written = 0usize;
-    for result in Tracker::start(job.operation, "blocks", n_blocks).track(results) {
-        let block = result?;
-        sink.write(block.window, &block.data)?;
-        written += 1;
-        if let Some(m) = &block.moments {
+    let target = RasterTarget {
+        operation: job.operation,
+        path: &job.target,
+        spec: &job.spec,
+    };
+    let windows = Windows::OutputBlocks {
+        largest_block: job.largest_block,
+    };
+    let written = runtime::write_raster(exec, runner, target, windows, Ok, |side| {
+        if let Some(m) = &side.moments {
             moments.merge(m);
         }
-        unmapped.extend(block.unmapped);
-    }
-    if written != n_blocks {
-        return Err(Error::invalid(
-            "blocks",
-            format!(
-                "{}: {written} of {n_blocks} blocks were computed",
-                job.target.display()
-            ),
-        ));
-    }
+        unmapped.extend(side.unmapped);
+        Ok(())
+    })?;
     check_unmapped(unmapped)?;
     let statistics = if job.stats {
         moments.statistics()
@@ -168,45 +152,45 @@ pub(crate) fn write_blocks(
         None
     };
     let valid = moments.count;
-    sink.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
+    let blocks = written.blocks;
+    written.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
         Box::new(move |raster: &mut Raster| set_statistics(raster, s, valid, job))
     }))?;
     Ok(CalcReport {
         target: job.target.clone(),
         size: (job.spec.cols, job.spec.rows),
-        blocks: written,
+        blocks,
         valid_pixels: job.stats.then_some(moments.count),
         statistics,
     })
 }
 
-/// Run a closure-style computation over every block on a sync or thread executor.
-pub(crate) fn run_local<C>(
-    job: &Job,
-    exec: &Executor,
-    raster_paths: Vec<PathBuf>,
-    compute: C,
-    check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
-) -> Result<CalcReport>
+/// A calculation given as a Rust closure over a block's input handles: runs on the synchronous
+/// and thread executors only.
+pub(crate) struct ClosureOp<F> {
+    pub inputs: Vec<PathBuf>,
+    pub compute: F,
+}
+
+impl<F> BlockOp for ClosureOp<F>
 where
-    C: Fn(&[Raster], Window) -> Result<Computed> + Send + Sync + 'static,
+    F: Fn(&Handles<'_>, Window) -> Result<CalcBlock> + Send + Sync + 'static,
 {
-    let pool = Arc::new(RasterPool::new(raster_paths));
-    pool.check()?;
-    let (sink, windows) = create_output(job)?;
-    let n = windows.len();
-    let compute = Arc::new(compute);
-    let layout = sink.layout();
-    let results = exec
-        .map_ordered(windows, move |w| {
-            pool.with(|rasters| Ok(compute(rasters, w).and_then(|c| c.encoded(layout.as_ref()))))
-        })
-        .map(|r| {
-            r.map_err(Error::from)
-                .and_then(|opened| opened.map_err(Error::from))
-                .and_then(|computed| computed)
-        });
-    write_blocks(job, sink, n, results, check_unmapped)
+    type Item = Window;
+    type Side = BlockStats;
+    type Prepared = ();
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.inputs.clone()
+    }
+
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn compute(&self, _: &(), inputs: &Handles<'_>, window: Window) -> Result<CalcBlock> {
+        (self.compute)(inputs, window)
+    }
 }
 
 /// Distinct unmapped input values seen so far, in increasing order (up to a limit).

@@ -9,12 +9,12 @@ use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::gdal_convert;
-use super::engine::{CalcReport, Computed, Job};
+use super::engine::{typed_block, CalcBlock, CalcReport, Job};
 use super::inputs::{self, CalcInput, NodataTest};
 use super::kernel::{self, KernelSpec};
-use super::stats::Moments;
 use super::{output_spec, CalcOptions};
 use crate::expr::{Binding, ExprError, Expression, InputBlock, Program};
+use crate::runtime::Handles;
 use crate::{Error, Result};
 
 /// What an expression variable is bound to. In human-readable formats (JSON, TOML) it reads as a
@@ -228,7 +228,7 @@ pub fn evaluate(
         &checked,
         datatype,
         Some(nodata),
-        crate::block_jobs::with_compression_threads(&options.calc.driver, exec),
+        crate::runtime::with_compression_threads(&options.calc.driver, exec),
     );
     let job = Job {
         operation: "evaluate",
@@ -456,12 +456,11 @@ impl PreparedExpr {
     /// The block is evaluated in chunks of [`CHUNK`] pixels: every instruction runs over one
     /// chunk, then the next chunk follows, so the registers stay in the CPU cache instead of
     /// streaming whole blocks through memory once per instruction.
-    pub fn compute(&self, rasters: &[Raster], window: Window) -> Result<Computed> {
+    pub fn compute(&self, inputs: &Handles<'_>, window: Window) -> Result<CalcBlock> {
         let n = window.area();
         let mut blocks = Vec::with_capacity(self.bands.len());
-        for (raster, (band, _)) in rasters.iter().zip(&self.bands) {
-            blocks.push(raster.read_dyn(*band, window)?);
-            crate::block_jobs::forget_read_blocks(raster, *band, window);
+        for (i, (band, _)) in self.bands.iter().enumerate() {
+            blocks.push(inputs.read_dyn(i, *band, window)?);
         }
         let data = with_pixel_type!(self.datatype, T => {
             let mut typed: Vec<T> = Vec::with_capacity(n);
@@ -479,18 +478,7 @@ impl PreparedExpr {
                 .map_err(|e| Error::invalid("window", e.to_string()))?
                 .into()
         });
-        let moments = self.stats.then(|| {
-            with_pixel_type!(self.datatype, T => {
-                super::cast::view_of::<T>(&data)
-                    .map_or_else(Moments::default, |v| Moments::of_block(v, Some(self.nodata)))
-            })
-        });
-        Ok(Computed {
-            window,
-            data: crate::block_jobs::Payload::Pixels(data),
-            moments,
-            unmapped: Vec::new(),
-        })
+        Ok(typed_block(window, data, Some(self.nodata), self.stats))
     }
 
     /// Evaluate into `out`; `Err(value)` for the first valid result `T` cannot hold.

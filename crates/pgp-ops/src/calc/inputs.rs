@@ -338,7 +338,7 @@ pub(crate) fn array_block(a: &DynArray, window: Window) -> DynArray {
 pub(crate) fn read_block_args(
     inputs: &[CalcInput],
     facts: &[RasterInput],
-    rasters: &[Raster],
+    rasters: &crate::runtime::Handles<'_>,
     window: Window,
 ) -> Result<Vec<BlockArg>> {
     let mut next_raster = 0;
@@ -346,11 +346,9 @@ pub(crate) fn read_block_args(
     for input in inputs {
         out.push(match input {
             CalcInput::Raster { band, .. } => {
-                let r = &rasters[next_raster];
                 let nodata = facts[next_raster].nodata;
+                let data = rasters.read_dyn(next_raster, *band, window)?;
                 next_raster += 1;
-                let data = r.read_dyn(*band, window)?;
-                crate::block_jobs::forget_read_blocks(r, *band, window);
                 BlockArg::Raster { data, nodata }
             }
             CalcInput::Scalar(v) => BlockArg::Scalar(*v),
@@ -362,7 +360,7 @@ pub(crate) fn read_block_args(
 
 /// How to tell nodata in a band read as `f64`: the band's nodata converted to its own type first
 /// (pgp's rule), which is exact in `f64`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub(crate) enum NodataTest {
     Nothing,
     Nan,

@@ -1,16 +1,16 @@
-//! Block computations described by data (expressions, reclassifications): the same description
-//! runs in-process on sync and thread executors and in worker processes on a process pool.
+//! Block computations described by data (expressions, reclassifications): the same value runs
+//! in-process on sync and thread executors and in worker processes on a process pool.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use pgp_core::{Raster, Window};
+use pgp_core::Window;
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use super::engine::{self, CalcReport, Computed, Job, Unmapped};
+use super::engine::{self, BlockStats, CalcBlock, CalcReport, Job, Unmapped};
 use super::expression::{ExprSpec, PreparedExpr};
 use super::reclassify::{PreparedReclass, ReclassSpec};
+use crate::runtime::{register_block_op, BlockOp, Handles, RemoteBlockOp, Runner};
 use crate::Result;
 
 /// A serialisable block computation.
@@ -26,31 +26,42 @@ pub(crate) enum Prepared {
     Reclassify(PreparedReclass),
 }
 
-impl KernelSpec {
+impl BlockOp for KernelSpec {
+    type Item = Window;
+    type Side = BlockStats;
+    type Prepared = Prepared;
+
     /// The rasters the kernel reads, in the order `compute` expects their handles.
-    pub fn raster_paths(&self) -> Vec<PathBuf> {
+    fn inputs(&self) -> Vec<PathBuf> {
         match self {
             KernelSpec::Expr(e) => e.raster_paths(),
             KernelSpec::Reclassify(r) => vec![r.path.clone()],
         }
     }
 
-    pub fn prepare(&self) -> Result<Prepared> {
+    fn prepare(&self) -> Result<Prepared> {
         Ok(match self {
             KernelSpec::Expr(e) => Prepared::Expr(e.prepare()?),
             KernelSpec::Reclassify(r) => Prepared::Reclassify(r.prepare()),
         })
     }
-}
 
-impl Prepared {
-    pub fn compute(&self, rasters: &[Raster], window: Window) -> Result<Computed> {
-        match self {
-            Prepared::Expr(e) => e.compute(rasters, window),
-            Prepared::Reclassify(r) => r.compute(rasters, window),
+    fn compute(&self, prepared: &Prepared, inputs: &Handles<'_>, w: Window) -> Result<CalcBlock> {
+        match prepared {
+            Prepared::Expr(e) => e.compute(inputs, w),
+            Prepared::Reclassify(r) => r.compute(inputs, w),
         }
     }
 }
+
+impl RemoteBlockOp for KernelSpec {
+    const NAME: &'static str = "pgp_ops::calc::chunk";
+}
+register_block_op!(KernelSpec);
+
+/// Pixels per process-pool task: large enough that the round trip is small next to the work,
+/// small enough to keep memory bounded (about 8 MB of f64 per task).
+const CHUNK_PIXELS: usize = 1 << 20;
 
 /// Run `spec` over every block of `job` on `exec` (any executor, process pools included).
 pub(crate) fn run_kernel(
@@ -59,17 +70,10 @@ pub(crate) fn run_kernel(
     exec: &Executor,
     check_unmapped: impl FnOnce(Unmapped) -> Result<()>,
 ) -> Result<CalcReport> {
-    if exec.runs_closures() {
-        let prepared = Arc::new(spec.prepare()?);
-        let paths = spec.raster_paths();
-        engine::run_local(
-            job,
-            exec,
-            paths,
-            move |rasters, w| prepared.compute(rasters, w),
-            check_unmapped,
-        )
-    } else {
-        super::remote::run_on_processes(job, spec, exec, check_unmapped)
-    }
+    engine::run(
+        job,
+        exec,
+        &Runner::new(spec).batched(CHUNK_PIXELS),
+        check_unmapped,
+    )
 }

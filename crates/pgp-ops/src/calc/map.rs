@@ -4,14 +4,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1};
-use pgp_core::{DataType, Raster, Window};
+use pgp_core::{DataType, Window};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::truncate_checked;
-use super::engine::{self, CalcReport, Job};
+use super::engine::{self, CalcReport, ClosureOp, Job};
 use super::inputs::{self, CalcInput, NodataTest};
-use super::{check_nodata_fits, output_spec, require_closures, CalcOptions};
+use super::{check_nodata_fits, output_spec, CalcOptions};
+use crate::runtime::{Handles, Runner};
 use crate::{Error, Result};
 
 /// Options of [`raster_map`].
@@ -54,7 +55,7 @@ where
     F: Fn(&[ArrayView1<'_, f64>]) -> Result<Array1<f64>> + Send + Sync + 'static,
     P: AsRef<Path>,
 {
-    require_closures(exec, "raster_map")?;
+    crate::runtime::require_closures(exec, "raster_map")?;
     let target = target.as_ref();
     let inputs: Vec<CalcInput> = rasters.iter().map(|p| CalcInput::raster(p, 1)).collect();
     let checked = inputs::check(&inputs, target)?;
@@ -78,7 +79,7 @@ where
         &checked,
         dtype,
         Some(nodata),
-        crate::block_jobs::with_compression_threads(&options.calc.driver, exec),
+        crate::runtime::with_compression_threads(&options.calc.driver, exec),
     );
     let job = Job {
         operation: "raster_map",
@@ -96,13 +97,16 @@ where
     );
     let stats = options.calc.calc_raster_stats;
     let paths = checked.rasters.iter().map(|r| r.path.clone()).collect();
-    let compute = move |rasters: &[Raster], window: Window| {
+    let compute = move |rasters: &Handles<'_>, window: Window| {
         let n = window.area();
         let mut valid = vec![true; n];
-        let mut blocks = Vec::with_capacity(rasters.len());
-        for (r, test) in rasters.iter().zip(tests.iter()) {
-            let values = r.read_as::<f64>(1, window)?.into_raw_vec_and_offset().0;
-            crate::block_jobs::forget_read_blocks(r, 1, window);
+        let mut blocks = Vec::with_capacity(tests.len());
+        for (i, test) in tests.iter().enumerate() {
+            let values = rasters.with(i, |r| {
+                let values = r.read_as::<f64>(1, window)?.into_raw_vec_and_offset().0;
+                crate::runtime::forget_read_blocks(r, 1, window);
+                Ok(values)
+            })?;
             if let Some(m) = test.mask(&values) {
                 for (a, ok) in valid.iter_mut().zip(m) {
                     *a &= ok;
@@ -153,5 +157,9 @@ where
         })?;
         engine::finish_block(window, out, dtype, Some(nodata), stats)
     };
-    engine::run_local(&job, exec, paths, compute, |_| Ok(()))
+    let runner = Runner::in_process(ClosureOp {
+        inputs: paths,
+        compute,
+    });
+    engine::run(&job, exec, &runner, |_| Ok(()))
 }

@@ -56,14 +56,13 @@ mod kernel;
 mod map;
 mod reclassify;
 mod reduce;
-mod remote;
 mod stats;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use pgp_core::{DataType, DynArray, GeoTransform, RasterDriver, RasterSpec, LARGEST_BLOCK};
-use pgp_exec::{ExecError, Executor};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 pub use engine::CalcReport;
@@ -99,22 +98,6 @@ impl Default for CalcOptions {
             driver: RasterDriver::default(),
         }
     }
-}
-
-/// Refuse a closure on an executor that cannot run closures (a process pool), before any work.
-pub(crate) fn require_closures(exec: &Executor, operation: &str) -> Result<()> {
-    if exec.runs_closures() {
-        return Ok(());
-    }
-    Err(ExecError::NotSendable {
-        reason: format!(
-            "{operation} was given a Rust closure, which cannot be sent to the process pool \
-             ({}); use a `threading` or `sync` executor, or describe the operation as data: \
-             a raster algebra expression (pgp_ops::calc::evaluate) runs on process pools",
-            exec.spec()
-        ),
-    }
-    .into())
 }
 
 /// pygeoprocessing refuses a nodata value the output type cannot hold (numpy's same-kind cast
@@ -181,14 +164,14 @@ where
     F: Fn(&Block<'_>) -> Result<A> + Send + Sync + 'static,
     A: Into<DynArray>,
 {
-    require_closures(exec, "raster_calculator")?;
+    crate::runtime::require_closures(exec, "raster_calculator")?;
     let target = target.as_ref();
     let checked = inputs::check(inputs, target)?;
     let spec = output_spec(
         &checked,
         datatype,
         nodata,
-        crate::block_jobs::with_compression_threads(&options.driver, exec),
+        crate::runtime::with_compression_threads(&options.driver, exec),
     );
     let job = engine::Job {
         operation: "raster_calculator",
@@ -201,10 +184,15 @@ where
     let facts = Arc::new(checked.rasters.clone());
     let paths = checked.rasters.iter().map(|r| r.path.clone()).collect();
     let stats = options.calc_raster_stats;
-    let compute = move |rasters: &[pgp_core::Raster], window| {
+    let compute = move |rasters: &crate::runtime::Handles<'_>, window| {
         let args = inputs::read_block_args(&inputs, &facts, rasters, window)?;
         let result = local_op(&Block::new(window, &args))?.into();
         engine::finish_block(window, result, datatype, nodata, stats)
     };
-    engine::run_local(&job, exec, paths, compute, |_| Ok(()))
+    let op = engine::ClosureOp {
+        inputs: paths,
+        compute,
+    };
+    let runner = crate::runtime::Runner::in_process(op);
+    engine::run(&job, exec, &runner, |_| Ok(()))
 }

@@ -3,15 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use pgp_core::{with_pixel_type, DataType, DynArray, Nodata, Pixel, Raster, RasterSpec, Window};
+use pgp_core::{with_pixel_type, DataType, DynArray, Nodata, Pixel, RasterSpec, Window};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::{gdal_convert, view_of};
-use super::engine::{CalcReport, Computed, Job};
+use super::engine::{typed_block, CalcBlock, CalcReport, Job};
 use super::kernel::{self, KernelSpec};
-use super::stats::Moments;
 use super::CalcOptions;
+use crate::runtime::Handles;
 use crate::{Error, Result};
 
 /// Options of [`reclassify_raster`].
@@ -116,7 +116,7 @@ pub fn reclassify_raster(
         return Err(Error::invalid("raster", "no raster input"));
     };
     let mut spec = RasterSpec::like(info, datatype);
-    spec.driver = crate::block_jobs::with_compression_threads(&options.calc.driver, exec);
+    spec.driver = crate::runtime::with_compression_threads(&options.calc.driver, exec);
     spec.nodata = vec![target_nodata];
     let job = Job {
         operation: "reclassify_raster",
@@ -210,10 +210,8 @@ impl PreparedReclass {
         }
     }
 
-    pub fn compute(&self, rasters: &[Raster], window: Window) -> Result<Computed> {
-        let raster = &rasters[0];
-        let block = raster.read_dyn(self.spec.band, window)?;
-        crate::block_jobs::forget_read_blocks(raster, self.spec.band, window);
+    pub fn compute(&self, inputs: &Handles<'_>, window: Window) -> Result<CalcBlock> {
+        let block = inputs.read_dyn(0, self.spec.band, window)?;
         let mut unmapped = Vec::new();
         let mapped: Vec<f64> = with_pixel_type!(block.data_type(), S => {
             match view_of::<S>(&block) {
@@ -232,19 +230,9 @@ impl PreparedReclass {
                 .map_err(|e| Error::invalid("window", e.to_string()))?
                 .into()
         });
-        let moments = self.spec.stats.then(|| {
-            with_pixel_type!(self.spec.datatype, T => {
-                view_of::<T>(&data).map_or_else(Moments::default, |v| {
-                    Moments::of_block(v, self.spec.target_nodata)
-                })
-            })
-        });
-        Ok(Computed {
-            window,
-            data: crate::block_jobs::Payload::Pixels(data),
-            moments,
-            unmapped,
-        })
+        let mut block = typed_block(window, data, self.spec.target_nodata, self.spec.stats);
+        block.side.unmapped = unmapped;
+        Ok(block)
     }
 
     fn map_values<S: Pixel>(

@@ -1,14 +1,14 @@
 //! [`raster_reduce`]: fold a function over the blocks of a band.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
-use pgp_core::{block_windows, Raster, RasterPool, Window, LARGEST_BLOCK};
+use pgp_core::{block_windows, Raster, Window, LARGEST_BLOCK};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::inputs::NodataTest;
-use crate::{Error, Result};
+use crate::runtime::{self, register_block_op, BlockOp, Computed, Handles, RemoteBlockOp, Runner};
+use crate::Result;
 
 /// Options of [`raster_reduce`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,10 +33,9 @@ impl Default for ReduceOptions {
 /// `band`, in block order, starting from `initializer`; returns the last aggregate.
 ///
 /// `block_values` are the block's pixels widened to `f64`, row-major, without the nodata pixels
-/// when `mask_nodata` is set. Blocks are read (and decompressed) ahead in parallel on `exec`
-/// when it runs closures; the fold itself runs on the calling thread, in block order, so the
-/// result does not depend on the executor. On a process pool blocks are read on the calling
-/// thread.
+/// when `mask_nodata` is set. Blocks are read (and decompressed) ahead in parallel on `exec`,
+/// process pools included; the fold itself runs on the calling thread, in block order, so the
+/// result does not depend on the executor.
 ///
 /// ```
 /// # use pgp_core::{DataType, GeoTransform, OutputRaster, RasterSpec};
@@ -66,17 +65,56 @@ where
 {
     let path = raster.as_ref();
     let r = Raster::open(path)?;
-    let test = if options.mask_nodata {
+    let nodata = if options.mask_nodata {
         NodataTest::new(r.data_type(band)?, r.nodata(band)?)
     } else {
         NodataTest::Nothing
     };
-    let windows: Vec<Window> =
-        block_windows(r.size(), r.block_size(band)?, options.largest_block).collect();
-    let read = move |raster: &Raster, w: Window| -> Result<Vec<f64>> {
-        let values = raster.read_as::<f64>(band, w)?.into_raw_vec_and_offset().0;
-        crate::block_jobs::forget_read_blocks(raster, band, w);
-        Ok(match test.mask(&values) {
+    let windows = block_windows(r.size(), r.block_size(band)?, options.largest_block);
+    drop(r);
+    let runner = Runner::new(ReadValues {
+        path: path.to_path_buf(),
+        band,
+        nodata,
+    });
+    let mut acc = initializer;
+    for block in runtime::map(exec, "raster_reduce", &runner, windows)? {
+        acc = function(acc, &block?.side);
+    }
+    Ok(acc)
+}
+
+/// Reads a band's valid values block by block, for [`raster_reduce`]'s fold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReadValues {
+    path: PathBuf,
+    band: usize,
+    nodata: NodataTest,
+}
+
+impl BlockOp for ReadValues {
+    type Item = Window;
+    type Side = Vec<f64>;
+    type Prepared = ();
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.path.clone()]
+    }
+
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn compute(&self, _: &(), inputs: &Handles<'_>, w: Window) -> Result<Computed<Vec<f64>>> {
+        let values = inputs.with(0, |raster| {
+            let values = raster
+                .read_as::<f64>(self.band, w)?
+                .into_raw_vec_and_offset()
+                .0;
+            runtime::forget_read_blocks(raster, self.band, w);
+            Ok(values)
+        })?;
+        let values = match self.nodata.mask(&values) {
             None => values,
             Some(m) => values
                 .into_iter()
@@ -84,23 +122,12 @@ where
                 .filter(|(_, ok)| *ok)
                 .map(|(v, _)| v)
                 .collect(),
-        })
-    };
-    let mut acc = initializer;
-    if exec.runs_closures() && !exec.is_sync() {
-        let pool = Arc::new(RasterPool::new([path]));
-        let blocks = exec.map_ordered(windows, move |w| pool.with(|rs| Ok(read(&rs[0], w))));
-        for block in blocks {
-            let values: Vec<f64> = block
-                .map_err(Error::from)
-                .and_then(|opened| opened.map_err(Error::from))
-                .and_then(|read| read)?;
-            acc = function(acc, &values);
-        }
-    } else {
-        for w in windows {
-            acc = function(acc, &read(&r, w)?);
-        }
+        };
+        Ok(Computed::side(w, values))
     }
-    Ok(acc)
 }
+
+impl RemoteBlockOp for ReadValues {
+    const NAME: &'static str = "pgp_ops::calc::reduce_values";
+}
+register_block_op!(ReadValues);

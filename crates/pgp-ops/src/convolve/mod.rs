@@ -25,18 +25,18 @@
 mod fft2;
 mod tile;
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use pgp_core::tiles::TileLayout;
-use pgp_core::{block_windows, with_pixel_type, DataType, Pixel, Raster, RasterDriver, Window};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_core::{
+    block_windows, with_pixel_type, DataType, DynArray, Pixel, Raster, RasterDriver, Window,
+};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{
-    map_local, map_remote, remote_error, run_token, spec_like, with_compression_threads,
-    with_worker_raster, BlockResults, Payload, Sink,
+use crate::runtime::{
+    self, register_block_op, spec_like, with_compression_threads, BlockOp, Computed, Handles,
+    RasterTarget, RemoteBlockOp, Runner, Windows,
 };
 use crate::{Error, Result};
 pub use tile::MAX_CONVOLVE_KERNEL_SIDE;
@@ -142,43 +142,26 @@ pub fn convolve_2d(
         &with_compression_threads(&options.driver, exec),
     )
     .nodata(Some(target_nodata));
-    let mut sink = Sink::create(target.as_ref(), &out_spec, Some(tile))?;
-    let windows = block_windows((cols, rows), tile, 0);
-    let prepared = Arc::new(Prepared::new(spec.clone(), kernel_data)?);
-    let layout = sink.layout();
-    let datatype = options.target_datatype;
-    let run = run_token();
-    let jobs = windows.map(move |window| TileJob {
-        spec: spec.clone(),
-        window,
-        datatype,
-        layout,
-        run,
-    });
-    let results: BlockResults<'_, (Window, Payload)> = if exec.runs_closures() {
-        // Threads share one handle on the signal, taking turns to read: tiles overlap by the
-        // kernel's reach, and one handle's block cache decodes each block of the signal once.
-        let shared = Arc::new(Mutex::new(Raster::open(&signal)?));
-        map_local(exec, "convolve_2d", jobs, move |job: TileJob| {
-            let input = {
-                let signal = shared.lock().unwrap_or_else(|p| p.into_inner());
-                prepared.read(&signal, job.window)?
-            };
-            job.finish(prepared.compute(job.window, input)?)
-        })
-    } else {
-        map_remote::<ConvolveTileOp, _>(exec, "convolve_2d", jobs)
+    let op = ConvolveOp {
+        spec,
+        datatype: options.target_datatype,
+        reach: kr.max(kc) / 2,
     };
-    for result in results {
-        let (window, payload) = result?;
-        sink.write(window, &payload)?;
-    }
-    sink.commit(None)
+    let target = RasterTarget {
+        operation: "convolve_2d",
+        path: target.as_ref(),
+        spec: &out_spec,
+    };
+    let windows = Windows::Given {
+        step: Some(tile),
+        windows: block_windows((cols, rows), tile, 0).collect(),
+    };
+    runtime::write_raster(exec, &Runner::new(op), target, windows, Ok, |()| Ok(()))?.commit(None)
 }
 
 /// A tile's values in the output type.
-fn typed(values: Array2<f64>, dt: DataType) -> Payload {
-    with_pixel_type!(dt, T => Payload::Pixels(values.mapv(to_pixel::<T>).into()))
+fn typed(values: Array2<f64>, dt: DataType) -> DynArray {
+    with_pixel_type!(dt, T => values.mapv(to_pixel::<T>).into())
 }
 
 /// Converts a result to the output type: floats as they are, integers rounded to nearest
@@ -209,46 +192,50 @@ fn tile_len(block: usize, kernel: usize, full: usize) -> usize {
     len.min(full).max(1)
 }
 
-/// One tile of work (serialisable for worker processes).
+/// A convolution, tile by tile (the kernel travels by path and digest).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct TileJob {
+pub(crate) struct ConvolveOp {
     spec: ConvSpec,
-    window: Window,
     /// The output's pixel type.
     datatype: DataType,
-    /// The output's tiles, when the worker compresses for it.
-    layout: Option<TileLayout>,
-    /// The call this tile belongs to: worker processes keep the signal open across its tiles.
-    run: u64,
+    /// How far the kernel reaches from its centre, in pixels.
+    reach: usize,
 }
 
-impl TileJob {
-    /// The computed tile as the output stores it: converted, and compressed when it can be.
-    fn finish(&self, values: Array2<f64>) -> Result<(Window, Payload)> {
-        let payload = typed(values, self.datatype).encoded(self.window, self.layout.as_ref())?;
-        Ok((self.window, payload))
+impl BlockOp for ConvolveOp {
+    type Item = Window;
+    type Side = ();
+    type Prepared = Prepared;
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.spec.signal.clone()]
+    }
+
+    /// Tiles overlap by the kernel's reach.
+    fn halo(&self) -> usize {
+        self.reach
+    }
+
+    fn prepare(&self) -> Result<Prepared> {
+        Prepared::load(&self.spec)
+    }
+
+    fn compute(
+        &self,
+        prepared: &Prepared,
+        inputs: &Handles<'_>,
+        w: Window,
+    ) -> Result<Computed<()>> {
+        let input = inputs.with(0, |signal| prepared.read(signal, w))?;
+        let values = prepared.compute(w, input)?;
+        Ok(Computed::pixels(w, typed(values, self.datatype), ()))
     }
 }
 
-/// Worker-process form of one tile.
-pub(crate) struct ConvolveTileOp;
-
-impl RemoteOp for ConvolveTileOp {
+impl RemoteBlockOp for ConvolveOp {
     const NAME: &'static str = "pgp_ops::convolve::tile";
-    type Args = TileJob;
-    type Output = (Window, Payload);
-    fn run(job: TileJob) -> std::result::Result<Self::Output, String> {
-        let run = || -> Result<Self::Output> {
-            let prepared = Prepared::cached(&job.spec)?;
-            let values = with_worker_raster(job.run, &job.spec.signal, |signal| {
-                prepared.tile(signal, job.window)
-            })?;
-            job.finish(values)
-        };
-        run().map_err(remote_error)
-    }
 }
-pgp_exec::register_op!(ConvolveTileOp);
+register_block_op!(ConvolveOp);
 
 #[cfg(test)]
 mod tests {

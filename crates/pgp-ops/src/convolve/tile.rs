@@ -8,7 +8,6 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use ndarray::Array2;
 use pgp_core::{with_pixel_type, DynArray, Nodata, Pixel, Raster, Window};
@@ -166,14 +165,9 @@ impl Prepared {
         })
     }
 
-    /// A prepared spec for worker processes: loaded once per process and reused while the spec
-    /// stays the same.
-    pub(crate) fn cached(spec: &ConvSpec) -> Result<Arc<Prepared>> {
-        static CACHE: Mutex<Option<Arc<Prepared>>> = Mutex::new(None);
-        let mut slot = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = slot.as_ref().filter(|p| &p.spec == spec) {
-            return Ok(p.clone());
-        }
+    /// The spec with its kernel loaded from its file, which must still hold the kernel the call
+    /// started with.
+    pub(crate) fn load(spec: &ConvSpec) -> Result<Prepared> {
         let kernel = KernelData::load(
             &spec.kernel,
             spec.kernel_band,
@@ -189,15 +183,7 @@ impl Prepared {
                 ),
             ));
         }
-        let p = Arc::new(Prepared::new(spec.clone(), kernel)?);
-        *slot = Some(p.clone());
-        Ok(p)
-    }
-
-    /// The convolved values of `window` (before conversion to the target type).
-    pub(crate) fn tile(&self, signal: &Raster, window: Window) -> Result<Array2<f64>> {
-        let input = self.read(signal, window)?;
-        self.compute(window, input)
+        Prepared::new(spec.clone(), kernel)
     }
 
     /// Reads the part of the raster `window` needs (the window grown by the kernel's reach,

@@ -48,7 +48,7 @@ pub(crate) use vm::InputBlock;
 use ast::{Node, NodeKind};
 
 /// A parse or binding error, with the 1-based column (in characters) it points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExprError {
     source: String,
     column: usize,

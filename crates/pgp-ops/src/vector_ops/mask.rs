@@ -2,15 +2,12 @@
 
 use std::path::Path;
 
-use ndarray::Zip;
-use pgp_core::{
-    block_windows, new_raster_from_base, with_pixel_type, LayerRef, OutputRaster, Pixel, Raster,
-    RasterDriver, RasterSpec, LARGEST_BLOCK,
-};
+use pgp_core::{new_raster_from_base, LayerRef, Raster, RasterDriver, RasterSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::vector_ops::create::ScratchFile;
 use crate::vector_ops::rasterize::{rasterize, Burn, RasterizeOptions};
+use crate::warp::recompress::copy_blocks;
 use crate::Result;
 
 /// Options of [`mask_raster`]; the defaults are pygeoprocessing's.
@@ -70,22 +67,18 @@ pub fn mask_raster(
 
     let mut spec = RasterSpec::like_with_driver(&info, datatype, &options.driver);
     spec.nodata = vec![nodata];
-    let mut out = OutputRaster::create(target, &spec)?;
-    let mask_raster = Raster::open(&mask.0)?;
-    for w in block_windows(info.raster_size, info.block_size, LARGEST_BLOCK) {
-        let inside = mask_raster.read::<u8>(1, w)?;
-        with_pixel_type!(datatype, T => {
-            let mut values = raster.read::<T>(band, w)?;
-            let outside = T::from_f64(mask_value);
-            Zip::from(&mut values).and(&inside).for_each(|v, &m| {
-                if m == 0 {
-                    *v = outside;
-                }
-            });
-            out.raster().write(1, w.x_off, w.y_off, values.view())?;
-        });
-    }
-    drop(mask_raster);
-    out.commit()?;
+    drop(raster);
+    let exec = pgp_exec::Executor::sync();
+    let masked = Some((mask.0.as_path(), vec![mask_value]));
+    copy_blocks(
+        base,
+        vec![band],
+        masked,
+        target,
+        &spec,
+        "mask_raster",
+        &exec,
+    )?
+    .commit(None)?;
     Ok(())
 }

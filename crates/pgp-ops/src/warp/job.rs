@@ -350,15 +350,16 @@ impl Drop for TempOutput {
     }
 }
 
-/// The process-pool face of [`run_warp_job`].
+/// [`run_warp_job`] as a registered operation, on any executor. Its error travels back typed
+/// (the same [`crate::Error`] variant a thread would give).
 pub struct WarpOp;
 
 impl pgp_exec::RemoteOp for WarpOp {
     const NAME: &'static str = "pgp_ops::warp";
     type Args = WarpJob;
-    type Output = WarpPath;
-    fn run(job: WarpJob) -> std::result::Result<WarpPath, String> {
-        run_warp_job(&job).map_err(|e| e.to_string())
+    type Output = Result<WarpPath>;
+    fn run(job: WarpJob) -> std::result::Result<Result<WarpPath>, String> {
+        Ok(run_warp_job(&job))
     }
 }
 

@@ -4,12 +4,11 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayViewMut2, Zip};
 use pgp_core::{
-    block_windows, new_raster_from_base, raster_info, with_pixel_type, DataType, LayerRef,
-    OutputRaster, Pixel, Raster, RasterDriver, RasterSpec, LARGEST_BLOCK,
+    new_raster_from_base, raster_info, DataType, LayerRef, Pixel, RasterDriver, RasterSpec,
 };
 
-use crate::progress::Tracker;
 use crate::vector_ops::{rasterize, Burn, RasterizeOptions};
+use crate::warp::recompress::{copy_blocks, mask_fills};
 use crate::{Error, Result};
 
 /// A byte raster on the grid of `grid_of`: 1 where a pixel centre falls inside a feature of
@@ -50,31 +49,23 @@ pub(crate) fn apply_mask(
     driver: &RasterDriver,
 ) -> Result<()> {
     let info = raster_info(warped)?;
-    check_mask_grid(mask, info.raster_size)?;
-    let datatype = info.datatype;
-    let mut spec = RasterSpec::like(&info, datatype)
+    let mut spec = RasterSpec::like(&info, info.datatype)
         .bands(info.n_bands)
         .driver(driver.clone());
     spec.nodata = info.nodata.clone();
-    let mut out = OutputRaster::create(target, &spec)?;
-    let source = Raster::open(warped)?;
-    let mask_raster = Raster::open(mask)?;
-    let windows: Vec<_> = block_windows(info.raster_size, info.block_size, LARGEST_BLOCK).collect();
-    let mut progress = Tracker::start("warp_raster: mask", "blocks", windows.len());
-    for w in windows {
-        let keep = mask_raster.read_as::<u8>(1, w)?;
-        for band in 1..=info.n_bands {
-            let fill = info.nodata[band - 1].unwrap_or(0.0);
-            with_pixel_type!(datatype, T => {
-                let mut values = source.read_as::<T>(band, w)?;
-                mask_outside(values.view_mut(), &keep, fill);
-                out.raster().write(band, w.x_off, w.y_off, values.view())?;
-            });
-        }
-        progress.tick();
-    }
-    out.commit()?;
-    Ok(())
+    let exec = pgp_exec::Executor::sync();
+    let masked = Some((mask, mask_fills(warped, mask)?));
+    let bands = (1..=info.n_bands).collect();
+    copy_blocks(
+        warped,
+        bands,
+        masked,
+        target,
+        &spec,
+        "warp_raster: mask",
+        &exec,
+    )?
+    .commit(None)
 }
 
 /// Fails unless `mask` has `size` (the warped raster's) pixels.

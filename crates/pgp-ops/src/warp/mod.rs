@@ -30,7 +30,7 @@ mod file_copy;
 mod gdal_warp;
 mod job;
 mod mask;
-mod recompress;
+pub(crate) mod recompress;
 mod resample;
 
 use std::path::Path;
@@ -42,7 +42,6 @@ use serde::{Deserialize, Serialize};
 use crate::geom::{transform_bounding_box, TargetGrid, DEFAULT_EDGE_SAMPLES};
 use crate::{Error, Result};
 
-pub(crate) use job::run_warp_job;
 pub use job::{default_target_nodata, WarpJob, WarpMask, WarpOp, WarpPath};
 pub(crate) use mask::rasterize_mask;
 pub use resample::{OverviewLevel, ResampleMethod};
@@ -171,9 +170,5 @@ pub fn warp_raster(
         warp_memory_mb: options.warp_memory_mb,
         allow_aligned_copy: options.aligned_copy,
     };
-    if executor.runs_closures() {
-        run_warp_job(&job)
-    } else {
-        Ok(executor.submit::<WarpOp>(job)?.wait()?)
-    }
+    executor.submit::<WarpOp>(job)?.wait()?
 }

@@ -8,18 +8,19 @@
 //! The pixels are the warper's own: only how they are compressed changes. Metadata the warper
 //! wrote (dataset and band metadata, descriptions, colour tables, scale and offset) is copied.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
+use ndarray::Axis;
 use pgp_core::gdal::Metadata;
 use pgp_core::tiles::TileLayout;
-use pgp_core::{
-    block_windows, raster_info, with_pixel_type, Raster, RasterPool, RasterSpec, Window,
-    LARGEST_BLOCK,
-};
+use pgp_core::{raster_info, with_pixel_type, Raster, RasterSpec, Window, LARGEST_BLOCK};
 use pgp_exec::Executor;
+use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{forget_read_blocks, map_local, Payload, Sink};
+use crate::runtime::{
+    self, register_block_op, BlockOp, Computed, Handles, Payload, RasterTarget, RemoteBlockOp,
+    Runner, Windows,
+};
 use crate::warp::mask::{check_mask_grid, mask_outside};
 use crate::Result;
 
@@ -43,53 +44,124 @@ pub(crate) fn compress_scratch(
     } else {
         Executor::sync()
     };
-    let fill = match mask {
-        Some(mask) => Some(mask_fill(scratch, mask)?),
+    let mask = match mask {
+        Some(mask) => Some((mask, mask_fills(scratch, mask)?)),
         None => None,
     };
-    let mut paths = vec![scratch];
-    paths.extend(mask);
-    let pool = Arc::new(RasterPool::new(paths));
-    pool.check()?;
-    let mut sink = Sink::create(target, spec, None)?;
-    let windows: Vec<Window> =
-        block_windows((spec.cols, spec.rows), sink.block_size()?, LARGEST_BLOCK).collect();
-    let layout = sink.layout();
+    let bands = (1..=spec.bands).collect();
     // A second phase after the warper's percent: on a big raster it takes seconds.
-    let blocks = map_local(&exec, "warp_raster: compress", windows, move |w: Window| {
-        let data = pool.with(|rasters| {
-            let mut data = rasters[0].read_dyn(1, w)?;
-            forget_read_blocks(&rasters[0], 1, w);
-            if let (Some(mask), Some(fill)) = (rasters.get(1), fill) {
-                let keep = mask.read_as::<u8>(1, w)?;
-                forget_read_blocks(mask, 1, w);
-                with_pixel_type!(data.data_type(), T => {
-                    if let Some(values) = data.view_mut::<T>() {
-                        mask_outside(values, &keep, fill);
-                    }
-                });
-            }
-            Ok(data)
-        })?;
-        Ok((w, Payload::Pixels(data).encoded(w, layout.as_ref())?))
-    });
-    for block in blocks {
-        let (window, payload) = block?;
-        sink.write(window, &payload)?;
-    }
+    let written = copy_blocks(
+        scratch,
+        bands,
+        mask,
+        target,
+        spec,
+        "warp_raster: compress",
+        &exec,
+    )?;
     let source = Raster::open(scratch)?;
-    sink.commit(Some(Box::new(move |out: &mut Raster| {
+    written.commit(Some(Box::new(move |out: &mut Raster| {
         copy_descriptive_metadata(&source, out)
     })))
 }
 
-/// The value masked-out pixels get (the warped band's nodata, else 0), after checking that the
-/// mask is on the warped raster's grid.
-fn mask_fill(warped: &Path, mask: &Path) -> Result<f64> {
+/// What masked-out pixels of each band of `warped` become (the band's nodata, else 0), after
+/// checking that `mask` is on its grid.
+pub(crate) fn mask_fills(warped: &Path, mask: &Path) -> Result<Vec<f64>> {
     let info = raster_info(warped)?;
     check_mask_grid(mask, info.raster_size)?;
-    Ok(info.nodata.first().copied().flatten().unwrap_or(0.0))
+    Ok(info.nodata.iter().map(|n| n.unwrap_or(0.0)).collect())
 }
+
+/// Write `bands` of `source` to the bands of `target` (laid out as `spec`), block by block on
+/// `exec`; with a `mask` (a byte raster on the same grid, and a fill per band), pixels where it
+/// is not 1 become the band's fill. Not yet committed.
+pub(crate) fn copy_blocks(
+    source: &Path,
+    bands: Vec<usize>,
+    mask: Option<(&Path, Vec<f64>)>,
+    target: &Path,
+    spec: &RasterSpec,
+    operation: &'static str,
+    exec: &Executor,
+) -> Result<runtime::Written> {
+    let (mask, fills) = mask.unzip();
+    let op = CopyBlocks {
+        source: source.to_path_buf(),
+        mask: mask.map(Path::to_path_buf),
+        bands,
+        fills,
+        datatype: spec.datatype,
+    };
+    let target = RasterTarget {
+        operation,
+        path: target,
+        spec,
+    };
+    let windows = Windows::OutputBlocks {
+        largest_block: LARGEST_BLOCK,
+    };
+    runtime::write_raster(exec, &Runner::new(op), target, windows, Ok, |()| Ok(()))
+}
+
+/// Bands of a raster copied block by block, optionally masked (a mask of 0 and 1, as
+/// rasterized polygons give).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct CopyBlocks {
+    source: PathBuf,
+    mask: Option<PathBuf>,
+    bands: Vec<usize>,
+    /// Per band, what masked-out pixels become (with a mask).
+    fills: Option<Vec<f64>>,
+    /// The bands' pixel type (a warped raster has one for all bands).
+    datatype: pgp_core::DataType,
+}
+
+impl BlockOp for CopyBlocks {
+    type Item = Window;
+    type Side = ();
+    type Prepared = ();
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        let mut paths = vec![self.source.clone()];
+        paths.extend(self.mask.clone());
+        paths
+    }
+
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn compute(&self, _: &(), inputs: &Handles<'_>, w: Window) -> Result<Computed<()>> {
+        let keep = match self.mask {
+            Some(_) => Some(inputs.with(1, |mask| {
+                let keep = mask.read_as::<u8>(1, w)?;
+                runtime::forget_read_blocks(mask, 1, w);
+                Ok(keep)
+            })?),
+            None => None,
+        };
+        let data = with_pixel_type!(self.datatype, T => {
+            let mut block = inputs.read_bands::<T>(0, &self.bands, w)?;
+            if let (Some(keep), Some(fills)) = (&keep, &self.fills) {
+                for (band, fill) in block.axis_iter_mut(Axis(0)).zip(fills) {
+                    mask_outside(band, keep, *fill);
+                }
+            }
+            Payload::from_bands(block)
+        });
+        Ok(Computed {
+            window: w,
+            data: Some(data),
+            side: (),
+        })
+    }
+}
+
+impl RemoteBlockOp for CopyBlocks {
+    const NAME: &'static str = "pgp_ops::warp::copy_blocks";
+}
+register_block_op!(CopyBlocks);
 
 /// What gdalwarp carries from source to output besides pixels and the grid.
 fn copy_descriptive_metadata(from: &Raster, to: &mut Raster) -> pgp_core::Result<()> {

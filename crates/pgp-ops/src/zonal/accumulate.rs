@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::prepare::Frame;
 use super::scan::{Edge, HSpan, Scanner};
 use super::FeatureStats;
-use crate::Result;
+use crate::runtime::Handles;
+use crate::{Error, Result};
 
 /// Running statistics of one feature over one raster.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -103,7 +104,6 @@ pub(crate) struct BlockFeature {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct BlockTask {
     pub window: Window,
-    pub rasters: Vec<BandRef>,
     pub ignore_nodata: bool,
     pub frame: Frame,
     pub features: Vec<BlockFeature>,
@@ -113,8 +113,8 @@ pub(crate) struct BlockTask {
 pub(crate) type BlockOutput = Vec<Vec<(u32, Acc)>>;
 
 impl BlockTask {
-    /// Runs the block on open handles of `self.rasters` (same order).
-    pub(crate) fn run(&self, rasters: &[Raster]) -> Result<BlockOutput> {
+    /// Runs the block on `bands`, open as `rasters` (same order).
+    pub(crate) fn run(&self, bands: &[BandRef], rasters: &Handles<'_>) -> Result<BlockOutput> {
         let w = self.window;
         let f = &self.frame;
         // The block in frame coordinates, clipped to the frame.
@@ -137,14 +137,16 @@ impl BlockTask {
                 spans.push((slot as u32, r, c0, c1));
             });
         }
-        let mut out = Vec::with_capacity(rasters.len());
-        for (raster, band) in rasters.iter().zip(&self.rasters) {
+        let mut out = Vec::with_capacity(bands.len());
+        for (i, band) in bands.iter().enumerate() {
             let mut accs = vec![Acc::default(); self.features.len()];
             let mut touched = vec![false; self.features.len()];
-            let dt = raster.data_type(band.band)?;
-            with_pixel_type!(dt, T => {
+            let data = rasters.with(i, |raster| Ok(raster.read_dyn(band.band, w)?))?;
+            with_pixel_type!(data.data_type(), T => {
                 let nd = Nodata::<T>::new(band.nodata);
-                let data = raster.read::<T>(band.band, w)?;
+                let data = data
+                    .into_typed::<T>()
+                    .ok_or_else(|| Error::internal("pixel type changed between read and use"))?;
                 for &(slot, r, c0, c1) in &spans {
                     let acc = &mut accs[slot as usize];
                     touched[slot as usize] = true;

@@ -29,13 +29,12 @@ mod scan;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use pgp_core::{block_windows, LayerRef, Raster, RasterInfo, RasterPool, LARGEST_BLOCK};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_core::{block_windows, LayerRef, Raster, RasterInfo, LARGEST_BLOCK};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use crate::block_jobs::{map_blocks, remote_error};
+use crate::runtime::{self, register_block_op, BlockOp, Computed, Handles, RemoteBlockOp, Runner};
 use crate::{Error, Result};
 use accumulate::{
     fallback_window, window_stats, Acc, BandRef, BlockFeature, BlockOutput, BlockTask,
@@ -180,14 +179,12 @@ impl ZoneLayer {
         let n_features = self.features.len();
         let mut accs = vec![vec![Acc::default(); n_features]; bands.len()];
         if let Some(frame) = self.frame {
-            let pool = Arc::new(RasterPool::new(bands.iter().map(|b| b.path.clone())));
-            let tasks = self.block_tasks(&bands, frame, ignore_nodata);
-            let results =
-                map_blocks::<ZonalBlockOp, _, _>(exec, "zonal_statistics", tasks, move |task| {
-                    pool.with(|rasters| Ok(task.run(rasters)))?
-                });
-            for result in results {
-                let per_raster: BlockOutput = result?;
+            let runner = Runner::new(ZonalOp {
+                bands: bands.clone(),
+            });
+            let tasks = self.block_tasks(frame, ignore_nodata);
+            for result in runtime::map(exec, "zonal_statistics", &runner, tasks)? {
+                let per_raster: BlockOutput = result?.side;
                 for (acc, part) in accs.iter_mut().zip(per_raster) {
                     for (index, a) in part {
                         acc[index as usize].merge(&a);
@@ -308,12 +305,11 @@ impl ZoneLayer {
     }
 
     /// One task per block that some feature reaches, in block order.
-    fn block_tasks<'a>(
-        &'a self,
-        bands: &'a [BandRef],
+    fn block_tasks(
+        &self,
         frame: Frame,
         ignore_nodata: bool,
-    ) -> impl Iterator<Item = BlockTask> + 'a {
+    ) -> impl Iterator<Item = BlockTask> + '_ {
         let windows = block_windows(self.grid.raster_size, self.grid.block_size, LARGEST_BLOCK);
         let (bx, by) = windows.step();
         let (cols, rows) = self.grid.raster_size;
@@ -352,9 +348,8 @@ impl ZoneLayer {
                     })
                 })
                 .collect::<Vec<_>>();
-            (!features.is_empty()).then(|| BlockTask {
+            (!features.is_empty()).then_some(BlockTask {
                 window,
-                rasters: bands.to_vec(),
                 ignore_nodata,
                 frame,
                 features,
@@ -363,23 +358,36 @@ impl ZoneLayer {
     }
 }
 
-/// Worker-process form of one zonal block.
-pub(crate) struct ZonalBlockOp;
+/// Zonal statistics over some bands, block by block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ZonalOp {
+    bands: Vec<BandRef>,
+}
 
-impl RemoteOp for ZonalBlockOp {
-    const NAME: &'static str = "pgp_ops::zonal::block";
-    type Args = BlockTask;
-    type Output = BlockOutput;
-    fn run(task: BlockTask) -> std::result::Result<BlockOutput, String> {
-        let run = || -> Result<BlockOutput> {
-            let rasters = task
-                .rasters
-                .iter()
-                .map(|b| Raster::open(&b.path))
-                .collect::<pgp_core::Result<Vec<_>>>()?;
-            task.run(&rasters)
-        };
-        run().map_err(remote_error)
+impl BlockOp for ZonalOp {
+    type Item = BlockTask;
+    type Side = BlockOutput;
+    type Prepared = ();
+
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.bands.iter().map(|b| b.path.clone()).collect()
+    }
+
+    fn prepare(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn compute(
+        &self,
+        _: &(),
+        inputs: &Handles<'_>,
+        task: BlockTask,
+    ) -> Result<Computed<BlockOutput>> {
+        Ok(Computed::side(task.window, task.run(&self.bands, inputs)?))
     }
 }
-pgp_exec::register_op!(ZonalBlockOp);
+
+impl RemoteBlockOp for ZonalOp {
+    const NAME: &'static str = "pgp_ops::zonal::block";
+}
+register_block_op!(ZonalOp);

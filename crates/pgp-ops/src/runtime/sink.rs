@@ -1,132 +1,13 @@
-//! Running per-block work on any executor, results in input order.
-//!
-//! Every block-wise operation here describes one unit of work twice over the same function: as a
-//! closure on sync and thread executors (which can reuse open raster handles), and as a
-//! registered [`RemoteOp`] on a process pool (arguments are paths, windows and parameters; the
-//! worker opens what it needs). The caller consumes results in input order on one thread, which
-//! is where outputs are written, so the output does not depend on the executor.
+//! Where blocks go: the output sink (raw tiles or GDAL), the payload workers send, and the
+//! helpers that keep GDAL's block cache bounded.
 
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use pgp_core::tiles::{encode_window, FinishFn, RawTile, TileLayout, TiledTiffOutput};
 use pgp_core::{DynArray, OutputRaster, Raster, RasterSpec, Window};
 
-use crate::progress::Tracker;
 use crate::{Error, Result};
-
-/// Results of [`map_blocks`], in the order of the items.
-pub(crate) type BlockResults<'a, T> = Box<dyn Iterator<Item = Result<T>> + 'a>;
-
-/// Runs `local` (sync, threads) or `O` (process pool) on every item; at most about two items per
-/// worker are in flight, so memory stays bounded however many blocks there are. Progress is
-/// reported as `operation`, one unit per item consumed.
-pub(crate) fn map_blocks<'a, O, I, F>(
-    exec: &Executor,
-    operation: &'static str,
-    items: I,
-    local: F,
-) -> BlockResults<'a, O::Output>
-where
-    O: RemoteOp,
-    I: IntoIterator<Item = O::Args> + 'a,
-    F: Fn(O::Args) -> Result<O::Output> + Send + Sync + 'static,
-{
-    if exec.runs_closures() {
-        map_local(exec, operation, items, local)
-    } else {
-        map_remote::<O, _>(exec, operation, items)
-    }
-}
-
-/// [`map_blocks`] for work that only runs in this process (closures over open handles).
-pub(crate) fn map_local<'a, A, T, I, F>(
-    exec: &Executor,
-    operation: &'static str,
-    items: I,
-    local: F,
-) -> BlockResults<'a, T>
-where
-    A: Send + 'static,
-    T: Send + 'static,
-    I: IntoIterator<Item = A> + 'a,
-    F: Fn(A) -> Result<T> + Send + Sync + 'static,
-{
-    let items = items.into_iter();
-    let tracker = Tracker::start(operation, "blocks", expected_len(&items));
-    Box::new(
-        tracker.track(
-            exec.map_ordered(items, local)
-                .map(|r| r.map_err(Error::from).and_then(|inner| inner)),
-        ),
-    )
-}
-
-/// [`map_blocks`] for a registered operation (any executor, process pools included).
-pub(crate) fn map_remote<'a, O, I>(
-    exec: &Executor,
-    operation: &'static str,
-    items: I,
-) -> BlockResults<'a, O::Output>
-where
-    O: RemoteOp,
-    I: IntoIterator<Item = O::Args> + 'a,
-{
-    let items = items.into_iter();
-    let tracker = Tracker::start(operation, "blocks", expected_len(&items));
-    Box::new(
-        tracker.track(
-            exec.map_ordered_op::<O>(items)
-                .map(|r| r.map_err(Error::from)),
-        ),
-    )
-}
-
-/// How many items an iterator will yield, for progress: its upper bound when it has one (a
-/// `map_while` that stops early only does so on an error). Items are never collected first:
-/// they are made as workers free up, so items that carry pixels (distance transform strips)
-/// stay bounded in memory like the results.
-fn expected_len(items: &impl Iterator) -> usize {
-    let (lower, upper) = items.size_hint();
-    upper.unwrap_or(lower)
-}
-
-/// A token naming one call of an operation, for [`with_worker_raster`]: unique within this
-/// process, and different from any other process's (it mixes in the process id).
-pub(crate) fn run_token() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    (u64::from(std::process::id()) << 32) ^ n
-}
-
-/// Runs `f` on `path` opened in this (worker) process, keeping the handle for the next block
-/// of the same call (`run`, from [`run_token`]). Blocks of one call overlap and share file
-/// blocks; a handle kept from block to block decodes each file block once, as threads sharing
-/// one handle do, instead of once per block that touches it. Another call (or file) reopens,
-/// so a handle never outlives the call that opened it by more than one block.
-pub(crate) fn with_worker_raster<R>(
-    run: u64,
-    path: &std::path::Path,
-    f: impl FnOnce(&Raster) -> Result<R>,
-) -> Result<R> {
-    type Kept = Option<(u64, std::path::PathBuf, Raster)>;
-    static KEPT: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
-    let mut kept = KEPT.lock().unwrap_or_else(|p| p.into_inner());
-    let reuse = matches!(kept.as_ref(), Some((r, p, _)) if *r == run && p == path);
-    if !reuse {
-        *kept = None;
-        *kept = Some((run, path.to_path_buf(), Raster::open(path)?));
-    }
-    match kept.as_ref() {
-        Some((_, _, raster)) => f(raster),
-        None => Err(Error::invalid("raster", "worker handle missing")),
-    }
-}
-
-/// Turns an operation error into the text a [`RemoteOp`] reports.
-pub(crate) fn remote_error(error: Error) -> String {
-    error.to_string()
-}
 
 /// pygeoprocessing's `new_raster_from_base` layout rule as a spec (see
 /// [`RasterSpec::like_with_driver`](pgp_core::RasterSpec::like_with_driver)).
@@ -191,46 +72,49 @@ impl DirtyBlocks {
         self.bytes += data.len() * std::mem::size_of::<T>();
         if self.bytes >= Self::LIMIT {
             self.bytes = 0;
-            flush_band(out)?;
+            flush_bands(out)?;
         }
         Ok(())
     }
 
-    /// [`DirtyBlocks::write`] for a block of any pixel type.
+    /// [`DirtyBlocks::write`] for a block of any pixel type, to any band.
     pub(crate) fn write_dyn(
         &mut self,
         out: &mut pgp_core::OutputRaster,
-        x_off: usize,
-        y_off: usize,
+        band: usize,
+        window: Window,
         data: &pgp_core::DynArray,
     ) -> crate::Result<()> {
-        out.raster().write_dyn(1, x_off, y_off, data)?;
+        out.raster()
+            .write_dyn(band, window.x_off, window.y_off, data)?;
         let (rows, cols) = data.shape();
         self.bytes += rows * cols * data.data_type().size_bytes();
         if self.bytes >= Self::LIMIT {
             self.bytes = 0;
-            flush_band(out)?;
+            flush_bands(out)?;
         }
         Ok(())
     }
 }
 
-fn flush_band(out: &mut pgp_core::OutputRaster) -> crate::Result<()> {
+fn flush_bands(out: &mut pgp_core::OutputRaster) -> crate::Result<()> {
     let target = out.target().to_path_buf();
     let raster = out.raster();
-    let band = raster
-        .dataset()
-        .rasterband(1)
-        .map_err(|e| pgp_core::Error::gdal(&target, "opening band 1", e))?;
-    // SAFETY: a valid band handle owned by `raster`, used on this thread only.
-    let rv = unsafe { gdal_sys::GDALFlushRasterCache(band.c_rasterband()) };
-    if rv != gdal_sys::CPLErr::CE_None {
-        return Err(pgp_core::Error::Gdal {
-            path: target,
-            operation: "writing blocks (flushing GDAL's cache)".into(),
-            message: "GDALFlushRasterCache failed".into(),
+    for i in 1..=raster.dataset().raster_count() {
+        let band = raster
+            .dataset()
+            .rasterband(i)
+            .map_err(|e| pgp_core::Error::gdal(&target, format!("opening band {i}"), e))?;
+        // SAFETY: a valid band handle owned by `raster`, used on this thread only.
+        let rv = unsafe { gdal_sys::GDALFlushRasterCache(band.c_rasterband()) };
+        if rv != gdal_sys::CPLErr::CE_None {
+            return Err(pgp_core::Error::Gdal {
+                path: target,
+                operation: "writing blocks (flushing GDAL's cache)".into(),
+                message: "GDALFlushRasterCache failed".into(),
+            }
+            .into());
         }
-        .into());
     }
     Ok(())
 }
@@ -264,11 +148,32 @@ pub(crate) fn forget_read_blocks(raster: &Raster, band: usize, window: Window) {
 /// so process-pool workers compress their blocks too and send the tiles back as bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Payload {
+    /// One band's pixels.
     Pixels(DynArray),
+    /// One array per band, for outputs of several bands (band 1 first).
+    Bands(Vec<DynArray>),
+    /// Band 1 compressed as the output's tiles.
     Tiles(Vec<RawTile>),
 }
 
 impl Payload {
+    /// A band x row x column block as the output's pixels: one band as [`Payload::Pixels`],
+    /// several as [`Payload::Bands`].
+    pub(crate) fn from_bands<T: pgp_core::Pixel>(block: ndarray::Array3<T>) -> Payload
+    where
+        DynArray: From<ndarray::Array2<T>>,
+    {
+        let mut bands: Vec<DynArray> = block
+            .outer_iter()
+            .map(|band| DynArray::from(band.to_owned()))
+            .collect();
+        if bands.len() == 1 {
+            Payload::Pixels(bands.remove(0))
+        } else {
+            Payload::Bands(bands)
+        }
+    }
+
     /// Compress pixels into `layout`'s tiles (call it on the worker that computed them), when
     /// the output takes raw tiles; anything else is returned as it is.
     pub(crate) fn encoded(self, window: Window, layout: Option<&TileLayout>) -> Result<Payload> {
@@ -346,11 +251,20 @@ impl Sink {
                 }
             }
             (Sink::Gdal(out, dirty), Payload::Pixels(data)) => {
-                dirty.write_dyn(out, window.x_off, window.y_off, data)?;
+                dirty.write_dyn(out, 1, window, data)?;
+            }
+            (Sink::Gdal(out, dirty), Payload::Bands(bands)) => {
+                for (i, data) in bands.iter().enumerate() {
+                    dirty.write_dyn(out, i + 1, window, data)?;
+                }
+            }
+            (Sink::Raw(_), Payload::Bands(_)) => {
+                return Err(Error::internal(
+                    "several bands for a one-band raw-tile output",
+                ))
             }
             (Sink::Gdal(..), Payload::Tiles(_)) => {
-                return Err(Error::invalid(
-                    "block",
+                return Err(Error::internal(
                     "compressed tiles for an output GDAL writes",
                 ))
             }
@@ -411,43 +325,5 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-    }
-
-    fn write_constant(path: &std::path::Path, value: f32) {
-        let spec = RasterSpec::new(
-            4,
-            3,
-            pgp_core::DataType::F32,
-            pgp_core::GeoTransform::north_up(0.0, 0.0, 1.0, -1.0),
-        );
-        let mut out = OutputRaster::create(path, &spec).unwrap();
-        out.raster()
-            .write(1, 0, 0, Array2::from_elem((3, 4), value).view())
-            .unwrap();
-        out.commit().unwrap();
-    }
-
-    #[test]
-    fn worker_handles_are_kept_within_a_call_and_reopened_for_the_next() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.tif");
-        let read = |run: u64| {
-            with_worker_raster(run, &path, |r| {
-                Ok(r.read::<f32>(1, Window::new(0, 0, 4, 3))?[[1, 1]])
-            })
-            .unwrap()
-        };
-        write_constant(&path, 1.0);
-        let (first, second) = (run_token(), run_token());
-        assert_ne!(first, second);
-        assert_eq!(read(first), 1.0);
-        // Rewritten under the same name: the next call sees the new pixels.
-        std::fs::remove_file(&path).unwrap();
-        write_constant(&path, 2.0);
-        assert_eq!(read(second), 2.0);
-        // A missing file is an error naming it, not a kept handle.
-        std::fs::remove_file(&path).unwrap();
-        let err = with_worker_raster(run_token(), &path, |_| Ok(())).unwrap_err();
-        assert!(err.to_string().contains("r.tif"), "{err}");
     }
 }
