@@ -1,37 +1,45 @@
-//! Two-dimensional complex FFTs on row-major buffers, built from rustfft's 1-D transforms.
+//! Two-dimensional real-to-complex FFTs on row-major buffers: realfft's 1-D transforms along the
+//! rows (half the work of a complex transform, and only `nc / 2 + 1` columns of spectrum to carry),
+//! rustfft's complex ones down the columns.
 //!
-//! Spectra are kept *transposed* (column-major, `nc` rows of `nr`), which saves the transpose
-//! back after the column transforms: a convolution only multiplies spectra elementwise, so their
-//! layout does not matter as long as the signal's and the kernel's agree.
+//! Spectra are kept *transposed* (column-major, `nc / 2 + 1` rows of `nr`), which saves the
+//! transpose back after the column transforms: a convolution only multiplies spectra
+//! elementwise, so their layout does not matter as long as the signal's and the kernel's agree.
 
 use std::sync::Arc;
 
+use realfft::{ComplexToReal, FftError, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
 /// A complex sample.
 pub(crate) type C64 = Complex<f64>;
 
+/// Rows moved per pass between the row transforms and the transposed spectrum: enough that each
+/// strided write or read touches a run of neighbouring values, few enough to stay in L1.
+const ROW_BATCH: usize = 8;
+
 /// Plans for one `nr` x `nc` transform size.
 pub(crate) struct Fft2 {
     nr: usize,
     nc: usize,
-    row_fwd: Arc<dyn Fft<f64>>,
-    row_inv: Arc<dyn Fft<f64>>,
+    row_fwd: Arc<dyn RealToComplex<f64>>,
+    row_inv: Arc<dyn ComplexToReal<f64>>,
     col_fwd: Arc<dyn Fft<f64>>,
     col_inv: Arc<dyn Fft<f64>>,
 }
 
 impl Fft2 {
     pub(crate) fn new(nr: usize, nc: usize) -> Fft2 {
-        let mut planner = FftPlanner::<f64>::new();
+        let mut real = RealFftPlanner::<f64>::new();
+        let mut complex = FftPlanner::<f64>::new();
         Fft2 {
             nr,
             nc,
-            row_fwd: planner.plan_fft_forward(nc),
-            row_inv: planner.plan_fft_inverse(nc),
-            col_fwd: planner.plan_fft_forward(nr),
-            col_inv: planner.plan_fft_inverse(nr),
+            row_fwd: real.plan_fft_forward(nc),
+            row_inv: real.plan_fft_inverse(nc),
+            col_fwd: complex.plan_fft_forward(nr),
+            col_inv: complex.plan_fft_inverse(nr),
         }
     }
 
@@ -40,68 +48,92 @@ impl Fft2 {
         (self.nr, self.nc)
     }
 
-    fn scratch_len(&self) -> usize {
-        [&self.row_fwd, &self.row_inv, &self.col_fwd, &self.col_inv]
-            .iter()
-            .map(|f| f.get_inplace_scratch_len())
-            .max()
-            .unwrap_or(0)
+    /// Spectrum columns: the row transforms of real data keep `nc / 2 + 1` of their `nc` outputs
+    /// (the rest are their mirror images).
+    fn half_cols(&self) -> usize {
+        self.nc / 2 + 1
     }
 
-    /// Forward transform of `data` (row-major `nr` x `nc`, of which only the first `live_rows`
-    /// rows may be non-zero; the rest is ignored and treated as zeros). Returns the spectrum in
-    /// transposed layout.
-    pub(crate) fn forward(&self, data: &mut [C64], live_rows: usize) -> Vec<C64> {
-        let (nr, nc) = (self.nr, self.nc);
+    fn scratch_len(&self) -> usize {
+        [
+            self.row_fwd.get_scratch_len(),
+            self.row_inv.get_scratch_len(),
+            self.col_fwd.get_inplace_scratch_len(),
+            self.col_inv.get_inplace_scratch_len(),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
+    /// Forward transform of `data` (row-major `live_rows` x `nc`; the rows below, up to `nr`, are
+    /// zeros). `data` is used as scratch and left unspecified. Returns the spectrum in transposed
+    /// layout.
+    pub(crate) fn forward(&self, data: &mut [f64], live_rows: usize) -> Result<Vec<C64>, FftError> {
+        let (nr, nc, hc) = (self.nr, self.nc, self.half_cols());
         let live = live_rows.min(nr);
         let mut scratch = vec![C64::default(); self.scratch_len()];
-        if live > 0 {
-            self.row_fwd
-                .process_with_scratch(&mut data[..live * nc], &mut scratch);
+        let mut t = vec![C64::default(); nr * hc];
+        let mut batch = vec![C64::default(); ROW_BATCH * hc];
+        for r0 in (0..live).step_by(ROW_BATCH) {
+            let rows = (live - r0).min(ROW_BATCH);
+            for k in 0..rows {
+                let r = r0 + k;
+                self.row_fwd.process_with_scratch(
+                    &mut data[r * nc..(r + 1) * nc],
+                    &mut batch[k * hc..(k + 1) * hc],
+                    &mut scratch,
+                )?;
+            }
+            for j in 0..hc {
+                let dst = &mut t[j * nr + r0..j * nr + r0 + rows];
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = batch[k * hc + j];
+                }
+            }
         }
-        let mut t = vec![C64::default(); nr * nc];
-        transpose_into(&data[..live * nc], live, nc, &mut t, nr);
         self.col_fwd.process_with_scratch(&mut t, &mut scratch);
-        t
+        Ok(t)
     }
 
-    /// Inverse of [`Fft2::forward`] (unnormalised, like rustfft): takes a transposed spectrum and
-    /// returns rows `first_row .. first_row + n_rows` of the row-major result.
+    /// Inverse of [`Fft2::forward`] (unnormalised, like rustfft): takes a transposed spectrum of
+    /// real data and returns rows `first_row .. first_row + n_rows` of the row-major result.
     pub(crate) fn inverse_rows(
         &self,
         spectrum: &mut [C64],
         first_row: usize,
         n_rows: usize,
-    ) -> Vec<C64> {
-        let (nr, nc) = (self.nr, self.nc);
+    ) -> Result<Vec<f64>, FftError> {
+        let (nr, nc, hc) = (self.nr, self.nc, self.half_cols());
         let mut scratch = vec![C64::default(); self.scratch_len()];
         self.col_inv.process_with_scratch(spectrum, &mut scratch);
-        let mut rows = vec![C64::default(); n_rows * nc];
-        for (k, row) in rows.chunks_mut(nc).enumerate() {
-            let r = first_row + k;
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = spectrum[j * nr + r];
-            }
-        }
-        if n_rows > 0 {
-            self.row_inv.process_with_scratch(&mut rows, &mut scratch);
-        }
-        rows
-    }
-}
-
-/// Writes the transpose of row-major `src` (`rows` x `cols`) into `dst` laid out as `cols` rows
-/// of `dst_stride`, leaving entries past `rows` in each destination row untouched (zeros).
-fn transpose_into(src: &[C64], rows: usize, cols: usize, dst: &mut [C64], dst_stride: usize) {
-    const TILE: usize = 32;
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    dst[c * dst_stride + r] = src[r * cols + c];
+        let mut out = vec![0.0; n_rows * nc];
+        let mut batch = vec![C64::default(); ROW_BATCH * hc];
+        for k0 in (0..n_rows).step_by(ROW_BATCH) {
+            let rows = (n_rows - k0).min(ROW_BATCH);
+            for j in 0..hc {
+                let at = j * nr + first_row + k0;
+                for (k, &v) in spectrum[at..at + rows].iter().enumerate() {
+                    batch[k * hc + j] = v;
                 }
             }
+            for k in 0..rows {
+                let row = &mut batch[k * hc..(k + 1) * hc];
+                // The DC term (and for even lengths the Nyquist term) of a real signal's row
+                // spectrum is real; after the column transforms it carries round-off only.
+                row[0].im = 0.0;
+                if nc % 2 == 0 {
+                    row[hc - 1].im = 0.0;
+                }
+                let r = k0 + k;
+                self.row_inv.process_with_scratch(
+                    row,
+                    &mut out[r * nc..(r + 1) * nc],
+                    &mut scratch,
+                )?;
+            }
         }
+        Ok(out)
     }
 }
 
@@ -153,23 +185,50 @@ mod tests {
 
     #[test]
     fn forward_then_inverse_is_identity_times_n() {
-        let (nr, nc) = (6, 10);
+        // Odd and even row lengths (the Nyquist column exists only for even ones), and more
+        // live rows than one batch.
+        for (nr, nc, live) in [(12, 10, 11), (15, 9, 9), (6, 1, 4)] {
+            let f = Fft2::new(nr, nc);
+            let orig: Vec<f64> = (0..nr * nc)
+                .map(|i| {
+                    if i / nc < live {
+                        (i as f64 * 0.37).sin() * 10.0 - i as f64
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let mut data = orig[..live * nc].to_vec();
+            let mut spec = f.forward(&mut data, live).unwrap();
+            assert_eq!(spec.len(), (nc / 2 + 1) * nr);
+            let back = f.inverse_rows(&mut spec, 2, nr - 3).unwrap();
+            let n = (nr * nc) as f64;
+            for (a, b) in orig[2 * nc..(nr - 1) * nc].iter().zip(&back) {
+                assert!((a - b / n).abs() < 1e-9, "{nr}x{nc}: {a} vs {}", b / n);
+            }
+        }
+    }
+
+    #[test]
+    fn spectrum_matches_a_direct_dft() {
+        let (nr, nc) = (5, 6);
         let f = Fft2::new(nr, nc);
-        let orig: Vec<C64> = (0..nr * nc)
-            .map(|i| {
-                if i / nc < 4 {
-                    C64::new(i as f64, -(i as f64) * 0.5)
-                } else {
-                    C64::default()
+        let x: Vec<f64> = (0..nr * nc).map(|i| ((i * 7) % 11) as f64 - 3.0).collect();
+        let spec = f.forward(&mut x.clone(), nr).unwrap();
+        for u in 0..nr {
+            for v in 0..nc / 2 + 1 {
+                let mut want = C64::default();
+                for r in 0..nr {
+                    for c in 0..nc {
+                        let phase = -2.0
+                            * std::f64::consts::PI
+                            * ((u * r) as f64 / nr as f64 + (v * c) as f64 / nc as f64);
+                        want += C64::from_polar(x[r * nc + c], phase);
+                    }
                 }
-            })
-            .collect();
-        let mut data = orig.clone();
-        let mut spec = f.forward(&mut data, 4);
-        let back = f.inverse_rows(&mut spec, 0, nr);
-        let n = (nr * nc) as f64;
-        for (a, b) in orig.iter().zip(&back) {
-            assert!((a - b / n).norm() < 1e-9);
+                let got = spec[v * nr + u];
+                assert!((got - want).norm() < 1e-9, "({u},{v}): {got} vs {want}");
+            }
         }
     }
 }

@@ -1,10 +1,9 @@
 //! One output tile of a convolution by FFT (overlap-save).
 //!
 //! A tile reads its window of the signal grown by the kernel's reach (zeros beyond the raster),
-//! convolves it with the kernel by one 2-D FFT of a fast size, and keeps the part the circular
-//! wrap-around cannot touch. Two real inputs travel in one complex transform, because the kernel
-//! is real: `conv(a + ib, k) = conv(a, k) + i conv(b, k)`. Without nodata normalisation the two
-//! are the top and bottom halves of the tile; with it, the signal and its valid-pixel mask.
+//! convolves it with the kernel by one real-to-complex 2-D FFT of a fast size (the kernel's
+//! spectrum is computed once per call), and keeps the part the circular wrap-around cannot touch.
+//! With nodata normalisation the valid-pixel mask takes a second transform of its own.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -142,36 +141,28 @@ pub(crate) struct Prepared {
     fft: Fft2,
     /// Kernel spectrum (transposed layout), pre-scaled by 1 / (nr * nc).
     spectrum: Vec<C64>,
-    /// Rows of signal per transform: half a tile, or a whole tile when the mask rides along.
-    rows_per_fft: usize,
 }
 
 impl Prepared {
-    pub(crate) fn new(spec: ConvSpec, kernel: KernelData) -> Prepared {
+    pub(crate) fn new(spec: ConvSpec, kernel: KernelData) -> Result<Prepared> {
         let (kr, kc) = kernel.values.dim();
         let (tx, ty) = spec.tile;
-        let rows_per_fft = if spec.ignore_nodata_and_edges {
-            ty
-        } else {
-            ty.div_ceil(2)
-        };
-        let nr = fast_len(rows_per_fft + kr - 1);
+        let nr = fast_len(ty + kr - 1);
         let nc = fast_len(tx + kc - 1);
         let fft = Fft2::new(nr, nc);
-        let mut k = vec![C64::default(); nr * nc];
+        let mut k = vec![0.0f64; kr * nc];
         for ((r, c), &v) in kernel.values.indexed_iter() {
-            k[r * nc + c] = C64::new(v, 0.0);
+            k[r * nc + c] = v;
         }
-        let mut spectrum = fft.forward(&mut k, kr);
+        let mut spectrum = fft.forward(&mut k, kr).map_err(transform_error)?;
         let scale = 1.0 / (nr * nc) as f64;
         spectrum.iter_mut().for_each(|v| *v *= scale);
-        Prepared {
+        Ok(Prepared {
             spec,
             kernel,
             fft,
             spectrum,
-            rows_per_fft,
-        }
+        })
     }
 
     /// The spec with its kernel loaded from its file, which must still hold the kernel the call
@@ -192,7 +183,7 @@ impl Prepared {
                 ),
             ));
         }
-        Ok(Prepared::new(spec.clone(), kernel))
+        Prepared::new(spec.clone(), kernel)
     }
 
     /// Reads the part of the raster `window` needs (the window grown by the kernel's reach,
@@ -253,17 +244,11 @@ impl Prepared {
                 }
             }
         });
-        let mut out = vec![0.0f64; h * w];
+        let mut out = self.convolve_real(&s, pw, h, w)?;
         let mut mask = Vec::new();
         if self.spec.ignore_nodata_and_edges {
             let m: Vec<f64> = valid.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
-            mask = vec![0.0f64; h * w];
-            self.convolve_pair((&s, 0), (&m, 0), pw, h, w, (&mut out, &mut mask));
-        } else {
-            // Top half in the real part, bottom half in the imaginary part.
-            let h2 = self.rows_per_fft.min(h);
-            let (top_out, bottom_out) = out.split_at_mut(h2 * w);
-            self.convolve_pair((&s, 0), (&s, h2), pw, h, w, (top_out, bottom_out));
+            mask = self.convolve_real(&m, pw, h, w)?;
         }
         let zero_band = self
             .spec
@@ -314,60 +299,33 @@ impl Prepared {
         Array2::from_shape_vec((h, w), out).map_err(|e| Error::invalid("window", e.to_string()))
     }
 
-    /// Convolves two real inputs in one complex transform: padded rows from `a.1` of `a.0` and
-    /// from `b.1` of `b.0` (row stride `pw`), writing up to `out.0.len() / w` and
-    /// `out.1.len() / w` rows of `w` valid outputs.
-    fn convolve_pair(
-        &self,
-        a: (&[f64], usize),
-        b: (&[f64], usize),
-        pw: usize,
-        h: usize,
-        w: usize,
-        out: (&mut [f64], &mut [f64]),
-    ) {
+    /// Convolves one padded block (`h + kr - 1` rows of stride `pw`) with the kernel: the
+    /// `h` x `w` outputs, row-major, that the circular wrap-around cannot touch.
+    fn convolve_real(&self, padded: &[f64], pw: usize, h: usize, w: usize) -> Result<Vec<f64>> {
         let (kr, kc) = self.kernel.values.dim();
         let (nr, nc) = self.fft.shape();
-        let rows_out = self.rows_per_fft.min(h);
-        let live = (rows_out + kr - 1).min(nr);
-        fn row_of((data, first): (&[f64], usize), i: usize, pw: usize) -> Option<&[f64]> {
-            let r = first + i;
-            data.get(r * pw..(r + 1) * pw)
+        let live = (h + kr - 1).min(nr);
+        let mut z = vec![0.0f64; live * nc];
+        for (dst, src) in z.chunks_mut(nc).zip(padded.chunks(pw)) {
+            dst[..pw].copy_from_slice(src);
         }
-        let mut z = vec![C64::default(); nr * nc];
-        for i in 0..live {
-            let dst = &mut z[i * nc..i * nc + pw];
-            match (row_of(a, i, pw), row_of(b, i, pw)) {
-                (Some(ra), Some(rb)) => {
-                    for ((d, &re), &im) in dst.iter_mut().zip(ra).zip(rb) {
-                        *d = C64::new(re, im);
-                    }
-                }
-                (Some(ra), None) => dst
-                    .iter_mut()
-                    .zip(ra)
-                    .for_each(|(d, &re)| *d = C64::new(re, 0.0)),
-                (None, Some(rb)) => dst
-                    .iter_mut()
-                    .zip(rb)
-                    .for_each(|(d, &im)| *d = C64::new(0.0, im)),
-                (None, None) => {}
-            }
-        }
-        let mut spec = self.fft.forward(&mut z, live);
+        let mut spec = self.fft.forward(&mut z, live).map_err(transform_error)?;
         for (x, k) in spec.iter_mut().zip(&self.spectrum) {
             *x *= k;
         }
-        let rows = self.fft.inverse_rows(&mut spec, kr - 1, rows_out);
-        let (re_out, im_out) = out;
-        for (r, row) in rows.chunks(nc).enumerate() {
-            let valid_part = &row[kc - 1..kc - 1 + w];
-            if let Some(dst) = re_out.get_mut(r * w..(r + 1) * w) {
-                dst.iter_mut().zip(valid_part).for_each(|(d, v)| *d = v.re);
-            }
-            if let Some(dst) = im_out.get_mut(r * w..(r + 1) * w) {
-                dst.iter_mut().zip(valid_part).for_each(|(d, v)| *d = v.im);
-            }
+        let rows = self
+            .fft
+            .inverse_rows(&mut spec, kr - 1, h)
+            .map_err(transform_error)?;
+        let mut out = Vec::with_capacity(h * w);
+        for row in rows.chunks(nc) {
+            out.extend_from_slice(&row[kc - 1..kc - 1 + w]);
         }
+        Ok(out)
     }
+}
+
+/// The transforms' buffers are sized from their plans, so this names a bug, not bad input.
+fn transform_error(e: realfft::FftError) -> Error {
+    Error::invalid("kernel", format!("FFT of the convolution tile failed: {e}"))
 }

@@ -4,6 +4,8 @@
 
 use std::cell::RefCell;
 
+use multiversion::multiversion;
+
 use super::ast::{Bin, Un};
 use super::compile::{Arg, Instr, Program};
 
@@ -216,7 +218,18 @@ fn kernel2(a: Src<'_>, b: Src<'_>, out: &mut [f64], f: impl Fn(f64, f64) -> f64)
 
 /// One monomorphic loop per operation: the operation is a constant inside each closure, so its
 /// `match` folds away and simple arithmetic vectorises.
-fn un_dispatch(op: Un, a: Src<'_>, out: &mut [f64]) {
+///
+/// The loops are compiled for several instruction sets and the best one the CPU has is picked at
+/// run time (wider vectors for arithmetic, `sqrt` and rounding), so a generic build runs AVX-512 or
+/// AVX2 code where it can. Every version computes the same bits: Rust neither contracts `a * b + c`
+/// into a fused multiply-add nor reorders float arithmetic, `sqrt` is correctly rounded at any
+/// width, and `sin`, `exp` and the like stay the same scalar libm calls.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
+fn un_dispatch<'a>(op: Un, a: Src<'a>, out: &mut [f64]) {
     macro_rules! go {
         ($($v:ident),*) => {
             match op { $(Un::$v => kernel1(a, out, |x| Un::$v.apply(x)),)* }
@@ -228,7 +241,13 @@ fn un_dispatch(op: Un, a: Src<'_>, out: &mut [f64]) {
     )
 }
 
-fn bin_dispatch(op: Bin, a: Src<'_>, b: Src<'_>, out: &mut [f64]) {
+/// [`un_dispatch`]'s counterpart for two operands, dispatched the same way.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.1"
+))]
+fn bin_dispatch<'a, 'b>(op: Bin, a: Src<'a>, b: Src<'b>, out: &mut [f64]) {
     macro_rules! go {
         ($($v:ident),*) => {
             match op { $(Bin::$v => kernel2(a, b, out, |x, y| Bin::$v.apply(x, y)),)* }
