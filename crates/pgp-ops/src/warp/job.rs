@@ -243,7 +243,7 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
         // Nothing for pgp to do after the warper: it writes the output itself.
         let driver = job.creation_options(&info, true);
         let tmp = TempOutput::new(temporary_sibling(&job.target));
-        gdal_warp(&job.base, &tmp.0, &job.args(&info, &driver))?;
+        gdal_warp(&job.base, &tmp.0, &job.target, &job.args(&info, &driver))?;
         check_grid(&tmp.0, job)?;
         tmp.commit(&job.target)?;
         return Ok(WarpPath::Warped);
@@ -253,6 +253,7 @@ pub fn run_warp_job(job: &WarpJob) -> Result<WarpPath> {
     gdal_warp(
         &job.base,
         &scratch.0,
+        &job.target,
         &job.args(&info, &job.scratch_driver(&info)),
     )?;
     check_grid(&scratch.0, job)?;
