@@ -303,12 +303,7 @@ impl ProcessPool {
         args: O::Args,
     ) -> Result<Handle<O::Output>> {
         self.check_op(O::NAME)?;
-        let args = bincode::serialize(&args).map_err(|e| {
-            ExecError::Codec(format!(
-                "arguments of operation {:?} do not encode: {e}",
-                O::NAME
-            ))
-        })?;
+        let args = encode_args::<O>(&args)?;
         self.enqueue(
             O::NAME,
             args,
@@ -401,7 +396,18 @@ impl std::fmt::Debug for ProcessPool {
     }
 }
 
-fn decode<T: DeserializeOwned>(bytes: Vec<u8>) -> std::result::Result<T, String> {
+/// The bincode form of `O`'s arguments, as every pool sends them to its workers.
+pub(crate) fn encode_args<O: RemoteOp>(args: &O::Args) -> Result<Vec<u8>> {
+    bincode::serialize(args).map_err(|e| {
+        ExecError::Codec(format!(
+            "arguments of operation {:?} do not encode: {e}",
+            O::NAME
+        ))
+    })
+}
+
+/// An output decoded from the bincode a worker sent back.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: Vec<u8>) -> std::result::Result<T, String> {
     bincode::deserialize(&bytes).map_err(|e| e.to_string())
 }
 

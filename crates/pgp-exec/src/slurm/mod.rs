@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
-use serde::de::DeserializeOwned;
 
 use crate::error::{ExecError, Result};
 use crate::handle::{when_all, Completer, Handle, Signal};
 use crate::process::driver::{RemoteJob, TypedSink};
 use crate::process::protocol::MAX_FRAME;
+use crate::process::{decode, encode_args};
 use crate::registry::{registered_ops, RemoteOp};
 use crate::task::{next_pool_id, Admission};
 pub use jobs::JobState;
@@ -568,12 +568,7 @@ impl SlurmPool {
         deps: impl IntoIterator<Item = Signal>,
         args: O::Args,
     ) -> Result<Handle<O::Output>> {
-        let args = bincode::serialize(&args).map_err(|e| {
-            ExecError::Codec(format!(
-                "arguments of operation {:?} do not encode: {e}",
-                O::NAME
-            ))
-        })?;
+        let args = encode_args::<O>(&args)?;
         self.enqueue(
             O::NAME,
             args,
@@ -677,8 +672,4 @@ impl std::fmt::Debug for SlurmPool {
             .field("run_dir", &self.shared().run_dir)
             .finish()
     }
-}
-
-fn decode<T: DeserializeOwned>(bytes: Vec<u8>) -> std::result::Result<T, String> {
-    bincode::deserialize(&bytes).map_err(|e| e.to_string())
 }
