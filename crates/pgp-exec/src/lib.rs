@@ -60,6 +60,7 @@ mod spec;
 mod task;
 mod thread_pool;
 pub mod worker;
+mod worker_id;
 
 pub use error::{ExecError, Result};
 pub use executor::{Executor, IntoExecutor};
@@ -71,6 +72,7 @@ pub use registry::{is_registered, registered_ops, RemoteOp};
 pub use slurm::{Allocation, JobState, SlurmPool, SlurmPoolBuilder, SlurmSpec, DRIVER_HOST_ENV};
 pub use spec::{available_cores, ExecutorSpec};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
+pub use worker_id::WorkerId;
 
 /// Items used by [`register_op!`]; not part of the public API.
 #[doc(hidden)]

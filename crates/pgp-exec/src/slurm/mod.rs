@@ -88,6 +88,8 @@ pub(crate) struct Alloc {
     pub state: JobState,
     pub connected: bool,
     pub connected_at: Option<Instant>,
+    /// The node its pilot reported when it connected.
+    pub node: Option<String>,
     pub busy: bool,
     /// Squeue reported a final state.
     pub ended: bool,
@@ -318,7 +320,7 @@ fn write_private(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
     let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
@@ -343,6 +345,8 @@ pub struct Allocation {
     pub busy: bool,
     /// The job's log file (stdout and stderr of the pilot).
     pub log: PathBuf,
+    /// The node its pilot runs on, once it connected.
+    pub node: Option<String>,
 }
 
 /// Configures a [`SlurmPool`].
@@ -537,6 +541,7 @@ impl SlurmPool {
                 connected: a.connected,
                 busy: a.busy,
                 log: a.log.clone(),
+                node: a.node.clone(),
             })
             .collect()
     }

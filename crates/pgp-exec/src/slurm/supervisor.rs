@@ -79,6 +79,7 @@ fn top_up(shared: &Shared) {
                     state: JobState("SUBMITTED".into()),
                     connected: false,
                     connected_at: None,
+                    node: None,
                     busy: false,
                     ended: false,
                     retired: false,
