@@ -1,7 +1,11 @@
-//! SIGINT and SIGTERM: delete this run's temporary outputs, then die of the signal.
+//! SIGINT and SIGTERM: end every worker (Slurm jobs cancelled, worker processes killed), delete
+//! this run's temporary outputs, then die of the signal.
 //!
 //! Without this, `pgp calc` stopped by Ctrl-C or `kill` left its hidden
-//! `.out.pgp-tmp-<pid>-0.tif` (tens of MB) beside the output. The signals are blocked in every
+//! `.out.pgp-tmp-<pid>-0.tif` (tens of MB) beside the output, and `pgp run` on Slurm left its
+//! pending jobs in the queue (the Slurm pool's own handler never runs: the signals are blocked
+//! here). Workers go first, so nothing they write lands after the cleanup; the graph's records
+//! need nothing: a task is only recorded once its outputs are complete. The signals are blocked in every
 //! thread (threads inherit the mask of the thread that starts them, so this runs first in
 //! `main`) and taken by one thread with `sigwait`, so the cleanup is ordinary code rather than
 //! async-signal-unsafe work inside a handler. No crate needed: libc's `sigwait` is all it takes.
@@ -29,7 +33,9 @@ pub fn install() {
             if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
                 return;
             }
+            pgp::exec::stop_all_workers();
             pgp::core::remove_live_temporaries();
+            pgp::graph::remove_live_temporaries();
             die_of(signal);
         });
     if spawned.is_err() {

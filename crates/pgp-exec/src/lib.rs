@@ -74,6 +74,19 @@ pub use spec::{available_cores, ExecutorSpec};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 pub use worker_id::WorkerId;
 
+/// Ends every worker this program started, at once: cancels the jobs of every live
+/// [`SlurmPool`] (`scancel`, pending ones included) and kills the worker processes of every
+/// [`ProcessPool`], waiting until they are dead. Their tasks end with errors; the pools are of
+/// no further use.
+///
+/// For a program's own SIGINT/SIGTERM handling, on an ordinary thread (not inside a signal
+/// handler), just before it removes its temporary files and ends: nothing a worker writes can
+/// land after the cleanup, and no job is left in the cluster's queue.
+pub fn stop_all_workers() {
+    slurm::stop_all_jobs();
+    process::kill_all_workers();
+}
+
 /// Items used by [`register_op!`]; not part of the public API.
 #[doc(hidden)]
 pub mod __private {

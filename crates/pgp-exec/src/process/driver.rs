@@ -157,6 +157,10 @@ impl Driver {
     }
 
     fn replace(&mut self) -> Option<WorkerProcess> {
+        if super::STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+            self.last_start_error = Some("the program is stopping (all workers were ended)".into());
+            return None;
+        }
         let started = worker_process::spawn(&self.config).and_then(|s| s.handshake(&self.config));
         match started {
             Ok(worker) => {
