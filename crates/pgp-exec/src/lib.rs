@@ -70,7 +70,7 @@ pub use ordered::OrderedResults;
 pub use process::{ProcessPool, ProcessPoolBuilder, DEFAULT_LIVENESS, LIVENESS_ENV};
 pub use registry::{is_registered, registered_ops, RemoteOp};
 pub use slurm::{Allocation, JobState, SlurmPool, SlurmPoolBuilder, SlurmSpec, DRIVER_HOST_ENV};
-pub use spec::{available_cores, ExecutorSpec};
+pub use spec::{allocation_memory_mb, available_cores, ExecutorSpec};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
 pub use worker_id::WorkerId;
 

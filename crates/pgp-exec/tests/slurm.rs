@@ -195,6 +195,11 @@ fn results_come_back_exactly() {
         let job = allocations.iter().find(|a| a.job_id == *job_id).unwrap();
         assert_eq!(job.node.as_ref(), Some(node));
     }
+    // A pilot is sized to its job: 1 CPU, 200 MB, a quarter of it for GDAL's cache.
+    assert_eq!(
+        exec.submit::<Sizes>(()).unwrap().wait().unwrap(),
+        (1, Some(200), Some("50".to_string()))
+    );
     let mut who: Vec<u32> = ran.iter().map(|(pid, _)| *pid).collect();
     who.sort_unstable();
     who.dedup();

@@ -163,7 +163,8 @@ fn watch_for_driver_exit(stream: &TcpStream) {
         });
 }
 
-/// Threads from the job's CPUs, GDAL's block cache from its memory.
+/// Threads from the job's CPUs, GDAL's block cache from its memory (and pgp's own caches, through
+/// [`crate::allocation_memory_mb`]).
 ///
 /// GDAL's default cache is 5% of the node's RAM, which on a large node can exceed a small
 /// allocation (pygeoprocessing's `slurm_utils` warns about exactly this); a quarter of the job's
@@ -177,6 +178,7 @@ fn size_to_allocation() {
     let Some(job_mb) = job_memory_mb(cpus) else {
         return;
     };
+    crate::spec::grant_memory_mb(job_mb);
     let current = std::env::var("GDAL_CACHEMAX").ok();
     let (cache_mb, note) = gdal_cache_for(job_mb, current.as_deref(), node_memory_mb());
     std::env::set_var("GDAL_CACHEMAX", cache_mb.to_string());
