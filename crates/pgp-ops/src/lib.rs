@@ -23,7 +23,8 @@ pub mod calc;
 pub mod convolve;
 pub mod distance;
 mod error;
-pub mod expr;
+/// The expression language, from its own crate ([`pgp_expr`]): no GDAL, reusable alone.
+pub use pgp_expr as expr;
 mod gdal_ffi;
 pub mod geom;
 pub mod kernels;
