@@ -30,6 +30,7 @@ pub mod geom;
 pub mod kernels;
 mod overviews;
 pub mod progress;
+pub mod request;
 mod runtime;
 pub mod slope;
 mod stitch;
