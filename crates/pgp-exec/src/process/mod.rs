@@ -242,7 +242,10 @@ impl ProcessPoolBuilder {
 pub(crate) static STOPPING: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 /// The worker pids of every process pool of this program, for [`kill_all_workers`].
-static LIVE_POOLS: Mutex<Vec<std::sync::Weak<Mutex<Vec<Option<u32>>>>>> = Mutex::new(Vec::new());
+static LIVE_POOLS: Mutex<Vec<std::sync::Weak<WorkerPids>>> = Mutex::new(Vec::new());
+
+/// The pid of each worker slot of one pool (`None` while a slot has no live worker).
+type WorkerPids = Mutex<Vec<Option<u32>>>;
 
 /// Kills the worker processes of every process pool now and waits until they are dead (so
 /// nothing they write lands after the caller cleans up). Their tasks end as `WorkerDied`.

@@ -68,24 +68,22 @@ struct Worker {
 }
 
 fn serve(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
-    let id = match handshake(shared, &mut stream) {
-        Ok(id) => id,
+    let (job_id, id) = match handshake(shared, &mut stream) {
+        Ok(who) => who,
         Err(reason) => {
             shared.state.lock().refused += 1;
             eprintln!("pgp-exec: refused a connection from {peer}: {reason}");
             return;
         }
     };
-    let WorkerId::Slurm { job_id, .. } = id else {
-        return;
-    };
     let worker = Worker { stream, job_id, id };
     enter_pool(shared.pool_id);
     feed(shared, worker);
 }
 
-/// Authenticates a new connection and reads its greeting; returns who the worker is.
-fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<WorkerId, String> {
+/// Authenticates a new connection and reads its greeting; returns the worker's job id and who
+/// it is.
+fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<(u64, WorkerId), String> {
     let io = |e: std::io::Error| e.to_string();
     stream.set_read_timeout(Some(HANDSHAKE)).map_err(io)?;
     stream.set_write_timeout(Some(HANDSHAKE)).map_err(io)?;
@@ -172,11 +170,12 @@ fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<WorkerId, String
     stream.set_write_timeout(None).map_err(io)?;
     keepalive(stream);
     shared.changed.notify_all();
-    Ok(WorkerId::Slurm {
+    let who = WorkerId::Slurm {
         job_id: proof.job_id,
         node: proof.node,
         pid: proof.pid,
-    })
+    };
+    Ok((proof.job_id, who))
 }
 
 /// Why a call ended without a reply.
