@@ -11,6 +11,22 @@
 //! async-signal-unsafe work inside a handler. No crate needed: libc's `sigwait` is all it takes.
 //! Child processes (pool workers) start with an empty mask: `std::process::Command` resets it.
 
+/// Set once a signal was taken: the process is about to die of it.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Waits for the end if a signal is being handled (never returns then).
+///
+/// Ending the workers makes their tasks fail at once, so the command would otherwise report
+/// those failures and exit with status 1 before the signal thread is done: call this where a
+/// command's result is about to be reported.
+pub fn wait_if_stopping() {
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// Starts the thread that handles SIGINT and SIGTERM. Must run before any other thread starts.
 #[cfg(unix)]
 pub fn install() {
@@ -33,6 +49,7 @@ pub fn install() {
             if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
                 return;
             }
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
             pgp::exec::stop_all_workers();
             pgp::core::remove_live_temporaries();
             pgp::graph::remove_live_temporaries();

@@ -199,6 +199,8 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let watcher = slurm_pool.map(AllocationWatcher::start);
     let result = graph.join();
+    // Stopped by a signal: the failures of the workers it ended are not the run's result.
+    crate::signals::wait_if_stopping();
     drop(watcher);
     if let Ok(mut tasks) = tasks_done.lock() {
         tasks.0.take();
