@@ -217,6 +217,23 @@ impl Executor {
         }
     }
 
+    /// [`Executor::submit_raw_after`] for a task that says how long it runs. A Slurm pool gives
+    /// it only to a worker whose job has that much walltime left, and refuses it at once if
+    /// none of its jobs could ever have (see [`SlurmPool::submit_raw_with_walltime`]); the
+    /// other executors have no walltime and ignore it.
+    pub fn submit_raw_with_walltime(
+        &self,
+        deps: impl IntoIterator<Item = Signal>,
+        op_name: &str,
+        args: Vec<u8>,
+        walltime: Option<std::time::Duration>,
+    ) -> Result<Handle<Vec<u8>>> {
+        match &self.kind {
+            Kind::Slurm(pool) => pool.submit_raw_with_walltime(deps, op_name, args, walltime),
+            _ => self.submit_raw_after(deps, op_name, args),
+        }
+    }
+
     /// Applies `f` to every item, computing up to about two items per worker ahead, and yields
     /// the results in input order. This is the streaming pattern of block-wise raster
     /// operations: compute blocks in parallel, consume them in order on one thread, with

@@ -69,6 +69,7 @@ pub use handle::{as_completed, wait_all, wait_all_notify, AsCompleted, Handle, S
 pub use ordered::OrderedResults;
 pub use process::{ProcessPool, ProcessPoolBuilder, DEFAULT_LIVENESS, LIVENESS_ENV};
 pub use registry::{is_registered, registered_ops, RemoteOp};
+pub use slurm::spec::parse_slurm_time;
 pub use slurm::{Allocation, JobState, SlurmPool, SlurmPoolBuilder, SlurmSpec, DRIVER_HOST_ENV};
 pub use spec::{allocation_memory_mb, available_cores, ExecutorSpec};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};

@@ -54,6 +54,10 @@ fn main() {
             "a_worker_short_of_walltime_takes_no_task",
             a_worker_short_of_walltime_takes_no_task,
         ),
+        (
+            "a_task_walltime_picks_a_pilot_that_outlives_it",
+            a_task_walltime_picks_a_pilot_that_outlives_it,
+        ),
         ("sigint_cancels_every_job", sigint_cancels_every_job),
         (
             "workers_of_a_killed_driver_exit_by_themselves",
@@ -461,6 +465,46 @@ fn a_worker_short_of_walltime_takes_no_task() {
     assert_ne!(first, second);
     let jobs = slurm.allocations();
     assert_eq!(jobs.len(), 2, "{jobs:?}");
+}
+
+fn a_task_walltime_picks_a_pilot_that_outlives_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two-minute jobs keep a 6 s margin: a fresh pilot can promise 114 s.
+    let slurm = pool("slurm:workers=1,mem=200M,time=2", dir.path());
+    let exec = Executor::from(slurm.clone());
+    let minutes = |m: u64| Some(Duration::from_secs(60 * m));
+    // More than any job of the pool has: refused at once, before any job is submitted.
+    let err = exec
+        .submit_raw_with_walltime(Vec::new(), WhoAmI::NAME, Vec::new(), minutes(3))
+        .map(|_| ())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ExecError::Slurm { .. }), "{err:?}");
+    assert!(
+        text.contains("00:03:00") && text.contains("time=00:02:00"),
+        "{text}"
+    );
+    assert!(slurm.allocations().is_empty());
+    let job_of = |need: Option<Duration>| {
+        let handle = exec
+            .submit_raw_with_walltime(Vec::new(), WhoAmI::NAME, Vec::new(), need)
+            .unwrap();
+        match handle.wait_with_worker() {
+            (Ok(_), Some(WorkerId::Slurm { job_id, .. })) => job_id,
+            other => panic!("{other:?}"),
+        }
+    };
+    let old = job_of(None);
+    // Once the first pilot has run 5 s it can promise less than 110 s: a task needing 110 s
+    // goes to a fresh job, and the old one, idle and too short, makes room for it.
+    std::thread::sleep(Duration::from_secs(5));
+    let fresh = job_of(Some(Duration::from_secs(110)));
+    assert_ne!(old, fresh);
+    let jobs = slurm.allocations();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert!(!jobs[0].connected, "{jobs:?}");
+    // A task with no stated need runs on whatever pilot is up.
+    assert_eq!(job_of(None), fresh);
 }
 
 /// Run as a child: starts a pool, a long task, writes the job name, then waits to be signalled.

@@ -339,6 +339,7 @@ impl Graph {
             after: task.after.clone(),
             priority: task.priority,
             transient: task.transient,
+            walltime: task.walltime,
             work,
         };
         let (id, events) = {

@@ -271,7 +271,13 @@ fn run_body(
                 .map_err(TaskError::Op);
                 (result, Some(WorkerId::current_thread()))
             } else {
-                match ctx.executor.submit_raw(vtable.name, redirected) {
+                let submitted = ctx.executor.submit_raw_with_walltime(
+                    Vec::new(),
+                    vtable.name,
+                    redirected,
+                    def.walltime,
+                );
+                match submitted {
                     Ok(handle) => {
                         let (result, worker) = handle.wait_with_worker();
                         (result.map_err(|e| TaskError::Op(e.to_string())), worker)

@@ -118,6 +118,8 @@ pub struct TaskDef {
     pub outputs: Vec<PathBuf>,
     pub priority: i32,
     pub transient: bool,
+    /// The longest it may run, for executors with walltime-limited workers.
+    pub walltime: Option<std::time::Duration>,
     /// What stays fixed when the key changes; names the record file.
     pub identity: Digest,
 }

@@ -43,6 +43,7 @@ pub struct NewTask {
     pub after: Vec<TaskRef>,
     pub priority: i32,
     pub transient: bool,
+    pub walltime: Option<std::time::Duration>,
     pub work: Work,
 }
 
@@ -171,6 +172,7 @@ impl State {
                 outputs: task.outputs,
                 priority: task.priority,
                 transient: task.transient,
+                walltime: task.walltime,
                 identity,
             }),
             work: Some(task.work),
@@ -389,6 +391,7 @@ mod tests {
             after: Vec::new(),
             priority: 0,
             transient: false,
+            walltime: None,
             work: Work::Closure(Box::new(|_| Ok(Vec::new()))),
         }
     }

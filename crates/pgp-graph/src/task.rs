@@ -93,6 +93,7 @@ pub struct Task {
     pub(crate) after: Vec<TaskRef>,
     pub(crate) priority: i32,
     pub(crate) transient: bool,
+    pub(crate) walltime: Option<std::time::Duration>,
 }
 
 impl Task {
@@ -134,6 +135,15 @@ impl Task {
     /// Among tasks ready at the same time, higher priorities are dispatched first.
     pub fn priority(mut self, priority: i32) -> Self {
         self.priority = priority;
+        self
+    }
+
+    /// How long the task may run at most. An executor with walltime-limited workers (Slurm)
+    /// gives it only to a worker that will live that long, starting a fresh one if needed, and
+    /// fails it at once if none of its workers ever could; other executors ignore it. Not part
+    /// of the task's key: changing it reruns nothing.
+    pub fn walltime(mut self, walltime: std::time::Duration) -> Self {
+        self.walltime = Some(walltime);
         self
     }
 

@@ -80,10 +80,16 @@ fn main() {
     if !slurm_available() {
         std::process::exit(0);
     }
-    runner::run(&[(
-        "walltime_kills_mid_task_are_retried_or_fail_naming_the_job",
-        walltime_kills_mid_task_are_retried_or_fail_naming_the_job,
-    )]);
+    runner::run(&[
+        (
+            "walltime_kills_mid_task_are_retried_or_fail_naming_the_job",
+            walltime_kills_mid_task_are_retried_or_fail_naming_the_job,
+        ),
+        (
+            "a_task_walltime_beyond_the_pools_fails_and_one_within_runs",
+            a_task_walltime_beyond_the_pools_fails_and_one_within_runs,
+        ),
+    ]);
 }
 
 fn slurm_available() -> bool {
@@ -242,4 +248,49 @@ fn walltime_kills_mid_task_are_retried_or_fail_naming_the_job() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert!(would_run(failed.path(), &failing.args));
+}
+
+/// A task's walltime reaches the Slurm pool: one longer than the pool's jobs fails at once,
+/// naming its need and the pool's limit, never running and leaving no record; one within runs on
+/// a job and is recorded.
+fn a_task_walltime_beyond_the_pools_fails_and_one_within_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let ExecutorSpec::Slurm(spec) = "slurm:workers=1,mem=200M,time=2".parse().unwrap() else {
+        unreachable!()
+    };
+    let pool = SlurmPool::builder(spec)
+        .run_dir(dir.path().join("run"))
+        .poll_interval(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let graph = Graph::open(dir.path().join("ws"), Executor::from(pool)).unwrap();
+    let nap = |name: &str| NapArgs {
+        attempts: dir.path().join(format!("{name}-attempts.txt")),
+        output: dir.path().join(format!("{name}.txt")),
+        naps: 0,
+    };
+    let (long, short) = (nap("long"), nap("short"));
+    for (args, name, seconds) in [(&long, "long", 180), (&short, "short", 60)] {
+        let task = Task::new(name).walltime(Duration::from_secs(seconds));
+        graph.add_op::<Nap>(args.clone(), task).unwrap();
+    }
+    let err = graph.join().expect_err("the long task fails");
+    let [failure] = &err.failures[..] else {
+        panic!("{err}")
+    };
+    let message = failure.error.to_string();
+    assert_eq!(failure.task, "long");
+    assert!(
+        message.contains("00:03:00") && message.contains("time=00:02:00"),
+        "{message}"
+    );
+    assert!(!long.output.exists() && !long.attempts.exists());
+    let job = fs::read_to_string(&short.attempts).unwrap();
+    assert_eq!(
+        fs::read_to_string(&short.output).unwrap(),
+        format!("done on job {}", job.trim())
+    );
+    drop(graph);
+    assert!(would_run(dir.path(), &long));
+    assert!(!would_run(dir.path(), &short));
 }

@@ -13,6 +13,7 @@ use crate::process::protocol::{
     encode_frame, read_frame, wait_readable, write_frame, Hello, WorkerMsg, MAGIC,
 };
 use crate::slurm::auth::{self, WorkerProof, GREETING};
+use crate::slurm::fit::{self, Take};
 use crate::slurm::{jobs, Queued, Shared};
 use crate::task::enter_pool;
 use crate::worker_id::WorkerId;
@@ -192,6 +193,8 @@ enum Lost {
 /// leaves too little for another task.
 fn feed(shared: &Arc<Shared>, mut worker: Worker) {
     let mut next_id = 0u64;
+    // Tasks in a row passed on to pilots with more walltime left.
+    let mut passed = 0usize;
     loop {
         if let Some(reason) = stop_taking(shared, worker.job_id) {
             if let Some(alloc) = shared.state.lock().alloc_mut(worker.job_id) {
@@ -205,15 +208,36 @@ fn feed(shared: &Arc<Shared>, mut worker: Worker) {
             shared.changed.notify_all();
             return; // dropping the stream tells the pilot to exit
         }
-        let queued = match shared.queue_rx.recv_timeout(Duration::from_millis(100)) {
+        let mut queued = match shared.queue_rx.recv_timeout(Duration::from_millis(100)) {
             Ok(queued) => queued,
             Err(_) => continue,
         };
-        if queued.attempts == 0 && !queued.job.sink.try_start() {
-            continue; // cancelled while queued
+        match fit::take(
+            usable_left(shared, worker.job_id),
+            queued.need,
+            passed,
+            shared.queue_rx.len(),
+        ) {
+            Take::Run => passed = 0,
+            Take::PassOn => {
+                passed += 1;
+                let _ = shared.queue_tx.send(queued);
+                continue;
+            }
+            Take::Retire => {
+                let need = queued.need.unwrap_or_default();
+                let _ = shared.queue_tx.send(queued);
+                retire_short(shared, worker.job_id, need);
+                return;
+            }
         }
-        // A retried task started on its first attempt already.
-        if queued.attempts > 0 && queued.job.sink.cancel_requested() {
+        if !queued.started {
+            if !queued.job.sink.try_start() {
+                continue; // cancelled while queued
+            }
+            queued.started = true;
+        } else if queued.job.sink.cancel_requested() {
+            // A retried task started on its first attempt already.
             let op = queued.job.op.clone();
             queued.job.sink.finish(&op, Err(ExecError::Cancelled));
             continue;
@@ -246,6 +270,38 @@ fn feed(shared: &Arc<Shared>, mut worker: Worker) {
             }
         }
     }
+}
+
+/// The walltime the worker can still promise a task (unbounded without a `time` in the spec).
+fn usable_left(shared: &Shared, job_id: u64) -> Duration {
+    let Some(limit) = shared.spec.walltime() else {
+        return Duration::MAX;
+    };
+    let state = shared.state.lock();
+    let age = state
+        .allocs
+        .iter()
+        .find(|a| a.job_id == job_id)
+        .and_then(|a| a.connected_at)
+        .map_or(Duration::ZERO, |t| t.elapsed());
+    fit::usable_left(limit, age)
+}
+
+/// Ends an idle worker too near its walltime for any queued task: the supervisor starts a
+/// fresh job in its place.
+fn retire_short(shared: &Shared, job_id: u64, need: Duration) {
+    if let Some(alloc) = shared.state.lock().alloc_mut(job_id) {
+        alloc.retired = true;
+        alloc.connected = false;
+        alloc.busy = false;
+    }
+    eprintln!(
+        "pgp-exec: Slurm worker job {job_id}: {} of walltime left, too little for the queued \
+         tasks (one needs {}); retiring it and starting a fresh job",
+        fit::show(usable_left(shared, job_id)),
+        fit::show(need)
+    );
+    shared.changed.notify_all();
 }
 
 /// Names the job (and its log) in the error of a task that failed there.

@@ -16,6 +16,7 @@
 
 pub(crate) mod auth;
 mod conn;
+pub(crate) mod fit;
 pub(crate) mod jobs;
 pub(crate) mod pilot;
 mod signals;
@@ -83,6 +84,10 @@ pub(crate) struct Queued {
     pub job: RemoteJob,
     pub attempts: u32,
     pub history: Vec<String>,
+    /// The walltime the task says it needs: only a pilot with that much left takes it.
+    pub need: Option<Duration>,
+    /// Its handle was marked started (by the first worker that took it).
+    pub started: bool,
 }
 
 /// One submitted job.
@@ -593,6 +598,7 @@ impl SlurmPool {
             args,
             deps.into_iter().collect(),
             decode::<O::Output>,
+            None,
         )
     }
 
@@ -609,7 +615,22 @@ impl SlurmPool {
         op: &str,
         args: Vec<u8>,
     ) -> Result<Handle<Vec<u8>>> {
-        self.enqueue(op, args, deps.into_iter().collect(), Ok)
+        self.enqueue(op, args, deps.into_iter().collect(), Ok, None)
+    }
+
+    /// [`SlurmPool::submit_raw_after`] for a task that needs `walltime` to run: only a worker
+    /// with at least that much walltime left (less a safety margin) takes it, and a fresh worker
+    /// job is started for it if none has. Fails at once, with [`ExecError::Slurm`], if even a
+    /// fresh job could not run it (`walltime` beyond the spec's `time`). Without `time` in the
+    /// spec the jobs' limit is the cluster's, unknown here, and `walltime` is not checked.
+    pub fn submit_raw_with_walltime(
+        &self,
+        deps: impl IntoIterator<Item = Signal>,
+        op: &str,
+        args: Vec<u8>,
+        walltime: Option<Duration>,
+    ) -> Result<Handle<Vec<u8>>> {
+        self.enqueue(op, args, deps.into_iter().collect(), Ok, walltime)
     }
 
     fn enqueue<T: Send + 'static>(
@@ -618,8 +639,16 @@ impl SlurmPool {
         args: Vec<u8>,
         deps: Vec<Signal>,
         decode: fn(Vec<u8>) -> std::result::Result<T, String>,
+        need: Option<Duration>,
     ) -> Result<Handle<T>> {
         let shared = self.shared();
+        if let (Some(need), Some(limit)) = (need, shared.spec.walltime()) {
+            if let Some(why) = fit::refusal(limit, need) {
+                return Err(ExecError::Slurm {
+                    detail: format!("operation {op:?}: {why}"),
+                });
+            }
+        }
         if let Some(ops) = &shared.known_ops {
             if !ops.contains(op) {
                 return Err(ExecError::UnknownOp {
@@ -664,6 +693,8 @@ impl SlurmPool {
             },
             attempts: 0,
             history: Vec::new(),
+            need,
+            started: false,
         };
         if deps.is_empty() {
             let _ = shared.queue_tx.send(queued);

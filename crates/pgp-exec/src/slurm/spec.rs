@@ -261,7 +261,18 @@ fn format_mem(mb: u64) -> String {
     }
 }
 
-/// Slurm's walltime forms: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`.
+/// Parses a walltime in Slurm's forms (`MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`,
+/// `D-HH:MM:SS`), as the `time` key of a `slurm:` spec does; the error names `key`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(pgp_exec::parse_slurm_time("walltime", "00:20:00"), Ok(Duration::from_secs(1200)));
+/// assert!(pgp_exec::parse_slurm_time("walltime", "soon").unwrap_err().contains("walltime"));
+/// ```
+pub fn parse_slurm_time(key: &str, value: &str) -> Result<Duration, String> {
+    parse_walltime(key, value).map(Duration::from_secs)
+}
+
 fn parse_walltime(key: &str, value: &str) -> Result<u64, String> {
     let bad = || {
         format!(
