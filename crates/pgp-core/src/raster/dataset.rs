@@ -253,7 +253,7 @@ impl Raster {
         out
     }
 
-    fn check_window(&self, window: &Window) -> Result<()> {
+    pub(crate) fn check_window(&self, window: &Window) -> Result<()> {
         let (cols, rows) = self.size();
         if window.area() == 0 || !window.fits_in(cols, rows) {
             return Err(Error::WindowOutOfBounds {
@@ -266,7 +266,7 @@ impl Raster {
         Ok(())
     }
 
-    fn check_type<T: Pixel>(&self, band: usize) -> Result<()> {
+    pub(crate) fn check_type<T: Pixel>(&self, band: usize) -> Result<()> {
         let actual = self.data_type(band)?;
         if actual != T::DATA_TYPE {
             return Err(Error::TypeMismatch {
@@ -460,7 +460,7 @@ impl Raster {
             .map_err(|e| Error::gdal(&path, format!("setting metadata {key}"), e))
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         if !self.writable {
             return Err(Error::invalid(
                 "raster",
