@@ -344,7 +344,7 @@ where
         request,
         O::DATA_TYPE,
         exec,
-        |op| Runner::in_process(op),
+        Runner::in_process,
         kernel,
     )
 }
@@ -448,7 +448,7 @@ where
     run_fold(
         request,
         exec,
-        |op| Runner::in_process(op),
+        Runner::in_process,
         kernel,
         init,
         fold,
