@@ -69,6 +69,7 @@ impl Raster {
     fn read_bands_raw<T: Pixel>(&self, bands: &[usize], window: Window) -> Result<Array3<T>> {
         self.check_window(&window)?;
         let map = self.band_map(bands)?;
+        self.note_read(window);
         let mut buf = vec![T::default(); window.area() * bands.len()];
         self.io_bands::<T>(
             gdal_sys::GDALRWFlag::GF_Read,

@@ -76,7 +76,9 @@ impl Handles<'_> {
         })
     }
 
-    /// [`Handles::read_bands`] converted to `T` whatever the bands' types.
+    /// [`Handles::read_bands`] converted to `T` whatever the bands' types, for reads in row
+    /// order: blocks of the block rows above `window` are released first, so memory stays flat
+    /// when windows do not cover whole blocks of the input.
     pub(crate) fn read_bands_as<T: Pixel>(
         &self,
         index: usize,
@@ -84,6 +86,7 @@ impl Handles<'_> {
         window: Window,
     ) -> Result<Array3<T>> {
         self.with(index, |raster| {
+            raster.forget_rows_above(window.y_off);
             let block = raster.read_bands_as::<T>(bands, window)?;
             for &band in bands {
                 super::forget_read_blocks(raster, band, window);

@@ -340,13 +340,7 @@ where
         f,
         types: PhantomData,
     };
-    run_map(
-        request,
-        O::DATA_TYPE,
-        exec,
-        Runner::in_process,
-        kernel,
-    )
+    run_map(request, O::DATA_TYPE, exec, Runner::in_process, kernel)
 }
 
 /// [`map_windows`] with a function registered by [`register_window_fn!`]: runs on every
@@ -445,14 +439,7 @@ where
         f,
         types: PhantomData,
     };
-    run_fold(
-        request,
-        exec,
-        Runner::in_process,
-        kernel,
-        init,
-        fold,
-    )
+    run_fold(request, exec, Runner::in_process, kernel, init, fold)
 }
 
 /// [`fold_windows`] with a function registered by [`register_fold_fn!`]: runs on every
