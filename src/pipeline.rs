@@ -18,6 +18,10 @@
 //! after = []                        # optional explicit dependencies, by task name
 //! priority = 0                      # optional; higher runs first among ready tasks
 //! transient = false                 # optional; always run, never recorded
+//! walltime = "00:20:00"             # optional; longest it runs (Slurm's forms: MM, MM:SS,
+//!                                   # HH:MM:SS, D-HH[:MM[:SS]]); a Slurm executor runs it only
+//!                                   # on a worker that has that long left, and refuses it if
+//!                                   # its jobs' `time` is shorter; other executors ignore it
 //! [task.args]
 //! expression = "dem * 2"
 //! inputs = { dem = "@align.0" }     # "@align.0": output 0 of task `align`; "@align": its only output
@@ -100,6 +104,7 @@ struct RawTask {
     priority: i32,
     #[serde(default)]
     transient: bool,
+    walltime: Option<String>,
 }
 
 /// One task of a loaded pipeline, with references resolved.
@@ -117,6 +122,8 @@ pub struct PipelineTask {
     pub priority: i32,
     /// Always run, never recorded.
     pub transient: bool,
+    /// The longest it runs (`walltime`), for executors with walltime-limited workers.
+    pub walltime: Option<std::time::Duration>,
     /// The files it writes, as its operation declares them.
     pub outputs: Vec<PathBuf>,
 }
@@ -203,6 +210,12 @@ impl Pipeline {
             let outputs = vtable
                 .outputs_from_json(&args)
                 .map_err(|m| task_err(&t.name, "args", m))?;
+            let walltime = t
+                .walltime
+                .as_deref()
+                .map(|text| pgp_exec::parse_slurm_time("walltime", text))
+                .transpose()
+                .map_err(|m| task_err(&t.name, "walltime", m))?;
             outputs_by_name.insert(t.name.clone(), outputs.clone());
             tasks.push(PipelineTask {
                 name: t.name,
@@ -211,6 +224,7 @@ impl Pipeline {
                 after: t.after,
                 priority: t.priority,
                 transient: t.transient,
+                walltime,
                 outputs,
             });
         }
@@ -229,6 +243,9 @@ impl Pipeline {
             let mut task = Task::new(&t.name)
                 .priority(t.priority)
                 .transient(t.transient);
+            if let Some(walltime) = t.walltime {
+                task = task.walltime(walltime);
+            }
             for dep in &t.after {
                 if let Some(&i) = by_name.get(dep.as_str()) {
                     task = task.after(&handles[i]);

@@ -219,3 +219,32 @@ args = {{ raster = "@warp", vector = "{zones}", layer = "zones", target = "{json
         std::fs::read_to_string(d.join("direct.json")).unwrap()
     );
 }
+
+/// `walltime` takes Slurm's time forms; a bad one names the task and the key.
+#[test]
+fn a_task_walltime_is_read_in_slurm_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = |walltime: &str| {
+        format!(
+            "[[task]]\nname = \"long\"\nop = \"test.concat\"\nwalltime = \"{walltime}\"\n\
+             args = {{ inputs = [], suffix = \"\", target = \"t\" }}\n\
+             [[task]]\nname = \"short\"\nop = \"test.concat\"\n\
+             args = {{ inputs = [], suffix = \"\", target = \"u\" }}\n"
+        )
+    };
+    let pipeline = Pipeline::load(write_pipeline(dir.path(), &body("1-00:20:00"))).unwrap();
+    let walltimes: Vec<_> = pipeline.tasks.iter().map(|t| t.walltime).collect();
+    assert_eq!(
+        walltimes,
+        [Some(std::time::Duration::from_secs(86_400 + 1200)), None]
+    );
+    for bad in ["20 minutes", "00:61:00:00", ""] {
+        let (err, msg) = load_err(&body(bad));
+        assert!(
+            matches!(err, PipelineError::Task { ref task, ref key, .. }
+                if task == "long" && key == "walltime"),
+            "{msg}"
+        );
+        assert!(msg.contains("MM:SS"), "{msg}");
+    }
+}

@@ -221,12 +221,12 @@ fn feed(shared: &Arc<Shared>, mut worker: Worker) {
             Take::Run => passed = 0,
             Take::PassOn => {
                 passed += 1;
-                let _ = shared.queue_tx.send(queued);
+                pass_back(shared, queued);
                 continue;
             }
             Take::Retire => {
                 let need = queued.need.unwrap_or_default();
-                let _ = shared.queue_tx.send(queued);
+                pass_back(shared, queued);
                 retire_short(shared, worker.job_id, need);
                 return;
             }
@@ -285,6 +285,16 @@ fn usable_left(shared: &Shared, job_id: u64) -> Duration {
         .and_then(|a| a.connected_at)
         .map_or(Duration::ZERO, |t| t.elapsed());
     fit::usable_left(limit, age)
+}
+
+/// Puts a task back in the queue for another worker. A pool stopped meanwhile has already
+/// emptied its queue, so the task is failed like the others instead of waiting forever.
+fn pass_back(shared: &Shared, queued: Queued) {
+    let _ = shared.queue_tx.send(queued);
+    shared.changed.notify_all();
+    if shared.state.lock().stopped {
+        shared.fail_queued(|| ExecError::ShutDown);
+    }
 }
 
 /// Ends an idle worker too near its walltime for any queued task: the supervisor starts a
