@@ -69,6 +69,7 @@ mod error;
 mod fill;
 mod flow_dir;
 pub mod grid;
+mod outlets;
 mod streams;
 
 pub use accumulation::{
@@ -81,4 +82,5 @@ pub use distance::{distance_to_channel_d8, distance_to_channel_mfd, DISTANCE_NOD
 pub use error::{Error, Result};
 pub use fill::{fill_pits, FillOptions};
 pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
+pub use outlets::{detect_lowest_drain_and_sink, detect_outlets, DrainAndSink, FlowDirType};
 pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};
