@@ -71,6 +71,7 @@ mod flow_dir;
 pub mod grid;
 mod outlets;
 mod streams;
+mod watersheds;
 
 pub use accumulation::{
     flow_accumulation_d8, flow_accumulation_mfd, D8AccumulationOptions, DecayFactor,
@@ -84,3 +85,4 @@ pub use fill::{fill_pits, FillOptions};
 pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
 pub use outlets::{detect_lowest_drain_and_sink, detect_outlets, DrainAndSink, FlowDirType};
 pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};
+pub use watersheds::{delineate_watersheds_d8, WatershedOptions};

@@ -126,7 +126,7 @@ fn outlets_in_block(job: &OutletJob) -> pgp_core::Result<OutletResult> {
 
 /// The flow direction band's nodata as pygeoprocessing reads it (an `int`), checking the band
 /// holds integer codes of the expected width.
-fn flow_dir_nodata(
+pub(crate) fn flow_dir_nodata(
     flow_dir: &RasterBand,
     info: &pgp_core::RasterInfo,
     kind: FlowDirType,

@@ -116,6 +116,21 @@ fn run_steps(dem: &Path, weight: &Path, out: &Path, exec: &Executor) -> BTreeMap
     for n in ["outlets_d8", "outlets_mfd"] {
         digests.insert(n.to_string(), common::vector_digest(&v(n), n));
     }
+    let features = dem.with_file_name("outlets.gpkg");
+    let options = WatershedOptions::default();
+    delineate_watersheds_d8(&b("d8"), &features, &v("watersheds"), &options, exec).unwrap();
+    let from_outlets = v("outlets_d8");
+    delineate_watersheds_d8(
+        &b("d8"),
+        &from_outlets,
+        &v("watersheds_outlets"),
+        &options,
+        exec,
+    )
+    .unwrap();
+    for n in ["watersheds", "watersheds_outlets"] {
+        digests.insert(n.to_string(), common::vector_digest(&v(n), "watersheds"));
+    }
     for (n, raster) in [
         ("drain_sink_dem", &dem_band),
         ("drain_sink_filled", &b("filled")),

@@ -175,6 +175,14 @@ pub fn cases() -> Vec<Case> {
             nodata: None,
             striped: false,
         },
+        // One column past a block: pygeoprocessing's outlet scan treats that column as nodata
+        // for the block before it (see outlets.rs), which pgp keeps.
+        Case {
+            name: "ragged",
+            dem: terrain(257, 40, 5, -9999.0),
+            nodata: Some(-9999.0),
+            striped: false,
+        },
         Case {
             name: "flat",
             dem: Array2::from_elem((90, 70), 10.0),

@@ -115,6 +115,12 @@ def run(case_dir, out):
     routing.detect_outlets(b('mfd'), 'mfd', v('outlets_mfd'))
     for n in ['outlets_d8', 'outlets_mfd']:
         result[n] = vector_digest(v(n), n)
+    routing.delineate_watersheds_d8(b('d8'), os.path.join(case_dir, 'outlets.gpkg'),
+                                    v('watersheds'), working_dir=out)
+    routing.delineate_watersheds_d8(b('d8'), v('outlets_d8'), v('watersheds_outlets'),
+                                    working_dir=out)
+    for n in ['watersheds', 'watersheds_outlets']:
+        result[n] = vector_digest(v(n), 'watersheds')
     for n, raster in [('drain_sink_dem', (dem, 1)), ('drain_sink_filled', b('filled'))]:
         try:
             result[n] = drain_sink_text(routing.detect_lowest_drain_and_sink(raster))
