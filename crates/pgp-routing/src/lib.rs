@@ -52,9 +52,19 @@
 //! `PGP_ROUTING_CACHE_MB` (default 256 MiB; see [`grid::cache_budget`]), so memory is flat in
 //! the DEM's size. Parallel on the executor (sync, threads or processes, same pixels): the
 //! block-local passes (pit candidates of `fill_pits`, every non-plateau direction of
-//! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`). Serial, through the cache: plateau
-//! resolution, pit filling, accumulation, MFD stream tracing and distances, which follow flow
-//! paths across the whole raster.
+//! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`, `detect_outlets`,
+//! `detect_lowest_drain_and_sink`; block results are merged in block order, so they are the
+//! serial ones). Serial, through the cache: plateau resolution, pit filling, accumulation, MFD
+//! stream tracing, distances and watershed delineation, which follow flow paths across the
+//! whole raster.
+//!
+//! # Vectors
+//!
+//! `detect_outlets` and `delineate_watersheds_d8` write GeoPackages as pygeoprocessing does
+//! (same layers, fields, feature order and geometries, byte for byte in ISO WKB; points are
+//! 3D with z = 0, as pygeoprocessing's). Watersheds use GDAL's own rasterize (`ALL_TOUCHED`) to
+//! seed and polygonize to trace, on the same windows, so geometries match exactly. A
+//! watershed is polygonized in memory over its bounding box (4 bytes a pixel).
 
 #![warn(missing_docs)]
 // Direction codes index offset tables and weight arrays and name neighbours at once; loops

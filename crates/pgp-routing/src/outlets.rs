@@ -138,6 +138,10 @@ pub(crate) fn flow_dir_nodata(
         FlowDirType::Mfd => datatype == DataType::I32,
     };
     if !fits {
+        let name = match kind {
+            FlowDirType::D8 => "a D8",
+            FlowDirType::Mfd => "an MFD",
+        };
         let expected = match kind {
             FlowDirType::D8 => "integer D8 codes (flow_dir_d8 writes Byte)",
             FlowDirType::Mfd => "Int32 MFD directions (as flow_dir_mfd writes them)",
@@ -145,7 +149,7 @@ pub(crate) fn flow_dir_nodata(
         return Err(Error::invalid(
             file,
             format!(
-                "band {} is {datatype:?}, not a {kind:?} flow direction raster: expected {expected}",
+                "band {} is {datatype:?}, not {name} flow direction raster: expected {expected}",
                 flow_dir.band
             ),
         ));

@@ -144,10 +144,13 @@ fn rasterize_all_touched(
     let mut vector = DriverManager::get_driver_by_name("Memory")
         .and_then(|d| d.create_vector_only(""))
         .map_err(|e| gdal_error(what, e))?;
+    // An empty reference when the raster has none, as pygeoprocessing's: GDAL then assumes
+    // matching systems without warning.
+    let empty = SpatialRef::new().map_err(|e| gdal_error(what, e))?;
     let layer = vector
         .create_layer(LayerOptions {
             name: "user_geometry",
-            srs,
+            srs: Some(srs.unwrap_or(&empty)),
             ty: gdal_sys::OGRwkbGeometryType::wkbUnknown,
             options: None,
         })
@@ -475,4 +478,36 @@ fn write_watersheds(
     }
     out.commit()?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // pygeoprocessing's test_split_geometry_into_seeds: seeds include pixels over nodata
+    // (they are dropped later, against the directions).
+    #[test]
+    fn seeds_of_points_lines_and_polygons() {
+        let grid = PixelGrid {
+            gt: [2.0, 2.0, 0.0, -2.0, 0.0, -2.0],
+            cols: 7,
+            rows: 6,
+        };
+        for (wkt, expected) in [
+            ("POINT (2.5 -2.5)", vec![(0, 0)]),
+            (
+                "LINESTRING (10 -2, 10 -9.9)",
+                vec![(4, 0), (4, 1), (4, 2), (4, 3)],
+            ),
+            (
+                "POLYGON ((4.1 -7.9, 7.9 -7.9, 7.9 -4.1, 4.1 -4.1, 4.1 -7.9))",
+                vec![(1, 1), (1, 2), (2, 1), (2, 2)],
+            ),
+        ] {
+            let geometry = Geometry::from_wkt(wkt).unwrap();
+            let mut seeds = grid.seeds(&geometry, None).unwrap();
+            seeds.sort();
+            assert_eq!(seeds, expected, "{wkt}");
+        }
+    }
 }

@@ -6,6 +6,7 @@ use pgp::routing::{self as r, D8AccumulationOptions, DecayFactor, FillOptions, R
 
 use super::common::{output_json, parse_band, print_outputs, require_file, ExecutorArg, Stopwatch};
 use super::CmdResult;
+use crate::output::outln;
 
 /// `d8` or `mfd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -138,6 +139,73 @@ enum Step {
         #[arg(long)]
         json: bool,
     },
+    /// Points at the pixels whose flow leaves the raster or enters nodata (GeoPackage).
+    DetectOutlets {
+        /// The flow directions.
+        flow_dir: PathBuf,
+        /// The outlet points (GeoPackage; fields i, j, ID).
+        output: PathBuf,
+        /// How the directions are encoded.
+        #[arg(long, value_enum)]
+        method: Method,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The lowest pixel draining off the DEM (or into nodata) and the lowest pit, as JSON.
+    LowestDrainAndSink {
+        /// The DEM.
+        dem: PathBuf,
+        /// Band of the DEM.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+    },
+    /// Watersheds of the features of an outflow vector over D8 directions (GeoPackage).
+    Watersheds {
+        /// The D8 flow directions.
+        d8_flow_dir: PathBuf,
+        /// The outflow features (points, lines or polygons, in the directions' projection).
+        outlets_vector: PathBuf,
+        /// The watersheds (GeoPackage; one multipolygon per feature, its fields copied).
+        output: PathBuf,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        /// Name of the watersheds layer.
+        #[arg(long, default_value = "watersheds")]
+        layer_name: String,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn finish_vector(
+    output: &std::path::Path,
+    features: u64,
+    stopwatch: Stopwatch,
+    json: bool,
+) -> CmdResult {
+    let seconds = stopwatch.seconds();
+    if json {
+        let doc = serde_json::json!({
+            "outputs": [{"path": output, "features": features}],
+            "seconds": seconds,
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        outln!("wrote {} ({features} features)", output.display())?;
+    }
+    Ok(())
 }
 
 fn parse_xy(s: &str) -> Result<(usize, usize), String> {
@@ -295,6 +363,69 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                 }
             }
             finish(&output, stopwatch, json)
+        }
+        Step::DetectOutlets {
+            flow_dir,
+            output,
+            method,
+            band,
+            executor,
+            json,
+        } => {
+            require_file(&flow_dir, "FLOW_DIR")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let kind = match method {
+                Method::D8 => r::FlowDirType::D8,
+                Method::Mfd => r::FlowDirType::Mfd,
+            };
+            let n = r::detect_outlets(&RasterBand::new(&flow_dir, band), kind, &output, &exec)?;
+            finish_vector(&output, n, stopwatch, json)
+        }
+        Step::LowestDrainAndSink {
+            dem,
+            band,
+            executor,
+        } => {
+            require_file(&dem, "DEM")?;
+            let exec = executor.build()?;
+            let found = r::detect_lowest_drain_and_sink(&RasterBand::new(&dem, band), &exec)?;
+            // JSON has no infinity: a missing drain or sink is null with a null height.
+            let height = |p: Option<(usize, usize)>, h: f64| p.map(|_| h);
+            let doc = serde_json::json!({
+                "drain": found.drain,
+                "drain_height": height(found.drain, found.drain_height),
+                "sink": found.sink,
+                "sink_height": height(found.sink, found.sink_height),
+            });
+            outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+            Ok(())
+        }
+        Step::Watersheds {
+            d8_flow_dir,
+            outlets_vector,
+            output,
+            band,
+            layer_name,
+            executor,
+            json,
+        } => {
+            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
+            require_file(&outlets_vector, "OUTLETS_VECTOR")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let options = r::WatershedOptions {
+                target_layer_name: layer_name,
+                ..Default::default()
+            };
+            let n = r::delineate_watersheds_d8(
+                &RasterBand::new(&d8_flow_dir, band),
+                &outlets_vector,
+                &output,
+                &options,
+                &exec,
+            )?;
+            finish_vector(&output, n, stopwatch, json)
         }
     }
 }
