@@ -80,6 +80,7 @@ mod fill;
 mod flow_dir;
 pub mod grid;
 mod outlets;
+mod strahler;
 mod streams;
 mod watersheds;
 
@@ -94,5 +95,6 @@ pub use error::{Error, Result};
 pub use fill::{fill_pits, FillOptions};
 pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
 pub use outlets::{detect_lowest_drain_and_sink, detect_outlets, DrainAndSink, FlowDirType};
+pub use strahler::{extract_strahler_streams_d8, StrahlerOptions};
 pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};
 pub use watersheds::{delineate_watersheds_d8, WatershedOptions};

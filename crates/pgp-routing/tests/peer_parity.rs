@@ -128,6 +128,15 @@ fn run_steps(dem: &Path, weight: &Path, out: &Path, exec: &Executor) -> BTreeMap
         exec,
     )
     .unwrap();
+    for (n, river_order) in [("strahler", 5), ("strahler_rivers", 2)] {
+        let options = StrahlerOptions {
+            min_flow_accum_threshold: THRESHOLD as i64,
+            river_order,
+        };
+        extract_strahler_streams_d8(&b("d8"), &b("acc_d8"), &b("filled"), &v(n), &options, exec)
+            .unwrap();
+        digests.insert(n.to_string(), common::vector_digest(&v(n), n));
+    }
     for n in ["watersheds", "watersheds_outlets"] {
         digests.insert(n.to_string(), common::vector_digest(&v(n), "watersheds"));
     }

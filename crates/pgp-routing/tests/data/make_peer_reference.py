@@ -119,6 +119,11 @@ def run(case_dir, out):
                                     v('watersheds'), working_dir=out)
     routing.delineate_watersheds_d8(b('d8'), v('outlets_d8'), v('watersheds_outlets'),
                                     working_dir=out)
+    for n, river_order in [('strahler', 5), ('strahler_rivers', 2)]:
+        routing.extract_strahler_streams_d8(
+            b('d8'), b('acc_d8'), b('filled'), v(n), min_flow_accum_threshold=THRESHOLD,
+            river_order=river_order)
+        result[n] = vector_digest(v(n), n)
     for n in ['watersheds', 'watersheds_outlets']:
         result[n] = vector_digest(v(n), 'watersheds')
     for n, raster in [('drain_sink_dem', (dem, 1)), ('drain_sink_filled', b('filled'))]:
