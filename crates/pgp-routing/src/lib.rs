@@ -82,6 +82,7 @@ pub mod grid;
 mod outlets;
 mod strahler;
 mod streams;
+mod subwatersheds;
 mod watersheds;
 
 pub use accumulation::{
@@ -97,4 +98,5 @@ pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
 pub use outlets::{detect_lowest_drain_and_sink, detect_outlets, DrainAndSink, FlowDirType};
 pub use strahler::{extract_strahler_streams_d8, StrahlerOptions};
 pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};
+pub use subwatersheds::{calculate_subwatershed_boundary, SubwatershedOptions};
 pub use watersheds::{delineate_watersheds_d8, WatershedOptions};

@@ -137,6 +137,16 @@ fn run_steps(dem: &Path, weight: &Path, out: &Path, exec: &Executor) -> BTreeMap
             .unwrap();
         digests.insert(n.to_string(), common::vector_digest(&v(n), n));
     }
+    for (n, outlet_at_confluence) in [("subwatersheds", false), ("subwatersheds_confluence", true)]
+    {
+        let options = SubwatershedOptions {
+            outlet_at_confluence,
+            ..Default::default()
+        };
+        calculate_subwatershed_boundary(&b("d8"), &v("strahler_rivers"), &v(n), &options, exec)
+            .unwrap();
+        digests.insert(n.to_string(), common::vector_digest(&v(n), n));
+    }
     for n in ["watersheds", "watersheds_outlets"] {
         digests.insert(n.to_string(), common::vector_digest(&v(n), "watersheds"));
     }

@@ -124,6 +124,10 @@ def run(case_dir, out):
             b('d8'), b('acc_d8'), b('filled'), v(n), min_flow_accum_threshold=THRESHOLD,
             river_order=river_order)
         result[n] = vector_digest(v(n), n)
+    for n, outlet_at_confluence in [('subwatersheds', False), ('subwatersheds_confluence', True)]:
+        routing.calculate_subwatershed_boundary(
+            b('d8'), v('strahler_rivers'), v(n), outlet_at_confluence=outlet_at_confluence)
+        result[n] = vector_digest(v(n), n)
     for n in ['watersheds', 'watersheds_outlets']:
         result[n] = vector_digest(v(n), 'watersheds')
     for n, raster in [('drain_sink_dem', (dem, 1)), ('drain_sink_filled', b('filled'))]:
