@@ -342,7 +342,7 @@ pub fn calculate_subwatershed_boundary(
         let outflow = outflow as usize;
         let mut xf = x as f64 + 0.5 + COL_OFFSETS[outflow] as f64 * 0.5;
         let mut yf = y as f64 + 0.5 + ROW_OFFSETS[outflow] as f64 * 0.5;
-        if outflow % 2 == 0 {
+        if outflow.is_multiple_of(2) {
             xf -= ROW_OFFSETS[outflow] as f64 * 0.5;
             yf += COL_OFFSETS[outflow] as f64 * 0.5;
         }
@@ -351,7 +351,7 @@ pub fn calculate_subwatershed_boundary(
         let mut ring = vec![project(xf, yf)];
         let (mut dx, mut dy) = (0i64, 0i64);
         let (mut edge_side, mut edge_dir);
-        if outflow % 2 == 0 {
+        if outflow.is_multiple_of(2) {
             edge_side = outflow;
             edge_dir = (2 + edge_side) % 8;
         } else {
