@@ -15,6 +15,8 @@
 //! | `pgp.routing.detect_outlets` | [`DetectOutletsArgs`] |
 //! | `pgp.routing.detect_lowest_drain_and_sink` | [`DetectLowestDrainAndSinkArgs`] |
 //! | `pgp.routing.delineate_watersheds_d8` | [`DelineateWatershedsD8Args`] |
+//! | `pgp.routing.extract_strahler_streams_d8` | [`ExtractStrahlerStreamsD8Args`] |
+//! | `pgp.routing.calculate_subwatershed_boundary` | [`CalculateSubwatershedBoundaryArgs`] |
 //!
 //! Bands default to 1; paths are relative to the pipeline file.
 
@@ -612,4 +614,128 @@ graph_op!(
     DelineateWatershedsD8Node,
     DelineateWatershedsD8Args,
     inputs = |a| vec![a.d8_flow_dir.clone(), a.outflow_vector.clone()]
+);
+
+/// Arguments of `pgp.routing.extract_strahler_streams_d8`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractStrahlerStreamsD8Args {
+    /// D8 flow directions (band 1).
+    pub flow_dir: PathBuf,
+    /// Their D8 flow accumulation (band 1).
+    pub flow_accum: PathBuf,
+    /// The DEM (band 1).
+    pub dem: PathBuf,
+    /// The stream segments (GeoPackage).
+    pub target: PathBuf,
+    /// Flow accumulation at which a pixel is stream (100).
+    #[serde(default)]
+    pub min_flow_accum_threshold: Option<i64>,
+    /// The order that makes a river (5).
+    #[serde(default)]
+    pub river_order: Option<i32>,
+    /// Autotune the threshold per river (false).
+    #[serde(default)]
+    pub autotune_flow_accumulation: bool,
+    /// The p-value of the autotuning test (0.05).
+    #[serde(default)]
+    pub min_p_val: Option<f64>,
+}
+
+/// `pgp.routing.extract_strahler_streams_d8`.
+pub struct ExtractStrahlerStreamsD8Node;
+
+impl RemoteOp for ExtractStrahlerStreamsD8Node {
+    const NAME: &'static str = "pgp.routing.extract_strahler_streams_d8";
+    type Args = ExtractStrahlerStreamsD8Args;
+    type Output = ();
+    fn run(a: ExtractStrahlerStreamsD8Args) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl ExtractStrahlerStreamsD8Node {
+    fn run_with(a: ExtractStrahlerStreamsD8Args, exec: &Executor) -> Result<(), String> {
+        let defaults = StrahlerOptions::default();
+        let options = StrahlerOptions {
+            min_flow_accum_threshold: a
+                .min_flow_accum_threshold
+                .unwrap_or(defaults.min_flow_accum_threshold),
+            river_order: a.river_order.unwrap_or(defaults.river_order),
+            autotune_flow_accumulation: a.autotune_flow_accumulation,
+            min_p_val: a.min_p_val.unwrap_or(defaults.min_p_val),
+        };
+        extract_strahler_streams_d8(
+            &RasterBand::first(&a.flow_dir),
+            &RasterBand::first(&a.flow_accum),
+            &RasterBand::first(&a.dem),
+            &a.target,
+            &options,
+            exec,
+        )
+        .map(|_| ())
+        .map_err(err)
+    }
+}
+graph_op!(
+    ExtractStrahlerStreamsD8Node,
+    ExtractStrahlerStreamsD8Args,
+    inputs = |a| vec![a.flow_dir.clone(), a.flow_accum.clone(), a.dem.clone()]
+);
+
+/// Arguments of `pgp.routing.calculate_subwatershed_boundary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalculateSubwatershedBoundaryArgs {
+    /// D8 flow directions (band 1).
+    pub d8_flow_dir: PathBuf,
+    /// Streams made by `pgp.routing.extract_strahler_streams_d8`.
+    pub strahler_streams: PathBuf,
+    /// The subwatersheds (GeoPackage).
+    pub target: PathBuf,
+    /// Boundary steps after which a subwatershed is cut short (1000000).
+    #[serde(default)]
+    pub max_steps_per_watershed: Option<i64>,
+    /// Start subwatersheds at confluences (false: one pixel upstream).
+    #[serde(default)]
+    pub outlet_at_confluence: bool,
+}
+
+/// `pgp.routing.calculate_subwatershed_boundary`.
+pub struct CalculateSubwatershedBoundaryNode;
+
+impl RemoteOp for CalculateSubwatershedBoundaryNode {
+    const NAME: &'static str = "pgp.routing.calculate_subwatershed_boundary";
+    type Args = CalculateSubwatershedBoundaryArgs;
+    type Output = ();
+    fn run(a: CalculateSubwatershedBoundaryArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl CalculateSubwatershedBoundaryNode {
+    fn run_with(a: CalculateSubwatershedBoundaryArgs, exec: &Executor) -> Result<(), String> {
+        let options = SubwatershedOptions {
+            max_steps_per_watershed: a
+                .max_steps_per_watershed
+                .unwrap_or(SubwatershedOptions::default().max_steps_per_watershed),
+            outlet_at_confluence: a.outlet_at_confluence,
+        };
+        calculate_subwatershed_boundary(
+            &RasterBand::first(&a.d8_flow_dir),
+            &a.strahler_streams,
+            &a.target,
+            &options,
+            exec,
+        )
+        .map(|_| ())
+        .map_err(err)
+    }
+}
+graph_op!(
+    CalculateSubwatershedBoundaryNode,
+    CalculateSubwatershedBoundaryArgs,
+    inputs = |a| vec![a.d8_flow_dir.clone(), a.strahler_streams.clone()]
 );

@@ -186,6 +186,58 @@ fn outlets_watersheds_and_drains_through_the_binary_and_a_pipeline() {
         .stderr(predicates::str::contains("mfd.tif"));
     assert!(!p("w2.gpkg").exists() && !p("o2.gpkg").exists());
 
+    pgp()
+        .args(["routing", "flow-accum"])
+        .arg(p("d8.tif"))
+        .arg(p("acc.tif"))
+        .args(["--method", "d8"])
+        .assert()
+        .success();
+    let out = pgp()
+        .args(["routing", "strahler-streams"])
+        .arg(p("d8.tif"))
+        .arg(p("acc.tif"))
+        .arg(p("filled.tif"))
+        .arg(p("streams.gpkg"))
+        .args([
+            "--threshold",
+            "30",
+            "--river-order",
+            "3",
+            "--autotune",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streams: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(streams["outputs"][0]["features"].as_u64().unwrap() > 0);
+    pgp()
+        .args(["routing", "subwatersheds"])
+        .arg(p("d8.tif"))
+        .arg(p("streams.gpkg"))
+        .arg(p("subwatersheds.gpkg"))
+        .assert()
+        .success();
+    let info = pgp::core::vector_info(p("subwatersheds.gpkg"), &Default::default()).unwrap();
+    assert_eq!(info.layer_name, "subwatersheds");
+    assert!(info.feature_count > 0);
+    // Streams that are not Strahler streams: the file and the missing field are named.
+    pgp()
+        .args(["routing", "subwatersheds"])
+        .arg(p("d8.tif"))
+        .arg(p("outlets.gpkg"))
+        .arg(p("sw2.gpkg"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("outlets.gpkg"))
+        .stderr(predicates::str::contains("order"));
+    assert!(!p("sw2.gpkg").exists());
+
     // The same steps as pipeline ops.
     let toml = p("pipeline.toml");
     std::fs::write(
@@ -208,6 +260,24 @@ outflow_vector = "@outlets"
 target = "work/watersheds.gpkg"
 
 [[task]]
+name = "strahler"
+op = "pgp.routing.extract_strahler_streams_d8"
+[task.args]
+flow_dir = "d8.tif"
+flow_accum = "acc.tif"
+dem = "filled.tif"
+target = "work/strahler.gpkg"
+min_flow_accum_threshold = 30
+
+[[task]]
+name = "subwatersheds"
+op = "pgp.routing.calculate_subwatershed_boundary"
+[task.args]
+d8_flow_dir = "d8.tif"
+strahler_streams = "@strahler"
+target = "work/subwatersheds.gpkg"
+
+[[task]]
 name = "drain"
 op = "pgp.routing.detect_lowest_drain_and_sink"
 [task.args]
@@ -218,6 +288,11 @@ target = "work/drain.json"
     .unwrap();
     pgp().arg("run").arg(&toml).assert().success();
     assert!(p("work/watersheds.gpkg").exists());
+    let info = pgp::core::vector_info(p("work/subwatersheds.gpkg"), &Default::default()).unwrap();
+    assert_eq!(
+        info.layer_name, "subwatersheds",
+        "layers are named after the target, not a temporary"
+    );
     let drain: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p("work/drain.json")).unwrap()).unwrap();
     assert_eq!(drain["drain"], doc["drain"]);

@@ -31,6 +31,11 @@ pub struct StrahlerOptions {
     pub min_flow_accum_threshold: i64,
     /// The order that makes a river: river ids are given to trees below it (5).
     pub river_order: i32,
+    /// Raise the threshold per river (by 1.25 at a time) while the drops of its first- and
+    /// second-order segments differ significantly (false).
+    pub autotune_flow_accumulation: bool,
+    /// The p-value below which the drops differ significantly (0.05).
+    pub min_p_val: f64,
 }
 
 impl Default for StrahlerOptions {
@@ -38,6 +43,8 @@ impl Default for StrahlerOptions {
         StrahlerOptions {
             min_flow_accum_threshold: 100,
             river_order: 5,
+            autotune_flow_accumulation: false,
+            min_p_val: 0.05,
         }
     }
 }
@@ -56,6 +63,7 @@ struct Segment {
     ds_1: Option<(i32, i32)>,
     us: Option<(i32, i32)>,
     line: Option<Vec<(f64, f64)>>,
+    upstream_dir: usize,
     deleted: bool,
 }
 
@@ -162,6 +170,222 @@ fn walk_upstream(
     })
 }
 
+/// The links between segments: pygeoprocessing's `upstream_to_downstream_id` and
+/// `downstream_to_upstream_ids`.
+struct Links {
+    downstream_of: HashMap<usize, usize>,
+    upstream_map: HashMap<usize, Vec<usize>>,
+}
+
+impl Links {
+    fn upstream(&self, id: usize) -> Vec<usize> {
+        self.upstream_map.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// pygeoprocessing's `_delete_feature`: unlinks `id` everywhere.
+    fn delete(&mut self, segments: &mut [Segment], id: usize) {
+        if let Some(down) = self.downstream_of.remove(&id) {
+            if let Some(ups) = self.upstream_map.get_mut(&down) {
+                if let Some(i) = ups.iter().position(|u| *u == id) {
+                    ups.remove(i);
+                }
+            }
+        }
+        self.upstream_map.remove(&id);
+        segments[id].deleted = true;
+    }
+}
+
+/// One river's flow accumulation autotuning: while the drops of consecutive orders (from the
+/// lowest) differ significantly by Student's t-test, the threshold grows by 1.25 and the
+/// segments of the orders tested are cut back to it, re-walked or deleted.
+struct Autotune<'a> {
+    r: &'a mut Rasters,
+    segments: &'a mut Vec<Segment>,
+    links: &'a mut Links,
+    junctions: &'a mut HashMap<(i64, i64), Vec<usize>>,
+}
+
+impl Autotune<'_> {
+    fn run(
+        &mut self,
+        threshold: i64,
+        min_p_val: f64,
+        by_order: &mut BTreeMap<i32, Vec<usize>>,
+        drops: &mut BTreeMap<i32, Vec<f64>>,
+    ) {
+        let mut working = threshold as f64;
+        // pygeoprocessing's collections are defaultdicts: reading an order creates it, which
+        // matters below (an empty order still counts as present).
+        while let (Some(&lowest), Some(_)) = (drops.keys().next(), drops.keys().last()) {
+            let mut test_order = lowest;
+            while drops
+                .keys()
+                .last()
+                .is_some_and(|&top| test_order + 1 <= top)
+            {
+                if drops.entry(test_order).or_default().len() < 3
+                    || drops.entry(test_order + 1).or_default().len() < 3
+                {
+                    break;
+                }
+                let p = student_t_test_p(&drops[&test_order], &drops[&(test_order + 1)]);
+                if p > min_p_val || p.is_nan() {
+                    break;
+                }
+                test_order += 1;
+            }
+            if drops.keys().next() == Some(&test_order) {
+                break;
+            }
+            working *= 1.25;
+            // pygeoprocessing passes the float threshold to a C int parameter: truncated.
+            let walk_threshold = working as i32 as i64;
+            for order in 1..=test_order {
+                drops.remove(&order);
+                let mut pending = std::mem::take(by_order.entry(order).or_default());
+                let mut kept = Vec::new();
+                while let Some(id) = pending.pop() {
+                    let s = &self.segments[id];
+                    if (s.ds_fa.unwrap_or(0) as f64) < working {
+                        self.links.delete(self.segments, id);
+                        continue;
+                    }
+                    if s.us_fa.unwrap_or(0) as f64 >= working {
+                        drops
+                            .entry(order)
+                            .or_default()
+                            .push(s.drop_distance.unwrap_or(0.0));
+                        kept.push(id);
+                        continue;
+                    }
+                    let (dsx, dsy) = s.ds.map_or((0, 0), |(x, y)| (i64::from(x), i64::from(y)));
+                    let Some(walk) = walk_upstream(
+                        self.r,
+                        (dsx, dsy),
+                        s.upstream_dir,
+                        walk_threshold,
+                        self.junctions,
+                    ) else {
+                        self.links.delete(self.segments, id);
+                        continue;
+                    };
+                    let (xu, yu) = walk.upstream;
+                    let drop = self.r.dem.get(xu as usize, yu as usize)
+                        - self.r.dem.get(dsx as usize, dsy as usize);
+                    drops.entry(order).or_default().push(drop);
+                    let us_fa = self.r.accum(xu, yu);
+                    let s = &mut self.segments[id];
+                    s.line = Some(walk.line);
+                    s.drop_distance = Some(drop);
+                    s.us_fa = Some(us_fa as i64);
+                    s.thresh_fa = Some(working as i64);
+                    s.ds_1 = Some((walk.first_step.0 as i32, walk.first_step.1 as i32));
+                    s.us = Some((xu as i32, yu as i32));
+                    kept.push(id);
+                }
+                by_order.insert(order, kept);
+            }
+        }
+    }
+}
+
+/// The two-sided p-value of Student's t-test for equal means with equal variances (scipy's
+/// `ttest_ind(a, b, equal_var=True)`): NaN when both samples are constant and equal.
+fn student_t_test_p(a: &[f64], b: &[f64]) -> f64 {
+    let (na, nb) = (a.len() as f64, b.len() as f64);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (ma, mb) = (mean(a), mean(b));
+    let ss = |v: &[f64], m: f64| v.iter().map(|x| (x - m) * (x - m)).sum::<f64>();
+    let df = na + nb - 2.0;
+    let pooled = (ss(a, ma) + ss(b, mb)) / df;
+    let t = (ma - mb) / (pooled * (1.0 / na + 1.0 / nb)).sqrt();
+    if t.is_nan() {
+        return f64::NAN;
+    }
+    if t.is_infinite() {
+        return 0.0;
+    }
+    regularized_incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+}
+
+/// `I_x(a, b)` by Lentz's continued fraction (Numerical Recipes' `betai`).
+fn regularized_incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_fraction(a, b, x) / a
+    } else {
+        1.0 - front * beta_fraction(b, a, 1.0 - x) / b
+    }
+}
+
+fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    let mut c = 1.0;
+    let mut d = 1.0 - (a + b) * x / (a + 1.0);
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..500 {
+        let m = f64::from(m);
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
+        d = 1.0 + aa * d;
+        d = if d.abs() < TINY { TINY } else { d };
+        c = 1.0 + aa / c;
+        c = if c.abs() < TINY { TINY } else { c };
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
+        d = 1.0 + aa * d;
+        d = if d.abs() < TINY { TINY } else { d };
+        c = 1.0 + aa / c;
+        c = if c.abs() < TINY { TINY } else { c };
+        d = 1.0 / d;
+        let delta = d * c;
+        h *= delta;
+        if (delta - 1.0).abs() < 1e-16 {
+            break;
+        }
+    }
+    h
+}
+
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, 9 terms; about 1e-15 relative).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = G[0];
+    for (i, g) in G.iter().enumerate().skip(1) {
+        sum += g / (x + i as f64);
+    }
+    let t = x + 7.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
 /// Strahler order of a segment fed by segments of `orders`: their highest, one more when the
 /// highest comes at least twice.
 fn strahler(orders: &[i32]) -> i32 {
@@ -265,7 +489,10 @@ pub fn extract_strahler_streams_d8(
                 }
                 for d in upstream {
                     let id = segments.len();
-                    segments.push(Segment::default());
+                    segments.push(Segment {
+                        upstream_dir: d,
+                        ..Default::default()
+                    });
                     seeds.push((x, y, d, id));
                     junctions.entry((x, y)).or_default().push(id);
                 }
@@ -315,7 +542,7 @@ pub fn extract_strahler_streams_d8(
     drop(ticker);
     r.dem.status()?;
     r.accum.status()?;
-    let mut upstream_map: HashMap<usize, Vec<usize>> = upstream_of.iter().cloned().collect();
+    let upstream_map: HashMap<usize, Vec<usize>> = upstream_of.iter().cloned().collect();
 
     // Orders from the sources down; outlets are the segments with nothing downstream.
     let mut queue: std::collections::VecDeque<usize> = (1..segments.len())
@@ -345,24 +572,52 @@ pub fn extract_strahler_streams_d8(
         queue.push_back(down);
     }
 
-    // River ids: per outlet, each highest tree whose order is at most `river_order`.
+    // River ids: per outlet, each highest tree whose order is at most `river_order`, its
+    // threshold autotuned if asked.
+    let mut links = Links {
+        downstream_of,
+        upstream_map,
+    };
     let mut river_id = 0;
     for outlet in outlets {
         let mut search = vec![outlet];
         while let Some(id) = search.pop() {
             let order = segments[id].order.unwrap_or(i32::MIN);
             if order > options.river_order || segments[id].river_id.is_some() {
-                search.extend(upstream_map.get(&id).cloned().unwrap_or_default());
+                search.extend(links.upstream(id));
                 continue;
             }
             let mut stack = vec![id];
+            let mut by_order: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+            let mut drops: BTreeMap<i32, Vec<f64>> = BTreeMap::new();
             while let Some(up) = stack.pop() {
                 segments[up].river_id = Some(river_id);
-                stack.extend(upstream_map.get(&up).cloned().unwrap_or_default());
+                let order = segments[up].order.unwrap_or(0);
+                by_order.entry(order).or_default().push(up);
+                drops
+                    .entry(order)
+                    .or_default()
+                    .push(segments[up].drop_distance.unwrap_or(0.0));
+                stack.extend(links.upstream(up));
+            }
+            if options.autotune_flow_accumulation {
+                let mut tune = Autotune {
+                    r: &mut r,
+                    segments: &mut segments,
+                    links: &mut links,
+                    junctions: &mut junctions,
+                };
+                tune.run(threshold, options.min_p_val, &mut by_order, &mut drops);
             }
             river_id += 1;
         }
     }
+    r.accum.status()?;
+    r.dem.status()?;
+    let Links {
+        mut downstream_of,
+        mut upstream_map,
+    } = links;
 
     // Final pass: orders again, joining a segment into its downstream one when it is the only
     // one feeding it.
@@ -524,4 +779,28 @@ fn write_segments(segments: &[Segment], info: &pgp_core::RasterInfo, target: &Pa
     }
     out.commit()?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // p-values of scipy.stats.ttest_ind(a, b, equal_var=True) (scipy 1.x, the peer's).
+    #[test]
+    fn t_test_p_values_match_scipy() {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+        let p = student_t_test_p(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 6.0, 9.0]);
+        assert!(close(p, 0.1418603602858507), "{p}");
+        let p = student_t_test_p(&[0.5, 1.5, 1.0, 2.5, 0.25], &[3.5, 2.0, 4.25]);
+        assert!(close(p, 0.026686186332716688), "{p}");
+        assert!(student_t_test_p(&[1.0; 3], &[1.0; 3]).is_nan());
+        assert_eq!(student_t_test_p(&[1.0; 3], &[2.0; 3]), 0.0);
+    }
+
+    #[test]
+    fn strahler_orders() {
+        assert_eq!(strahler(&[1, 1]), 2);
+        assert_eq!(strahler(&[2, 1]), 2);
+        assert_eq!(strahler(&[3, 3, 2]), 4);
+    }
 }

@@ -128,10 +128,16 @@ fn run_steps(dem: &Path, weight: &Path, out: &Path, exec: &Executor) -> BTreeMap
         exec,
     )
     .unwrap();
-    for (n, river_order) in [("strahler", 5), ("strahler_rivers", 2)] {
+    for (n, river_order, autotune) in [
+        ("strahler", 5, false),
+        ("strahler_rivers", 2, false),
+        ("strahler_autotuned", 3, true),
+    ] {
         let options = StrahlerOptions {
             min_flow_accum_threshold: THRESHOLD as i64,
             river_order,
+            autotune_flow_accumulation: autotune,
+            ..Default::default()
         };
         extract_strahler_streams_d8(&b("d8"), &b("acc_d8"), &b("filled"), &v(n), &options, exec)
             .unwrap();

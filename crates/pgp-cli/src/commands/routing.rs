@@ -187,6 +187,60 @@ enum Step {
         #[arg(long)]
         json: bool,
     },
+    /// Strahler-ordered stream segments as lines (GeoPackage).
+    StrahlerStreams {
+        /// The D8 flow directions.
+        d8_flow_dir: PathBuf,
+        /// Their D8 flow accumulation.
+        flow_accum: PathBuf,
+        /// The DEM the directions come from (for drop distances).
+        dem: PathBuf,
+        /// The segments (GeoPackage, layer named after the file).
+        output: PathBuf,
+        /// Flow accumulation at which a pixel is stream.
+        #[arg(long, default_value = "100")]
+        threshold: i64,
+        /// The order that makes a river (for river ids).
+        #[arg(long, default_value = "5")]
+        river_order: i32,
+        /// Raise the threshold per river while its order 1 and 2 drops differ significantly.
+        #[arg(long)]
+        autotune: bool,
+        /// The p-value of that test.
+        #[arg(long, default_value = "0.05")]
+        min_p_val: f64,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Subwatershed outlines of a Strahler stream network (GeoPackage polygons).
+    Subwatersheds {
+        /// The D8 flow directions the streams come from.
+        d8_flow_dir: PathBuf,
+        /// Streams made by `pgp routing strahler-streams`.
+        streams_vector: PathBuf,
+        /// The subwatersheds (GeoPackage, layer named after the file).
+        output: PathBuf,
+        /// Start subwatersheds at confluences instead of one pixel upstream.
+        #[arg(long)]
+        outlet_at_confluence: bool,
+        /// Boundary steps after which a subwatershed is cut short.
+        #[arg(long, default_value = "1000000")]
+        max_steps: i64,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn finish_vector(
@@ -421,6 +475,67 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             let n = r::delineate_watersheds_d8(
                 &RasterBand::new(&d8_flow_dir, band),
                 &outlets_vector,
+                &output,
+                &options,
+                &exec,
+            )?;
+            finish_vector(&output, n, stopwatch, json)
+        }
+        Step::StrahlerStreams {
+            d8_flow_dir,
+            flow_accum,
+            dem,
+            output,
+            threshold,
+            river_order,
+            autotune,
+            min_p_val,
+            band,
+            executor,
+            json,
+        } => {
+            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
+            require_file(&flow_accum, "FLOW_ACCUM")?;
+            require_file(&dem, "DEM")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let options = r::StrahlerOptions {
+                min_flow_accum_threshold: threshold,
+                river_order,
+                autotune_flow_accumulation: autotune,
+                min_p_val,
+            };
+            let n = r::extract_strahler_streams_d8(
+                &RasterBand::new(&d8_flow_dir, band),
+                &RasterBand::first(&flow_accum),
+                &RasterBand::first(&dem),
+                &output,
+                &options,
+                &exec,
+            )?;
+            finish_vector(&output, n, stopwatch, json)
+        }
+        Step::Subwatersheds {
+            d8_flow_dir,
+            streams_vector,
+            output,
+            outlet_at_confluence,
+            max_steps,
+            band,
+            executor,
+            json,
+        } => {
+            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
+            require_file(&streams_vector, "STREAMS_VECTOR")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let options = r::SubwatershedOptions {
+                max_steps_per_watershed: max_steps,
+                outlet_at_confluence,
+            };
+            let n = r::calculate_subwatershed_boundary(
+                &RasterBand::new(&d8_flow_dir, band),
+                &streams_vector,
                 &output,
                 &options,
                 &exec,

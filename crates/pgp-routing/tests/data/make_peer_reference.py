@@ -119,10 +119,11 @@ def run(case_dir, out):
                                     v('watersheds'), working_dir=out)
     routing.delineate_watersheds_d8(b('d8'), v('outlets_d8'), v('watersheds_outlets'),
                                     working_dir=out)
-    for n, river_order in [('strahler', 5), ('strahler_rivers', 2)]:
+    for n, river_order, autotune in [
+            ('strahler', 5, False), ('strahler_rivers', 2, False), ('strahler_autotuned', 3, True)]:
         routing.extract_strahler_streams_d8(
             b('d8'), b('acc_d8'), b('filled'), v(n), min_flow_accum_threshold=THRESHOLD,
-            river_order=river_order)
+            river_order=river_order, autotune_flow_accumulation=autotune)
         result[n] = vector_digest(v(n), n)
     for n, outlet_at_confluence in [('subwatersheds', False), ('subwatersheds_confluence', True)]:
         routing.calculate_subwatershed_boundary(
