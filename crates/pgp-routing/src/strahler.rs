@@ -219,11 +219,7 @@ impl Autotune<'_> {
         // matters below (an empty order still counts as present).
         while let (Some(&lowest), Some(_)) = (drops.keys().next(), drops.keys().last()) {
             let mut test_order = lowest;
-            while drops
-                .keys()
-                .last()
-                .is_some_and(|&top| test_order + 1 <= top)
-            {
+            while drops.keys().last().is_some_and(|&top| test_order < top) {
                 if drops.entry(test_order).or_default().len() < 3
                     || drops.entry(test_order + 1).or_default().len() < 3
                 {
