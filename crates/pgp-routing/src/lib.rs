@@ -83,6 +83,7 @@ mod outlets;
 mod strahler;
 mod streams;
 mod subwatersheds;
+mod vectors;
 mod watersheds;
 
 pub use accumulation::{

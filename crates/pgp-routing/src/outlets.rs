@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use pgp_core::gdal::spatial_ref::SpatialRef;
-use pgp_core::gdal::vector::{FieldDefn, Geometry, LayerAccess, LayerOptions};
+use gdal_sys::OGRFieldType::OFTInteger;
+use pgp_core::gdal::vector::{Feature, LayerAccess, OGRwkbGeometryType};
 use pgp_core::{DataType, Raster, Window};
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use crate::common::{
     is_close, RasterBand, Ticker, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, ROW_OFFSETS,
 };
 use crate::error::{Error, Result};
+use crate::vectors::{gdal_error, geometry_z0, layer_name, pixel_centre, projection, write_gpkg};
 
 /// How a flow direction raster is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,78 +192,48 @@ pub fn detect_outlets(
         nodata,
         kind: flow_dir_type,
     });
-    let layer_name = target
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "outlets".to_string());
-    let mut out = pgp_ops::vector_ops::VectorOutput::create(target, "GPKG")?;
-    let gdal_err = |what: &str, e| Error::from(pgp_core::Error::gdal(target, what, e));
-    let srs = match &info.projection_wkt {
-        Some(wkt) if !wkt.is_empty() => {
-            Some(SpatialRef::from_wkt(wkt).map_err(|e| gdal_err("reading the projection", e))?)
-        }
-        _ => None,
-    };
+    let srs = projection(&info)?;
     let gt = info.geotransform.0;
     let mut ticker = Ticker::start("detect_outlets", "blocks", windows.len());
-    let mut count = 0u64;
-    {
-        let ds = out.dataset();
-        let mut txn = ds
-            .start_transaction()
-            .map_err(|e| gdal_err("starting a transaction", e))?;
-        let layer = txn
-            .create_layer(LayerOptions {
-                name: &layer_name,
-                srs: srs.as_ref(),
-                ty: gdal_sys::OGRwkbGeometryType::wkbPoint,
-                options: None,
-            })
-            .map_err(|e| gdal_err("creating the outlet layer", e))?;
-        for name in ["i", "j", "ID"] {
-            FieldDefn::new(name, gdal_sys::OGRFieldType::OFTInteger)
-                .and_then(|f| f.add_to_layer(&layer))
-                .map_err(|e| gdal_err("creating the outlet fields", e))?;
-        }
-        let defn = layer.defn();
-        for result in exec.map_ordered_op::<OutletOp>(jobs) {
-            let outlets = result?.map_err(|(x, y, code)| {
-                Error::invalid(
-                    flow_dir.path.display().to_string(),
-                    format!(
-                        "pixel ({x}, {y}) of band {} holds {code}, which is no D8 direction \
+    let fields = [("i", OFTInteger), ("j", OFTInteger), ("ID", OFTInteger)];
+    let point = OGRwkbGeometryType::wkbPoint;
+    write_gpkg(
+        target,
+        &layer_name(target),
+        srs.as_ref(),
+        point,
+        &fields,
+        |layer| {
+            let mut count = 0u64;
+            for result in exec.map_ordered_op::<OutletOp>(jobs) {
+                let outlets = result?.map_err(|(x, y, code)| {
+                    Error::invalid(
+                        flow_dir.path.display().to_string(),
+                        format!(
+                            "pixel ({x}, {y}) of band {} holds {code}, which is no D8 direction \
                          (0-7) nor nodata {nodata}: is it an MFD raster?",
-                        flow_dir.band
-                    ),
-                )
-            })?;
-            for (x, y) in outlets {
-                // gdal.ApplyGeoTransform at the pixel's centre, in its order of operations.
-                let (px, py) = (f64::from(x) + 0.5, f64::from(y) + 0.5);
-                let gx = gt[0] + px * gt[1] + py * gt[2];
-                let gy = gt[3] + px * gt[4] + py * gt[5];
-                let mut point = Geometry::empty(gdal_sys::OGRwkbGeometryType::wkbPoint)
-                    .map_err(|e| gdal_err("creating a point", e))?;
-                // pygeoprocessing's AddPoint(x, y) makes the point 3D with z = 0.
-                point.add_point((gx, gy, 0.0));
-                let mut feature = pgp_core::gdal::vector::Feature::new(defn)
-                    .map_err(|e| gdal_err("creating a feature", e))?;
-                feature
-                    .set_geometry(point)
-                    .and_then(|_| feature.set_field_integer(0, x as i32))
-                    .and_then(|_| feature.set_field_integer(1, y as i32))
-                    .and_then(|_| feature.set_field_integer(2, count as i32))
-                    .and_then(|_| feature.create(&layer))
-                    .map_err(|e| gdal_err("writing an outlet", e))?;
-                count += 1;
+                            flow_dir.band
+                        ),
+                    )
+                })?;
+                for (x, y) in outlets {
+                    let centre = pixel_centre(&gt, f64::from(x), f64::from(y));
+                    let mut feature = Feature::new(layer.defn())
+                        .map_err(|e| gdal_error(target, "creating a feature", e))?;
+                    geometry_z0(point, [centre])
+                        .and_then(|g| feature.set_geometry(g))
+                        .and_then(|_| feature.set_field_integer(0, x as i32))
+                        .and_then(|_| feature.set_field_integer(1, y as i32))
+                        .and_then(|_| feature.set_field_integer(2, count as i32))
+                        .and_then(|_| feature.create(layer))
+                        .map_err(|e| gdal_error(target, "writing an outlet", e))?;
+                    count += 1;
+                }
+                ticker.advance(1);
             }
-            ticker.advance(1);
-        }
-        txn.commit()
-            .map_err(|e| gdal_err("committing the outlets", e))?;
-    }
-    out.commit()?;
-    Ok(count)
+            Ok(count)
+        },
+    )
 }
 
 /// The lowest pixel that drains off the raster (or into nodata) and the lowest pit, as

@@ -11,8 +11,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use pgp_core::gdal::spatial_ref::SpatialRef;
-use pgp_core::gdal::vector::{FieldDefn, Geometry, LayerAccess, LayerOptions};
+use pgp_core::gdal::vector::OGRwkbGeometryType::{wkbLinearRing, wkbPolygon};
+use pgp_core::gdal::vector::{Feature, Geometry, LayerAccess};
 use pgp_core::{open_vector, LayerRef};
 use pgp_exec::Executor;
 
@@ -20,6 +20,7 @@ use crate::common::{scratch_dir, RasterBand, Ticker, COL_OFFSETS, INFLOW_OFFSETS
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, Grid};
 use crate::outlets::{flow_dir_nodata, FlowDirType};
+use crate::vectors;
 
 /// Options of [`calculate_subwatershed_boundary`]; the defaults are pygeoprocessing's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -431,62 +432,33 @@ fn write_polygons(
     info: &pgp_core::RasterInfo,
     target: &Path,
 ) -> Result<u64> {
-    let gdal_err = |what: &str, e| Error::from(pgp_core::Error::gdal(target, what, e));
-    let srs = match &info.projection_wkt {
-        Some(wkt) if !wkt.is_empty() => {
-            Some(SpatialRef::from_wkt(wkt).map_err(|e| gdal_err("reading the projection", e))?)
-        }
-        _ => None,
-    };
-    let layer_name = target
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "subwatersheds".to_string());
-    let mut out = pgp_ops::vector_ops::VectorOutput::create(target, "GPKG")?;
+    use gdal_sys::OGRFieldType::OFTInteger;
+    let fields = [
+        ("stream_fid", OFTInteger),
+        ("terminated_early", OFTInteger),
+        ("outlet_x", OFTInteger),
+        ("outlet_y", OFTInteger),
+    ];
+    let srs = vectors::projection(info)?;
+    let name = vectors::layer_name(target);
     let count = polygons.len() as u64;
-    {
-        let ds = out.dataset();
-        let mut txn = ds
-            .start_transaction()
-            .map_err(|e| gdal_err("starting a transaction", e))?;
-        let layer = txn
-            .create_layer(LayerOptions {
-                name: &layer_name,
-                srs: srs.as_ref(),
-                ty: gdal_sys::OGRwkbGeometryType::wkbPolygon,
-                options: None,
-            })
-            .map_err(|e| gdal_err("creating the subwatershed layer", e))?;
-        for name in ["stream_fid", "terminated_early", "outlet_x", "outlet_y"] {
-            FieldDefn::new(name, gdal_sys::OGRFieldType::OFTInteger)
-                .and_then(|f| f.add_to_layer(&layer))
-                .map_err(|e| gdal_err("creating the subwatershed fields", e))?;
-        }
-        let defn = layer.defn();
+    vectors::write_gpkg(target, &name, srs.as_ref(), wkbPolygon, &fields, |layer| {
         for (stream_fid, terminated_early, (ox, oy), ring) in polygons {
-            let mut linear = Geometry::empty(gdal_sys::OGRwkbGeometryType::wkbLinearRing)
-                .map_err(|e| gdal_err("creating a boundary", e))?;
-            for (px, py) in ring {
-                // pygeoprocessing's AddPoint(x, y): 3D with z = 0.
-                linear.add_point((px, py, 0.0));
-            }
-            let mut polygon = Geometry::empty(gdal_sys::OGRwkbGeometryType::wkbPolygon)
-                .map_err(|e| gdal_err("creating a subwatershed", e))?;
-            let mut f = pgp_core::gdal::vector::Feature::new(defn)
-                .map_err(|e| gdal_err("creating a subwatershed", e))?;
-            polygon
-                .add_geometry(linear)
-                .and_then(|_| f.set_geometry(polygon))
+            let mut f = Feature::new(layer.defn())
+                .map_err(|e| vectors::gdal_error(target, "creating a subwatershed", e))?;
+            vectors::geometry_z0(wkbLinearRing, ring)
+                .and_then(|ring| {
+                    let mut polygon = Geometry::empty(wkbPolygon)?;
+                    polygon.add_geometry(ring)?;
+                    f.set_geometry(polygon)
+                })
                 .and_then(|_| f.set_field_integer(0, stream_fid as i32))
                 .and_then(|_| f.set_field_integer(1, terminated_early))
                 .and_then(|_| f.set_field_integer(2, ox as i32))
                 .and_then(|_| f.set_field_integer(3, oy as i32))
-                .and_then(|_| f.create(&layer))
-                .map_err(|e| gdal_err("writing a subwatershed", e))?;
+                .and_then(|_| f.create(layer))
+                .map_err(|e| vectors::gdal_error(target, "writing a subwatershed", e))?;
         }
-        txn.commit()
-            .map_err(|e| gdal_err("committing the subwatersheds", e))?;
-    }
-    out.commit()?;
-    Ok(count)
+        Ok(count)
+    })
 }

@@ -24,6 +24,7 @@ use crate::common::{neighbour, scratch_dir, RasterBand, Ticker, INFLOW_OFFSETS};
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, Grid};
 use crate::outlets::{flow_dir_nodata, FlowDirType};
+use crate::vectors::{self, write_gpkg};
 
 /// Options of [`delineate_watersheds_d8`]; the defaults are pygeoprocessing's.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -301,13 +302,7 @@ pub fn delineate_watersheds_d8(
         cols,
         rows,
     };
-    let srs = match &info.projection_wkt {
-        Some(wkt) if !wkt.is_empty() => Some(
-            SpatialRef::from_wkt(wkt)
-                .map_err(|e| gdal_error(&d8_flow_dir.path.display().to_string(), e))?,
-        ),
-        _ => None,
-    };
+    let srs = vectors::projection(&info)?;
     let source = open_vector(outflow_vector)?;
     let mut source_layer = pgp_core::layer(&source, outflow_vector, &options.layer)?;
     let scratch = scratch_dir(target);
@@ -413,23 +408,11 @@ fn write_watersheds(
     layer_name: &str,
     srs: Option<&SpatialRef>,
 ) -> Result<u64> {
-    let gdal_err = |what: &str, e| Error::from(pgp_core::Error::gdal(target, what, e));
-    let mut out = pgp_ops::vector_ops::VectorOutput::create(target, "GPKG")?;
     let count = watersheds.len() as u64;
-    {
-        let ds = out.dataset();
-        let mut txn = ds
-            .start_transaction()
-            .map_err(|e| gdal_err("starting a transaction", e))?;
-        let layer = txn
-            .create_layer(LayerOptions {
-                name: layer_name,
-                srs,
-                ty: gdal_sys::OGRwkbGeometryType::wkbMultiPolygon,
-                options: None,
-            })
-            .map_err(|e| gdal_err("creating the watersheds layer", e))?;
+    let multi = gdal_sys::OGRwkbGeometryType::wkbMultiPolygon;
+    write_gpkg(target, layer_name, srs, multi, &[], |layer| {
         // The source's field definitions as they are (type, subtype, width, precision).
+        // SAFETY: both layers are alive for the calls.
         unsafe {
             let source_defn = gdal_sys::OGR_L_GetLayerDefn(source_layer.c_layer());
             for i in 0..gdal_sys::OGR_FD_GetFieldCount(source_defn) {
@@ -444,7 +427,6 @@ fn write_watersheds(
                 }
             }
         }
-        let defn = layer.defn();
         for (fid, geometry) in watersheds {
             let source_feature = source_layer.feature(fid).ok_or_else(|| {
                 Error::invalid(
@@ -452,8 +434,8 @@ fn write_watersheds(
                     format!("outflow feature {fid} vanished"),
                 )
             })?;
-            let mut feature = pgp_core::gdal::vector::Feature::new(defn)
-                .map_err(|e| gdal_err("creating a watershed", e))?;
+            let mut feature = pgp_core::gdal::vector::Feature::new(layer.defn())
+                .map_err(|e| vectors::gdal_error(target, "creating a watershed", e))?;
             // SAFETY: both features are alive; fields are matched by name, as pygeoprocessing
             // sets them; the FID is left for the GeoPackage to assign.
             let rv = unsafe {
@@ -470,14 +452,11 @@ fn write_watersheds(
             }
             feature
                 .set_geometry(geometry)
-                .and_then(|_| feature.create(&layer))
-                .map_err(|e| gdal_err("writing a watershed", e))?;
+                .and_then(|_| feature.create(layer))
+                .map_err(|e| vectors::gdal_error(target, "writing a watershed", e))?;
         }
-        txn.commit()
-            .map_err(|e| gdal_err("committing the watersheds", e))?;
-    }
-    out.commit()?;
-    Ok(count)
+        Ok(count)
+    })
 }
 
 #[cfg(test)]

@@ -12,17 +12,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use pgp_core::gdal::spatial_ref::SpatialRef;
-use pgp_core::gdal::vector::{FieldDefn, Geometry, LayerAccess, LayerOptions};
+use pgp_core::gdal::vector::{Feature, LayerAccess, OGRwkbGeometryType};
 use pgp_exec::Executor;
 
 use crate::common::{
     is_close, same_size, scratch_dir, RasterBand, Ticker, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA,
     INFLOW_OFFSETS, ROW_OFFSETS,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::grid::{cache_budget, Grid};
 use crate::outlets::{flow_dir_nodata, FlowDirType};
+use crate::vectors;
+
+mod autotune;
+mod ttest;
+
+use autotune::Autotune;
 
 /// Options of [`extract_strahler_streams_d8`]; the defaults are pygeoprocessing's.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -91,11 +96,8 @@ impl Rasters {
         self.accum.get(x as usize, y as usize)
     }
 
-    /// gdal.ApplyGeoTransform at the pixel's centre.
     fn centre(&self, x: i64, y: i64) -> (f64, f64) {
-        let g = self.gt;
-        let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
-        (g[0] + px * g[1] + py * g[2], g[3] + px * g[4] + py * g[5])
+        vectors::pixel_centre(&self.gt, x as f64, y as f64)
     }
 }
 
@@ -194,192 +196,6 @@ impl Links {
         self.upstream_map.remove(&id);
         segments[id].deleted = true;
     }
-}
-
-/// One river's flow accumulation autotuning: while the drops of consecutive orders (from the
-/// lowest) differ significantly by Student's t-test, the threshold grows by 1.25 and the
-/// segments of the orders tested are cut back to it, re-walked or deleted.
-struct Autotune<'a> {
-    r: &'a mut Rasters,
-    segments: &'a mut Vec<Segment>,
-    links: &'a mut Links,
-    junctions: &'a mut HashMap<(i64, i64), Vec<usize>>,
-}
-
-impl Autotune<'_> {
-    fn run(
-        &mut self,
-        threshold: i64,
-        min_p_val: f64,
-        by_order: &mut BTreeMap<i32, Vec<usize>>,
-        drops: &mut BTreeMap<i32, Vec<f64>>,
-    ) {
-        let mut working = threshold as f64;
-        // pygeoprocessing's collections are defaultdicts: reading an order creates it, which
-        // matters below (an empty order still counts as present).
-        while let (Some(&lowest), Some(_)) = (drops.keys().next(), drops.keys().last()) {
-            let mut test_order = lowest;
-            while drops.keys().last().is_some_and(|&top| test_order < top) {
-                if drops.entry(test_order).or_default().len() < 3
-                    || drops.entry(test_order + 1).or_default().len() < 3
-                {
-                    break;
-                }
-                let p = student_t_test_p(&drops[&test_order], &drops[&(test_order + 1)]);
-                if p > min_p_val || p.is_nan() {
-                    break;
-                }
-                test_order += 1;
-            }
-            if drops.keys().next() == Some(&test_order) {
-                break;
-            }
-            working *= 1.25;
-            // pygeoprocessing passes the float threshold to a C int parameter: truncated.
-            let walk_threshold = working as i32 as i64;
-            for order in 1..=test_order {
-                drops.remove(&order);
-                let mut pending = std::mem::take(by_order.entry(order).or_default());
-                let mut kept = Vec::new();
-                while let Some(id) = pending.pop() {
-                    let s = &self.segments[id];
-                    if (s.ds_fa.unwrap_or(0) as f64) < working {
-                        self.links.delete(self.segments, id);
-                        continue;
-                    }
-                    if s.us_fa.unwrap_or(0) as f64 >= working {
-                        drops
-                            .entry(order)
-                            .or_default()
-                            .push(s.drop_distance.unwrap_or(0.0));
-                        kept.push(id);
-                        continue;
-                    }
-                    let (dsx, dsy) = s.ds.map_or((0, 0), |(x, y)| (i64::from(x), i64::from(y)));
-                    let Some(walk) = walk_upstream(
-                        self.r,
-                        (dsx, dsy),
-                        s.upstream_dir,
-                        walk_threshold,
-                        self.junctions,
-                    ) else {
-                        self.links.delete(self.segments, id);
-                        continue;
-                    };
-                    let (xu, yu) = walk.upstream;
-                    let drop = self.r.dem.get(xu as usize, yu as usize)
-                        - self.r.dem.get(dsx as usize, dsy as usize);
-                    drops.entry(order).or_default().push(drop);
-                    let us_fa = self.r.accum(xu, yu);
-                    let s = &mut self.segments[id];
-                    s.line = Some(walk.line);
-                    s.drop_distance = Some(drop);
-                    s.us_fa = Some(us_fa as i64);
-                    s.thresh_fa = Some(working as i64);
-                    s.ds_1 = Some((walk.first_step.0 as i32, walk.first_step.1 as i32));
-                    s.us = Some((xu as i32, yu as i32));
-                    kept.push(id);
-                }
-                by_order.insert(order, kept);
-            }
-        }
-    }
-}
-
-/// The two-sided p-value of Student's t-test for equal means with equal variances (scipy's
-/// `ttest_ind(a, b, equal_var=True)`): NaN when both samples are constant and equal.
-fn student_t_test_p(a: &[f64], b: &[f64]) -> f64 {
-    let (na, nb) = (a.len() as f64, b.len() as f64);
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (ma, mb) = (mean(a), mean(b));
-    let ss = |v: &[f64], m: f64| v.iter().map(|x| (x - m) * (x - m)).sum::<f64>();
-    let df = na + nb - 2.0;
-    let pooled = (ss(a, ma) + ss(b, mb)) / df;
-    let t = (ma - mb) / (pooled * (1.0 / na + 1.0 / nb)).sqrt();
-    if t.is_nan() {
-        return f64::NAN;
-    }
-    if t.is_infinite() {
-        return 0.0;
-    }
-    regularized_incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
-}
-
-/// `I_x(a, b)` by Lentz's continued fraction (Numerical Recipes' `betai`).
-fn regularized_incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    if x >= 1.0 {
-        return 1.0;
-    }
-    let front =
-        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
-    if x < (a + 1.0) / (a + b + 2.0) {
-        front * beta_fraction(a, b, x) / a
-    } else {
-        1.0 - front * beta_fraction(b, a, 1.0 - x) / b
-    }
-}
-
-fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
-    let mut c = 1.0;
-    let mut d = 1.0 - (a + b) * x / (a + 1.0);
-    if d.abs() < TINY {
-        d = TINY;
-    }
-    d = 1.0 / d;
-    let mut h = d;
-    for m in 1..500 {
-        let m = f64::from(m);
-        let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
-        d = 1.0 + aa * d;
-        d = if d.abs() < TINY { TINY } else { d };
-        c = 1.0 + aa / c;
-        c = if c.abs() < TINY { TINY } else { c };
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
-        d = 1.0 + aa * d;
-        d = if d.abs() < TINY { TINY } else { d };
-        c = 1.0 + aa / c;
-        c = if c.abs() < TINY { TINY } else { c };
-        d = 1.0 / d;
-        let delta = d * c;
-        h *= delta;
-        if (delta - 1.0).abs() < 1e-16 {
-            break;
-        }
-    }
-    h
-}
-
-/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, 9 terms; about 1e-15 relative).
-fn ln_gamma(x: f64) -> f64 {
-    const G: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = G[0];
-    for (i, g) in G.iter().enumerate().skip(1) {
-        sum += g / (x + i as f64);
-    }
-    let t = x + 7.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
 /// Strahler order of a segment fed by segments of `orders`: their highest, one more when the
@@ -672,63 +488,33 @@ fn join_into_downstream(segments: &mut [Segment], up: usize, down: usize) {
 }
 
 fn write_segments(segments: &[Segment], info: &pgp_core::RasterInfo, target: &Path) -> Result<u64> {
-    let gdal_err = |what: &str, e| Error::from(pgp_core::Error::gdal(target, what, e));
-    let srs = match &info.projection_wkt {
-        Some(wkt) if !wkt.is_empty() => {
-            Some(SpatialRef::from_wkt(wkt).map_err(|e| gdal_err("reading the projection", e))?)
-        }
-        _ => None,
-    };
-    let layer_name = target
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "streams".to_string());
-    let mut out = pgp_ops::vector_ops::VectorOutput::create(target, "GPKG")?;
-    let mut count = 0;
-    {
-        let ds = out.dataset();
-        let mut txn = ds
-            .start_transaction()
-            .map_err(|e| gdal_err("starting a transaction", e))?;
-        let layer = txn
-            .create_layer(LayerOptions {
-                name: &layer_name,
-                srs: srs.as_ref(),
-                ty: gdal_sys::OGRwkbGeometryType::wkbLineString,
-                options: None,
-            })
-            .map_err(|e| gdal_err("creating the stream layer", e))?;
-        use gdal_sys::OGRFieldType::{OFTInteger, OFTInteger64, OFTReal};
-        let fields: BTreeMap<usize, (&str, u32)> = [
-            ("order", OFTInteger),
-            ("drop_distance", OFTReal),
-            ("outlet", OFTInteger),
-            ("river_id", OFTInteger),
-            ("us_fa", OFTInteger64),
-            ("ds_fa", OFTInteger64),
-            ("thresh_fa", OFTInteger64),
-            ("ds_x", OFTInteger),
-            ("ds_y", OFTInteger),
-            ("ds_x_1", OFTInteger),
-            ("ds_y_1", OFTInteger),
-            ("us_x", OFTInteger),
-            ("us_y", OFTInteger),
-        ]
-        .into_iter()
-        .enumerate()
-        .collect();
-        for (name, ty) in fields.values() {
-            FieldDefn::new(name, *ty)
-                .and_then(|f| f.add_to_layer(&layer))
-                .map_err(|e| gdal_err("creating the stream fields", e))?;
-        }
-        let defn = layer.defn();
+    use gdal_sys::OGRFieldType::{OFTInteger, OFTInteger64, OFTReal};
+    let fields = [
+        ("order", OFTInteger),
+        ("drop_distance", OFTReal),
+        ("outlet", OFTInteger),
+        ("river_id", OFTInteger),
+        ("us_fa", OFTInteger64),
+        ("ds_fa", OFTInteger64),
+        ("thresh_fa", OFTInteger64),
+        ("ds_x", OFTInteger),
+        ("ds_y", OFTInteger),
+        ("ds_x_1", OFTInteger),
+        ("ds_y_1", OFTInteger),
+        ("us_x", OFTInteger),
+        ("us_y", OFTInteger),
+    ];
+    let srs = vectors::projection(info)?;
+    let line = OGRwkbGeometryType::wkbLineString;
+    let name = vectors::layer_name(target);
+    vectors::write_gpkg(target, &name, srs.as_ref(), line, &fields, |layer| {
+        let mut count = 0;
         for (fid, s) in segments.iter().enumerate().skip(1) {
             if s.deleted {
                 continue;
             }
-            let mut f = pgp_core::gdal::vector::Feature::new(defn)
-                .map_err(|e| gdal_err("creating a segment", e))?;
+            let mut f = Feature::new(layer.defn())
+                .map_err(|e| vectors::gdal_error(target, "creating a segment", e))?;
             let ints = [
                 (0, s.order),
                 (2, Some(s.outlet)),
@@ -754,44 +540,25 @@ fn write_segments(segments: &[Segment], info: &pgp_core::RasterInfo, target: &Pa
             if let Some(v) = s.drop_distance {
                 result = result.and_then(|_| f.set_field_double(1, v));
             }
-            if let Some(line) = &s.line {
-                let mut g = Geometry::empty(gdal_sys::OGRwkbGeometryType::wkbLineString)
-                    .map_err(|e| gdal_err("creating a line", e))?;
-                for (x, y) in line {
-                    // pygeoprocessing's AddPoint(x, y) makes the line 3D with z = 0.
-                    g.add_point((*x, *y, 0.0));
-                }
-                result = result.and_then(|_| f.set_geometry(g));
+            if let Some(points) = &s.line {
+                result = result
+                    .and_then(|_| vectors::geometry_z0(line, points.iter().copied()))
+                    .and_then(|g| f.set_geometry(g));
             }
             // SAFETY: the feature is alive; GeoPackages keep a FID set before creation.
             unsafe { gdal_sys::OGR_F_SetFID(f.c_feature(), fid as i64) };
             result
-                .and_then(|_| f.create(&layer))
-                .map_err(|e| gdal_err("writing a segment", e))?;
+                .and_then(|_| f.create(layer))
+                .map_err(|e| vectors::gdal_error(target, "writing a segment", e))?;
             count += 1;
         }
-        txn.commit()
-            .map_err(|e| gdal_err("committing the segments", e))?;
-    }
-    out.commit()?;
-    Ok(count)
+        Ok(count)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // p-values of scipy.stats.ttest_ind(a, b, equal_var=True) (scipy 1.x, the peer's).
-    #[test]
-    fn t_test_p_values_match_scipy() {
-        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
-        let p = student_t_test_p(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 6.0, 9.0]);
-        assert!(close(p, 0.1418603602858507), "{p}");
-        let p = student_t_test_p(&[0.5, 1.5, 1.0, 2.5, 0.25], &[3.5, 2.0, 4.25]);
-        assert!(close(p, 0.026686186332716688), "{p}");
-        assert!(student_t_test_p(&[1.0; 3], &[1.0; 3]).is_nan());
-        assert_eq!(student_t_test_p(&[1.0; 3], &[2.0; 3]), 0.0);
-    }
 
     #[test]
     fn strahler_orders() {
