@@ -55,14 +55,22 @@
 //! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`, `detect_outlets`,
 //! `detect_lowest_drain_and_sink`; block results are merged in block order, so they are the
 //! serial ones). Serial, through the cache: plateau resolution, pit filling, accumulation, MFD
-//! stream tracing, distances and watershed delineation, which follow flow paths across the
-//! whole raster.
+//! stream tracing, distances, watershed delineation, Strahler streams and subwatersheds, which
+//! follow flow paths across the whole raster.
 //!
 //! # Vectors
 //!
-//! `detect_outlets` and `delineate_watersheds_d8` write GeoPackages as pygeoprocessing does
-//! (same layers, fields, feature order and geometries, byte for byte in ISO WKB; points are
-//! 3D with z = 0, as pygeoprocessing's). Watersheds use GDAL's own rasterize (`ALL_TOUCHED`) to
+//! `detect_outlets`, `delineate_watersheds_d8`, `extract_strahler_streams_d8` and
+//! `calculate_subwatershed_boundary` write GeoPackages as pygeoprocessing does (same layers,
+//! fields, feature ids and order, values and geometries, byte for byte in ISO WKB; points and
+//! lines are 3D with z = 0, as pygeoprocessing's `AddPoint` makes them). pygeoprocessing's
+//! quirks are kept, since its outputs are the contract: the outlet scan treats a lone column
+//! (row) past a block as nodata for that block, Strahler seeding scans blocks column by column
+//! and compares accumulations cast to C ints, and autotuned thresholds are truncated to ints
+//! (p-values are scipy's to about 1e-12, so only a test statistic within that of `min_p_val`
+//! could decide otherwise). Joining a segment into its single downstream one appends the
+//! upstream line's vertices after the junction, which is what shapely's `linemerge` makes of
+//! the two. Watersheds use GDAL's own rasterize (`ALL_TOUCHED`) to
 //! seed and polygonize to trace, on the same windows, so geometries match exactly. A
 //! watershed is polygonized in memory over its bounding box (4 bytes a pixel).
 
