@@ -49,8 +49,8 @@
 //! Each step keeps its working rasters in 256x256 tiles in a bounded cache ([`grid::Grid`]):
 //! tiles are read from the inputs when first needed, and modified tiles that leave the cache go
 //! to an unlinked scratch file next to the output. The budget is one setting for every step,
-//! `PGP_ROUTING_CACHE_MB` (default 256 MiB; see [`grid::cache_budget`]), so memory is flat in
-//! the DEM's size. Parallel on the executor (sync, threads or processes, same pixels): the
+//! `PGP_ROUTING_CACHE_MB` (default 256 MiB, a quarter of the job's memory in a Slurm worker; see
+//! [`grid::cache_budget`]), so memory is flat in the DEM's size. Parallel on the executor (sync, threads or processes, same pixels): the
 //! block-local passes (pit candidates of `fill_pits`, every non-plateau direction of
 //! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`, `detect_outlets`,
 //! `detect_lowest_drain_and_sink`; block results are merged in block order, so they are the
