@@ -98,7 +98,6 @@ pub(crate) fn exec_err(e: pgp_exec::ExecError) -> PyErr {
 }
 
 /// A pgp-routing error as a Python exception.
-#[allow(dead_code)] // until routing is wrapped
 pub(crate) fn routing_err(e: pgp_routing::Error) -> PyErr {
     use pgp_routing::Error as E;
     match e {

@@ -223,3 +223,29 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RasterReader>()?;
     Ok(())
 }
+
+/// pgp's seeded sample data (a DEM, weights, land cover, precipitation, zone polygons) in `dir`:
+/// `{name: path}`.
+#[pyfunction]
+#[pyo3(signature = (dir, size, seed=1))]
+fn sample_data(
+    py: Python<'_>,
+    dir: PathBuf,
+    size: usize,
+    seed: u64,
+) -> PyResult<Vec<(&'static str, PathBuf)>> {
+    let d = py
+        .detach(|| pgp_core::sample::generate(&dir, size, seed))
+        .map_err(core_err)?;
+    Ok(vec![
+        ("dem", d.dem),
+        ("weight", d.weight),
+        ("landcover", d.landcover),
+        ("precip", d.precip),
+        ("zones", d.zones),
+    ])
+}
+
+pub(crate) fn register_sample(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(sample_data, m)?)
+}

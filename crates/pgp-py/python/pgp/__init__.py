@@ -20,6 +20,10 @@ from .geoprocessing import (
     SPARSE_CREATION_OPTIONS, array_equals_nodata, choose_dtype, choose_nodata,
     evaluate_raster_calculator_expression, get_raster_info, get_vector_info, iterblocks,
     new_raster_from_base, numpy_array_to_raster, raster_calculator, raster_map, raster_reduce,
-    raster_to_numpy_array, reclassify_raster)
+    raster_to_numpy_array, reclassify_raster, align_and_resize_raster_stack, calculate_slope,
+    convolve_2d, create_raster_from_bounding_box, create_raster_from_vector_extents,
+    distance_transform_edt, mask_raster, merge_bounding_box_list, rasterize, reproject_vector,
+    sample_data, stitch_rasters, transform_bounding_box, warp_raster, zonal_statistics)
+from . import kernels, routing  # noqa: E402
 
 __version__ = "0.1.0"

@@ -340,3 +340,17 @@ def reclassify_raster(base_raster_path_band, value_map, target_raster_path, targ
         path, band, pairs, os.fspath(target_raster_path), datatype_name(target_datatype),
         None if target_nodata is None else float(target_nodata), bool(values_required), name,
         options, executor_arg(executor))
+
+
+from ._ops import (  # noqa: E402
+    DEFAULT_OSR_AXIS_MAPPING_STRATEGY, align_and_resize_raster_stack, calculate_slope,
+    convolve_2d, create_raster_from_bounding_box, create_raster_from_vector_extents,
+    distance_transform_edt, mask_raster, merge_bounding_box_list, rasterize, reproject_vector,
+    stitch_rasters, transform_bounding_box, warp_raster, zonal_statistics)
+
+
+def sample_data(target_dir, size, seed=1):
+    """pgp's seeded sample data in ``target_dir``: ``{'dem', 'weight', 'landcover', 'precip',
+    'zones'}`` paths (rasters of ``size`` x ``size``, zone polygons)."""
+    return {name: os.fspath(path) for name, path in
+            _pgp.sample_data(os.fspath(target_dir), int(size), int(seed))}
