@@ -249,3 +249,24 @@ fn sample_data(
 pub(crate) fn register_sample(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sample_data, m)?)
 }
+
+/// The content digest pgp's task graph keys files by (SHA-256, hex), computed without the GIL.
+#[pyfunction]
+fn hash_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    py.detach(|| pgp_graph::hash_file(&path))
+        .map(|d| d.to_hex())
+        .map_err(|e| {
+            crate::errors::raise(
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    crate::errors::Kind::NotFound
+                } else {
+                    crate::errors::Kind::Runtime
+                },
+                format!("{}: {e}", path.display()),
+            )
+        })
+}
+
+pub(crate) fn register_hash(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(hash_file, m)?)
+}

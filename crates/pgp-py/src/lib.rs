@@ -38,6 +38,7 @@ fn _pgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(executor::available_cores, m)?)?;
     info::register(m)?;
     info::register_sample(m)?;
+    info::register_hash(m)?;
     calc::register(m)?;
     ops::register(m)?;
     routing::register(m)?;
