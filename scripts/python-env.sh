@@ -13,6 +13,11 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.9.4,<2" numpy pytest
 # `maturin develop` builds in the workspace's target directory and installs the package in
 # editable mode; `pip install crates/pgp-py` works too but builds in an isolated copy.
-VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop -q -m crates/pgp-py/Cargo.toml "$@" 2>&1 \
-    | grep -v -e 'patchelf' -e '^🔗\|^📦\|^✏️\|^🛠\|^🐍\|^⚠️  Warning: Failed to set rpath' || true
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+if ! VIRTUAL_ENV="$PWD/$VENV" "$VENV/bin/maturin" develop -q -m crates/pgp-py/Cargo.toml "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "python-env: building the pgp package failed" >&2
+    exit 1
+fi
 "$VENV/bin/python" -c "import pgp" || { echo "python-env: the pgp package did not install" >&2; exit 1; }
