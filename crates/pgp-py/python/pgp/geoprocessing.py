@@ -206,8 +206,9 @@ def raster_calculator(base_raster_path_band_const_list, local_op, target_raster_
       (a block of each ``(path, band)``, the matching slice of each numpy array input, the
       value of each ``(value, 'raw')``). The GIL is held only while it runs: reading, writing,
       statistics and compression run without it, so on ``threading:N`` numpy's own GIL-free
-      work overlaps. A process executor cannot run it (an error at the call, before any output
-      exists): give an expression instead;
+      work overlaps. On a process executor (``"multiprocessing:N"`` or a
+      ``ProcessPoolExecutor``) it runs in N Python worker processes if it can be pickled (a
+      module-level function); otherwise the call fails before any output exists;
     * a pgp expression string (``"a * 2 + b"``; inputs are named ``a``, ``b``, ... in order, or
       pass a ``{name: (path, band)}`` dict as the first argument), which runs without Python on
       any executor, processes included.
@@ -230,11 +231,17 @@ def raster_calculator(base_raster_path_band_const_list, local_op, target_raster_
     if not callable(local_op):
         raise PgpValueError(
             f"local_op must be a callable or an expression string, got {type(local_op).__name__}")
-    if kind_of(executor) in ('multiprocessing', 'slurm'):
+    original_executor = executor
+    if kind_of(executor) == 'slurm':
         raise PgpValueError(
-            "raster_calculator: local_op is a Python callable, which pgp runs on threads "
-            f"only; with executor={executor!r} give local_op as a pgp expression string "
-            "(e.g. 'a * 2 + b'), or use executor='threading:N'")
+            "raster_calculator: local_op is a Python callable, which cannot run on Slurm "
+            "workers; give local_op as a pgp expression string (e.g. 'a * 2 + b')")
+    if kind_of(executor) == 'multiprocessing':
+        # Worker processes of Python's own, fed by as many pgp threads: pgp reads, converts,
+        # compresses and writes; only the call crosses to the processes (pickled by reference,
+        # so it must be importable there).
+        from ._process_calls import remote_callable
+        local_op, executor = remote_callable(local_op, original_executor)
     template, positions, inputs = [], [], []
     for i, value in enumerate(base_raster_path_band_const_list):
         if _is_raw(value):

@@ -66,10 +66,26 @@ def test_expression_with_dict_bindings_and_scalar(pair, tmp_path):
     assert (read(target)[~valid] == -1).all()
 
 
-def test_callable_on_processes_is_refused_before_any_output(pair, tmp_path):
+def scaled_sum(x, y, k):
+    """Module level, so worker processes can import it."""
+    return x * k + y
+
+
+def test_picklable_callable_runs_in_worker_processes(pair, tmp_path):
+    import concurrent.futures
+    a_path, b_path, a, b = pair
+    for executor in ('multiprocessing:2', concurrent.futures.ProcessPoolExecutor(2)):
+        target = tmp_path / 'o.tif'
+        pgp.raster_calculator([(a_path, 1), (b_path, 1), (3, 'raw')], scaled_sum, str(target),
+                              pgp.GDT_Float32, -1, executor=executor)
+        numpy.testing.assert_array_equal(read(target), a * 3 + b)
+        target.unlink()
+
+
+def test_unpicklable_callable_on_processes_is_refused_before_any_output(pair, tmp_path):
     a_path, _, _, _ = pair
     target = tmp_path / 'o.tif'
-    with pytest.raises(pgp.PgpValueError, match='expression string'):
+    with pytest.raises(pgp.PgpValueError, match='cannot be sent to worker processes'):
         pgp.raster_calculator([(a_path, 1)], lambda x: x, str(target), pgp.GDT_Float32, -1,
                               executor='multiprocessing:2')
     assert os.listdir(tmp_path) == ['a.tif', 'b.tif']
