@@ -39,3 +39,7 @@ sed -i 's/^3,.*/3,0.9/' "$OUT/file-pipeline/biophysical.csv"
 
 # 4. Hydrology: the sediment model's routing chain (fill, MFD, accumulation, streams, distance), rerun.
 "$BIN/examples/hydrology" "$OUT/hydrology" "$SIZE"
+
+# 5. From Python: the `pgp` package (built into .venv) runs pygeoprocessing's raster_calculator.
+if [ "$PROFILE" = release ]; then scripts/python-env.sh --release; else scripts/python-env.sh; fi
+"${PGP_VENV:-.venv}/bin/python" examples/python/demo.py "$OUT/data" "$OUT/python"

@@ -9,7 +9,10 @@ export DEBIAN_FRONTEND=noninteractive
 # check our raster info against GDAL's own; pkg-config: how gdal-sys finds the library.
 # chromium: the run report's test renders the page headless and looks for the thumbnails in the
 # screenshot (about a minute to install; the test skips with a message where it is absent).
+# python3-venv: the virtual environment the Python package is built and tested in
+# (scripts/python-env.sh), where python3 is Debian's.
 PKGS=(libgdal-dev gdal-bin pkg-config chromium)
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then PKGS+=(python3-venv); fi
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

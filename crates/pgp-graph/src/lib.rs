@@ -73,7 +73,7 @@ mod temps;
 #[doc = include_str!("README.md")]
 pub mod design {}
 
-pub use digest::Digest;
+pub use digest::{hash_file, Digest};
 pub use error::{GraphError, RunError, TaskError, TaskFailure};
 pub use events::{Event, EventSink};
 pub use graph::{Graph, GraphBuilder};

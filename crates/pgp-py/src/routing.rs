@@ -1,0 +1,183 @@
+//! `pgp-routing` (pygeoprocessing.routing, pixel-identical) from Python.
+
+use std::path::PathBuf;
+
+use pgp_routing::{D8AccumulationOptions, DecayFactor, FillOptions, RasterBand};
+use pyo3::prelude::*;
+
+use crate::errors::routing_err;
+use crate::executor::resolve;
+use crate::interrupt;
+
+fn band(b: (PathBuf, usize)) -> RasterBand {
+    RasterBand::new(b.0, b.1)
+}
+
+#[pyfunction]
+#[pyo3(signature = (dem, target, max_pixel_fill_count, single_outlet, executor=None))]
+fn fill_pits(
+    py: Python<'_>,
+    dem: (PathBuf, usize),
+    target: PathBuf,
+    max_pixel_fill_count: Option<u64>,
+    single_outlet: Option<(usize, usize)>,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let exec = resolve(py, executor)?;
+    let opts = FillOptions {
+        max_pixel_fill_count,
+        single_outlet,
+    };
+    interrupt::run(py, move |_| {
+        pgp_routing::fill_pits(&band(dem), &target, &opts, &exec)
+    })?
+    .map_err(routing_err)
+}
+
+/// `kind`: `d8` or `mfd`.
+#[pyfunction]
+#[pyo3(signature = (kind, dem, target, executor=None))]
+fn flow_dir(
+    py: Python<'_>,
+    kind: &str,
+    dem: (PathBuf, usize),
+    target: PathBuf,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let exec = resolve(py, executor)?;
+    let mfd = kind == "mfd";
+    interrupt::run(py, move |_| {
+        if mfd {
+            pgp_routing::flow_dir_mfd(&band(dem), &target, &exec)
+        } else {
+            pgp_routing::flow_dir_d8(&band(dem), &target, &exec)
+        }
+    })?
+    .map_err(routing_err)
+}
+
+/// D8 accumulation; `decay` is a constant, a `(path, band)`, or None.
+#[pyfunction]
+#[pyo3(signature = (flow_dir, target, weight, decay_constant, decay_raster, min_decay_proportion, executor=None))]
+#[allow(clippy::too_many_arguments)]
+fn flow_accumulation_d8(
+    py: Python<'_>,
+    flow_dir: (PathBuf, usize),
+    target: PathBuf,
+    weight: Option<(PathBuf, usize)>,
+    decay_constant: Option<f64>,
+    decay_raster: Option<(PathBuf, usize)>,
+    min_decay_proportion: f64,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let exec = resolve(py, executor)?;
+    let decay = match (decay_constant, decay_raster) {
+        (Some(c), _) => Some(DecayFactor::Constant(c)),
+        (None, Some(r)) => Some(DecayFactor::Raster(band(r))),
+        _ => None,
+    };
+    let opts = D8AccumulationOptions {
+        weight: weight.map(band),
+        decay,
+        min_decay_proportion,
+    };
+    interrupt::run(py, move |_| {
+        pgp_routing::flow_accumulation_d8(&band(flow_dir), &target, &opts, &exec)
+    })?
+    .map_err(routing_err)
+}
+
+#[pyfunction]
+#[pyo3(signature = (flow_dir, target, weight, executor=None))]
+fn flow_accumulation_mfd(
+    py: Python<'_>,
+    flow_dir: (PathBuf, usize),
+    target: PathBuf,
+    weight: Option<(PathBuf, usize)>,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let exec = resolve(py, executor)?;
+    interrupt::run(py, move |_| {
+        let w = weight.map(band);
+        pgp_routing::flow_accumulation_mfd(&band(flow_dir), &target, w.as_ref(), &exec)
+    })?
+    .map_err(routing_err)
+}
+
+#[pyfunction]
+#[pyo3(signature = (flow_accum, threshold, target, executor=None))]
+fn extract_streams_d8(
+    py: Python<'_>,
+    flow_accum: (PathBuf, usize),
+    threshold: f64,
+    target: PathBuf,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let exec = resolve(py, executor)?;
+    interrupt::run(py, move |_| {
+        pgp_routing::extract_streams_d8(&band(flow_accum), threshold, &target, &exec)
+    })?
+    .map_err(routing_err)
+}
+
+#[pyfunction]
+#[pyo3(signature = (flow_accum, flow_dir, threshold, target, trace_threshold_proportion, executor=None))]
+fn extract_streams_mfd(
+    py: Python<'_>,
+    flow_accum: (PathBuf, usize),
+    flow_dir: (PathBuf, usize),
+    threshold: f64,
+    target: PathBuf,
+    trace_threshold_proportion: f64,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let exec = resolve(py, executor)?;
+    interrupt::run(py, move |_| {
+        pgp_routing::extract_streams_mfd(
+            &band(flow_accum),
+            &band(flow_dir),
+            threshold,
+            &target,
+            trace_threshold_proportion,
+            &exec,
+        )
+    })?
+    .map_err(routing_err)
+}
+
+/// `kind`: `d8` or `mfd`.
+#[pyfunction]
+#[pyo3(signature = (kind, flow_dir, channels, target, weight, executor=None))]
+fn distance_to_channel(
+    py: Python<'_>,
+    kind: &str,
+    flow_dir: (PathBuf, usize),
+    channels: (PathBuf, usize),
+    target: PathBuf,
+    weight: Option<(PathBuf, usize)>,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let exec = resolve(py, executor)?;
+    let mfd = kind == "mfd";
+    interrupt::run(py, move |_| {
+        let w = weight.map(band);
+        let (f, c) = (band(flow_dir), band(channels));
+        if mfd {
+            pgp_routing::distance_to_channel_mfd(&f, &c, &target, w.as_ref(), &exec)
+        } else {
+            pgp_routing::distance_to_channel_d8(&f, &c, &target, w.as_ref(), &exec)
+        }
+    })?
+    .map_err(routing_err)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fill_pits, m)?)?;
+    m.add_function(wrap_pyfunction!(flow_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(flow_accumulation_d8, m)?)?;
+    m.add_function(wrap_pyfunction!(flow_accumulation_mfd, m)?)?;
+    m.add_function(wrap_pyfunction!(extract_streams_d8, m)?)?;
+    m.add_function(wrap_pyfunction!(extract_streams_mfd, m)?)?;
+    m.add_function(wrap_pyfunction!(distance_to_channel, m)?)?;
+    Ok(())
+}
