@@ -25,7 +25,8 @@
 //! ```
 //!
 //! Relative paths in arguments are relative to the directory of the pipeline file (the `pgp run`
-//! command works there). A reference may only name a task declared earlier in the file, so a
+//! command works there), which is also the project root of the task keys: a copied or moved
+//! project directory reruns nothing. A reference may only name a task declared earlier in the file, so a
 //! pipeline reads top to bottom. Errors name the file, the task and the key.
 
 use std::collections::HashMap;

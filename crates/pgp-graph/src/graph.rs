@@ -9,6 +9,7 @@ use crate::lock::LockWait;
 use crate::memo::DigestMemo;
 use crate::output_lock::OutputLocks;
 use crate::paths::normalize;
+use crate::plan::KeyForm;
 use crate::registry::{lookup, OpVtable};
 use crate::sched::Shared;
 use crate::state::{NewTask, RunReport, State};
@@ -29,6 +30,7 @@ static NEXT_GRAPH_ID: AtomicU64 = AtomicU64::new(1);
 /// Options for opening a [`Graph`].
 pub struct GraphBuilder {
     workspace: PathBuf,
+    root: Option<PathBuf>,
     executor: Option<Executor>,
     lock_wait: LockWait,
     stop_on_first_error: bool,
@@ -37,6 +39,15 @@ pub struct GraphBuilder {
 }
 
 impl GraphBuilder {
+    /// The project root: paths in task keys are relative to it, so copying, moving or renaming
+    /// the project keeps its records valid (default: the workspace's parent directory, as in the
+    /// usual layout `project/.pgp`). Inputs outside the root are keyed by their content alone;
+    /// outputs outside it by their absolute path.
+    pub fn root(mut self, root: impl AsRef<Path>) -> Self {
+        self.root = Some(root.as_ref().to_path_buf());
+        self
+    }
+
     /// The executor that runs tasks (default: synchronous).
     pub fn executor(mut self, executor: Executor) -> Self {
         self.executor = Some(executor);
@@ -75,7 +86,14 @@ impl GraphBuilder {
             path: self.workspace.clone(),
             source,
         })?;
-        let (store, mut warnings) = Store::open(&workspace, self.lock_wait)?;
+        let root = match &self.root {
+            Some(r) => normalize(r).map_err(|source| GraphError::Workspace {
+                path: r.clone(),
+                source,
+            })?,
+            None => workspace.parent().unwrap_or(&workspace).to_path_buf(),
+        };
+        let (store, mut warnings) = Store::open(&workspace, &root, self.lock_wait)?;
         // With the workspace held, leftovers of its killed runs can go (see `temps`).
         crate::temps::sweep(&workspace);
         let (memo, memo_warning) = DigestMemo::load(&store.memo_path(), self.racy_window);
@@ -137,6 +155,7 @@ impl Graph {
     pub fn builder(workspace: impl AsRef<Path>) -> GraphBuilder {
         GraphBuilder {
             workspace: workspace.as_ref().to_path_buf(),
+            root: None,
             executor: None,
             lock_wait: LockWait::Fail,
             stop_on_first_error: false,
@@ -148,6 +167,11 @@ impl Graph {
     /// The workspace directory (absolute).
     pub fn workspace(&self) -> &Path {
         &self.workspace
+    }
+
+    /// The project root task keys are relative to (absolute).
+    pub fn root(&self) -> &Path {
+        self.shared.ctx.store.project_root()
     }
 
     /// The executor tasks run on.
@@ -327,11 +351,22 @@ impl Graph {
                 })
                 .collect()
         };
+        let (declared_inputs, declared_outputs) = (inputs.clone(), outputs.clone());
         let outputs = norm(outputs)?;
+        let inputs = norm(inputs)?;
         self.output_locks.hold(&outputs)?;
+        let key = KeyForm::of(
+            self.root(),
+            &args,
+            &declared_inputs,
+            &declared_outputs,
+            &inputs,
+            &outputs,
+        );
         let new = NewTask {
-            inputs: norm(inputs)?,
+            inputs,
             outputs,
+            key,
             name,
             op_id,
             op_version,

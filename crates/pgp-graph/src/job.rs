@@ -9,6 +9,7 @@ use crate::events::Event;
 use crate::fsutil::{start_writeback, sync_dir, sync_file};
 use crate::plan::{judge, prepare, Prepared, RunReason, TaskDef, Verdict};
 use crate::registry::OpVtable;
+use crate::store::Record;
 use crate::task::TaskIo;
 use crate::temps::{self, temp_dir_name};
 use std::any::Any;
@@ -169,6 +170,7 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
             }
             match verdict {
                 Verdict::UpToDate(record) => {
+                    let record = refresh_if_moved(ctx, def, record);
                     ctx.emit(Event::Skipped {
                         task: def.name.clone(),
                         key: p.key,
@@ -228,6 +230,36 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
             })))
         }
     }
+}
+
+/// A record written under another project root (the project was copied or moved) is rewritten
+/// with this root and the outputs' new inodes and mtimes, so that from now on touching an output
+/// reruns its task here too. Best effort: if it fails, the old record still vouches by content.
+fn refresh_if_moved(ctx: &Ctx, def: &TaskDef, mut record: Record) -> Record {
+    if record.root == ctx.store.project_root() {
+        return record;
+    }
+    for (out, path) in record.outputs.iter_mut().zip(&def.outputs) {
+        match ctx.memo.digest(path) {
+            Ok(found) if found.digest == out.digest => {
+                out.mtime_ns = found.stamp.mtime_ns;
+                out.ino = found.stamp.ino;
+            }
+            _ => return record,
+        }
+    }
+    record.root = ctx.store.project_root().to_path_buf();
+    let saved = ctx
+        .store
+        .save_group(&[(def.identity, record.clone())])
+        .pop();
+    if let Some(Err(e)) = saved {
+        ctx.warn(format!(
+            "record of moved task '{}' not refreshed: {e}",
+            def.name
+        ));
+    }
+    record
 }
 
 fn run_body(ctx: &Ctx, def: &TaskDef, work: Work, temps: &[PathBuf]) -> Result<Vec<u8>, TaskError> {

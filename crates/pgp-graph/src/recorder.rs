@@ -304,13 +304,13 @@ fn record_of(
     }
     let def = &task.def;
     let mut outputs = Vec::with_capacity(def.outputs.len());
-    for path in &def.outputs {
+    for (path, key_path) in def.outputs.iter().zip(&def.key.outputs) {
         let found = ctx.memo.digest(path).map_err(|e| TaskError::Output {
             path: path.clone(),
             message: format!("cannot hash: {e}"),
         })?;
         outputs.push(OutputRecord {
-            path: path.clone(),
+            path: key_path.clone(),
             digest: found.digest,
             mtime_ns: found.stamp.mtime_ns,
             ino: found.stamp.ino,
@@ -320,10 +320,11 @@ fn record_of(
         key: task.prepared.key,
         op_id: def.op_id.clone(),
         op_version: def.op_version,
-        args_digest: Digest::of_bytes(&def.args),
+        args_digest: Digest::of_bytes(&def.key.args),
         inputs: task.prepared.inputs.clone(),
         outputs,
         result: task.result.clone(),
         duration_ns: u64::try_from(task.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        root: ctx.store.project_root().to_path_buf(),
     })
 }

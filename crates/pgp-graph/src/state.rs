@@ -13,7 +13,7 @@ use crate::dag::{Dag, NewNode};
 use crate::error::{GraphError, RunError, TaskError, TaskFailure};
 use crate::events::Event;
 use crate::job::{Completion, Outcome, Work};
-use crate::plan::{identity_of, TaskDef};
+use crate::plan::{identity_of, KeyForm, TaskDef};
 use crate::task::{TaskRef, TaskStatus};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -40,6 +40,8 @@ pub struct NewTask {
     pub args: Vec<u8>,
     pub inputs: Vec<PathBuf>,
     pub outputs: Vec<PathBuf>,
+    /// What the key is computed from (relative to the project root).
+    pub key: KeyForm,
     pub after: Vec<TaskRef>,
     pub priority: i32,
     pub transient: bool,
@@ -137,7 +139,7 @@ impl State {
         } else {
             0
         };
-        let identity = identity_of(&task.outputs, &task.op_id, &task.name, ordinal);
+        let identity = identity_of(&task.key.outputs, &task.op_id, &task.name, ordinal);
         // Readers of the new task's outputs now wait for it; a queued one goes back to pending
         // (its stale heap entry is skipped by `take_ready`).
         for &g in &gained {
@@ -169,6 +171,7 @@ impl State {
                 args: task.args,
                 inputs: task.inputs,
                 outputs: task.outputs,
+                key: task.key,
                 priority: task.priority,
                 transient: task.transient,
                 identity,
@@ -386,6 +389,10 @@ mod tests {
             args: Vec::new(),
             inputs: paths(reads),
             outputs: paths(writes),
+            key: KeyForm {
+                outputs: paths(writes),
+                ..KeyForm::default()
+            },
             after: Vec::new(),
             priority: 0,
             transient: false,

@@ -80,6 +80,7 @@ fn open(
     let p = Pipeline::load(file)?;
     let declare = |lock_wait: LockWait| -> Result<Graph, Box<dyn std::error::Error>> {
         let mut b = Graph::builder(workspace)
+            .root(file.parent().unwrap_or(Path::new("/")))
             .executor(executor.clone())
             .lock_wait(lock_wait)
             .stop_on_first_error(!keep_going);
