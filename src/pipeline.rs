@@ -3,6 +3,8 @@
 //!
 //! ```toml
 //! executor = "threading:2"          # optional; a command-line flag overrides it
+//! cache = "../shared-cache"         # optional shared result store (relative to this file);
+//!                                   # `pgp run --cache` overrides it, `PGP_CACHE` is the default
 //!
 //! [[task]]
 //! name = "align"
@@ -84,6 +86,7 @@ pub enum PipelineError {
 #[serde(deny_unknown_fields)]
 struct RawPipeline {
     executor: Option<String>,
+    cache: Option<PathBuf>,
     #[serde(default, rename = "task")]
     tasks: Vec<RawTask>,
 }
@@ -129,6 +132,8 @@ pub struct Pipeline {
     pub path: PathBuf,
     /// The executor the file asks for, if any.
     pub executor: Option<ExecutorSpec>,
+    /// The shared cache the file asks for, as written (relative to the file's directory).
+    pub cache: Option<PathBuf>,
     /// Tasks in file order.
     pub tasks: Vec<PipelineTask>,
 }
@@ -218,6 +223,7 @@ impl Pipeline {
         Ok(Pipeline {
             path: path.to_path_buf(),
             executor,
+            cache: raw.cache,
             tasks,
         })
     }

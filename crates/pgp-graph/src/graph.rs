@@ -1,5 +1,6 @@
 //! The [`Graph`]: opening a workspace, adding tasks, running them and joining them.
 
+use crate::cache::{Cache, CacheWriter};
 use crate::ctx::Ctx;
 use crate::error::{GraphError, RunError};
 use crate::events::{Event, EventSink};
@@ -36,6 +37,7 @@ pub struct GraphBuilder {
     stop_on_first_error: bool,
     racy_window: Duration,
     sink: Option<EventSink>,
+    cache: Option<PathBuf>,
 }
 
 impl GraphBuilder {
@@ -74,6 +76,14 @@ impl GraphBuilder {
         self
     }
 
+    /// Shares task results through the content-addressed store in `dir` (created if needed;
+    /// see [`crate::cache`]): a task whose key the store has is restored from it instead of
+    /// run, and what tasks produce is added to it. Off by default.
+    pub fn cache(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cache = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     /// Calls `sink` for every [`Event`].
     pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.sink = Some(Arc::new(sink));
@@ -105,12 +115,24 @@ impl GraphBuilder {
                 });
             }
         }
+        let cache = match &self.cache {
+            None => None,
+            Some(dir) => {
+                let cache_err = |source| GraphError::Cache {
+                    path: dir.clone(),
+                    source,
+                };
+                let cache = Cache::open(dir).map_err(cache_err)?;
+                Some(CacheWriter::start(cache, self.sink.clone()).map_err(cache_err)?)
+            }
+        };
         let ctx = Ctx {
             store,
             memo,
             executor: self.executor.unwrap_or_else(Executor::sync),
             sink: self.sink,
             warnings: Mutex::new(warnings),
+            cache,
         };
         let id = NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed);
         let state = State::new(id, self.stop_on_first_error);
@@ -161,6 +183,7 @@ impl Graph {
             stop_on_first_error: false,
             racy_window: Duration::from_secs(2),
             sink: None,
+            cache: None,
         }
     }
 
@@ -194,9 +217,17 @@ impl Graph {
         self.shared.ctx.memo.hash_count()
     }
 
-    /// Workspace warnings so far (a rebuilt store, a dropped record or memo).
+    /// Workspace warnings so far (a rebuilt store, a dropped record or memo, a cache problem).
     pub fn warnings(&self) -> Vec<String> {
-        self.shared.ctx.warnings.lock().clone()
+        let ctx = &self.shared.ctx;
+        let mut warnings = ctx.warnings.lock().clone();
+        warnings.extend(ctx.cache.iter().flat_map(|w| w.warnings()));
+        warnings
+    }
+
+    /// The shared cache this graph uses, if any.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.shared.ctx.cache()
     }
 
     /// Adds operation `O` with `args`; its inputs and outputs come from the operation itself
@@ -398,10 +429,14 @@ impl Graph {
         self.shared.start();
     }
 
-    /// Runs every task added so far and waits for all of them. On failure, lists every failed
-    /// task and why; independent branches still ran unless the graph stops at the first error.
+    /// Runs every task added so far and waits for all of them (and for their results to be in
+    /// the shared cache, if any). On failure, lists every failed task and why; independent
+    /// branches still ran unless the graph stops at the first error.
     pub fn join(&self) -> Result<RunReport, RunError> {
         let report = self.shared.wait_all().report();
+        if let Some(writer) = &self.shared.ctx.cache {
+            writer.flush();
+        }
         self.save_memo();
         report.map(|mut r| {
             r.warnings = self.warnings();
@@ -432,6 +467,9 @@ fn retype<A, B>(h: TaskHandle<A>) -> TaskHandle<B> {
 impl Drop for Graph {
     fn drop(&mut self) {
         self.shared.close();
+        if let Some(writer) = &self.shared.ctx.cache {
+            writer.finish();
+        }
         self.save_memo();
         self.shared.ctx.store.release_lock();
     }

@@ -46,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cache;
 mod ctx;
 mod dag;
 mod digest;

@@ -87,6 +87,9 @@ pub enum PlanAction {
     Run(RunReason),
     /// The task would be skipped: its record matches and its outputs are intact.
     Skip,
+    /// The task would not run: the shared cache has its key, and its outputs would be
+    /// restored from there (they are missing or differ, for this reason).
+    Restore(RunReason),
 }
 
 impl fmt::Display for PlanAction {
@@ -94,6 +97,7 @@ impl fmt::Display for PlanAction {
         match self {
             PlanAction::Run(reason) => write!(f, "run ({reason})"),
             PlanAction::Skip => write!(f, "skip (up to date)"),
+            PlanAction::Restore(reason) => write!(f, "restored from cache ({reason})"),
         }
     }
 }
@@ -180,6 +184,7 @@ pub fn identity_of(outputs: &[PathBuf], op_id: &str, name: &str, ordinal: u32) -
 }
 
 /// A task's inputs hashed and its key computed.
+#[derive(Clone)]
 pub struct Prepared {
     pub key: Digest,
     /// Inputs in key form with their digests.

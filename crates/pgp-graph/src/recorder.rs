@@ -23,7 +23,7 @@ use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
 use crate::fsutil::sync_dir;
-use crate::job::{Completion, Installed, Outcome};
+use crate::job::{offer_to_cache, Completion, Installed, Outcome};
 use crate::memo::FileStamp;
 use crate::store::{OutputRecord, Record};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -230,17 +230,26 @@ fn record_group(ctx: &Ctx, group: Vec<Waiting>) -> Vec<(usize, Outcome)> {
         .zip(group)
         .map(|(record, w)| {
             let outcome = record
-                .and_then(|_| match saved.next() {
+                .and_then(|record| match saved.next() {
                     Some(Err(e)) => Err(TaskError::Record(e.to_string())),
-                    _ => Ok(()),
+                    _ => Ok(record),
                 })
-                .map(|()| {
-                    ctx.emit(Event::Finished {
-                        task: w.task.def.name.clone(),
-                        duration: w.task.start.elapsed(),
-                    });
+                .map(|record| {
+                    let (task, duration) = (w.task.def.name.clone(), w.task.start.elapsed());
+                    if w.task.restored {
+                        ctx.emit(Event::Restored {
+                            task,
+                            key: record.key,
+                            duration,
+                        });
+                    } else {
+                        ctx.emit(Event::Finished { task, duration });
+                        let digests = record.outputs.iter().map(|o| o.digest).collect();
+                        offer_to_cache(ctx, &w.task.def, record.key, &w.task.result, digests);
+                    }
                     Completion {
                         skipped: false,
+                        restored: w.task.restored,
                         result: w.task.result,
                     }
                 })

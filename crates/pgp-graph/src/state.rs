@@ -28,6 +28,9 @@ pub struct RunReport {
     pub ran: Vec<String>,
     /// Names of tasks skipped as up to date, in the order they were added.
     pub skipped: Vec<String>,
+    /// Names of tasks whose outputs were restored from the shared cache, in the order they were
+    /// added.
+    pub restored: Vec<String>,
     /// Workspace warnings (repaired store or memo) so far.
     pub warnings: Vec<String>,
 }
@@ -159,7 +162,7 @@ impl State {
             .filter(|&&d| {
                 !matches!(
                     self.slots[d].status,
-                    TaskStatus::Skipped | TaskStatus::Completed
+                    TaskStatus::Skipped | TaskStatus::Completed | TaskStatus::Restored
                 )
             })
             .count();
@@ -267,10 +270,16 @@ impl State {
         }
         self.in_flight -= 1;
         match outcome {
-            Ok(Completion { skipped, result }) => {
+            Ok(Completion {
+                skipped,
+                restored,
+                result,
+            }) => {
                 let slot = &mut self.slots[id];
                 slot.status = if skipped {
                     TaskStatus::Skipped
+                } else if restored {
+                    TaskStatus::Restored
                 } else {
                     TaskStatus::Completed
                 };
@@ -335,6 +344,7 @@ impl State {
             match &slot.status {
                 TaskStatus::Completed => report.ran.push(slot.def.name.clone()),
                 TaskStatus::Skipped => report.skipped.push(slot.def.name.clone()),
+                TaskStatus::Restored => report.restored.push(slot.def.name.clone()),
                 TaskStatus::Failed(e) => failures.push(TaskFailure {
                     task: slot.def.name.clone(),
                     error: e.clone(),
@@ -403,6 +413,7 @@ mod tests {
     fn ok() -> Outcome {
         Ok(Completion {
             skipped: false,
+            restored: false,
             result: vec![1],
         })
     }
@@ -438,6 +449,7 @@ mod tests {
             b,
             Ok(Completion {
                 skipped: true,
+                restored: false,
                 result: vec![],
             }),
             false,
