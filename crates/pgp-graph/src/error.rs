@@ -36,9 +36,9 @@ pub enum GraphError {
         holder: String,
     },
     /// The shared cache could not be opened.
-    #[error("cache {path}: {source}")]
+    #[error("shared cache: {source}")]
     Cache {
-        /// The store's directory.
+        /// The store's directory (the error names it too).
         path: PathBuf,
         /// The underlying error.
         source: io::Error,

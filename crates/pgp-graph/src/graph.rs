@@ -78,7 +78,9 @@ impl GraphBuilder {
 
     /// Shares task results through the content-addressed store in `dir` (created if needed;
     /// see [`crate::cache`]): a task whose key the store has is restored from it instead of
-    /// run, and what tasks produce is added to it. Off by default.
+    /// run, and what tasks produce is added to it. Off by default. Closure tasks are keyed by
+    /// their name and version only: on a store shared with other projects, keep their names
+    /// unique to the project and bump their version when the code changes.
     pub fn cache(mut self, dir: impl AsRef<Path>) -> Self {
         self.cache = Some(dir.as_ref().to_path_buf());
         self

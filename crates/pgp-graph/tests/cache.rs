@@ -467,6 +467,20 @@ fn two_processes_adding_the_same_entries_at_once_never_corrupt_them() {
 }
 
 #[test]
+fn processes_creating_one_store_at_once_all_open_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let srcs = sources(dir.path(), 1, 1024);
+    for i in 0..5 {
+        let store = dir.path().join(format!("store{i}"));
+        let children: Vec<_> = (0..4).map(|_| child(&store, &srcs, 1)).collect();
+        for mut c in children {
+            assert!(c.wait().unwrap().success(), "a child failed to open or add");
+        }
+        assert_store_sound(&store, &srcs, dir.path());
+    }
+}
+
+#[test]
 fn sigkill_while_adding_never_leaves_a_corrupt_blob_served() {
     // 10 trials here; scripts/cache-crash.sh runs 50 against the `pgp` binary.
     let dir = tempfile::tempdir().unwrap();

@@ -45,7 +45,7 @@ fn store(flag: Option<PathBuf>) -> Result<Cache, Box<dyn std::error::Error>> {
     if !dir.is_dir() {
         return Err(format!("no cache at {}", dir.display()).into());
     }
-    Ok(Cache::open(&dir).map_err(|e| format!("cache {}", e))?)
+    Ok(Cache::open(&dir).map_err(|e| format!("cache: {e}"))?)
 }
 
 /// Run `pgp cache`.

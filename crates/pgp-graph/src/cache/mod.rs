@@ -111,41 +111,54 @@ impl Cache {
         fs::create_dir_all(&root).map_err(named)?;
         let modes = Modes::of_root(&root).map_err(named)?;
         let format = root.join(FORMAT_FILE);
-        match fs::read_to_string(&format) {
-            Ok(s) if s == FORMAT_LINE => {}
-            Ok(s) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "{}: not a pgp cache of format '{}' (its FORMAT says '{}')",
-                        root.display(),
-                        FORMAT_LINE.trim(),
-                        s.trim()
-                    ),
-                ))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if fs::read_dir(&root).map_err(named)?.next().is_some() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "{}: neither empty nor a pgp cache (no FORMAT file); refusing to use it",
-                            root.display()
-                        ),
-                    ));
-                }
-                let cache = Cache {
-                    root: root.clone(),
-                    modes,
-                };
-                cache.write_file(&format, FORMAT_LINE.as_bytes(), cache.modes.file)?;
-            }
-            Err(e) => return Err(named(e)),
-        }
         let cache = Cache {
             root: root.clone(),
             modes,
         };
+        // Two processes may create one store at once: each writes the same marker under a name
+        // of its own and renames it into place, and a marker that appeared meanwhile is fine.
+        let mut created = false;
+        loop {
+            match fs::read_to_string(&format) {
+                Ok(s) if s == FORMAT_LINE => break,
+                Ok(s) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "{}: not a pgp cache of format '{}' (its FORMAT says '{}')",
+                            root.display(),
+                            FORMAT_LINE.trim(),
+                            s.trim()
+                        ),
+                    ))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !created => {
+                    let foreign = fs::read_dir(&root)
+                        .map_err(named)?
+                        .flatten()
+                        .any(|e| !e.file_name().to_string_lossy().starts_with(".FORMAT-"));
+                    if foreign && !format.exists() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "{}: neither empty nor a pgp cache (no FORMAT file); refusing to use it",
+                                root.display()
+                            ),
+                        ));
+                    }
+                    let tmp = root.join(files::unique_name(".FORMAT"));
+                    let written = cache
+                        .write_file(&tmp, FORMAT_LINE.as_bytes(), cache.modes.file)
+                        .and_then(|()| fs::rename(&tmp, &format));
+                    if written.is_err() {
+                        let _ = fs::remove_file(&tmp);
+                    }
+                    written.map_err(named)?;
+                    created = true;
+                }
+                Err(e) => return Err(named(e)),
+            }
+        }
         for dir in ["blobs", "tasks", "tmp"] {
             cache.make_dir(&cache.root.join(dir)).map_err(named)?;
         }
