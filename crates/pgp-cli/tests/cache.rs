@@ -79,9 +79,18 @@ fn a_copied_pipeline_project_runs_nothing() {
     let copy = dir.path().join("deeper/copy");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
     cp_r(&proj, &copy);
+    // Thumbnails are named by content, so the copy's report finds them instead of redrawing:
+    // a marker put in place of one survives the rerun.
+    let thumbs: Vec<PathBuf> = std::fs::read_dir(copy.join(".pgp/thumbnails"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(thumbs.len(), 5);
+    std::fs::write(&thumbs[0], b"marker").unwrap();
     let again = run_json(&copy, &[]);
     assert!(names(&again, "ran").is_empty(), "{again}");
     assert_eq!(names(&again, "skipped").len(), 4);
+    assert_eq!(std::fs::read(&thumbs[0]).unwrap(), b"marker", "redrawn");
 }
 
 fn stats(store: &Path) -> serde_json::Value {
@@ -136,6 +145,11 @@ fn a_fresh_project_restores_every_task_from_the_shared_store() {
     }
     let report = std::fs::read_to_string(b.join(".pgp/report.html")).unwrap();
     assert!(report.contains("4 restored from cache"), "report summary");
+    assert_eq!(
+        report.matches("<figure class=\"thumb\">").count(),
+        5,
+        "restored outputs get thumbnails"
+    );
     assert_eq!(stats(&store)["hits"], 4);
 
     // The pipeline file's own `cache` key, relative to the file.

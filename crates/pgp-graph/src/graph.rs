@@ -227,6 +227,13 @@ impl Graph {
         warnings
     }
 
+    /// The content digest of `path`, from the digest memo when its identity is known (no
+    /// rereading of what the graph has just hashed), else by hashing it.
+    pub fn file_digest(&self, path: impl AsRef<Path>) -> std::io::Result<crate::Digest> {
+        let path = normalize(path.as_ref())?;
+        self.shared.ctx.memo.digest(&path).map(|found| found.digest)
+    }
+
     /// The shared cache this graph uses, if any.
     pub fn cache(&self) -> Option<&Cache> {
         self.shared.ctx.cache()

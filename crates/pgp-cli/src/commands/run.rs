@@ -248,7 +248,8 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let report_path = workspace.join("report.html");
     let dot = graph.to_dot();
-    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs);
+    let digest_of = |path: &Path| graph.file_digest(path).ok();
+    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs, &digest_of);
     // The report is secondary: the run's own result comes first, then a warning if the report
     // could not be written (a full disk must not hide which tasks ran or failed).
     let report = write_report(
