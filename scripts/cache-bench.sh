@@ -78,6 +78,7 @@ cp -r "$W/tiny/data" "$W/many/data"
 } >"$W/many/pipeline.toml"
 many=$(seconds "$PGP" run --json --cache "$W/store1000" "$W/many/pipeline.toml")
 "$PGP" cache stats --cache "$W/store1000"
+sync # time the commands, not the writeback of what the run just wrote
 verify=$(seconds "$PGP" cache verify --cache "$W/store1000")
 bytes=$("$PGP" cache stats --json --cache "$W/store1000" | python3 -c "import json,sys; print(json.load(sys.stdin)['bytes'])")
 gc=$(seconds "$PGP" cache gc --max-size "$((bytes / 2))" --cache "$W/store1000")
