@@ -12,7 +12,7 @@ use pgp::core::{sample, DataType};
 use pgp::exec::Executor;
 use pgp::graph::{Graph, RunReport, Task};
 use pgp::nodes::{
-    AlignArgs, AlignNode, CalcNode, ReclassifyArgs, ReclassifyNode, ZonalArgs, ZonalNode,
+    AlignNode, AlignRequest, CalcNode, ReclassifyNode, ReclassifyRequest, ZonalNode, ZonalRequest,
 };
 use pgp::ops::ExpressionJob;
 
@@ -33,7 +33,7 @@ fn write_table(path: &Path, class3: f64) -> std::io::Result<()> {
 fn declare(graph: &Graph, data: &sample::SampleData, work: &Path) -> AnyResult<()> {
     let aligned = ["dem", "landcover", "precip"].map(|n| work.join(format!("{n}_aligned.tif")));
     graph.add_op::<AlignNode>(
-        AlignArgs {
+        AlignRequest {
             rasters: vec![
                 data.dem.clone(),
                 data.landcover.clone(),
@@ -49,7 +49,7 @@ fn declare(graph: &Graph, data: &sample::SampleData, work: &Path) -> AnyResult<(
         Task::new("align"),
     )?;
     graph.add_op::<ReclassifyNode>(
-        ReclassifyArgs {
+        ReclassifyRequest {
             raster: aligned[1].clone(),
             band: 1,
             table: work.join("biophysical.csv"),
@@ -70,10 +70,12 @@ fn declare(graph: &Graph, data: &sample::SampleData, work: &Path) -> AnyResult<(
     }))?;
     graph.add_op::<CalcNode>(runoff, Task::new("runoff"))?;
     graph.add_op::<ZonalNode>(
-        ZonalArgs {
+        ZonalRequest {
             raster: work.join("runoff.tif"),
             band: 1,
             vector: data.zones.clone(),
+            layer: None,
+            ignore_nodata: true,
             target: work.join("zonal_runoff.json"),
         },
         Task::new("zonal"),

@@ -166,3 +166,56 @@ args = { inputs = [], target = "t" }
     let (_, msg) = load_err("[[task]]\nname = \"x\"\nop = \"test.concat\"\nbogus = 1\n");
     assert!(msg.contains("bogus"), "{msg}");
 }
+
+/// A pipeline's `pgp.warp` takes the same request as `pgp warp` and `WarpRequest::run`, so it
+/// has the same default pixel size (it once required one), and a `pgp.zonal_stats` task writes
+/// exactly what `zonal_json` renders.
+#[test]
+fn pipeline_tasks_take_the_operations_own_requests_and_defaults() {
+    use pgp::ops::request::{zonal_json, Request, ZonalRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = pgp::core::sample::generate(d.join("data"), 48, 3).unwrap();
+    let body = format!(
+        r#"
+[[task]]
+name = "warp"
+op = "pgp.warp"
+args = {{ raster = "{dem}", target = "{warped}" }}
+
+[[task]]
+name = "zonal"
+op = "pgp.zonal_stats"
+args = {{ raster = "@warp", vector = "{zones}", layer = "zones", target = "{json}" }}
+"#,
+        dem = data.dem.display(),
+        warped = d.join("warped.tif").display(),
+        zones = data.zones.display(),
+        json = d.join("zonal.json").display(),
+    );
+    let p = Pipeline::load(write_pipeline(d, &body)).unwrap();
+    let g = Graph::open(d.join("ws"), Executor::sync()).unwrap();
+    p.add_to(&g).unwrap();
+    assert_eq!(g.join().unwrap().ran.len(), 2);
+    let source = pgp::core::raster_info(&data.dem).unwrap();
+    let warped = pgp::core::raster_info(d.join("warped.tif")).unwrap();
+    assert_eq!(warped.pixel_size, source.pixel_size);
+    assert_eq!(warped.raster_size, source.raster_size);
+
+    let direct = ZonalRequest {
+        raster: d.join("warped.tif"),
+        band: 1,
+        vector: data.zones.clone(),
+        layer: Some("zones".into()),
+        ignore_nodata: true,
+        target: d.join("direct.json"),
+    };
+    let stats = direct.run(&Executor::sync()).unwrap();
+    assert!(!stats.is_empty());
+    let written = std::fs::read_to_string(d.join("zonal.json")).unwrap();
+    assert_eq!(written, zonal_json(&stats));
+    assert_eq!(
+        written,
+        std::fs::read_to_string(d.join("direct.json")).unwrap()
+    );
+}

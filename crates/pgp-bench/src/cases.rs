@@ -297,10 +297,7 @@ fn zonal(d: &Data, out: &Path, exec: &Executor) -> AnyResult<Outputs> {
     let t = Instant::now();
     let stats = pgp::ops::zonal_statistics(&d.dem, 1, &d.zones, &ZonalOptions::default(), exec)?;
     let times = timed(t);
-    std::fs::write(
-        &target,
-        serde_json::to_string(&pgp::nodes::zonal_json(&stats))?,
-    )?;
+    std::fs::write(&target, pgp::nodes::zonal_json(&stats))?;
     Ok((one("zonal", target), times))
 }
 

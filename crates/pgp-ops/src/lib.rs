@@ -23,12 +23,14 @@ pub mod calc;
 pub mod convolve;
 pub mod distance;
 mod error;
-pub mod expr;
+/// The expression language, from its own crate ([`pgp_expr`]): no GDAL, reusable alone.
+pub use pgp_expr as expr;
 mod gdal_ffi;
 pub mod geom;
 pub mod kernels;
 mod overviews;
 pub mod progress;
+pub mod request;
 mod runtime;
 pub mod slope;
 mod stitch;

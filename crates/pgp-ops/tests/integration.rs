@@ -20,6 +20,8 @@ mod damaged_inputs;
 mod distance_slope;
 #[path = "geom_props.rs"]
 mod geom_props;
+#[path = "golden.rs"]
+mod golden;
 #[path = "peer_parity.rs"]
 mod peer_parity;
 #[path = "progress.rs"]

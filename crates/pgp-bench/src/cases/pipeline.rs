@@ -10,7 +10,7 @@ use pgp::core::DataType;
 use pgp::exec::Executor;
 use pgp::graph::{Graph, RunReport, Task};
 use pgp::nodes::{
-    AlignArgs, AlignNode, CalcNode, ReclassifyArgs, ReclassifyNode, ZonalArgs, ZonalNode,
+    AlignNode, AlignRequest, CalcNode, ReclassifyNode, ReclassifyRequest, ZonalNode, ZonalRequest,
 };
 use pgp::ops::{ExprInput, Expression, ExpressionJob};
 
@@ -39,7 +39,7 @@ fn write_table(path: &Path, class3: f64) -> std::io::Result<()> {
 fn declare(graph: &Graph, d: &Data, work: &Path) -> AnyResult<()> {
     let aligned = aligned_paths(work);
     graph.add_op::<AlignNode>(
-        AlignArgs {
+        AlignRequest {
             rasters: vec![d.dem.clone(), d.landcover.clone(), d.precip.clone()],
             targets: aligned.to_vec(),
             resample: vec!["bilinear".into(), "near".into(), "bilinear".into()],
@@ -52,7 +52,7 @@ fn declare(graph: &Graph, d: &Data, work: &Path) -> AnyResult<()> {
     )?;
     let coef = work.join("coef.tif");
     graph.add_op::<ReclassifyNode>(
-        ReclassifyArgs {
+        ReclassifyRequest {
             raster: aligned[1].clone(),
             band: 1,
             table: work.join("biophysical.csv"),
@@ -81,10 +81,12 @@ fn declare(graph: &Graph, d: &Data, work: &Path) -> AnyResult<()> {
     };
     graph.add_op::<CalcNode>(runoff, Task::new("runoff"))?;
     graph.add_op::<ZonalNode>(
-        ZonalArgs {
+        ZonalRequest {
             raster: work.join("runoff.tif"),
             band: 1,
             vector: d.zones.clone(),
+            layer: None,
+            ignore_nodata: true,
             target: work.join("zonal.json"),
         },
         Task::new("zonal"),

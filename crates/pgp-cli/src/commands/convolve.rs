@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use pgp::ops::{convolve_2d, ConvolveOptions};
+use pgp::ops::request::{ConvolveRequest, Request};
 
 use super::common::{
     output_json, print_outputs, require_file, require_output, ExecutorArg, Stopwatch,
@@ -37,22 +37,19 @@ pub fn run(args: ConvolveArgs) -> CmdResult {
     require_file(&args.signal, "SIGNAL")?;
     require_file(&args.kernel, "KERNEL")?;
     require_output(&args.output, "OUT")?;
-    let exec = args.executor.build()?;
-    let options = ConvolveOptions {
+    let request = ConvolveRequest {
+        signal: args.signal.clone(),
+        signal_band: 1,
+        kernel: args.kernel.clone(),
+        kernel_band: 1,
+        target: args.output.clone(),
         normalize_kernel: args.normalize,
         ignore_nodata_and_edges: args.ignore_nodata,
-        ..Default::default()
+        mask_nodata: None,
     };
+    let exec = args.executor.build()?;
     let stopwatch = Stopwatch::start();
-    convolve_2d(
-        &args.signal,
-        1,
-        &args.kernel,
-        1,
-        &args.output,
-        &options,
-        &exec,
-    )?;
+    request.run(&exec)?;
     let seconds = stopwatch.seconds();
     print_outputs(vec![output_json(&args.output)?], seconds, args.json)?;
     Ok(())

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use pgp::core::{raster_info, RasterInfo};
-use pgp::ops::geom::{spatial_ref, DEFAULT_EDGE_SAMPLES};
-use pgp::ops::{transform_bounding_box, warp_raster, ResampleMethod, WarpOptions, WarpPath};
+use pgp::ops::geom::spatial_ref;
+use pgp::ops::request::{Request, WarpRequest};
+use pgp::ops::{ResampleMethod, WarpPath};
 use serde_json::json;
 
 use super::common::{
@@ -38,32 +38,6 @@ pub struct WarpArgs {
     json: bool,
 }
 
-/// The pixel size when none is given: the source's in its own projection; in another one, a
-/// square pixel that keeps the number of pixels along the diagonal of the transformed extent.
-fn default_pixel_size(info: &RasterInfo, t_srs: Option<&str>) -> Result<(f64, f64), String> {
-    let Some(to) = t_srs else {
-        return Ok(info.pixel_size);
-    };
-    let from = info.projection_wkt.as_deref().ok_or_else(|| {
-        format!(
-            "{}: the raster has no projection, so it cannot be reprojected to --t-srs {to}",
-            info.path.display()
-        )
-    })?;
-    let bb = transform_bounding_box(&info.bounding_box, from, to, DEFAULT_EDGE_SAMPLES)
-        .map_err(|e| format!("--t-srs {to}: {e}"))?;
-    let (cols, rows) = info.raster_size;
-    let diagonal_pixels = (cols as f64).hypot(rows as f64);
-    let size = (bb.xmax - bb.xmin).hypot(bb.ymax - bb.ymin) / diagonal_pixels;
-    if !(size.is_finite() && size > 0.0) {
-        return Err(format!(
-            "--t-srs {to}: cannot derive a pixel size from the transformed extent; give \
-             --pixel-size"
-        ));
-    }
-    Ok((size, -size))
-}
-
 fn how_json(path: WarpPath) -> &'static str {
     match path {
         WarpPath::Warped => "warped",
@@ -79,25 +53,14 @@ pub fn run(args: WarpArgs) -> CmdResult {
     if let Some(srs) = &args.t_srs {
         spatial_ref(srs, "--t-srs")?;
     }
-    let info = raster_info(&args.input)?;
-    let pixel_size = match args.pixel_size {
-        Some(p) => p,
-        None => default_pixel_size(&info, args.t_srs.as_deref())?,
+    let request = WarpRequest {
+        pixel_size: args.pixel_size.map(|(x, y)| [x, y]),
+        target_projection: args.t_srs.clone(),
+        ..WarpRequest::new(&args.input, &args.output).resample(args.resample.gdal_name())
     };
     let exec = args.executor.build()?;
-    let options = WarpOptions {
-        target_projection: args.t_srs.clone(),
-        ..Default::default()
-    };
     let stopwatch = Stopwatch::start();
-    let how = warp_raster(
-        &args.input,
-        pixel_size,
-        &args.output,
-        args.resample,
-        &options,
-        &exec,
-    )?;
+    let how = request.run(&exec)?;
     let seconds = stopwatch.seconds();
     let mut o = output_json(&args.output)?;
     o["input"] = json!(args.input);

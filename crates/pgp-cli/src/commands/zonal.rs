@@ -2,9 +2,8 @@
 
 use std::path::PathBuf;
 
-use pgp::core::LayerRef;
-use pgp::ops::{zonal_statistics, FeatureStats, ZonalOptions, ZonalStats};
-use serde_json::{json, Value};
+use pgp::ops::request::{zonal_json, ZonalRequest};
+use pgp::ops::zonal_statistics;
 
 use super::common::{parse_band, require_file, ExecutorArg};
 use super::CmdResult;
@@ -27,76 +26,27 @@ pub struct ZonalArgs {
     executor: ExecutorArg,
 }
 
-/// One feature's statistics; `min` and `max` are null when no pixel was valid (and JSON has no
-/// NaN, so a NaN min or max is null too).
-pub fn stats_json(s: &FeatureStats) -> Value {
-    json!({
-        "min": s.min,
-        "max": s.max,
-        "sum": s.sum,
-        "count": s.count,
-        "nodata_count": s.nodata_count,
-    })
-}
-
-/// `{"<fid>": {...}, ...}` in FID order, one feature per line.
-fn render(stats: &ZonalStats) -> Result<String, serde_json::Error> {
-    let mut text = String::from("{");
-    for (i, (fid, s)) in stats.iter().enumerate() {
-        text.push_str(if i == 0 { "\n" } else { ",\n" });
-        text.push_str(&format!(
-            "  \"{fid}\": {}",
-            serde_json::to_string(&stats_json(s))?
-        ));
-    }
-    text.push_str(if stats.is_empty() { "}" } else { "\n}" });
-    Ok(text)
-}
-
 /// Run `pgp zonal-stats`.
 pub fn run(args: ZonalArgs) -> CmdResult {
     require_file(&args.raster, "RASTER")?;
     require_file(&args.vector, "VECTOR")?;
     let exec = args.executor.build()?;
-    let layer = match args.layer.parse::<usize>() {
-        Ok(i) => LayerRef::Index(i),
-        Err(_) => LayerRef::Name(args.layer.clone()),
+    // The same request a `pgp.zonal_stats` task runs, printed instead of written.
+    let request = ZonalRequest {
+        raster: args.raster.clone(),
+        band: args.band,
+        vector: args.vector.clone(),
+        layer: Some(args.layer.clone()),
+        ignore_nodata: true,
+        target: PathBuf::new(),
     };
-    let options = ZonalOptions {
-        layer,
-        ..Default::default()
-    };
-    let stats = zonal_statistics(&args.raster, args.band, &args.vector, &options, &exec)?;
-    outln!("{}", render(&stats)?)?;
+    let stats = zonal_statistics(
+        &request.raster,
+        request.band,
+        &request.vector,
+        &request.options(),
+        &exec,
+    )?;
+    outln!("{}", zonal_json(&stats))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_valid_json_in_fid_order() {
-        let mut stats = ZonalStats::new();
-        stats.insert(10, FeatureStats::default());
-        stats.insert(
-            2,
-            FeatureStats {
-                min: Some(1.0),
-                max: Some(f64::NAN),
-                sum: 3.5,
-                count: 2,
-                nodata_count: 1,
-            },
-        );
-        let text = render(&stats).unwrap();
-        assert!(text.find("\"2\"").unwrap() < text.find("\"10\"").unwrap());
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            v["2"],
-            json!({"min": 1.0, "max": null, "sum": 3.5, "count": 2, "nodata_count": 1})
-        );
-        assert_eq!(v["10"]["min"], Value::Null);
-        assert_eq!(render(&ZonalStats::new()).unwrap(), "{}");
-    }
 }

@@ -13,9 +13,9 @@ use super::engine::{typed_block, CalcBlock, CalcReport, Job};
 use super::inputs::{self, CalcInput, NodataTest};
 use super::kernel::{self, KernelSpec};
 use super::{output_spec, CalcOptions};
-use crate::expr::{Binding, ExprError, Expression, InputBlock, Program};
 use crate::runtime::Handles;
 use crate::{Error, Result};
+use pgp_expr::{Binding, ExprError, Expression, InputBlock, Program};
 
 /// What an expression variable is bound to. In human-readable formats (JSON, TOML) it reads as a
 /// number, a path (band 1), or `{ "path": ..., "band": ... }`; binary formats (bincode, for
@@ -413,7 +413,7 @@ impl ExprSpec {
     /// One raster per program input, in program order.
     pub fn raster_paths(&self) -> Vec<PathBuf> {
         self.program()
-            .inputs
+            .inputs()
             .iter()
             .filter_map(|name| match self.lookup(name) {
                 Some(ExprInput::Raster { path, .. }) => Some(path.clone()),
@@ -424,8 +424,8 @@ impl ExprSpec {
 
     pub fn prepare(&self) -> Result<PreparedExpr> {
         let program = self.program();
-        let mut bands = Vec::with_capacity(program.inputs.len());
-        for name in &program.inputs {
+        let mut bands = Vec::with_capacity(program.inputs().len());
+        for name in program.inputs() {
             let Some(ExprInput::Raster { path, band }) = self.lookup(name) else {
                 return Err(Error::invalid(
                     "bindings",
@@ -490,7 +490,7 @@ impl PreparedExpr {
     ) -> std::result::Result<(), f64> {
         // Gathering the valid pixels costs a few operations per pixel: worth it only for
         // programs that cost more than that.
-        let gather = self.program.strict && self.program.cost >= GATHER_COST;
+        let gather = self.program.is_strict() && self.program.cost() >= GATHER_COST;
         let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(CHUNK); blocks.len()];
         let mut result = Vec::with_capacity(CHUNK);
         let mut start = 0;

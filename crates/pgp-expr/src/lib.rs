@@ -1,4 +1,21 @@
-//! Raster algebra expressions: a small language for local (per-pixel) operations.
+//! Raster algebra expressions: a small language for local (per-pixel) operations, with no
+//! GDAL and no executor, so it can be used alone (pgp-ops binds it to rasters).
+//!
+//! ```
+//! use pgp_expr::{Expression, Value};
+//! use ndarray::array;
+//!
+//! let e: Expression = "sqrt(a) + b * 2".parse()?;
+//! let a = array![[4.0, 9.0]];
+//! let out = e.evaluate(&[
+//!     ("a", Value::Array { values: a.view(), nodata: None }),
+//!     ("b", Value::Scalar(0.5)),
+//! ])?;
+//! assert_eq!(out.values, array![[3.0, 4.0]]);
+//! # Ok::<(), pgp_expr::ExprError>(())
+//! ```
+//!
+//! The language:
 //!
 //! ```text
 //! where(lc == 3, dem * 2.5, -9999)
@@ -28,6 +45,8 @@
 //! program, and evaluated block by block, one vectorised loop per instruction. It serialises as
 //! its source text, so it can be sent to worker processes and written in pipeline files.
 
+#![warn(missing_docs)]
+
 mod ast;
 mod compile;
 mod lexer;
@@ -42,8 +61,8 @@ use std::str::FromStr;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-pub(crate) use compile::{Binding, Program};
-pub(crate) use vm::InputBlock;
+pub use compile::{Binding, Program};
+pub use vm::InputBlock;
 
 use ast::{Node, NodeKind};
 
@@ -56,7 +75,9 @@ pub struct ExprError {
 }
 
 impl ExprError {
-    pub(crate) fn new(source: &str, column: usize, message: impl Into<String>) -> ExprError {
+    /// An error at `column` (1-based, in characters) of `source`, for callers that check an
+    /// expression against more than its text (the types or sizes of what it is bound to).
+    pub fn new(source: &str, column: usize, message: impl Into<String>) -> ExprError {
         ExprError {
             source: source.to_string(),
             column,
@@ -98,7 +119,7 @@ impl std::error::Error for ExprError {}
 /// A parsed raster algebra expression (see the [module docs](self) for the language).
 ///
 /// ```
-/// use pgp_ops::expr::{Expression, Value};
+/// use pgp_expr::{Expression, Value};
 /// use ndarray::array;
 ///
 /// let e: Expression = "where(lc == 3, dem * 2.5, -9999)".parse()?;
@@ -111,7 +132,7 @@ impl std::error::Error for ExprError {}
 /// ])?;
 /// assert_eq!(out.values.row(0).to_vec()[..2], [25.0, -9999.0]);
 /// assert_eq!(out.valid.unwrap(), array![[true, true, false]]); // lc is nodata there
-/// # Ok::<(), pgp_ops::expr::ExprError>(())
+/// # Ok::<(), pgp_expr::ExprError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Expression {
@@ -198,18 +219,18 @@ impl Expression {
     /// True when the result is an integer wherever every variable for which `integral` says
     /// true is an integer: only integer constants and operations that keep integers integral
     /// (`+ - * %`, `min`, `max`, `abs`, comparisons, logic, `where`, rounding, tests).
-    pub(crate) fn keeps_integers(&self, integral: &dyn Fn(&str) -> bool) -> bool {
+    pub fn keeps_integers(&self, integral: &dyn Fn(&str) -> bool) -> bool {
         keeps_integers(&self.root, integral)
     }
 
     /// The values the expression can produce when each variable takes values in
     /// `var(name)` (`(lo, hi)`; infinite bounds for anything outside integer arithmetic).
-    pub(crate) fn value_range(&self, var: &dyn Fn(&str) -> (f64, f64)) -> (f64, f64) {
+    pub fn value_range(&self, var: &dyn Fn(&str) -> (f64, f64)) -> (f64, f64) {
         range::value_range(&self.root, var)
     }
 
     /// Compile with each variable bound as `bind` says.
-    pub(crate) fn compile(&self, bind: &dyn Fn(&str) -> Binding) -> Program {
+    pub fn compile(&self, bind: &dyn Fn(&str) -> Binding) -> Program {
         compile::compile(&self.root, bind)
     }
 

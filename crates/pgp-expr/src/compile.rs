@@ -25,23 +25,42 @@ pub(crate) enum Instr {
 
 /// A compiled expression.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Program {
+pub struct Program {
     /// Block inputs the program reads, by variable name, in the order [`Arg::Input`] counts.
-    pub inputs: Vec<String>,
-    pub instrs: Vec<Instr>,
-    pub n_regs: usize,
-    pub result: Arg,
+    pub(crate) inputs: Vec<String>,
+    pub(crate) instrs: Vec<Instr>,
+    pub(crate) n_regs: usize,
+    pub(crate) result: Arg,
     /// No `where` or `isnodata`: a result pixel is valid exactly where every input is valid,
     /// so evaluation may skip the pixels where any input is nodata.
-    pub strict: bool,
+    pub(crate) strict: bool,
     /// Rough cost per pixel (an addition is 1, a transcendental function about 20), to decide
     /// whether skipping nodata pixels pays for gathering the valid ones.
-    pub cost: u32,
+    pub(crate) cost: u32,
+}
+
+impl Program {
+    /// Block inputs the program reads, by variable name, in the order [`Program::run`] takes
+    /// them.
+    pub fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
+    /// True when a result pixel is valid exactly where every input is valid (no `where` or
+    /// `isnodata`), so a caller may skip the pixels where any input is nodata.
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    /// Rough cost per pixel: an addition is 1, a transcendental function about 20.
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
 }
 
 /// What a variable name stands for when compiling.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Binding {
+pub enum Binding {
     /// A per-pixel input block.
     Block,
     /// A constant (a scalar input): folded into the program.

@@ -11,8 +11,10 @@ use super::compile::{Arg, Instr, Program};
 
 /// One input block as the machine sees it: values, and where they are valid (`None`: all).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct InputBlock<'a> {
+pub struct InputBlock<'a> {
+    /// The pixels, in row-major order.
     pub values: &'a [f64],
+    /// Where they are valid; `None` when every pixel is.
     pub valid: Option<&'a [bool]>,
 }
 
@@ -36,7 +38,7 @@ enum Src<'a> {
 impl Program {
     /// Evaluate over `n` pixels. Writes the values into `out` (resized to `n`) and returns the
     /// validity mask (`None` when every pixel is valid).
-    pub(crate) fn run(
+    pub fn run(
         &self,
         inputs: &[InputBlock<'_>],
         n: usize,

@@ -84,7 +84,7 @@ fn binary(op: Bin, a: Range, b: Range) -> Range {
 
 #[cfg(test)]
 mod tests {
-    use crate::expr::Expression;
+    use crate::Expression;
 
     fn range(expr: &str) -> (f64, f64) {
         let e = Expression::parse(expr).unwrap();
@@ -125,9 +125,9 @@ mod tests {
                 let (lo, hi) = range(expr);
                 let v = e
                     .evaluate(&[
-                        ("r", crate::expr::Value::Scalar(f64::from(r))),
-                        ("g", crate::expr::Value::Scalar(f64::from(g))),
-                        ("s", crate::expr::Value::Scalar(f64::from(s))),
+                        ("r", crate::Value::Scalar(f64::from(r))),
+                        ("g", crate::Value::Scalar(f64::from(g))),
+                        ("s", crate::Value::Scalar(f64::from(s))),
                     ])
                     .unwrap();
                 let x = v.values[[0, 0]];

@@ -1,0 +1,31 @@
+//! The raster calculator's request is [`ExpressionJob`], which predates this module.
+
+use std::path::PathBuf;
+
+use pgp_exec::Executor;
+
+use super::{first_or, Request};
+use crate::calc::{CalcReport, ExpressionJob};
+use crate::Result;
+
+impl Request for ExpressionJob {
+    const NAME: &'static str = "pgp.calc";
+    const VERSION: u32 = 1;
+    type Output = CalcReport;
+
+    fn run(&self, exec: &Executor) -> Result<CalcReport> {
+        ExpressionJob::run(self, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.inputs_paths()
+    }
+    fn outputs(&self) -> Vec<PathBuf> {
+        vec![self.target.clone()]
+    }
+    fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
+        ExpressionJob {
+            target: first_or(outputs, &self.target),
+            ..self.clone()
+        }
+    }
+}
