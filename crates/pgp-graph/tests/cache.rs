@@ -204,6 +204,45 @@ fn restored_outputs_share_the_read_only_blob_or_a_clone_on_one_filesystem() {
     }
 }
 
+#[test]
+fn a_store_on_another_filesystem_restores_private_writable_copies() {
+    // Linux's shared-memory filesystem is a tmpfs: another filesystem than the temporary
+    // directory's on most systems, so neither a hard link nor a reflink can reach it.
+    let shm = Path::new("/dev/shm");
+    let dir = tempfile::tempdir().unwrap();
+    let far = match tempfile::tempdir_in(shm) {
+        Ok(d)
+            if fs::metadata(d.path()).unwrap().dev() != fs::metadata(dir.path()).unwrap().dev() =>
+        {
+            d
+        }
+        _ => {
+            eprintln!("skipped: no second filesystem to put the store on");
+            return;
+        }
+    };
+    let store = far.path().join("store");
+    let a = project(dir.path(), "a", "hello");
+    run(&a, &store);
+    let b = project(dir.path(), "b", "hello");
+    let second = run(&b, &store);
+    assert_eq!(second.report.restored, ["upper", "count"]);
+    let out = b.join("work/up.bin");
+    let blob = Cache::open(&store).unwrap().blob_path(&digest_of(&out));
+    assert_ne!(
+        fs::metadata(&out).unwrap().ino(),
+        fs::metadata(&blob).unwrap().ino()
+    );
+    assert_eq!(
+        fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        fs::read(a.join("work/up.bin")).unwrap()
+    );
+}
+
 fn truncate(path: &Path) {
     let mut perms = fs::metadata(path).unwrap().permissions();
     perms.set_mode(0o644);
