@@ -204,6 +204,24 @@ mod tests {
         }
 
         #[test]
+        fn canonical_args_do_not_depend_on_how_a_path_is_spelled(
+            rel in "[a-z]{1,8}(/[a-z]{1,8}){0,3}",
+            root in "/[a-z]{1,6}(/[a-z]{1,6}){0,2}",
+            other in "x-[a-z]{1,8}",
+            n in any::<u32>(),
+        ) {
+            let abs = format!("{root}/{rel}");
+            let encode = |p: &str| {
+                let bytes = bincode::serialize(&(n, PathBuf::from(p), other.clone())).unwrap();
+                canonical_args(&bytes, &[PathBuf::from(p)], &[])
+            };
+            prop_assert_eq!(encode(&rel), encode(&abs));
+            // A string that is not a declared path is kept as it is.
+            let plain = bincode::serialize(&(n, other.clone())).unwrap();
+            prop_assert_eq!(canonical_args(&plain, &[PathBuf::from(&abs)], &[]), plain);
+        }
+
+        #[test]
         fn moving_bytes_between_fields_changes_key(op in "[a-z]{2,8}", args in proptest::collection::vec(any::<u8>(), 0..8)) {
             let a = KeyParts { op_id: op.clone(), op_version: 0, args: args.clone(), inputs: vec![], outputs: vec![] };
             let mut shifted_args = vec![op.as_bytes()[op.len() - 1]];
