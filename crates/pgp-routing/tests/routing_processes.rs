@@ -27,6 +27,20 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
 
 fn main() {
     pgp_exec::worker::run_if_worker();
+    // libtest-mimic keeps libtest's command line (`--list`, filters), so `cargo nextest` can
+    // list and run this binary like any other.
+    let args = libtest_mimic::Arguments::from_args();
+    let trials = vec![libtest_mimic::Trial::test(
+        "a_process_pool_gives_the_same_pixels_as_sync",
+        || {
+            a_process_pool_gives_the_same_pixels_as_sync();
+            Ok(())
+        },
+    )];
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn a_process_pool_gives_the_same_pixels_as_sync() {
     let dir = tempfile::tempdir().unwrap();
     let case = &common::cases()[0];
     let (dem, _) = common::write_case(case, &dir.path().join("in"));
@@ -37,5 +51,4 @@ fn main() {
         &dem,
     );
     assert_eq!(sync, procs, "process pool and sync executor disagree");
-    println!("routing_processes: ok (fill, D8/MFD directions, accumulation, streams identical)");
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use pgp_exec::Executor;
 
-use super::{first_or, Request};
+use super::{one_target, Request};
 use crate::calc::{CalcReport, ExpressionJob};
 use crate::Result;
 
@@ -19,13 +19,5 @@ impl Request for ExpressionJob {
     fn inputs(&self) -> Vec<PathBuf> {
         self.inputs_paths()
     }
-    fn outputs(&self) -> Vec<PathBuf> {
-        vec![self.target.clone()]
-    }
-    fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
-        ExpressionJob {
-            target: first_or(outputs, &self.target),
-            ..self.clone()
-        }
-    }
+    one_target!();
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use super::{first_or, one_band, Request};
+use super::{one_band, one_target, Request};
 use crate::{convolve_2d, ConvolveOptions, Result};
 
 /// Convolve a raster band with a kernel raster band: pygeoprocessing's `convolve_2d`.
@@ -67,13 +67,5 @@ impl Request for ConvolveRequest {
     fn inputs(&self) -> Vec<PathBuf> {
         vec![self.signal.clone(), self.kernel.clone()]
     }
-    fn outputs(&self) -> Vec<PathBuf> {
-        vec![self.target.clone()]
-    }
-    fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
-        ConvolveRequest {
-            target: first_or(outputs, &self.target),
-            ..self.clone()
-        }
-    }
+    one_target!();
 }

@@ -73,13 +73,22 @@ pub trait Request: Clone + Serialize + DeserializeOwned + Send + Sync + 'static 
     fn with_outputs(&self, outputs: &[PathBuf]) -> Self;
 }
 
-/// `outputs[0]`, or `current` when the list is empty.
-fn first_or(outputs: &[PathBuf], current: &std::path::Path) -> PathBuf {
-    outputs
-        .first()
-        .cloned()
-        .unwrap_or_else(|| current.to_path_buf())
+/// `outputs` and `with_outputs` of a request that writes one file, its `target` field.
+macro_rules! one_target {
+    () => {
+        fn outputs(&self) -> Vec<PathBuf> {
+            vec![self.target.clone()]
+        }
+        fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
+            let mut request = self.clone();
+            if let Some(target) = outputs.first() {
+                request.target = target.clone();
+            }
+            request
+        }
+    };
 }
+use one_target;
 
 fn one_band() -> usize {
     1

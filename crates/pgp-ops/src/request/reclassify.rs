@@ -6,7 +6,7 @@ use pgp_core::DataType;
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use super::{first_or, one_band, yes, Request};
+use super::{one_band, one_target, yes, Request};
 use crate::calc::{CalcReport, ReclassifyOptions};
 use crate::{reclassify_raster, Error, Result};
 
@@ -63,15 +63,7 @@ impl Request for ReclassifyRequest {
     fn inputs(&self) -> Vec<PathBuf> {
         vec![self.raster.clone(), self.table.clone()]
     }
-    fn outputs(&self) -> Vec<PathBuf> {
-        vec![self.target.clone()]
-    }
-    fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
-        ReclassifyRequest {
-            target: first_or(outputs, &self.target),
-            ..self.clone()
-        }
-    }
+    one_target!();
 }
 
 /// Read `key_field` -> `value_field` pairs from a CSV file with a header row (column names

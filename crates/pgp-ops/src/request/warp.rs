@@ -6,7 +6,7 @@ use pgp_core::{raster_info, BoundingBox, RasterInfo};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use super::{first_or, Request};
+use super::{one_target, Request};
 use crate::geom::DEFAULT_EDGE_SAMPLES;
 use crate::{
     transform_bounding_box, warp_raster, Error, ResampleMethod, Result, WarpOptions, WarpPath,
@@ -107,15 +107,7 @@ impl Request for WarpRequest {
     fn inputs(&self) -> Vec<PathBuf> {
         vec![self.raster.clone()]
     }
-    fn outputs(&self) -> Vec<PathBuf> {
-        vec![self.target.clone()]
-    }
-    fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
-        WarpRequest {
-            target: first_or(outputs, &self.target),
-            ..self.clone()
-        }
-    }
+    one_target!();
 }
 
 /// The pixel size of a warp when none is given: the source's in its own projection; into

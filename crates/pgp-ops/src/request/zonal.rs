@@ -6,7 +6,7 @@ use pgp_core::LayerRef;
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use super::{first_or, one_band, yes, Request};
+use super::{one_band, one_target, yes, Request};
 use crate::{zonal_statistics, FeatureStats, Result, ZonalOptions, ZonalStats};
 
 /// Per-polygon statistics of a raster band, written to a JSON file
@@ -60,15 +60,7 @@ impl Request for ZonalRequest {
     fn inputs(&self) -> Vec<PathBuf> {
         vec![self.raster.clone(), self.vector.clone()]
     }
-    fn outputs(&self) -> Vec<PathBuf> {
-        vec![self.target.clone()]
-    }
-    fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
-        ZonalRequest {
-            target: first_or(outputs, &self.target),
-            ..self.clone()
-        }
-    }
+    one_target!();
 }
 
 /// Writes `bytes` under a temporary sibling name and renames it to `path`, so a failure never
