@@ -125,6 +125,7 @@ fn main() -> ExitCode {
         Command::Routing(args) => commands::routing::run(args),
         Command::Quicklook(args) => commands::quicklook::run(args),
     };
+    signals::wait_if_stopping();
     // The reader of stdout left (`pgp ... | head`): the work is done and nobody wants the rest.
     let result = match result {
         Err(e) if e.is::<StdoutClosed>() => Ok(()),

@@ -1,11 +1,31 @@
-//! SIGINT and SIGTERM: delete this run's temporary outputs, then die of the signal.
+//! SIGINT and SIGTERM: end every worker (Slurm jobs cancelled, worker processes killed), delete
+//! this run's temporary outputs, then die of the signal.
 //!
 //! Without this, `pgp calc` stopped by Ctrl-C or `kill` left its hidden
-//! `.out.pgp-tmp-<pid>-0.tif` (tens of MB) beside the output. The signals are blocked in every
+//! `.out.pgp-tmp-<pid>-0.tif` (tens of MB) beside the output, and `pgp run` on Slurm left its
+//! pending jobs in the queue (the Slurm pool's own handler never runs: the signals are blocked
+//! here). Workers go first, so nothing they write lands after the cleanup; the graph's records
+//! need nothing: a task is only recorded once its outputs are complete. The signals are blocked in every
 //! thread (threads inherit the mask of the thread that starts them, so this runs first in
 //! `main`) and taken by one thread with `sigwait`, so the cleanup is ordinary code rather than
 //! async-signal-unsafe work inside a handler. No crate needed: libc's `sigwait` is all it takes.
 //! Child processes (pool workers) start with an empty mask: `std::process::Command` resets it.
+
+/// Set once a signal was taken: the process is about to die of it.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Waits for the end if a signal is being handled (never returns then).
+///
+/// Ending the workers makes their tasks fail at once, so the command would otherwise report
+/// those failures and exit with status 1 before the signal thread is done: call this where a
+/// command's result is about to be reported.
+pub fn wait_if_stopping() {
+    if STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
 
 /// Starts the thread that handles SIGINT and SIGTERM. Must run before any other thread starts.
 #[cfg(unix)]
@@ -29,7 +49,10 @@ pub fn install() {
             if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
                 return;
             }
+            STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+            pgp::exec::stop_all_workers();
             pgp::core::remove_live_temporaries();
+            pgp::graph::remove_live_temporaries();
             die_of(signal);
         });
     if spawned.is_err() {

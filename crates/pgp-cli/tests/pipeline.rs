@@ -245,3 +245,90 @@ fn a_power_chain_in_a_pipeline_is_an_error_not_an_abort() {
     );
     assert!(!err.contains("overflow"), "{err}");
 }
+
+/// The rows of the report's worker table: (task, state, worker, Slurm job, node).
+fn report_workers(report: &str) -> Vec<[String; 5]> {
+    let Some(start) = report.find("<table class=\"workers\">") else {
+        return Vec::new();
+    };
+    let table = &report[start..start + report[start..].find("</table>").unwrap()];
+    table
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| {
+            let cells: Vec<String> = row
+                .trim_end_matches("</td></tr>\n")
+                .split("</td><td>")
+                .map(str::to_string)
+                .collect();
+            cells.try_into().unwrap()
+        })
+        .collect()
+}
+
+/// `pgp run --json` and the report say which worker ran each task: the graph's task threads on
+/// threading, the pool's worker processes (by pid) on multiprocessing.
+#[test]
+fn the_json_result_and_the_report_name_the_worker_of_every_task() {
+    for executor in ["threading:2", "multiprocessing:2"] {
+        let dir = setup();
+        let out = pgp()
+            .arg("run")
+            .arg(dir.path().join("pipeline.toml"))
+            .args(["--executor", executor, "--json", "-v"])
+            .assert()
+            .success();
+        let v: serde_json::Value =
+            serde_json::from_slice(out.get_output().stdout.as_slice()).unwrap();
+        let workers = v["workers"].as_object().unwrap();
+        let tasks = ["align", "coefficients", "runoff", "zonal"];
+        assert_eq!(
+            workers.keys().collect::<Vec<_>>(),
+            tasks.iter().collect::<Vec<_>>(),
+            "{v}"
+        );
+        let ran_on: Vec<serde_json::Value> = verbose_events(&out.get_output().stderr)
+            .into_iter()
+            .filter(|e| e["event"] == "ran_on")
+            .collect();
+        assert_eq!(ran_on.len(), 4, "{ran_on:?}");
+        let report = std::fs::read_to_string(dir.path().join(".pgp/report.html")).unwrap();
+        let rows = report_workers(&report);
+        assert_eq!(rows.len(), 4, "{report}");
+        for task in tasks {
+            let worker = &workers[task];
+            match executor {
+                "threading:2" => {
+                    assert_eq!(worker["kind"], "thread", "{task}: {worker}");
+                    assert!(
+                        worker["name"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("pgp-graph-task"),
+                        "{task}: {worker}"
+                    );
+                }
+                _ => {
+                    assert_eq!(worker["kind"], "process", "{task}: {worker}");
+                    let pid = worker["pid"].as_u64().unwrap();
+                    assert!(pid > 0 && pid != u64::from(std::process::id()));
+                    assert!(worker["index"].as_u64().unwrap() < 2, "{worker}");
+                }
+            }
+            assert!(
+                ran_on
+                    .iter()
+                    .any(|e| e["task"] == task && &e["worker"] == worker),
+                "{task}: {ran_on:?}"
+            );
+            let row = rows.iter().find(|r| r[0] == task).unwrap();
+            assert_eq!(row[1], "ran");
+            let shown = match executor {
+                "threading:2" => format!("thread {}", worker["name"].as_str().unwrap()),
+                _ => format!("process worker {} (pid {})", worker["index"], worker["pid"]),
+            };
+            assert_eq!(row[2], shown, "{task}");
+            assert_eq!((row[3].as_str(), row[4].as_str()), ("", ""));
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Runs that go wrong around the pipeline rather than inside it: a report that cannot be
 //! written, two runs at once, commands stopped by signals. Real processes, real files.
 
+mod interrupt;
+
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -277,4 +279,15 @@ fn orphaned_temporaries_of_dead_processes_are_swept_by_the_next_write() {
         .assert()
         .success();
     assert_eq!(hidden_temporaries(out_dir.path()), vec![live]);
+}
+
+/// Ctrl-C during `pgp run` on worker processes: the run dies of SIGINT, its worker processes are
+/// gone, no temporary is left and nothing is recorded falsely (see `interrupt`).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_a_run_on_worker_processes_leaves_nothing_behind() {
+    let reference = interrupt::reference(512);
+    let dir = tempfile::tempdir().unwrap();
+    interrupt::example(dir.path(), 512);
+    interrupt::interrupt_run(dir.path(), "multiprocessing:2", reference.path(), &|_| true);
 }

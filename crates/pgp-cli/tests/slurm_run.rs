@@ -2,7 +2,10 @@
 //! outputs to threading, and a rerun skips everything without submitting a job. Skipped with a
 //! message when no Slurm is reachable, unless `PGP_REQUIRE_SLURM=1` (set by `.ci/run`).
 
+mod interrupt;
+
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use pgp::core::sample;
@@ -65,6 +68,92 @@ fn jobs_known_to_slurm() -> Vec<String> {
         .collect()
 }
 
+/// The cluster's node names, as `sinfo` lists them.
+fn slurm_nodes() -> Vec<String> {
+    let out = std::process::Command::new("sinfo")
+        .args(["--noheader", "--Node", "--format=%N"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// The rows of the report's worker table: (task, state, worker, Slurm job, node).
+fn report_workers(report: &str) -> Vec<[String; 5]> {
+    let Some(start) = report.find("<table class=\"workers\">") else {
+        return Vec::new();
+    };
+    let table = &report[start..start + report[start..].find("</table>").unwrap()];
+    table
+        .split("<tr><td>")
+        .skip(1)
+        .map(|row| {
+            let cells: Vec<String> = row
+                .trim_end_matches("</td></tr>\n")
+                .split("</td><td>")
+                .map(str::to_string)
+                .collect();
+            cells.try_into().unwrap()
+        })
+        .collect()
+}
+
+/// (id, state) of the jobs a `pgp` process with this pid submitted (their names start with
+/// `pgp-<pid>-`).
+fn jobs_of(pid: u32) -> Vec<(String, String)> {
+    let out = std::process::Command::new("squeue")
+        .args(["--noheader", "--states=all", "--format=%i|%j|%T"])
+        .output()
+        .unwrap();
+    let prefix = format!("pgp-{pid}-");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.trim().split('|');
+            let (id, name, state) = (parts.next()?, parts.next()?, parts.next()?);
+            name.starts_with(&prefix)
+                .then(|| (id.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+/// Ctrl-C during `pgp run` on Slurm: every job the run submitted is cancelled before it ends
+/// (pending ones too: none is left in the queue), no temporary or run directory is left, and
+/// nothing is recorded falsely (see `interrupt`).
+#[test]
+fn ctrl_c_during_a_run_on_slurm_cancels_every_job_and_leaves_nothing_behind() {
+    if !slurm_available() {
+        return;
+    }
+    let reference = interrupt::reference(128);
+    let dir = tempfile::tempdir().unwrap();
+    interrupt::example(dir.path(), 128);
+    let run = interrupt::interrupt_run(
+        dir.path(),
+        "slurm:workers=2,mem=300M,time=00:10:00",
+        reference.path(),
+        &|pid| !jobs_of(pid).is_empty(),
+    );
+    let jobs = jobs_of(run.pid);
+    assert!(!jobs.is_empty());
+    assert!(
+        jobs.iter()
+            .all(|(_, state)| matches!(state.as_str(), "CANCELLED" | "COMPLETING" | "COMPLETED")),
+        "jobs the interrupted run did not cancel: {jobs:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while jobs_of(run.pid).iter().any(|(_, s)| s == "COMPLETING") {
+        assert!(Instant::now() < deadline, "{:?}", jobs_of(run.pid));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !dir.path().join(".pgp-slurm").exists(),
+        "the Slurm run directory was left behind"
+    );
+}
+
 #[test]
 fn the_example_pipeline_on_slurm_matches_threading_and_reruns_without_jobs() {
     if !slurm_available() {
@@ -85,6 +174,31 @@ fn the_example_pipeline_on_slurm_matches_threading_and_reruns_without_jobs() {
         progress.contains("pgp: slurm: ") && progress.contains("(jobs "),
         "{progress}"
     );
+    // The report names the Slurm job and node that ran each task.
+    let report = std::fs::read_to_string(slurm.path().join(".pgp/report.html")).unwrap();
+    let rows = report_workers(&report);
+    let (jobs, nodes) = (jobs_known_to_slurm(), slurm_nodes());
+    let tasks: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        tasks,
+        ["align", "coefficients", "runoff", "zonal"],
+        "{report}"
+    );
+    for [task, state, worker, job, node] in &rows {
+        assert_eq!(state, "ran", "{task}");
+        assert!(
+            jobs.contains(job),
+            "{task}: job {job:?} is not one of {jobs:?}"
+        );
+        assert!(
+            nodes.contains(node),
+            "{task}: node {node:?} not in {nodes:?}"
+        );
+        assert!(
+            worker.starts_with(&format!("Slurm job {job} on {node} (pid ")),
+            "{task}: {worker}"
+        );
+    }
     for output in [
         "work/dem_aligned.tif",
         "work/landcover_aligned.tif",

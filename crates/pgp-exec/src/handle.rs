@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{ExecError, Result};
+use crate::worker_id::WorkerId;
 
 type Callback = Box<dyn FnOnce() + Send>;
 
@@ -22,6 +23,8 @@ struct State<T> {
     callbacks: Vec<Callback>,
     failed: bool,
     cancel_requested: bool,
+    /// Where the task ran, when its pool says.
+    worker: Option<WorkerId>,
 }
 
 /// The shared cell a task writes its result into and its [`Handle`] reads from.
@@ -38,6 +41,7 @@ impl<T: Send + 'static> Slot<T> {
                 callbacks: Vec::new(),
                 failed: false,
                 cancel_requested: false,
+                worker: None,
             }),
             done: Condvar::new(),
         })
@@ -77,15 +81,23 @@ impl<T: Send + 'static> Slot<T> {
         self.state.lock().cancel_requested
     }
 
-    fn take(&self) -> Result<T> {
+    fn set_worker(&self, worker: WorkerId) {
+        self.state.lock().worker = Some(worker);
+    }
+
+    fn take(&self) -> (Result<T>, Option<WorkerId>) {
         let mut state = self.state.lock();
         while !matches!(state.phase, Phase::Done(_) | Phase::Taken) {
             self.done.wait(&mut state);
         }
+        let worker = state.worker.take();
         match std::mem::replace(&mut state.phase, Phase::Taken) {
-            Phase::Done(result) => result,
+            Phase::Done(result) => (result, worker),
             // A Handle is the only reader and `wait` consumes it, so this cannot be observed.
-            _ => Err(ExecError::Codec("task result was already taken".into())),
+            _ => (
+                Err(ExecError::Codec("task result was already taken".into())),
+                worker,
+            ),
         }
     }
 }
@@ -185,6 +197,11 @@ impl<T: Send + 'static> Completer<T> {
         self.slot.cancel_requested()
     }
 
+    /// Notes where the task runs (before [`Completer::finish`]; a retry notes its new worker).
+    pub(crate) fn set_worker(&self, worker: WorkerId) {
+        self.slot.set_worker(worker);
+    }
+
     pub(crate) fn finish(mut self, result: Result<T>) {
         self.finished = true;
         self.slot.complete(result);
@@ -220,6 +237,13 @@ impl<T: Send + 'static> Handle<T> {
 
     /// Blocks until the task finished and returns its result (or the error it ended with).
     pub fn wait(self) -> Result<T> {
+        self.slot.take().0
+    }
+
+    /// [`Handle::wait`], and the worker the task ran on when its pool says: process and Slurm
+    /// pools do for every task they sent to a worker; closures (which run wherever the pool
+    /// put them) and tasks that never reached a worker have `None`.
+    pub fn wait_with_worker(self) -> (Result<T>, Option<WorkerId>) {
         self.slot.take()
     }
 

@@ -60,6 +60,7 @@ mod spec;
 mod task;
 mod thread_pool;
 pub mod worker;
+mod worker_id;
 
 pub use error::{ExecError, Result};
 pub use executor::{Executor, IntoExecutor};
@@ -69,8 +70,22 @@ pub use ordered::OrderedResults;
 pub use process::{ProcessPool, ProcessPoolBuilder, DEFAULT_LIVENESS, LIVENESS_ENV};
 pub use registry::{is_registered, registered_ops, RemoteOp};
 pub use slurm::{Allocation, JobState, SlurmPool, SlurmPoolBuilder, SlurmSpec, DRIVER_HOST_ENV};
-pub use spec::{available_cores, ExecutorSpec};
+pub use spec::{allocation_memory_mb, available_cores, ExecutorSpec};
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};
+pub use worker_id::WorkerId;
+
+/// Ends every worker this program started, at once: cancels the jobs of every live
+/// [`SlurmPool`] (`scancel`, pending ones included) and kills the worker processes of every
+/// [`ProcessPool`], waiting until they are dead. Their tasks end with errors; the pools are of
+/// no further use.
+///
+/// For a program's own SIGINT/SIGTERM handling, on an ordinary thread (not inside a signal
+/// handler), just before it removes its temporary files and ends: nothing a worker writes can
+/// land after the cleanup, and no job is left in the cluster's queue.
+pub fn stop_all_workers() {
+    slurm::stop_all_jobs();
+    process::kill_all_workers();
+}
 
 /// Items used by [`register_op!`]; not part of the public API.
 #[doc(hidden)]

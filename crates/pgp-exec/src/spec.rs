@@ -6,7 +6,7 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -58,6 +58,24 @@ pub fn available_cores() -> usize {
 /// Makes [`available_cores`] report the CPUs of this process's Slurm job.
 pub(crate) fn grant_cores(cores: usize) {
     GRANTED_CORES.store(cores, Ordering::Relaxed);
+}
+
+/// Memory (MB) granted by the job this process runs in, when it is a Slurm pilot (0: none).
+static GRANTED_MEMORY_MB: AtomicU64 = AtomicU64::new(0);
+
+/// The memory of the Slurm job this process serves as a pilot, in megabytes (`None` outside a
+/// job, or when Slurm gave no memory figure). Caches size themselves from it, so that a small
+/// allocation on a large node is not overrun (GDAL's cache is set by the pilot itself).
+pub fn allocation_memory_mb() -> Option<u64> {
+    match GRANTED_MEMORY_MB.load(Ordering::Relaxed) {
+        0 => None,
+        mb => Some(mb),
+    }
+}
+
+/// Makes [`allocation_memory_mb`] report the memory of this process's Slurm job.
+pub(crate) fn grant_memory_mb(mb: u64) {
+    GRANTED_MEMORY_MB.store(mb, Ordering::Relaxed);
 }
 
 impl ExecutorSpec {

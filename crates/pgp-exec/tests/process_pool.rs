@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::ops::*;
 use common::runner::{self, Check};
-use pgp_exec::{wait_all, ExecError, Executor, ProcessPool, RemoteOp};
+use pgp_exec::{wait_all, ExecError, Executor, ProcessPool, RemoteOp, WorkerId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -114,6 +114,15 @@ fn results_come_back_exactly() {
         who.iter().all(|pid| pids.contains(pid)),
         "{who:?} not in {pids:?}"
     );
+    // Each handle names the worker that ran its task: the pid the task saw.
+    for _ in 0..10 {
+        let (pid, worker) = exec.submit::<WhoAmI>(()).unwrap().wait_with_worker();
+        let pid = pid.unwrap();
+        let Some(WorkerId::Process { index, pid: named }) = worker else {
+            panic!("{worker:?}")
+        };
+        assert_eq!((named, pids[index]), (pid, pid));
+    }
 
     // The raw interface carries bincode both ways.
     let raw = exec

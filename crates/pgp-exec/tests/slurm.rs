@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::ops::*;
 use common::runner::{self, Check};
-use pgp_exec::{wait_all, ExecError, Executor, ExecutorSpec, RemoteOp, SlurmPool, SlurmSpec};
+use pgp_exec::{
+    wait_all, ExecError, Executor, ExecutorSpec, RemoteOp, SlurmPool, SlurmSpec, WorkerId,
+};
 
 fn main() {
     pgp_exec::worker::run_if_worker();
@@ -114,6 +116,18 @@ fn wait_all_ended(name: &str, within: Duration) -> Vec<(u64, String)> {
     }
 }
 
+/// The cluster's node names, as `sinfo` lists them.
+fn slurm_nodes() -> Vec<String> {
+    let out = Command::new("sinfo")
+        .args(["--noheader", "--Node", "--format=%N"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
 fn wait_for_file(path: &Path, within: Duration) -> String {
     let deadline = Instant::now() + within;
     loop {
@@ -152,19 +166,44 @@ fn results_come_back_exactly() {
         .map(|x| (x * 1_000_003).wrapping_mul(x * 1_000_003))
         .collect();
     assert_eq!(wait_all(handles).unwrap(), expected);
-    // Both jobs ran tasks, in processes other than this one.
-    let mut who: Vec<u32> = (0..200)
+    // Both jobs ran tasks, in processes other than this one; each handle names the job, node
+    // and pilot that ran it (the pid the task itself saw).
+    let ran: Vec<(u32, Option<WorkerId>)> = (0..200)
         .map(|_| exec.submit::<WhoAmI>(()).unwrap())
         .collect::<Vec<_>>()
         .into_iter()
-        .map(|h| h.wait().unwrap())
+        .map(|h| {
+            let (pid, worker) = h.wait_with_worker();
+            (pid.unwrap(), worker)
+        })
         .collect();
-    who.sort_unstable();
-    who.dedup();
-    assert!(!who.contains(&std::process::id()));
     let allocations = slurm.allocations();
     assert_eq!(allocations.len(), 2, "{allocations:?}");
     assert!(allocations.iter().any(|a| a.connected), "{allocations:?}");
+    let nodes = slurm_nodes();
+    for (pid, worker) in &ran {
+        let Some(WorkerId::Slurm {
+            job_id,
+            node,
+            pid: pilot,
+        }) = worker
+        else {
+            panic!("task on {worker:?}")
+        };
+        assert_eq!(pilot, pid);
+        assert!(nodes.contains(node), "{node} not in {nodes:?}");
+        let job = allocations.iter().find(|a| a.job_id == *job_id).unwrap();
+        assert_eq!(job.node.as_ref(), Some(node));
+    }
+    // A pilot is sized to its job: 1 CPU, 200 MB, a quarter of it for GDAL's cache.
+    assert_eq!(
+        exec.submit::<Sizes>(()).unwrap().wait().unwrap(),
+        (1, Some(200), Some("50".to_string()))
+    );
+    let mut who: Vec<u32> = ran.iter().map(|(pid, _)| *pid).collect();
+    who.sort_unstable();
+    who.dedup();
+    assert!(!who.contains(&std::process::id()));
     assert!(!who.is_empty() && who.len() <= 2, "{who:?}");
     // The run's secret is private to the user.
     use std::os::unix::fs::PermissionsExt;
@@ -344,7 +383,8 @@ fn unauthenticated_connections_are_refused() {
         rest
     };
     // A well-formed proof made with a wrong secret, claiming the real job.
-    let forged = bincode::serialize(&(job_id, 1u32, [7u8; 32], [0u8; 32])).unwrap();
+    let forged =
+        bincode::serialize(&(job_id, 1u32, "node1".to_string(), [7u8; 32], [0u8; 32])).unwrap();
     assert!(
         attempt(forged).is_empty(),
         "the driver answered a forged proof"

@@ -3,13 +3,14 @@
 use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::plan::RunReason;
+use pgp_exec::WorkerId;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Something that happened to a task, or a warning about the workspace.
 ///
-/// Events of one task arrive in order (queued, then started/skipped, then finished/failed);
-/// events of different tasks interleave. The callback runs on graph threads: keep it short.
+/// Events of one task arrive in order (queued, then started/skipped, then ran-on once its
+/// operation ended, then finished/failed); events of different tasks interleave. The callback runs on graph threads: keep it short.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The task's dependencies are done; it waits for a free worker.
@@ -23,6 +24,16 @@ pub enum Event {
         task: String,
         /// Why it runs rather than being skipped.
         reason: RunReason,
+    },
+    /// The task's operation (or closure) ended, well or not, on this worker: a thread of this
+    /// program, a worker process, or a Slurm job (for a task retried after its worker died, the
+    /// last one). Comes after `Started`, before `Finished` or `Failed`; not sent for a task that
+    /// failed before its operation reached a worker.
+    RanOn {
+        /// Task name.
+        task: String,
+        /// Where it ran.
+        worker: WorkerId,
     },
     /// The task was up to date and not run.
     Skipped {

@@ -14,6 +14,7 @@ use crate::registry::OpVtable;
 use crate::store::Record;
 use crate::task::TaskIo;
 use crate::temps::{self, temp_dir_name};
+use pgp_exec::WorkerId;
 use std::any::Any;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -207,8 +208,14 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
     });
 
     let temps = TempOutputs::create(ctx.store.root(), def)?;
-    let result = run_body(ctx, def, work, &temps.temps)
-        .and_then(|value| check_outputs(def, &temps.temps).map(|()| value));
+    let (result, worker) = run_body(ctx, def, work, &temps.temps);
+    if let Some(worker) = worker {
+        ctx.emit(Event::RanOn {
+            task: def.name.clone(),
+            worker,
+        });
+    }
+    let result = result.and_then(|value| check_outputs(def, &temps.temps).map(|()| value));
     let result = match result {
         Ok(value) => value,
         Err(e) => {
@@ -357,7 +364,13 @@ fn refresh_if_moved(ctx: &Ctx, def: &TaskDef, mut record: Record) -> Record {
     record
 }
 
-fn run_body(ctx: &Ctx, def: &TaskDef, work: Work, temps: &[PathBuf]) -> Result<Vec<u8>, TaskError> {
+/// Runs the task's body; its result, and the worker it ran on (`None` if it never reached one).
+fn run_body(
+    ctx: &Ctx,
+    def: &TaskDef,
+    work: Work,
+    temps: &[PathBuf],
+) -> (Result<Vec<u8>, TaskError>, Option<WorkerId>) {
     match work {
         Work::Closure(body) => {
             let io = TaskIo {
@@ -365,26 +378,33 @@ fn run_body(ctx: &Ctx, def: &TaskDef, work: Work, temps: &[PathBuf]) -> Result<V
                 outputs: temps.to_vec(),
                 final_outputs: def.outputs.clone(),
             };
-            catch_unwind(AssertUnwindSafe(|| body(&io)))
+            let result = catch_unwind(AssertUnwindSafe(|| body(&io)))
                 .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(p.as_ref()))))
-                .map_err(TaskError::Op)
+                .map_err(TaskError::Op);
+            (result, Some(WorkerId::current_thread()))
         }
         Work::Op(vtable) => {
-            let redirected = (vtable.redirect)(&def.args, temps).map_err(TaskError::Op)?;
+            let redirected = match (vtable.redirect)(&def.args, temps) {
+                Ok(args) => args,
+                Err(e) => return (Err(TaskError::Op(e)), None),
+            };
             if ctx.executor.runs_closures() {
                 // The operation runs on this task's thread and parallelises on the graph's own
                 // executor: the executor is the budget of the whole graph.
-                catch_unwind(AssertUnwindSafe(|| {
+                let result = catch_unwind(AssertUnwindSafe(|| {
                     (vtable.run_on)(&redirected, &ctx.executor)
                 }))
                 .unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(p.as_ref()))))
-                .map_err(TaskError::Op)
+                .map_err(TaskError::Op);
+                (result, Some(WorkerId::current_thread()))
             } else {
-                let handle = ctx
-                    .executor
-                    .submit_raw(vtable.name, redirected)
-                    .map_err(|e| TaskError::Executor(e.to_string()))?;
-                handle.wait().map_err(|e| TaskError::Op(e.to_string()))
+                match ctx.executor.submit_raw(vtable.name, redirected) {
+                    Ok(handle) => {
+                        let (result, worker) = handle.wait_with_worker();
+                        (result.map_err(|e| TaskError::Op(e.to_string())), worker)
+                    }
+                    Err(e) => (Err(TaskError::Executor(e.to_string())), None),
+                }
             }
         }
     }

@@ -86,6 +86,7 @@ pub use plan::{PlanAction, PlannedTask, RunReason};
 pub use registry::{lookup as find_op, registered_ops, GraphOpEntry, OpVtable};
 pub use state::RunReport;
 pub use task::{GraphOp, Task, TaskIo, TaskRef, TaskStatus};
+pub use temps::remove_live_temporaries;
 
 #[doc(hidden)]
 pub use inventory as __inventory;

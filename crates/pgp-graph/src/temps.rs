@@ -6,14 +6,22 @@
 //! temporary directory is first noted in the workspace (`temps/`, one small file per directory,
 //! naming it and its owner process), and the note is removed after the directory. At graph
 //! open, directories noted by processes that are gone are removed. Directories of a live
-//! process (another run) are never touched.
+//! process (another run) are never touched. A program stopped by a signal removes its own at
+//! once ([`remove_live_temporaries`]), so nothing is left even until the next open.
 
 use crate::owner::Owner;
 use crate::paths::path_bytes;
 use crate::Digest;
+use parking_lot::Mutex;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by [`remove_live_temporaries`]: no task creates a temporary directory any more.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+/// The temporary directories this process noted and has not removed: `(workspace, dir)`.
+static LIVE: Mutex<Vec<(PathBuf, PathBuf)>> = Mutex::new(Vec::new());
 
 /// Prefix of every temporary output directory name.
 pub const TEMP_DIR_PREFIX: &str = ".pgp-tmp-";
@@ -43,12 +51,48 @@ fn note_path(workspace: &Path, dir: &Path) -> PathBuf {
 pub fn note(workspace: &Path, dir: &Path) -> io::Result<()> {
     fs::create_dir_all(notes_dir(workspace))?;
     let text = format!("{}\n{}\n", Owner::current().encode(), dir.display());
+    {
+        let mut live = LIVE.lock();
+        if STOPPING.load(Ordering::SeqCst) {
+            return Err(io::Error::other(
+                "the program is stopping (signal): no new task starts",
+            ));
+        }
+        live.push((workspace.to_path_buf(), dir.to_path_buf()));
+    }
     fs::write(note_path(workspace, dir), text)
 }
 
 /// Forgets `dir` once it is removed.
 pub fn forget(workspace: &Path, dir: &Path) {
+    LIVE.lock().retain(|(w, d)| !(w == workspace && d == dir));
     let _ = fs::remove_file(note_path(workspace, dir));
+}
+
+/// Removes the temporary output directories of this process's running tasks, and their notes.
+///
+/// For a program's SIGINT/SIGTERM handling (on an ordinary thread, not in the handler) just
+/// before it ends: the tasks' partial outputs go at once instead of at the workspace's next
+/// open. Stop whatever writes into them first (worker processes, Slurm jobs:
+/// `pgp_exec::stop_all_workers`). A task still running in this process only finds its
+/// directory gone and fails; nothing is recorded for it.
+pub fn remove_live_temporaries() {
+    let live = {
+        let live = LIVE.lock();
+        STOPPING.store(true, Ordering::SeqCst);
+        live.clone()
+    };
+    // A task noted just before may create its directory just after the first pass.
+    for pass in 0..2 {
+        if pass > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for (workspace, dir) in &live {
+            if fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+                forget(workspace, dir);
+            }
+        }
+    }
 }
 
 /// Removes the temporary directories noted by processes that are gone, and their notes.

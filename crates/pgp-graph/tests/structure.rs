@@ -362,6 +362,7 @@ fn events_tell_each_task_story_in_order() {
             .filter_map(|e| match e {
                 Event::Queued { task: t } if t == task => Some("queued"),
                 Event::Started { task: t, .. } if t == task => Some("started"),
+                Event::RanOn { task: t, .. } if t == task => Some("ran on"),
                 Event::Skipped { task: t, .. } if t == task => Some("skipped"),
                 Event::Finished { task: t, .. } if t == task => Some("finished"),
                 Event::Failed { task: t, .. } if t == task => Some("failed"),
@@ -373,9 +374,19 @@ fn events_tell_each_task_story_in_order() {
     for t in ["a", "b", "c", "d"] {
         assert_eq!(
             kinds_of(&first, t),
-            ["queued", "started", "finished"],
+            ["queued", "started", "ran on", "finished"],
             "task {t}"
         );
+    }
+    // Closures on a thread pool ran on the pool's threads, which the events name.
+    let this_thread = std::thread::current().name().map(str::to_string);
+    for e in &first {
+        if let Event::RanOn { worker, .. } = e {
+            let pgp_exec::WorkerId::Thread { name } = worker else {
+                panic!("{worker:?}")
+            };
+            assert_ne!(Some(name), this_thread.as_ref());
+        }
     }
     assert!(first.contains(&Event::Started {
         task: "a".into(),

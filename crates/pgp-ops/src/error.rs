@@ -76,6 +76,32 @@ pub enum Error {
         /// What to do about it.
         advice: String,
     },
+    /// A window function panicked; the output was not written.
+    #[error("{operation}: the window function panicked on window {index} {window}: {message}")]
+    WindowPanicked {
+        /// The operation.
+        operation: String,
+        /// The window's number, in write order from 0.
+        index: usize,
+        /// The window.
+        window: pgp_core::Window,
+        /// The panic's message.
+        message: String,
+    },
+    /// A window function returned a block of the wrong shape.
+    #[error(
+        "the window function returned a {} x {} x {} array for window {window}, which needs \
+         {} x {} x {} (bands x rows x cols)",
+        actual.0, actual.1, actual.2, expected.0, expected.1, expected.2
+    )]
+    WindowShape {
+        /// The window.
+        window: pgp_core::Window,
+        /// `(bands, rows, cols)` the window needs.
+        expected: (usize, usize, usize),
+        /// `(bands, rows, cols)` returned.
+        actual: (usize, usize, usize),
+    },
     /// A bad argument value.
     #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {

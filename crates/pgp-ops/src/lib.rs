@@ -36,6 +36,7 @@ pub mod slope;
 mod stitch;
 pub mod vector_ops;
 pub mod warp;
+pub mod windows;
 pub mod zonal;
 
 pub use align::{align_and_resize_raster_stack, AlignOptions, AlignReport, StackMask};
@@ -63,6 +64,17 @@ pub use warp::{
     default_target_nodata, warp_raster, OverviewLevel, ResampleMethod, WarpJob, WarpMask, WarpOp,
     WarpOptions, WarpPath,
 };
+pub use windows::{
+    fold_windows, fold_windows_registered, map_windows, map_windows_registered, Edge, Halo,
+    WindowData, WindowFold, WindowMap, WindowReport,
+};
 pub use zonal::{
     zonal_statistics, zonal_statistics_many, FeatureStats, ZonalOptions, ZonalStats, ZoneLayer,
 };
+
+/// Items the registration macros expand to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use pgp_core::DataType;
+    pub use pgp_exec::register_op;
+}

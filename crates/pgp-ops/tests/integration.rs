@@ -34,5 +34,7 @@ mod stitch_overviews;
 mod vector_ops;
 #[path = "warp.rs"]
 mod warp;
+#[path = "windows.rs"]
+mod windows;
 #[path = "zonal.rs"]
 mod zonal;

@@ -10,6 +10,8 @@
 mod align_processes;
 #[path = "calc_processes.rs"]
 mod calc_processes;
+#[path = "windows_processes.rs"]
+mod windows_processes;
 #[path = "zonal_processes.rs"]
 mod zonal_processes;
 
@@ -21,6 +23,7 @@ fn main() {
     let trials = [
         align_processes::checks(),
         calc_processes::checks(),
+        windows_processes::checks(),
         zonal_processes::checks(),
     ]
     .into_iter()

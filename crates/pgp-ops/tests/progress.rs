@@ -9,6 +9,7 @@ use pgp_core::{sample, DataType};
 use pgp_exec::Executor;
 use pgp_ops::calc::{raster_calculator, CalcInput, CalcOptions};
 use pgp_ops::progress::{with_progress, Progress, ProgressTicker};
+use pgp_ops::windows::{fold_windows, map_windows, WindowData, WindowFold, WindowMap};
 use pgp_ops::{
     align_and_resize_raster_stack, convolve_2d, warp_raster, AlignOptions, BoundingBoxMode,
     ConvolveOptions, ResampleMethod, WarpOptions,
@@ -199,4 +200,39 @@ fn convolve_warp_and_align_report_their_units() {
             2
         )]
     );
+}
+
+#[test]
+fn window_maps_and_folds_report_every_window_on_sync_and_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.tif");
+    // 600 x 300 with 256 x 256 tiles: 3 x 2 windows.
+    float_raster(&a, 600, 300);
+    for exec in [Executor::sync(), Executor::threads(2).unwrap()] {
+        let (report, seen) = Recorder::default().run(|| {
+            let request = WindowMap::new([&a], dir.path().join("out.tif"));
+            map_windows(
+                &request,
+                |w: &WindowData<'_, f32>| Ok(w.inputs[0].mapv(|v| v * 2.0)),
+                &exec,
+            )
+            .unwrap()
+        });
+        assert_eq!(report.windows, 6);
+        assert_eq!(
+            seen,
+            vec![("map_windows".into(), "blocks".into(), 6, 6)],
+            "{exec:?}"
+        );
+        let (count, seen) = Recorder::default().run(|| {
+            let count = |w: &WindowData<'_, f32>| Ok(w.inputs[0].len());
+            fold_windows(&WindowFold::new([&a]), count, 0, |n, c| Ok(n + c), &exec).unwrap()
+        });
+        assert_eq!(count, 600 * 300);
+        assert_eq!(
+            seen,
+            vec![("fold_windows".into(), "blocks".into(), 6, 6)],
+            "{exec:?}"
+        );
+    }
 }

@@ -62,13 +62,21 @@ cell!(u8, i32, f32, f64);
 /// The memory the tile caches of one routing step may use, in bytes.
 ///
 /// Set with the environment variable `PGP_ROUTING_CACHE_MB` (mebibytes, like `GDAL_CACHEMAX`);
-/// the default is 256 MiB. A step divides it among its working grids by bytes per pixel.
+/// otherwise a quarter of the memory of the Slurm job the step runs in (the pilot gives GDAL's
+/// cache another quarter, leaving half to the operation), and 256 MiB anywhere else. A step
+/// divides it among its working grids by bytes per pixel.
 pub fn cache_budget() -> usize {
+    let set = std::env::var("PGP_ROUTING_CACHE_MB").ok();
+    budget_for(set.as_deref(), pgp_exec::allocation_memory_mb())
+}
+
+/// [`cache_budget`] from the variable's value and the job's memory (MB), if any.
+fn budget_for(set: Option<&str>, job_mb: Option<u64>) -> usize {
     const DEFAULT_MB: usize = 256;
-    let mb = std::env::var("PGP_ROUTING_CACHE_MB")
-        .ok()
+    let mb = set
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|mb| *mb > 0)
+        .or_else(|| job_mb.map(|job| (job as usize / 4).max(1)))
         .unwrap_or(DEFAULT_MB);
     mb << 20
 }
@@ -354,6 +362,16 @@ pub fn tile_windows(cols: usize, rows: usize) -> impl Iterator<Item = (usize, Wi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_budget_follows_the_variable_then_the_job() {
+        assert_eq!(budget_for(None, None), 256 << 20);
+        assert_eq!(budget_for(Some("64"), Some(16384)), 64 << 20);
+        assert_eq!(budget_for(None, Some(16384)), 4096 << 20);
+        assert_eq!(budget_for(None, Some(512)), 128 << 20);
+        assert_eq!(budget_for(Some("lots"), Some(2)), 1 << 20);
+        assert_eq!(budget_for(Some("0"), None), 256 << 20);
+    }
     use proptest::prelude::*;
 
     proptest! {

@@ -49,12 +49,12 @@
 //! Each step keeps its working rasters in 256x256 tiles in a bounded cache ([`grid::Grid`]):
 //! tiles are read from the inputs when first needed, and modified tiles that leave the cache go
 //! to an unlinked scratch file next to the output. The budget is one setting for every step,
-//! `PGP_ROUTING_CACHE_MB` (default 256 MiB; see [`grid::cache_budget`]), so memory is flat in
-//! the DEM's size. Parallel on the executor (sync, threads or processes, same pixels): the
-//! block-local passes (pit candidates of `fill_pits`, every non-plateau direction of
-//! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`). Serial, through the cache: plateau
-//! resolution, pit filling, accumulation, MFD stream tracing and distances, which follow flow
-//! paths across the whole raster.
+//! `PGP_ROUTING_CACHE_MB` (default 256 MiB, a quarter of the job's memory in a Slurm worker; see
+//! [`grid::cache_budget`]), so memory is flat in the DEM's size. Parallel on the executor (sync,
+//! threads or processes, same pixels): the block-local passes (pit candidates of `fill_pits`,
+//! every non-plateau direction of `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`). Serial,
+//! through the cache: plateau resolution, pit filling, accumulation, MFD stream tracing and
+//! distances, which follow flow paths across the whole raster.
 
 #![warn(missing_docs)]
 // Direction codes index offset tables and weight arrays and name neighbours at once; loops

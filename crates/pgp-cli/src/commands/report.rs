@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use pgp::exec::WorkerId;
 use pgp::graph::Event;
 use pgp::pipeline::Pipeline;
 use serde_json::Value;
@@ -30,6 +31,8 @@ pub struct TaskRecord {
     pub end: Option<f64>,
     pub reason: Option<String>,
     pub error: Option<String>,
+    /// Where its operation ran (a thread, a worker process, a Slurm job and node).
+    pub worker: Option<WorkerId>,
 }
 
 impl TaskRecord {
@@ -41,6 +44,7 @@ impl TaskRecord {
             end: None,
             reason: None,
             error: None,
+            worker: None,
         }
     }
 
@@ -91,6 +95,9 @@ pub fn note_event(recs: &mut Vec<TaskRecord>, e: &Event, at: f64) {
             r.state = TaskState::Running;
             r.start.get_or_insert(at);
             r.reason = Some(reason.to_string());
+        }
+        Event::RanOn { task, worker } => {
+            record(recs, task).worker = Some(worker.clone());
         }
         Event::Skipped { task, duration, .. } => {
             let r = record(recs, task);
@@ -277,7 +284,7 @@ fn timeline_svg(recs: &[TaskRecord], total: f64) -> String {
         if let (Some(a), Some(b)) = (r.start, r.end) {
             let x = label_w + plot_w * a / span;
             let w = (plot_w * (b - a) / span).max(2.0);
-            let tip = match r.state {
+            let mut tip = match r.state {
                 TaskState::Ran => {
                     format!("ran {:.3} s ({})", b - a, r.reason.as_deref().unwrap_or(""))
                 }
@@ -286,6 +293,9 @@ fn timeline_svg(recs: &[TaskRecord], total: f64) -> String {
                 TaskState::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("")),
                 _ => String::new(),
             };
+            if let Some(worker) = &r.worker {
+                let _ = write!(tip, "; on {worker}");
+            }
             let _ = writeln!(
                 s,
                 r##"<rect x="{x}" y="{y}" width="{w}" height="16" fill="{}"><title>{}</title></rect><text x="{}" y="{}" font-size="10">{:.3} s</text>"##,
@@ -298,6 +308,39 @@ fn timeline_svg(recs: &[TaskRecord], total: f64) -> String {
         }
     }
     s.push_str("</svg>");
+    s
+}
+
+/// The table of where each task that reached a worker ran, with the Slurm job and node when
+/// there was one (to find its log).
+fn workers_table(recs: &[TaskRecord]) -> String {
+    let ran: Vec<&TaskRecord> = recs.iter().filter(|r| r.worker.is_some()).collect();
+    if ran.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "<h2>Workers</h2>\n<table class=\"workers\"><tr><th>task</th><th>state</th><th>worker</th><th>Slurm job</th><th>node</th></tr>\n",
+    );
+    for r in ran {
+        let Some(worker) = &r.worker else { continue };
+        let (job, node) = match worker {
+            WorkerId::Slurm { job_id, node, .. } => (job_id.to_string(), node.as_str()),
+            _ => (String::new(), ""),
+        };
+        let state = match r.state {
+            TaskState::Ran => "ran",
+            TaskState::Failed => "failed",
+            _ => "not finished",
+        };
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{state}</td><td>{}</td><td>{job}</td><td>{}</td></tr>",
+            esc(&r.name),
+            esc(&worker.to_string()),
+            esc(node)
+        );
+    }
+    s.push_str("</table>\n");
     s
 }
 
@@ -315,7 +358,7 @@ pub fn write_report(
     let html = format!(
         r##"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>pgp run: {title}</title>
-<style>body{{font-family:sans-serif;margin:2em;color:#222}} .k span{{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}} {outputs_style}</style></head>
+<style>body{{font-family:sans-serif;margin:2em;color:#222}} .k span{{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}} table.workers td,table.workers th{{padding:.1em .8em;text-align:left}} {outputs_style}</style></head>
 <body>
 <h1>pgp run: {title}</h1>
 <p>{total:.3} s on <code>{executor}</code>: {ran} ran, {restored} restored from cache, {skipped} skipped, {failed} failed.</p>
@@ -325,6 +368,7 @@ pub fn write_report(
 <h2>Timeline</h2>
 <p>Bars that overlap ran at the same time. A skipped task's bar is the time spent checking it.</p>
 {timeline}
+{workers}
 {outputs}
 <details><summary>DOT</summary><pre>{dot}</pre></details>
 </body></html>
@@ -336,6 +380,7 @@ pub fn write_report(
         failed = count(TaskState::Failed),
         graph = graph_svg(p, recs),
         timeline = timeline_svg(recs, total),
+        workers = workers_table(recs),
         dot = esc(dot),
         outputs_style = super::report_outputs::OUTPUTS_STYLE,
     );

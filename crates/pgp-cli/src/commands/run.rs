@@ -235,6 +235,8 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let watcher = slurm_pool.map(AllocationWatcher::start);
     let result = graph.join();
+    // Stopped by a signal: the failures of the workers it ended are not the run's result.
+    crate::signals::wait_if_stopping();
     drop(watcher);
     if let Ok(mut tasks) = tasks_done.lock() {
         tasks.0.take();
@@ -275,11 +277,16 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     match result {
         Ok(run) => {
             if args.json {
+                let workers: serde_json::Map<String, serde_json::Value> = recs
+                    .iter()
+                    .filter_map(|r| Some((r.name.clone(), serde_json::json!(r.worker.as_ref()?))))
+                    .collect();
                 outln!(
                     "{}",
                     serde_json::json!({
                         "ran": run.ran, "restored": run.restored, "skipped": run.skipped,
                         "seconds": elapsed, "report": report.as_ref().ok(),
+                        "workers": workers,
                     })
                 )?;
             } else {
@@ -371,6 +378,9 @@ fn event_json(e: &Event) -> serde_json::Value {
         } => serde_json::json!({
             "event": "failed", "task": task, "error": error.to_string(),
             "seconds": duration.map(|d| d.as_secs_f64())}),
+        Event::RanOn { task, worker } => {
+            serde_json::json!({"event": "ran_on", "task": task, "worker": worker})
+        }
         Event::Warning { message } => {
             serde_json::json!({"event": "warning", "message": message})
         }

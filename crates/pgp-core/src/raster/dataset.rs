@@ -24,6 +24,8 @@ pub struct Raster {
     path: PathBuf,
     ds: Dataset,
     writable: bool,
+    /// End (exclusive) of the rows read since GDAL's cache was last released; 0 for none.
+    read_end: std::cell::Cell<usize>,
 }
 
 fn is_virtual(path: &Path) -> bool {
@@ -80,6 +82,7 @@ impl Raster {
             ds: open_dataset(path, false, false)?,
             path: path.to_path_buf(),
             writable: false,
+            read_end: Default::default(),
         })
     }
 
@@ -90,6 +93,7 @@ impl Raster {
             ds: open_dataset(path, true, false)?,
             path: path.to_path_buf(),
             writable: true,
+            read_end: Default::default(),
         })
     }
 
@@ -98,6 +102,7 @@ impl Raster {
             path: path.to_path_buf(),
             ds,
             writable: true,
+            read_end: Default::default(),
         }
     }
 
@@ -253,7 +258,7 @@ impl Raster {
         out
     }
 
-    fn check_window(&self, window: &Window) -> Result<()> {
+    pub(crate) fn check_window(&self, window: &Window) -> Result<()> {
         let (cols, rows) = self.size();
         if window.area() == 0 || !window.fits_in(cols, rows) {
             return Err(Error::WindowOutOfBounds {
@@ -266,7 +271,7 @@ impl Raster {
         Ok(())
     }
 
-    fn check_type<T: Pixel>(&self, band: usize) -> Result<()> {
+    pub(crate) fn check_type<T: Pixel>(&self, band: usize) -> Result<()> {
         let actual = self.data_type(band)?;
         if actual != T::DATA_TYPE {
             return Err(Error::TypeMismatch {
@@ -339,12 +344,46 @@ impl Raster {
             .map_err(|e| Error::invalid("window", e.to_string()))
     }
 
+    /// Notes that `window` was read, for [`Raster::forget_rows_above`].
+    pub(crate) fn note_read(&self, window: Window) {
+        let end = window.y_off + window.height;
+        if end > self.read_end.get() {
+            self.read_end.set(end);
+        }
+    }
+
+    /// Promise that no later read of this handle starts above `row`: when every block read so
+    /// far lies wholly above `row`'s block row, GDAL's cached blocks of every band are released.
+    /// Otherwise GDAL keeps decoded blocks until its cache is full (5% of memory by default), so
+    /// reading a raster in row order through windows that do not cover whole blocks would hold
+    /// memory growing with the raster. Costs nothing until the reads pass a block row.
+    pub fn forget_rows_above(&self, row: usize) {
+        let end = self.read_end.get();
+        let Ok((_, by)) = self.block_size(1) else {
+            return;
+        };
+        if end == 0 || by == 0 || row / by <= (end - 1) / by {
+            return;
+        }
+        for band in 1..=self.band_count() {
+            if let Ok(b) = self.ds.rasterband(band) {
+                // SAFETY: a valid band handle owned by `self`, used by this thread only; blocks
+                // of a read-only band are dropped, dirty ones of an updated band written first.
+                unsafe {
+                    gdal_sys::GDALFlushRasterCache(b.c_rasterband());
+                }
+            }
+        }
+        self.read_end.set(0);
+    }
+
     fn io_read<S: gdal::raster::GdalType + Copy>(
         &self,
         band: usize,
         window: Window,
         buf: &mut [S],
     ) -> Result<()> {
+        self.note_read(window);
         let b = self.band(band)?;
         b.read_into_slice::<S>(
             (window.x_off as isize, window.y_off as isize),
@@ -460,7 +499,7 @@ impl Raster {
             .map_err(|e| Error::gdal(&path, format!("setting metadata {key}"), e))
     }
 
-    fn check_writable(&self) -> Result<()> {
+    pub(crate) fn check_writable(&self) -> Result<()> {
         if !self.writable {
             return Err(Error::invalid(
                 "raster",

@@ -1,5 +1,6 @@
 //! Rasters: opening, info, typed I/O, creation, atomic outputs, per-worker handles.
 
+pub(crate) mod bands;
 pub(crate) mod create;
 pub(crate) mod dataset;
 pub(crate) mod dynarray;

@@ -11,6 +11,7 @@ use crate::handle::Completer;
 use crate::process::protocol::Outcome;
 use crate::process::worker_process::{self, CallError, LaunchConfig, WorkerProcess};
 use crate::task::{enter_pool, Permit};
+use crate::worker_id::WorkerId;
 
 /// A queued call: what to run and where its result goes.
 pub(crate) struct RemoteJob {
@@ -23,6 +24,8 @@ pub(crate) struct RemoteJob {
 pub(crate) trait Sink: Send {
     fn try_start(&self) -> bool;
     fn cancel_requested(&self) -> bool;
+    /// Notes the worker the call is sent to.
+    fn ran_on(&self, worker: WorkerId);
     fn finish(self: Box<Self>, op: &str, result: Result<Vec<u8>>);
 }
 
@@ -40,6 +43,10 @@ impl<T: Send + 'static> Sink for TypedSink<T> {
 
     fn cancel_requested(&self) -> bool {
         self.completer.cancel_requested()
+    }
+
+    fn ran_on(&self, worker: WorkerId) {
+        self.completer.set_worker(worker);
     }
 
     fn finish(self: Box<Self>, op: &str, result: Result<Vec<u8>>) {
@@ -93,6 +100,10 @@ impl Driver {
             self.next_id += 1;
             let pid = live.pid();
             let sink = &job.sink;
+            sink.ran_on(WorkerId::Process {
+                index: self.index,
+                pid,
+            });
             let outcome = live.call(
                 self.next_id,
                 &job.op,
@@ -146,6 +157,10 @@ impl Driver {
     }
 
     fn replace(&mut self) -> Option<WorkerProcess> {
+        if super::STOPPING.load(std::sync::atomic::Ordering::SeqCst) {
+            self.last_start_error = Some("the program is stopping (all workers were ended)".into());
+            return None;
+        }
         let started = worker_process::spawn(&self.config).and_then(|s| s.handshake(&self.config));
         match started {
             Ok(worker) => {

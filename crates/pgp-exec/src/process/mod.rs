@@ -207,6 +207,7 @@ impl ProcessPoolBuilder {
         let pids = Arc::new(Mutex::new(
             started.iter().map(|w| Some(w.pid())).collect::<Vec<_>>(),
         ));
+        LIVE_POOLS.lock().push(Arc::downgrade(&pids));
         let id = next_pool_id();
         let (queue, jobs) = crossbeam_channel::unbounded();
         for (index, worker) in started.into_iter().enumerate() {
@@ -234,6 +235,47 @@ impl ProcessPoolBuilder {
                 pids,
             }),
         })
+    }
+}
+
+/// Set by [`kill_all_workers`]: dead workers are not replaced any more.
+pub(crate) static STOPPING: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+/// The worker pids of every process pool of this program, for [`kill_all_workers`].
+static LIVE_POOLS: Mutex<Vec<std::sync::Weak<WorkerPids>>> = Mutex::new(Vec::new());
+
+/// The pid of each worker slot of one pool (`None` while a slot has no live worker).
+type WorkerPids = Mutex<Vec<Option<u32>>>;
+
+/// Kills the worker processes of every process pool now and waits until they are dead (so
+/// nothing they write lands after the caller cleans up). Their tasks end as `WorkerDied`.
+pub(crate) fn kill_all_workers() {
+    STOPPING.store(true, std::sync::atomic::Ordering::SeqCst);
+    let pools: Vec<_> = {
+        let mut pools = LIVE_POOLS.lock();
+        pools.retain(|p| p.strong_count() > 0);
+        pools.iter().filter_map(std::sync::Weak::upgrade).collect()
+    };
+    let pids: Vec<u32> = pools
+        .iter()
+        .flat_map(|p| p.lock().iter().flatten().copied().collect::<Vec<_>>())
+        .collect();
+    for &pid in &pids {
+        // SAFETY: kill(2) on a pid of our own live child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    }
+    for &pid in &pids {
+        // SAFETY: waitid on our child with WNOWAIT: waits for its death without reaping it, so
+        // the pool's own wait still finds it; an already reaped child just returns an error.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            );
+        }
     }
 }
 

@@ -5,13 +5,13 @@
 //! workers see). A worker proves it knows the secret without sending it, and so does the driver:
 //!
 //! 1. driver → worker: [`GREETING`], then a fresh 32-byte nonce `nd`;
-//! 2. worker → driver: a frame `WorkerProof { job_id, pid, nw, mac }` with a fresh nonce `nw` and
-//!    `mac = HMAC-SHA256(secret, "worker" ‖ nd ‖ nw ‖ job_id)`;
+//! 2. worker → driver: a frame `WorkerProof { job_id, pid, node, nw, mac }` with a fresh nonce
+//!    `nw` and `mac = HMAC-SHA256(secret, "worker" ‖ nd ‖ nw ‖ job_id ‖ node)`;
 //! 3. driver → worker: `HMAC-SHA256(secret, "driver" ‖ nw ‖ nd)`, or it closes the connection
 //!    and logs the refusal.
 //!
-//! Nonces make a recorded exchange useless later; the job id is bound into the proof so a
-//! connection cannot claim another job's identity. Workers only connect out and accept nothing,
+//! Nonces make a recorded exchange useless later; the job id (and the node, which run reports
+//! show) is bound into the proof so a connection cannot claim another job's identity. Workers only connect out and accept nothing,
 //! so nobody else can hand them work; a process that is not this run's driver cannot pass
 //! step 3, so a worker never runs its requests.
 
@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 
 /// The first bytes the driver sends on a connection.
 pub(crate) const GREETING: [u8; 8] = *b"PGPSLRM1";
+/// Longest node name a proof carries (so that a proof stays a few dozen bytes).
+pub(crate) const MAX_NODE_NAME: usize = 128;
 /// Length of the secret and of the nonces.
 pub(crate) const KEY_LEN: usize = 32;
 
@@ -33,6 +35,8 @@ pub(crate) const KEY_LEN: usize = 32;
 pub(crate) struct WorkerProof {
     pub job_id: u64,
     pub pid: u32,
+    /// The node the job runs on, as Slurm names it (at most [`MAX_NODE_NAME`] bytes).
+    pub node: String,
     pub nonce: [u8; KEY_LEN],
     pub mac: [u8; 32],
 }
@@ -69,8 +73,13 @@ pub(crate) fn random_bytes() -> io::Result<[u8; KEY_LEN]> {
     Ok(bytes)
 }
 
-pub(crate) fn worker_mac(secret: &[u8], nd: &[u8], nw: &[u8], job_id: u64) -> [u8; 32] {
-    hmac(secret, &[b"worker", nd, nw, &job_id.to_le_bytes()])
+/// The worker's proof; every part before `node` has a fixed length, so the concatenation is
+/// unambiguous.
+pub(crate) fn worker_mac(secret: &[u8], nd: &[u8], nw: &[u8], job_id: u64, node: &str) -> [u8; 32] {
+    hmac(
+        secret,
+        &[b"worker", nd, nw, &job_id.to_le_bytes(), node.as_bytes()],
+    )
 }
 
 pub(crate) fn driver_mac(secret: &[u8], nw: &[u8], nd: &[u8]) -> [u8; 32] {
@@ -152,11 +161,12 @@ mod tests {
     #[test]
     fn proofs_bind_role_nonces_and_job() {
         let (secret, nd, nw) = ([7u8; 32], [1u8; 32], [2u8; 32]);
-        let proof = worker_mac(&secret, &nd, &nw, 12);
-        assert!(same(&proof, &worker_mac(&secret, &nd, &nw, 12)));
-        assert!(!same(&proof, &worker_mac(&secret, &nd, &nw, 13)));
-        assert!(!same(&proof, &worker_mac(&[8u8; 32], &nd, &nw, 12)));
-        assert!(!same(&proof, &worker_mac(&secret, &nw, &nd, 12)));
+        let proof = worker_mac(&secret, &nd, &nw, 12, "n1");
+        assert!(same(&proof, &worker_mac(&secret, &nd, &nw, 12, "n1")));
+        assert!(!same(&proof, &worker_mac(&secret, &nd, &nw, 13, "n1")));
+        assert!(!same(&proof, &worker_mac(&secret, &nd, &nw, 12, "n2")));
+        assert!(!same(&proof, &worker_mac(&[8u8; 32], &nd, &nw, 12, "n1")));
+        assert!(!same(&proof, &worker_mac(&secret, &nw, &nd, 12, "n1")));
         assert!(!same(&driver_mac(&secret, &nw, &nd), &proof));
         assert!(!same(&proof, &proof[..31]));
     }

@@ -15,6 +15,7 @@ use crate::process::protocol::{
 use crate::slurm::auth::{self, WorkerProof, GREETING};
 use crate::slurm::{jobs, Queued, Shared};
 use crate::task::enter_pool;
+use crate::worker_id::WorkerId;
 
 /// How often a waiting connection thread looks at cancellation, lost jobs and shutdown.
 const TICK: Duration = Duration::from_millis(20);
@@ -62,24 +63,27 @@ pub(super) fn listen(shared: Arc<Shared>, listener: TcpListener) {
 struct Worker {
     stream: TcpStream,
     job_id: u64,
+    /// Who it is, as tasks note it.
+    id: WorkerId,
 }
 
 fn serve(shared: &Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
-    let job_id = match handshake(shared, &mut stream) {
-        Ok(job_id) => job_id,
+    let (job_id, id) = match handshake(shared, &mut stream) {
+        Ok(who) => who,
         Err(reason) => {
             shared.state.lock().refused += 1;
             eprintln!("pgp-exec: refused a connection from {peer}: {reason}");
             return;
         }
     };
-    let worker = Worker { stream, job_id };
+    let worker = Worker { stream, job_id, id };
     enter_pool(shared.pool_id);
     feed(shared, worker);
 }
 
-/// Authenticates a new connection and reads its greeting; returns the worker's job id.
-fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<u64, String> {
+/// Authenticates a new connection and reads its greeting; returns the worker's job id and who
+/// it is.
+fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<(u64, WorkerId), String> {
     let io = |e: std::io::Error| e.to_string();
     stream.set_read_timeout(Some(HANDSHAKE)).map_err(io)?;
     stream.set_write_timeout(Some(HANDSHAKE)).map_err(io)?;
@@ -111,7 +115,7 @@ fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<u64, String> {
         .map_err(|e| format!("no proof of the run secret ({e})"))?;
     let proof: WorkerProof =
         bincode::deserialize(&frame).map_err(|_| "not a pgp worker proof".to_string())?;
-    let expected = auth::worker_mac(&secret, &nd, &proof.nonce, proof.job_id);
+    let expected = auth::worker_mac(&secret, &nd, &proof.nonce, proof.job_id, &proof.node);
     if !auth::same(&proof.mac, &expected) {
         return Err(format!(
             "wrong proof of the run secret (claimed job {}, pid {})",
@@ -134,6 +138,7 @@ fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<u64, String> {
         }
         alloc.connected = true;
         alloc.connected_at = Some(Instant::now());
+        alloc.node = Some(proof.node.clone());
         state.start_failures = 0;
     }
     let fail = |message: String| {
@@ -165,7 +170,12 @@ fn handshake(shared: &Shared, stream: &mut TcpStream) -> Result<u64, String> {
     stream.set_write_timeout(None).map_err(io)?;
     keepalive(stream);
     shared.changed.notify_all();
-    Ok(proof.job_id)
+    let who = WorkerId::Slurm {
+        job_id: proof.job_id,
+        node: proof.node,
+        pid: proof.pid,
+    };
+    Ok((proof.job_id, who))
 }
 
 /// Why a call ended without a reply.
@@ -209,6 +219,7 @@ fn feed(shared: &Arc<Shared>, mut worker: Worker) {
             continue;
         }
         next_id += 1;
+        queued.job.sink.ran_on(worker.id.clone());
         shared.set_busy(worker.job_id, true);
         let outcome = call(shared, &mut worker, next_id, &queued);
         shared.set_busy(worker.job_id, false);

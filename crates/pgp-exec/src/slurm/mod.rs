@@ -42,6 +42,11 @@ use crate::task::{next_pool_id, Admission};
 pub use jobs::JobState;
 pub use spec::SlurmSpec;
 
+/// Cancels the jobs of every live Slurm pool (see [`crate::stop_all_workers`]).
+pub(crate) fn stop_all_jobs() {
+    signals::stop_all();
+}
+
 /// Environment variable that makes the worker program a pilot: the run directory.
 pub(crate) const RUN_ENV: &str = "PGP_EXEC_SLURM_RUN";
 /// Overrides the host name workers connect to (default: this host's name).
@@ -88,6 +93,8 @@ pub(crate) struct Alloc {
     pub state: JobState,
     pub connected: bool,
     pub connected_at: Option<Instant>,
+    /// The node its pilot reported when it connected.
+    pub node: Option<String>,
     pub busy: bool,
     /// Squeue reported a final state.
     pub ended: bool,
@@ -139,6 +146,8 @@ pub(crate) struct Shared {
     pub admission: Arc<Admission>,
     pub state: Mutex<State>,
     pub changed: Condvar,
+    /// Held by the supervisor while an `sbatch` is on its way (see [`Shared::finish`]).
+    pub submitting: Mutex<()>,
 }
 
 impl Shared {
@@ -197,12 +206,18 @@ impl Shared {
     /// Cancels the jobs still alive and removes the run's files, keeping the logs that explain
     /// a failure. Idempotent.
     pub(crate) fn finish(&self) {
-        let (live, logs_to_remove, started) = {
+        {
             let mut state = self.state.lock();
             if state.finished {
                 return;
             }
             state.finished = true;
+        }
+        // A job being submitted right now is listed before the cancelling (and no other
+        // submission starts after this).
+        let _submitting = self.submitting.lock();
+        let (live, logs_to_remove, started) = {
+            let state = self.state.lock();
             let live: Vec<u64> = state
                 .allocs
                 .iter()
@@ -318,7 +333,7 @@ fn write_private(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
     file.sync_all()
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
     let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
@@ -343,6 +358,8 @@ pub struct Allocation {
     pub busy: bool,
     /// The job's log file (stdout and stderr of the pilot).
     pub log: PathBuf,
+    /// The node its pilot runs on, once it connected.
+    pub node: Option<String>,
 }
 
 /// Configures a [`SlurmPool`].
@@ -469,6 +486,7 @@ impl SlurmPoolBuilder {
                 refused: 0,
             }),
             changed: Condvar::new(),
+            submitting: Mutex::new(()),
         });
         Ok(SlurmPool {
             owner: Arc::new(Owner { shared }),
@@ -537,6 +555,7 @@ impl SlurmPool {
                 connected: a.connected,
                 busy: a.busy,
                 log: a.log.clone(),
+                node: a.node.clone(),
             })
             .collect()
     }

@@ -104,11 +104,13 @@ fn authenticate(stream: &mut TcpStream, secret: &[u8], job_id: u64) -> Result<()
     }
     let nd = &greeting[GREETING.len()..];
     let nonce = auth::random_bytes().map_err(|e| e.to_string())?;
+    let node = node_name();
     let proof = WorkerProof {
         job_id,
         pid: std::process::id(),
+        mac: auth::worker_mac(secret, nd, &nonce, job_id, &node),
+        node,
         nonce,
-        mac: auth::worker_mac(secret, nd, &nonce, job_id),
     };
     let frame = bincode::serialize(&proof).map_err(|e| e.to_string())?;
     write_frame(stream, &frame).map_err(|e| e.to_string())?;
@@ -122,6 +124,19 @@ fn authenticate(stream: &mut TcpStream, secret: &[u8], job_id: u64) -> Result<()
         .set_read_timeout(None)
         .and_then(|()| stream.set_write_timeout(None))
         .map_err(|e| e.to_string())
+}
+
+/// The node's name as Slurm calls it (`SLURMD_NODENAME`, set in every job), else the host name;
+/// cut to [`auth::MAX_NODE_NAME`] bytes.
+fn node_name() -> String {
+    let mut name = std::env::var("SLURMD_NODENAME")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(super::host_name);
+    while name.len() > auth::MAX_NODE_NAME {
+        name.pop();
+    }
+    name
 }
 
 /// Exits the process when the driver closes the connection, even while a task is running (so
@@ -148,7 +163,8 @@ fn watch_for_driver_exit(stream: &TcpStream) {
         });
 }
 
-/// Threads from the job's CPUs, GDAL's block cache from its memory.
+/// Threads from the job's CPUs, GDAL's block cache from its memory (and pgp's own caches, through
+/// [`crate::allocation_memory_mb`]).
 ///
 /// GDAL's default cache is 5% of the node's RAM, which on a large node can exceed a small
 /// allocation (pygeoprocessing's `slurm_utils` warns about exactly this); a quarter of the job's
@@ -162,6 +178,7 @@ fn size_to_allocation() {
     let Some(job_mb) = job_memory_mb(cpus) else {
         return;
     };
+    crate::spec::grant_memory_mb(job_mb);
     let current = std::env::var("GDAL_CACHEMAX").ok();
     let (cache_mb, note) = gdal_cache_for(job_mb, current.as_deref(), node_memory_mb());
     std::env::set_var("GDAL_CACHEMAX", cache_mb.to_string());

@@ -5,8 +5,10 @@
 //! a thread reads it, cancels the jobs, restores the default action and raises the signal
 //! again, so the program still ends the way the signal means. At exit (`main` returning or
 //! `std::process::exit`) an `atexit` hook does the same cancelling. A program that installed
-//! handlers of its own keeps them: the pool then only cancels at exit and on
-//! [`SlurmPool::shutdown`](super::SlurmPool::shutdown).
+//! handlers of its own keeps them: the pool then only cancels at exit, on
+//! [`SlurmPool::shutdown`](super::SlurmPool::shutdown) and when that handler calls
+//! [`stop_all_workers`](crate::stop_all_workers) (which `pgp`'s does). A program whose
+//! signals are blocked (taken with `sigwait`) must call it: the handler here never runs then.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Once, Weak};
@@ -21,7 +23,7 @@ static INSTALL_SIGNALS: Once = Once::new();
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
 /// Cancels the jobs of every live pool (the program is ending: tasks are left as they are).
-fn stop_all() {
+pub(crate) fn stop_all() {
     let pools: Vec<Arc<Shared>> = {
         let mut pools = POOLS.lock();
         pools.retain(|p| p.strong_count() > 0);

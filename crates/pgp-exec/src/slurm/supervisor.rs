@@ -64,6 +64,11 @@ fn top_up(shared: &Shared) {
         }
         let options = shared.spec.sbatch_args();
         let script = shared.run_dir.join("worker.sh");
+        // Held until the job is listed, so that cancelling everything waits for it.
+        let _submitting = shared.submitting.lock();
+        if shared.state.lock().finished {
+            return;
+        }
         let submitted = jobs::sbatch(&Submission {
             job_name: &shared.job_name,
             run_dir: &shared.run_dir,
@@ -79,6 +84,7 @@ fn top_up(shared: &Shared) {
                     state: JobState("SUBMITTED".into()),
                     connected: false,
                     connected_at: None,
+                    node: None,
                     busy: false,
                     ended: false,
                     retired: false,

@@ -107,6 +107,22 @@ impl RemoteOp for Chatty {
 }
 pgp_exec::register_op!(Chatty);
 
+/// Reports what the process it runs in was given: cores, job memory (MB), `GDAL_CACHEMAX`.
+pub struct Sizes;
+impl RemoteOp for Sizes {
+    const NAME: &'static str = "test::sizes";
+    type Args = ();
+    type Output = (usize, Option<u64>, Option<String>);
+    fn run(_: ()) -> Result<(usize, Option<u64>, Option<String>), String> {
+        Ok((
+            pgp_exec::available_cores(),
+            pgp_exec::allocation_memory_mb(),
+            std::env::var("GDAL_CACHEMAX").ok(),
+        ))
+    }
+}
+pgp_exec::register_op!(Sizes);
+
 /// Reports the pid of the process it runs in.
 pub struct WhoAmI;
 impl RemoteOp for WhoAmI {

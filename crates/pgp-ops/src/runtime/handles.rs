@@ -12,14 +12,14 @@ use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use ndarray::{Array3, Axis};
+use ndarray::Array3;
 use pgp_core::{Pixel, Raster, RasterPool, Window};
 
 use super::BlockOp;
 use crate::{Error, Result};
 
 /// The open input rasters of one block, in the order [`BlockOp::inputs`] listed them.
-pub(crate) enum Handles<'a> {
+pub enum Handles<'a> {
     /// Handles this task has to itself.
     Own(&'a [Raster]),
     /// Handles shared with the other threads of the call, one reader at a time.
@@ -68,13 +68,30 @@ impl Handles<'_> {
         window: Window,
     ) -> Result<Array3<T>> {
         self.with(index, |raster| {
-            let mut planes = Vec::with_capacity(bands.len());
+            let block = raster.read_bands::<T>(bands, window)?;
             for &band in bands {
-                planes.push(raster.read::<T>(band, window)?);
                 super::forget_read_blocks(raster, band, window);
             }
-            let views: Vec<_> = planes.iter().map(|p| p.view()).collect();
-            ndarray::stack(Axis(0), &views).map_err(|e| Error::internal(e.to_string()))
+            Ok(block)
+        })
+    }
+
+    /// [`Handles::read_bands`] converted to `T` whatever the bands' types, for reads in row
+    /// order: blocks of the block rows above `window` are released first, so memory stays flat
+    /// when windows do not cover whole blocks of the input.
+    pub(crate) fn read_bands_as<T: Pixel>(
+        &self,
+        index: usize,
+        bands: &[usize],
+        window: Window,
+    ) -> Result<Array3<T>> {
+        self.with(index, |raster| {
+            raster.forget_rows_above(window.y_off);
+            let block = raster.read_bands_as::<T>(bands, window)?;
+            for &band in bands {
+                super::forget_read_blocks(raster, band, window);
+            }
+            Ok(block)
         })
     }
 }

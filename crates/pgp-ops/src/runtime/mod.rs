@@ -24,7 +24,10 @@ use crate::progress::Tracker;
 use crate::{Error, Result};
 
 /// A block operation: one value for the whole call, applied to many items.
-pub(crate) trait BlockOp: Send + Sync + 'static {
+///
+/// This and the other runtime types are `pub` only so that the window functions users register
+/// (`register_window_fn!`) can name the process-pool operation; they are not reachable by path.
+pub trait BlockOp: Send + Sync + 'static {
     /// One unit of work (a window, or a window with data the caller computed).
     type Item: Serialize + DeserializeOwned + Send + 'static;
     /// What a block gives besides its pixels, merged by the caller in block order.
@@ -56,7 +59,7 @@ pub(crate) trait BlockOp: Send + Sync + 'static {
 }
 
 /// A [`BlockOp`] that is data, so it also runs in worker processes.
-pub(crate) trait RemoteBlockOp: BlockOp + Clone + Serialize + DeserializeOwned {
+pub trait RemoteBlockOp: BlockOp + Clone + Serialize + DeserializeOwned {
     /// The registered name (see [`register_block_op!`]).
     const NAME: &'static str;
 }
@@ -71,7 +74,7 @@ pub(crate) use register_block_op;
 
 /// One computed item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Computed<S> {
+pub struct Computed<S> {
     /// Where it goes in the output.
     pub window: Window,
     /// The output's pixels there, if the operation writes a raster.
@@ -195,7 +198,7 @@ pub(crate) fn require_closures(exec: &Executor, operation: &str) -> Result<()> {
 
 /// What every task of a call carries besides its items.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub(crate) struct Dispatch {
+pub struct Dispatch {
     /// The call, for the worker's kept state.
     run: u64,
     /// The output's tiles, when workers compress for it.
@@ -257,12 +260,12 @@ fn map_for<'a, O: BlockOp>(
 }
 
 /// The process-pool form of a [`RemoteBlockOp`]: a batch of items with the operation.
-pub(crate) struct Remote<O>(PhantomData<O>);
+pub struct Remote<O>(PhantomData<O>);
 
 /// Arguments of one [`Remote`] task.
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
-pub(crate) struct Task<O: RemoteBlockOp> {
+pub struct Task<O: RemoteBlockOp> {
     op: O,
     dispatch: Dispatch,
     items: Vec<O::Item>,

@@ -97,6 +97,46 @@ impl DirtyBlocks {
     }
 }
 
+impl DirtyBlocks {
+    /// Writes one array per band (band 1 first, one type) at `window` in one GDAL call, so a
+    /// pixel-interleaved output encodes each block once, and flushes when enough is pending.
+    pub(crate) fn write_bands(
+        &mut self,
+        out: &mut pgp_core::OutputRaster,
+        window: Window,
+        bands: &[DynArray],
+    ) -> crate::Result<()> {
+        let Some(first) = bands.first() else {
+            return Ok(());
+        };
+        let numbers: Vec<usize> = (1..=bands.len()).collect();
+        pgp_core::with_pixel_type!(first.data_type(), T => {
+            let views = bands
+                .iter()
+                .map(|b| {
+                    b.view::<T>().ok_or_else(|| {
+                        Error::internal(format!(
+                            "bands of block {window} differ in type ({} and {})",
+                            first.data_type(),
+                            b.data_type()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let block = ndarray::stack(ndarray::Axis(0), &views)
+                .map_err(|e| Error::internal(format!("block {window}: {e}")))?;
+            out.raster()
+                .write_bands(&numbers, window.x_off, window.y_off, block.view())?;
+        });
+        self.bytes += window.area() * bands.len() * first.data_type().size_bytes();
+        if self.bytes >= Self::LIMIT {
+            self.bytes = 0;
+            flush_bands(out)?;
+        }
+        Ok(())
+    }
+}
+
 fn flush_bands(out: &mut pgp_core::OutputRaster) -> crate::Result<()> {
     let target = out.target().to_path_buf();
     let raster = out.raster();
@@ -147,7 +187,7 @@ pub(crate) fn forget_read_blocks(raster: &Raster, band: usize, window: Window) {
 /// A block's pixels, or the same pixels already compressed as the output's tiles. Serialisable,
 /// so process-pool workers compress their blocks too and send the tiles back as bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum Payload {
+pub enum Payload {
     /// One band's pixels.
     Pixels(DynArray),
     /// One array per band, for outputs of several bands (band 1 first).
@@ -254,9 +294,7 @@ impl Sink {
                 dirty.write_dyn(out, 1, window, data)?;
             }
             (Sink::Gdal(out, dirty), Payload::Bands(bands)) => {
-                for (i, data) in bands.iter().enumerate() {
-                    dirty.write_dyn(out, i + 1, window, data)?;
-                }
+                dirty.write_bands(out, window, bands)?;
             }
             (Sink::Raw(_), Payload::Bands(_)) => {
                 return Err(Error::internal(
