@@ -12,6 +12,11 @@
 //! | `pgp.routing.extract_streams_d8` | [`ExtractStreamsD8Args`] |
 //! | `pgp.routing.extract_streams_mfd` | [`ExtractStreamsMfdArgs`] |
 //! | `pgp.routing.distance_to_channel_d8`, `pgp.routing.distance_to_channel_mfd` | [`DistanceToChannelArgs`] |
+//! | `pgp.routing.detect_outlets` | [`DetectOutletsArgs`] |
+//! | `pgp.routing.detect_lowest_drain_and_sink` | [`DetectLowestDrainAndSinkArgs`] |
+//! | `pgp.routing.delineate_watersheds_d8` | [`DelineateWatershedsD8Args`] |
+//! | `pgp.routing.extract_strahler_streams_d8` | [`ExtractStrahlerStreamsD8Args`] |
+//! | `pgp.routing.calculate_subwatershed_boundary` | [`CalculateSubwatershedBoundaryArgs`] |
 //!
 //! Bands default to 1; paths are relative to the pipeline file.
 
@@ -457,4 +462,280 @@ graph_op!(
     DistanceToChannelMfdNode,
     DistanceToChannelArgs,
     inputs = |a| distance_inputs(a)
+);
+
+/// Arguments of `pgp.routing.detect_outlets`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectOutletsArgs {
+    /// Flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// `d8` or `mfd`.
+    pub flow_dir_type: FlowDirType,
+    /// The outlet points (GeoPackage).
+    pub target: PathBuf,
+}
+
+/// `pgp.routing.detect_outlets`.
+pub struct DetectOutletsNode;
+
+impl RemoteOp for DetectOutletsNode {
+    const NAME: &'static str = "pgp.routing.detect_outlets";
+    type Args = DetectOutletsArgs;
+    type Output = ();
+    fn run(a: DetectOutletsArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl DetectOutletsNode {
+    fn run_with(a: DetectOutletsArgs, exec: &Executor) -> Result<(), String> {
+        detect_outlets(
+            &RasterBand::new(&a.flow_dir, a.band),
+            a.flow_dir_type,
+            &a.target,
+            exec,
+        )
+        .map(|_| ())
+        .map_err(err)
+    }
+}
+graph_op!(
+    DetectOutletsNode,
+    DetectOutletsArgs,
+    inputs = |a| vec![a.flow_dir.clone()]
+);
+
+/// Arguments of `pgp.routing.detect_lowest_drain_and_sink`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectLowestDrainAndSinkArgs {
+    /// The DEM.
+    pub dem: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// A JSON file receiving `{"drain": [x, y] | null, "drain_height", "sink", "sink_height"}`
+    /// (heights null where there is no such pixel).
+    pub target: PathBuf,
+}
+
+/// `pgp.routing.detect_lowest_drain_and_sink`.
+pub struct DetectLowestDrainAndSinkNode;
+
+impl RemoteOp for DetectLowestDrainAndSinkNode {
+    const NAME: &'static str = "pgp.routing.detect_lowest_drain_and_sink";
+    type Args = DetectLowestDrainAndSinkArgs;
+    type Output = ();
+    fn run(a: DetectLowestDrainAndSinkArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl DetectLowestDrainAndSinkNode {
+    fn run_with(a: DetectLowestDrainAndSinkArgs, exec: &Executor) -> Result<(), String> {
+        let found =
+            detect_lowest_drain_and_sink(&RasterBand::new(&a.dem, a.band), exec).map_err(err)?;
+        let height = |p: Option<(usize, usize)>, h: f64| p.map(|_| h);
+        let doc = serde_json::json!({
+            "drain": found.drain,
+            "drain_height": height(found.drain, found.drain_height),
+            "sink": found.sink,
+            "sink_height": height(found.sink, found.sink_height),
+        });
+        let text = serde_json::to_string_pretty(&doc).map_err(err)?;
+        std::fs::write(&a.target, text).map_err(|e| format!("{}: {e}", a.target.display()))
+    }
+}
+graph_op!(
+    DetectLowestDrainAndSinkNode,
+    DetectLowestDrainAndSinkArgs,
+    inputs = |a| vec![a.dem.clone()]
+);
+
+fn watersheds_layer_name() -> String {
+    "watersheds".to_string()
+}
+
+/// Arguments of `pgp.routing.delineate_watersheds_d8`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelineateWatershedsD8Args {
+    /// D8 flow directions.
+    pub d8_flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The outflow features (first layer).
+    pub outflow_vector: PathBuf,
+    /// The watersheds (GeoPackage).
+    pub target: PathBuf,
+    /// Name of the watersheds layer (`watersheds`).
+    #[serde(default = "watersheds_layer_name")]
+    pub target_layer_name: String,
+}
+
+/// `pgp.routing.delineate_watersheds_d8`.
+pub struct DelineateWatershedsD8Node;
+
+impl RemoteOp for DelineateWatershedsD8Node {
+    const NAME: &'static str = "pgp.routing.delineate_watersheds_d8";
+    type Args = DelineateWatershedsD8Args;
+    type Output = ();
+    fn run(a: DelineateWatershedsD8Args) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl DelineateWatershedsD8Node {
+    fn run_with(a: DelineateWatershedsD8Args, exec: &Executor) -> Result<(), String> {
+        let options = WatershedOptions {
+            target_layer_name: a.target_layer_name,
+            ..Default::default()
+        };
+        delineate_watersheds_d8(
+            &RasterBand::new(&a.d8_flow_dir, a.band),
+            &a.outflow_vector,
+            &a.target,
+            &options,
+            exec,
+        )
+        .map(|_| ())
+        .map_err(err)
+    }
+}
+graph_op!(
+    DelineateWatershedsD8Node,
+    DelineateWatershedsD8Args,
+    inputs = |a| vec![a.d8_flow_dir.clone(), a.outflow_vector.clone()]
+);
+
+/// Arguments of `pgp.routing.extract_strahler_streams_d8`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractStrahlerStreamsD8Args {
+    /// D8 flow directions (band 1).
+    pub flow_dir: PathBuf,
+    /// Their D8 flow accumulation (band 1).
+    pub flow_accum: PathBuf,
+    /// The DEM (band 1).
+    pub dem: PathBuf,
+    /// The stream segments (GeoPackage).
+    pub target: PathBuf,
+    /// Flow accumulation at which a pixel is stream (100).
+    #[serde(default)]
+    pub min_flow_accum_threshold: Option<i64>,
+    /// The order that makes a river (5).
+    #[serde(default)]
+    pub river_order: Option<i32>,
+    /// Autotune the threshold per river (false).
+    #[serde(default)]
+    pub autotune_flow_accumulation: bool,
+    /// The p-value of the autotuning test (0.05).
+    #[serde(default)]
+    pub min_p_val: Option<f64>,
+}
+
+/// `pgp.routing.extract_strahler_streams_d8`.
+pub struct ExtractStrahlerStreamsD8Node;
+
+impl RemoteOp for ExtractStrahlerStreamsD8Node {
+    const NAME: &'static str = "pgp.routing.extract_strahler_streams_d8";
+    type Args = ExtractStrahlerStreamsD8Args;
+    type Output = ();
+    fn run(a: ExtractStrahlerStreamsD8Args) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl ExtractStrahlerStreamsD8Node {
+    fn run_with(a: ExtractStrahlerStreamsD8Args, exec: &Executor) -> Result<(), String> {
+        let defaults = StrahlerOptions::default();
+        let options = StrahlerOptions {
+            min_flow_accum_threshold: a
+                .min_flow_accum_threshold
+                .unwrap_or(defaults.min_flow_accum_threshold),
+            river_order: a.river_order.unwrap_or(defaults.river_order),
+            autotune_flow_accumulation: a.autotune_flow_accumulation,
+            min_p_val: a.min_p_val.unwrap_or(defaults.min_p_val),
+        };
+        extract_strahler_streams_d8(
+            &RasterBand::first(&a.flow_dir),
+            &RasterBand::first(&a.flow_accum),
+            &RasterBand::first(&a.dem),
+            &a.target,
+            &options,
+            exec,
+        )
+        .map(|_| ())
+        .map_err(err)
+    }
+}
+graph_op!(
+    ExtractStrahlerStreamsD8Node,
+    ExtractStrahlerStreamsD8Args,
+    inputs = |a| vec![a.flow_dir.clone(), a.flow_accum.clone(), a.dem.clone()]
+);
+
+/// Arguments of `pgp.routing.calculate_subwatershed_boundary`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalculateSubwatershedBoundaryArgs {
+    /// D8 flow directions (band 1).
+    pub d8_flow_dir: PathBuf,
+    /// Streams made by `pgp.routing.extract_strahler_streams_d8`.
+    pub strahler_streams: PathBuf,
+    /// The subwatersheds (GeoPackage).
+    pub target: PathBuf,
+    /// Boundary steps after which a subwatershed is cut short (1000000).
+    #[serde(default)]
+    pub max_steps_per_watershed: Option<i64>,
+    /// Start subwatersheds at confluences (false: one pixel upstream).
+    #[serde(default)]
+    pub outlet_at_confluence: bool,
+}
+
+/// `pgp.routing.calculate_subwatershed_boundary`.
+pub struct CalculateSubwatershedBoundaryNode;
+
+impl RemoteOp for CalculateSubwatershedBoundaryNode {
+    const NAME: &'static str = "pgp.routing.calculate_subwatershed_boundary";
+    type Args = CalculateSubwatershedBoundaryArgs;
+    type Output = ();
+    fn run(a: CalculateSubwatershedBoundaryArgs) -> Result<(), String> {
+        // In a worker process: this process is the task's share.
+        <Self as GraphOp>::run_on(a, &Executor::sync())
+    }
+}
+
+impl CalculateSubwatershedBoundaryNode {
+    fn run_with(a: CalculateSubwatershedBoundaryArgs, exec: &Executor) -> Result<(), String> {
+        let options = SubwatershedOptions {
+            max_steps_per_watershed: a
+                .max_steps_per_watershed
+                .unwrap_or(SubwatershedOptions::default().max_steps_per_watershed),
+            outlet_at_confluence: a.outlet_at_confluence,
+        };
+        calculate_subwatershed_boundary(
+            &RasterBand::first(&a.d8_flow_dir),
+            &a.strahler_streams,
+            &a.target,
+            &options,
+            exec,
+        )
+        .map(|_| ())
+        .map_err(err)
+    }
+}
+graph_op!(
+    CalculateSubwatershedBoundaryNode,
+    CalculateSubwatershedBoundaryArgs,
+    inputs = |a| vec![a.d8_flow_dir.clone(), a.strahler_streams.clone()]
 );

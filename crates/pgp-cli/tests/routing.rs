@@ -96,3 +96,204 @@ fn the_hydrology_pipeline_runs_and_reruns_nothing() {
         "an unchanged rerun runs nothing: {text}"
     );
 }
+
+#[test]
+fn outlets_watersheds_and_drains_through_the_binary_and_a_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    sample::dem(p("dem.tif"), 120, 4).unwrap();
+    pgp()
+        .args(["routing", "fill-pits"])
+        .arg(p("dem.tif"))
+        .arg(p("filled.tif"))
+        .assert()
+        .success();
+    for method in ["d8", "mfd"] {
+        pgp()
+            .args(["routing", "flow-dir"])
+            .arg(p("filled.tif"))
+            .arg(p(&format!("{method}.tif")))
+            .args(["--method", method])
+            .assert()
+            .success();
+    }
+    let out = pgp()
+        .args(["routing", "detect-outlets"])
+        .arg(p("d8.tif"))
+        .arg(p("outlets.gpkg"))
+        .args(["--method", "d8", "--json", "--executor", "threading:2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outlets = doc["outputs"][0]["features"].as_u64().unwrap();
+    assert!(outlets > 0);
+    let info = pgp::core::vector_info(p("outlets.gpkg"), &Default::default()).unwrap();
+    assert_eq!(
+        (info.layer_name.as_str(), info.feature_count),
+        ("outlets", outlets)
+    );
+
+    // One watershed per outlet, and together they cover every valid pixel of a filled DEM
+    // (each pixel drains to exactly one outlet).
+    pgp()
+        .args(["routing", "watersheds"])
+        .arg(p("d8.tif"))
+        .arg(p("outlets.gpkg"))
+        .arg(p("watersheds.gpkg"))
+        .assert()
+        .success();
+    let ws = pgp::core::open_vector(p("watersheds.gpkg")).unwrap();
+    let mut layer = ws.layer_by_name("watersheds").unwrap();
+    use pgp::core::gdal::vector::LayerAccess;
+    assert_eq!(layer.feature_count(), outlets);
+    let area: f64 = layer.features().map(|f| f.geometry().unwrap().area()).sum();
+    let d8 = Raster::open(p("d8.tif")).unwrap();
+    let codes = d8.read::<u8>(1, Window::full(120, 120)).unwrap();
+    let valid = codes.iter().filter(|c| **c != 128).count() as f64;
+    let pixel = d8.info().unwrap().pixel_size;
+    assert_eq!(area, valid * (pixel.0 * pixel.1).abs());
+
+    let out = pgp()
+        .args(["routing", "lowest-drain-and-sink"])
+        .arg(p("dem.tif"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["drain"].is_array(), "{doc}");
+
+    // Bad inputs: a missing outlet vector, an MFD raster given as D8.
+    pgp()
+        .args(["routing", "watersheds"])
+        .arg(p("d8.tif"))
+        .arg(p("no_outlets.gpkg"))
+        .arg(p("w2.gpkg"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("no_outlets.gpkg"));
+    pgp()
+        .args(["routing", "detect-outlets"])
+        .arg(p("mfd.tif"))
+        .arg(p("o2.gpkg"))
+        .args(["--method", "d8"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("mfd.tif"));
+    assert!(!p("w2.gpkg").exists() && !p("o2.gpkg").exists());
+
+    pgp()
+        .args(["routing", "flow-accum"])
+        .arg(p("d8.tif"))
+        .arg(p("acc.tif"))
+        .args(["--method", "d8"])
+        .assert()
+        .success();
+    let out = pgp()
+        .args(["routing", "strahler-streams"])
+        .arg(p("d8.tif"))
+        .arg(p("acc.tif"))
+        .arg(p("filled.tif"))
+        .arg(p("streams.gpkg"))
+        .args([
+            "--threshold",
+            "30",
+            "--river-order",
+            "3",
+            "--autotune",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streams: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(streams["outputs"][0]["features"].as_u64().unwrap() > 0);
+    pgp()
+        .args(["routing", "subwatersheds"])
+        .arg(p("d8.tif"))
+        .arg(p("streams.gpkg"))
+        .arg(p("subwatersheds.gpkg"))
+        .assert()
+        .success();
+    let info = pgp::core::vector_info(p("subwatersheds.gpkg"), &Default::default()).unwrap();
+    assert_eq!(info.layer_name, "subwatersheds");
+    assert!(info.feature_count > 0);
+    // Streams that are not Strahler streams: the file and the missing field are named.
+    pgp()
+        .args(["routing", "subwatersheds"])
+        .arg(p("d8.tif"))
+        .arg(p("outlets.gpkg"))
+        .arg(p("sw2.gpkg"))
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("outlets.gpkg"))
+        .stderr(predicates::str::contains("order"));
+    assert!(!p("sw2.gpkg").exists());
+
+    // The same steps as pipeline ops.
+    let toml = p("pipeline.toml");
+    std::fs::write(
+        &toml,
+        r#"
+[[task]]
+name = "outlets"
+op = "pgp.routing.detect_outlets"
+[task.args]
+flow_dir = "mfd.tif"
+flow_dir_type = "mfd"
+target = "work/outlets_mfd.gpkg"
+
+[[task]]
+name = "watersheds"
+op = "pgp.routing.delineate_watersheds_d8"
+[task.args]
+d8_flow_dir = "d8.tif"
+outflow_vector = "@outlets"
+target = "work/watersheds.gpkg"
+
+[[task]]
+name = "strahler"
+op = "pgp.routing.extract_strahler_streams_d8"
+[task.args]
+flow_dir = "d8.tif"
+flow_accum = "acc.tif"
+dem = "filled.tif"
+target = "work/strahler.gpkg"
+min_flow_accum_threshold = 30
+
+[[task]]
+name = "subwatersheds"
+op = "pgp.routing.calculate_subwatershed_boundary"
+[task.args]
+d8_flow_dir = "d8.tif"
+strahler_streams = "@strahler"
+target = "work/subwatersheds.gpkg"
+
+[[task]]
+name = "drain"
+op = "pgp.routing.detect_lowest_drain_and_sink"
+[task.args]
+dem = "dem.tif"
+target = "work/drain.json"
+"#,
+    )
+    .unwrap();
+    pgp().arg("run").arg(&toml).assert().success();
+    assert!(p("work/watersheds.gpkg").exists());
+    let info = pgp::core::vector_info(p("work/subwatersheds.gpkg"), &Default::default()).unwrap();
+    assert_eq!(
+        info.layer_name, "subwatersheds",
+        "layers are named after the target, not a temporary"
+    );
+    let drain: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("work/drain.json")).unwrap()).unwrap();
+    assert_eq!(drain["drain"], doc["drain"]);
+}

@@ -18,7 +18,7 @@ use crate::common::{
     IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
 };
 use crate::error::{Error, Result};
-use crate::grid::{cache_budget, tile_windows, Grid};
+use crate::grid::{cache_budget, tile_windows, Cell, Grid};
 
 /// How load decays along D8 flow paths (`custom_decay_factor` of pygeoprocessing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +96,52 @@ fn weight_at(weights: &mut Option<(Grid<f64>, f64)>, x: usize, y: usize) -> f64 
     }
 }
 
+/// What both accumulations walk: the directions and the accumulation, in the tile cache.
+struct Walk<T: Cell> {
+    dirs: Grid<T>,
+    accum: Grid<f64>,
+}
+
+impl<T: Cell> Walk<T> {
+    /// Calls `from_outlet` for every pixel `is_outlet` accepts, in tile order (so outlets are
+    /// met as pygeoprocessing meets them).
+    fn walk_from_outlets(
+        &mut self,
+        label: &str,
+        mut is_outlet: impl FnMut(&mut Grid<T>, usize, usize) -> bool,
+        mut from_outlet: impl FnMut(&mut Walk<T>, usize, usize) -> Result<()>,
+    ) -> Result<()> {
+        let (cols, rows) = self.dirs.size();
+        let windows: Vec<_> = tile_windows(cols, rows).collect();
+        let mut ticker = Ticker::start(label, "tiles", windows.len());
+        for (_, w) in windows {
+            for y in w.y_off..w.y_off + w.height {
+                for x in w.x_off..w.x_off + w.width {
+                    if is_outlet(&mut self.dirs, x, y) {
+                        from_outlet(self, x, y)?;
+                    }
+                }
+            }
+            ticker.advance(1);
+            self.dirs.status()?;
+            self.accum.status()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the accumulation to `target` on the grid of `info`.
+    fn write(mut self, info: &pgp_core::RasterInfo, target: &Path) -> Result<()> {
+        write_grid(
+            &mut self.accum,
+            info,
+            target,
+            DataType::F64,
+            Some(IMPROBABLE_FLOAT_NODATA),
+            |v: f64| v,
+        )
+    }
+}
+
 /// D8 flow accumulation of the directions in `flow_dir` into `target` (Float64, nodata
 /// -1.23789789e29): each pixel is its own weight plus everything that flows into it.
 pub fn flow_accumulation_d8(
@@ -109,14 +155,14 @@ pub fn flow_accumulation_d8(
     let dir_nodata = flow_dir.nodata(&info).map_or(128i32, |v| v as i32);
     let scratch = scratch_dir(target);
     let budget = cache_budget();
-    let mut dirs = Grid::<u8>::from_raster(
+    let dirs = Grid::<u8>::from_raster(
         raster,
         flow_dir.band,
         dir_nodata as u8,
         budget / 6,
         &scratch,
     );
-    let mut accum = Grid::<f64>::new(cols, rows, IMPROBABLE_FLOAT_NODATA, budget / 3, &scratch);
+    let accum = Grid::<f64>::new(cols, rows, IMPROBABLE_FLOAT_NODATA, budget / 3, &scratch);
     let share = if options.decay.is_some() {
         budget / 4
     } else {
@@ -144,117 +190,102 @@ pub fn flow_accumulation_d8(
     let is_dir = |d: u8| i32::from(d) != dir_nodata && d < 8;
     let mut stack: Vec<Frame> = Vec::new();
     let mut from_upstream: VecDeque<Decaying> = VecDeque::new();
-    let windows: Vec<_> = tile_windows(cols, rows).collect();
-    let mut ticker = Ticker::start("flow_accumulation_d8", "tiles", windows.len());
-    for (_, w) in windows {
-        for y in w.y_off..w.y_off + w.height {
-            for x in w.x_off..w.x_off + w.width {
-                let d = dirs.get(x, y);
-                if i32::from(d) == dir_nodata || d >= 8 {
-                    continue;
-                }
-                let outlet = match neighbour(x, y, d as usize, cols, rows) {
-                    None => true,
-                    Some((xn, yn)) => i32::from(dirs.get(xn, yn)) == dir_nodata,
-                };
-                if !outlet {
-                    continue;
-                }
-                let weight = weight_at(&mut weights, x, y);
-                stack.push(Frame {
-                    x,
-                    y,
-                    next_dir: 0,
-                    value: weight,
-                    decaying: VecDeque::new(),
-                });
-                from_upstream.clear();
-                while let Some(top) = stack.last_mut() {
-                    while let Some(v) = from_upstream.pop_front() {
-                        if v.value > v.min {
-                            top.decaying.push_back(v);
-                        }
-                    }
-                    let (px, py) = (top.x, top.y);
-                    let mut child = None;
-                    for i in top.next_dir..8 {
-                        let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
-                            continue;
-                        };
-                        let up = dirs.get(xn, yn);
-                        if !is_dir(up) || up != INFLOW_OFFSETS[i] {
-                            continue;
-                        }
-                        let up_accum = accum.get(xn, yn);
-                        if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) {
-                            let weight = weight_at(&mut weights, xn, yn);
-                            if decayed {
-                                top.decaying.push_back(Decaying {
-                                    value: weight,
-                                    min: weight * min_proportion,
-                                });
-                            }
-                            top.next_dir = i;
-                            child = Some(Frame {
-                                x: xn,
-                                y: yn,
-                                next_dir: 0,
-                                value: weight,
-                                decaying: VecDeque::new(),
-                            });
-                            break;
-                        }
-                        if !decayed {
-                            top.value += up_accum;
-                        }
-                    }
-                    if let Some(c) = child {
-                        stack.push(c);
-                        continue;
-                    }
-                    let Some(mut done) = stack.pop() else { break };
-                    if decayed {
-                        let factor = match (&mut decay_grid, constant) {
-                            (_, Some(c)) => c,
-                            (Some((g, nodata)), None) => {
-                                let v = g.get(done.x, done.y);
-                                if is_close(v, *nodata) {
-                                    0.0
-                                } else {
-                                    v
-                                }
-                            }
-                            (None, None) => 1.0,
-                        };
-                        while let Some(mut v) = done.decaying.pop_front() {
-                            v.value *= factor;
-                            done.value += v.value;
-                            from_upstream.push_back(v);
-                        }
-                    }
-                    accum.set(done.x, done.y, done.value);
+    let is_outlet = |dirs: &mut Grid<u8>, x: usize, y: usize| {
+        let d = dirs.get(x, y);
+        if !is_dir(d) {
+            return false;
+        }
+        match neighbour(x, y, d as usize, cols, rows) {
+            None => true,
+            Some((xn, yn)) => i32::from(dirs.get(xn, yn)) == dir_nodata,
+        }
+    };
+    let label = "flow_accumulation_d8";
+    let mut walk = Walk { dirs, accum };
+    walk.walk_from_outlets(label, is_outlet, |Walk { dirs, accum }, x, y| {
+        let weight = weight_at(&mut weights, x, y);
+        stack.push(Frame {
+            x,
+            y,
+            next_dir: 0,
+            value: weight,
+            decaying: VecDeque::new(),
+        });
+        from_upstream.clear();
+        while let Some(top) = stack.last_mut() {
+            while let Some(v) = from_upstream.pop_front() {
+                if v.value > v.min {
+                    top.decaying.push_back(v);
                 }
             }
+            let (px, py) = (top.x, top.y);
+            let mut child = None;
+            for i in top.next_dir..8 {
+                let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
+                    continue;
+                };
+                let up = dirs.get(xn, yn);
+                if !is_dir(up) || up != INFLOW_OFFSETS[i] {
+                    continue;
+                }
+                let up_accum = accum.get(xn, yn);
+                if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) {
+                    let weight = weight_at(&mut weights, xn, yn);
+                    if decayed {
+                        top.decaying.push_back(Decaying {
+                            value: weight,
+                            min: weight * min_proportion,
+                        });
+                    }
+                    top.next_dir = i;
+                    child = Some(Frame {
+                        x: xn,
+                        y: yn,
+                        next_dir: 0,
+                        value: weight,
+                        decaying: VecDeque::new(),
+                    });
+                    break;
+                }
+                if !decayed {
+                    top.value += up_accum;
+                }
+            }
+            if let Some(c) = child {
+                stack.push(c);
+                continue;
+            }
+            let Some(mut done) = stack.pop() else { break };
+            if decayed {
+                let factor = match (&mut decay_grid, constant) {
+                    (_, Some(c)) => c,
+                    (Some((g, nodata)), None) => {
+                        let v = g.get(done.x, done.y);
+                        if is_close(v, *nodata) {
+                            0.0
+                        } else {
+                            v
+                        }
+                    }
+                    (None, None) => 1.0,
+                };
+                while let Some(mut v) = done.decaying.pop_front() {
+                    v.value *= factor;
+                    done.value += v.value;
+                    from_upstream.push_back(v);
+                }
+            }
+            accum.set(done.x, done.y, done.value);
         }
-        ticker.advance(1);
-        dirs.status()?;
-        accum.status()?;
-    }
-    drop(ticker);
+        Ok(())
+    })?;
     if let Some((g, _)) = &mut weights {
         g.status()?;
     }
     if let Some((g, _)) = &mut decay_grid {
         g.status()?;
     }
-    write_grid(
-        &mut accum,
-        &info,
-        target,
-        DataType::F64,
-        Some(IMPROBABLE_FLOAT_NODATA),
-        |v: f64| v,
-    )
+    walk.write(&info, target)
 }
 
 /// MFD flow accumulation of the directions in `flow_dir` into `target` (Float64, nodata
@@ -278,8 +309,8 @@ pub fn flow_accumulation_mfd(
     }
     let scratch = scratch_dir(target);
     let budget = cache_budget();
-    let mut dirs = Grid::<i32>::from_raster(raster, flow_dir.band, 0, budget / 5, &scratch);
-    let mut accum = Grid::<f64>::new(
+    let dirs = Grid::<i32>::from_raster(raster, flow_dir.band, 0, budget / 5, &scratch);
+    let accum = Grid::<f64>::new(
         cols,
         rows,
         IMPROBABLE_FLOAT_NODATA,
@@ -289,87 +320,73 @@ pub fn flow_accumulation_mfd(
     let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 20, &scratch);
     let mut weights = weight_grid(weight, flow_dir, &info, budget * 7 / 20, &scratch)?;
     let mut stack: Vec<Frame> = Vec::new();
-    let windows: Vec<_> = tile_windows(cols, rows).collect();
-    let mut ticker = Ticker::start("flow_accumulation_mfd", "tiles", windows.len());
-    for (_, w) in windows {
-        for y in w.y_off..w.y_off + w.height {
-            for x in w.x_off..w.x_off + w.width {
-                let code = dirs.get(x, y);
-                if code == 0 {
-                    continue;
-                }
-                let outlet = (0..8).any(|d| {
-                    (code >> (d * 4)) & 0xF != 0
-                        && match neighbour(x, y, d, cols, rows) {
-                            None => true,
-                            Some((xn, yn)) => dirs.get(xn, yn) == 0,
-                        }
-                });
-                if !outlet {
-                    continue;
-                }
-                let weight = weight_at(&mut weights, x, y);
-                stack.push(Frame {
-                    x,
-                    y,
-                    next_dir: 0,
-                    value: weight,
-                    decaying: VecDeque::new(),
-                });
-                visited.set(x, y, 1);
-                while let Some(top) = stack.last_mut() {
-                    let (px, py) = (top.x, top.y);
-                    let mut child = None;
-                    for i in top.next_dir..8 {
-                        let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
-                            continue;
-                        };
-                        let up = dirs.get(xn, yn);
-                        let share = (up >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF;
-                        if share == 0 {
-                            continue;
-                        }
-                        let up_accum = accum.get(xn, yn);
-                        if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) && visited.get(xn, yn) == 0 {
-                            top.next_dir = i;
-                            let weight = weight_at(&mut weights, xn, yn);
-                            visited.set(xn, yn, 1);
-                            child = Some(Frame {
-                                x: xn,
-                                y: yn,
-                                next_dir: 0,
-                                value: weight,
-                                decaying: VecDeque::new(),
-                            });
-                            break;
-                        }
-                        let total: i32 = (0..8).map(|k| (up >> (k * 4)) & 0xF).sum();
-                        top.value += up_accum * f64::from(share) / f64::from(total as f32);
+    let is_outlet = |dirs: &mut Grid<i32>, x: usize, y: usize| {
+        let code = dirs.get(x, y);
+        code != 0
+            && (0..8).any(|d| {
+                (code >> (d * 4)) & 0xF != 0
+                    && match neighbour(x, y, d, cols, rows) {
+                        None => true,
+                        Some((xn, yn)) => dirs.get(xn, yn) == 0,
                     }
-                    if let Some(c) = child {
-                        stack.push(c);
+            })
+    };
+    let mut walk = Walk { dirs, accum };
+    walk.walk_from_outlets(
+        "flow_accumulation_mfd",
+        is_outlet,
+        |Walk { dirs, accum }, x, y| {
+            let weight = weight_at(&mut weights, x, y);
+            stack.push(Frame {
+                x,
+                y,
+                next_dir: 0,
+                value: weight,
+                decaying: VecDeque::new(),
+            });
+            visited.set(x, y, 1);
+            while let Some(top) = stack.last_mut() {
+                let (px, py) = (top.x, top.y);
+                let mut child = None;
+                for i in top.next_dir..8 {
+                    let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
+                        continue;
+                    };
+                    let up = dirs.get(xn, yn);
+                    let share = (up >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF;
+                    if share == 0 {
                         continue;
                     }
-                    let Some(done) = stack.pop() else { break };
-                    accum.set(done.x, done.y, done.value);
+                    let up_accum = accum.get(xn, yn);
+                    if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) && visited.get(xn, yn) == 0 {
+                        top.next_dir = i;
+                        let weight = weight_at(&mut weights, xn, yn);
+                        visited.set(xn, yn, 1);
+                        child = Some(Frame {
+                            x: xn,
+                            y: yn,
+                            next_dir: 0,
+                            value: weight,
+                            decaying: VecDeque::new(),
+                        });
+                        break;
+                    }
+                    let total: i32 = (0..8).map(|k| (up >> (k * 4)) & 0xF).sum();
+                    top.value += up_accum * f64::from(share) / f64::from(total as f32);
                 }
+                if let Some(c) = child {
+                    stack.push(c);
+                    continue;
+                }
+                let Some(done) = stack.pop() else { break };
+                accum.set(done.x, done.y, done.value);
             }
-        }
-        ticker.advance(1);
-        dirs.status()?;
-        accum.status()?;
-    }
-    drop(ticker);
+            Ok(())
+        },
+    )?;
     visited.status()?;
     if let Some((g, _)) = &mut weights {
         g.status()?;
     }
-    write_grid(
-        &mut accum,
-        &info,
-        target,
-        DataType::F64,
-        Some(IMPROBABLE_FLOAT_NODATA),
-        |v: f64| v,
-    )
+    walk.write(&info, target)
 }

@@ -14,7 +14,7 @@ use crate::common::{
     Ticker, IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS, SQRT2,
 };
 use crate::error::Result;
-use crate::grid::{cache_budget, Grid, TILE};
+use crate::grid::{cache_budget, Cell, Grid, TILE};
 
 /// Distance rasters' nodata.
 pub const DISTANCE_NODATA: f64 = -1.0;
@@ -78,6 +78,75 @@ fn step_weight(weights: &mut Option<(Grid<f64>, f64)>, x: usize, y: usize, d: us
     }
 }
 
+/// The walk both distances share: the inputs in the tile cache, a visit of every pixel in the
+/// channel raster's block order (pygeoprocessing's `iterblocks` over it), and the output.
+struct ChannelWalk<T: Cell> {
+    cols: usize,
+    rows: usize,
+    dirs: Grid<T>,
+    channels: Grid<f64>,
+    weights: Option<(Grid<f64>, f64)>,
+    distance: Grid<f64>,
+}
+
+/// Opens the inputs (directions of type `T` with `dir_fill` beyond the raster, in a cache of
+/// `dir_budget` bytes), calls `visit` for every pixel in the channels' block order, and writes
+/// the distances to `target`.
+fn walk_channels<T: Cell>(
+    flow_dir: &RasterBand,
+    channels: &RasterBand,
+    target: &Path,
+    weight: Option<&RasterBand>,
+    label: &str,
+    (dir_fill, dir_budget): (T, usize),
+    mut visit: impl FnMut(&mut ChannelWalk<T>, usize, usize) -> Result<()>,
+) -> Result<()> {
+    let scratch = scratch_dir(target);
+    let budget = cache_budget();
+    let inputs = open_inputs(flow_dir, channels, weight, budget / 4, &scratch)?;
+    let (cols, rows) = inputs.info.raster_size;
+    let (dir_raster, _) = flow_dir.open()?;
+    let mut walk = ChannelWalk {
+        cols,
+        rows,
+        dirs: Grid::<T>::from_raster(dir_raster, flow_dir.band, dir_fill, dir_budget, &scratch),
+        channels: inputs.channels,
+        weights: inputs.weights,
+        distance: Grid::<f64>::new(cols, rows, DISTANCE_NODATA, budget / 4, &scratch),
+    };
+    let tiles_x = walk.distance.tiles_x();
+    let mut ticker = Ticker::start(label, "tiles", tiles_x * rows.div_ceil(TILE));
+    let mut last_tile = usize::MAX;
+    scan_in_block_order(
+        (cols, rows),
+        inputs.channel_block,
+        tiles_x,
+        |_| false,
+        |x, y| {
+            let tile = (y / TILE) * tiles_x + x / TILE;
+            if tile != last_tile {
+                last_tile = tile;
+                ticker.advance(1);
+                walk.channels.status()?;
+            }
+            visit(&mut walk, x, y)
+        },
+    )?;
+    drop(ticker);
+    walk.dirs.status()?;
+    if let Some((g, _)) = &mut walk.weights {
+        g.status()?;
+    }
+    write_grid(
+        &mut walk.distance,
+        &inputs.info,
+        target,
+        DataType::F64,
+        Some(DISTANCE_NODATA),
+        |v: f64| v,
+    )
+}
+
 /// D8 distance from each pixel to the stream pixels (value 1) of `channels` along the D8
 /// directions of `flow_dir`, into `target` (Float64, nodata -1).
 pub fn distance_to_channel_d8(
@@ -87,71 +156,37 @@ pub fn distance_to_channel_d8(
     weight: Option<&RasterBand>,
     _exec: &Executor,
 ) -> Result<()> {
-    let scratch = scratch_dir(target);
-    let budget = cache_budget();
-    let mut inputs = open_inputs(flow_dir, channels, weight, budget / 4, &scratch)?;
-    let (cols, rows) = inputs.info.raster_size;
-    let (dir_raster, _) = flow_dir.open()?;
-    let mut dirs = Grid::<u8>::from_raster(dir_raster, flow_dir.band, 128, budget / 8, &scratch);
-    let mut distance = Grid::<f64>::new(cols, rows, DISTANCE_NODATA, budget / 4, &scratch);
     let mut stack: Vec<(f64, usize, usize)> = Vec::new();
-    let tiles_x = distance.tiles_x();
-    let mut ticker = Ticker::start(
+    let dirs = (128u8, cache_budget() / 8);
+    walk_channels(
+        flow_dir,
+        channels,
+        target,
+        weight,
         "distance_to_channel_d8",
-        "tiles",
-        tiles_x * rows.div_ceil(TILE),
-    );
-    let mut last_tile = usize::MAX;
-    let channel_block = inputs.channel_block;
-    let Inputs {
-        channels, weights, ..
-    } = &mut inputs;
-    scan_in_block_order(
-        (cols, rows),
-        channel_block,
-        tiles_x,
-        |_| false,
-        |x, y| {
-            let tile = (y / TILE) * tiles_x + x / TILE;
-            if tile != last_tile {
-                last_tile = tile;
-                ticker.advance(1);
-                channels.status()?;
-            }
-            if channels.get(x, y) != 1.0 {
+        dirs,
+        |w, x, y| {
+            if w.channels.get(x, y) != 1.0 {
                 return Ok(());
             }
             stack.push((0.0, x, y));
             while let Some((value, xq, yq)) = stack.pop() {
-                distance.set(xq, yq, value);
+                w.distance.set(xq, yq, value);
                 for d in 0..8 {
-                    let Some((xn, yn)) = neighbour(xq, yq, d, cols, rows) else {
+                    let Some((xn, yn)) = neighbour(xq, yq, d, w.cols, w.rows) else {
                         continue;
                     };
-                    if channels.get(xn, yn) == 1.0 {
+                    if w.channels.get(xn, yn) == 1.0 {
                         continue;
                     }
-                    if dirs.get(xn, yn) == INFLOW_OFFSETS[d] {
-                        let w = step_weight(weights, xn, yn, d);
-                        stack.push((w + value, xn, yn));
+                    if w.dirs.get(xn, yn) == INFLOW_OFFSETS[d] {
+                        let step = step_weight(&mut w.weights, xn, yn, d);
+                        stack.push((step + value, xn, yn));
                     }
                 }
             }
             Ok(())
         },
-    )?;
-    drop(ticker);
-    dirs.status()?;
-    if let Some((g, _)) = weights {
-        g.status()?;
-    }
-    write_grid(
-        &mut distance,
-        &inputs.info,
-        target,
-        DataType::F64,
-        Some(DISTANCE_NODATA),
-        |v: f64| v,
     )
 }
 
@@ -161,6 +196,18 @@ struct Frame {
     next_dir: usize,
     weighted_distances: f64,
     weights: f64,
+}
+
+impl Frame {
+    fn at(x: usize, y: usize) -> Frame {
+        Frame {
+            x,
+            y,
+            next_dir: 0,
+            weighted_distances: 0.0,
+            weights: 0.0,
+        }
+    }
 }
 
 /// MFD distance from each pixel to the stream pixels (value 1) of `channels`: the mean of the
@@ -173,91 +220,62 @@ pub fn distance_to_channel_mfd(
     weight: Option<&RasterBand>,
     _exec: &Executor,
 ) -> Result<()> {
-    let scratch = scratch_dir(target);
     let budget = cache_budget();
-    let mut inputs = open_inputs(flow_dir, channels, weight, budget / 4, &scratch)?;
-    let (cols, rows) = inputs.info.raster_size;
-    let (dir_raster, _) = flow_dir.open()?;
-    let mut dirs = Grid::<i32>::from_raster(dir_raster, flow_dir.band, 0, budget / 6, &scratch);
-    let mut distance = Grid::<f64>::new(cols, rows, DISTANCE_NODATA, budget / 4, &scratch);
+    let scratch = scratch_dir(target);
+    let (_, info) = flow_dir.open()?;
+    let (cols, rows) = info.raster_size;
     let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 24, &scratch);
     let mut stack: Vec<Frame> = Vec::new();
-    let tiles_x = distance.tiles_x();
-    let mut ticker = Ticker::start(
+    let dirs = (0i32, budget / 6);
+    walk_channels(
+        flow_dir,
+        channels,
+        target,
+        weight,
         "distance_to_channel_mfd",
-        "tiles",
-        tiles_x * rows.div_ceil(TILE),
-    );
-    let mut last_tile = usize::MAX;
-    let channel_block = inputs.channel_block;
-    let Inputs {
-        channels, weights, ..
-    } = &mut inputs;
-    scan_in_block_order(
-        (cols, rows),
-        channel_block,
-        tiles_x,
-        |_| false,
-        |x, y| {
-            let tile = (y / TILE) * tiles_x + x / TILE;
-            if tile != last_tile {
-                last_tile = tile;
-                ticker.advance(1);
-                channels.status()?;
-            }
-            if channels.get(x, y) == 1.0 {
-                distance.set(x, y, 0.0);
+        dirs,
+        |w, x, y| {
+            if w.channels.get(x, y) == 1.0 {
+                w.distance.set(x, y, 0.0);
                 return Ok(());
             }
-            if dirs.get(x, y) == 0 {
+            if w.dirs.get(x, y) == 0 {
                 return Ok(());
             }
             if visited.get(x, y) == 0 {
                 visited.set(x, y, 1);
-                stack.push(Frame {
-                    x,
-                    y,
-                    next_dir: 0,
-                    weighted_distances: 0.0,
-                    weights: 0.0,
-                });
+                stack.push(Frame::at(x, y));
             }
             while let Some(top) = stack.last_mut() {
                 let (px, py) = (top.x, top.y);
-                if channels.get(px, py) == 1.0 {
-                    distance.set(px, py, 0.0);
+                if w.channels.get(px, py) == 1.0 {
+                    w.distance.set(px, py, 0.0);
                     stack.pop();
                     continue;
                 }
-                let code = dirs.get(px, py);
+                let code = w.dirs.get(px, py);
                 let mut child = None;
                 for i in top.next_dir..8 {
                     let share = 0xF & (code >> (i * 4));
                     if share == 0 {
                         continue;
                     }
-                    let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
+                    let Some((xn, yn)) = neighbour(px, py, i, w.cols, w.rows) else {
                         continue;
                     };
                     if visited.get(xn, yn) == 0 {
                         visited.set(xn, yn, 1);
                         top.next_dir = i;
-                        child = Some(Frame {
-                            x: xn,
-                            y: yn,
-                            next_dir: 0,
-                            weighted_distances: 0.0,
-                            weights: 0.0,
-                        });
+                        child = Some(Frame::at(xn, yn));
                         break;
                     }
-                    let n_distance = distance.get(xn, yn);
+                    let n_distance = w.distance.get(xn, yn);
                     if n_distance == DISTANCE_NODATA {
                         continue;
                     }
-                    let w = step_weight(weights, xn, yn, i);
+                    let step = step_weight(&mut w.weights, xn, yn, i);
                     top.weights += f64::from(share);
-                    top.weighted_distances += f64::from(share) * (w + n_distance);
+                    top.weighted_distances += f64::from(share) * (step + n_distance);
                 }
                 if let Some(c) = child {
                     stack.push(c);
@@ -265,25 +283,12 @@ pub fn distance_to_channel_mfd(
                 }
                 if let Some(done) = stack.pop() {
                     if done.weights != 0.0 {
-                        distance.set(done.x, done.y, done.weighted_distances / done.weights);
+                        w.distance
+                            .set(done.x, done.y, done.weighted_distances / done.weights);
                     }
                 }
             }
-            Ok(())
+            visited.status()
         },
-    )?;
-    drop(ticker);
-    dirs.status()?;
-    visited.status()?;
-    if let Some((g, _)) = weights {
-        g.status()?;
-    }
-    write_grid(
-        &mut distance,
-        &inputs.info,
-        target,
-        DataType::F64,
-        Some(DISTANCE_NODATA),
-        |v: f64| v,
     )
 }

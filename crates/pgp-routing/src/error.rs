@@ -12,6 +12,9 @@ pub enum Error {
     /// Reading or writing a raster failed (the message names the file and band).
     #[error(transparent)]
     Core(#[from] pgp_core::Error),
+    /// Writing a vector output failed (the message names the file).
+    #[error(transparent)]
+    Ops(#[from] pgp_ops::Error),
     /// The executor failed (a worker died, a task panicked).
     #[error("{0}")]
     Exec(#[from] pgp_exec::ExecError),

@@ -57,7 +57,7 @@ macro_rules! cell {
         }
     )*};
 }
-cell!(u8, i32, f32, f64);
+cell!(u8, i32, u32, f32, f64);
 
 /// The memory the tile caches of one routing step may use, in bytes.
 ///

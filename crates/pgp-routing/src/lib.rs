@@ -50,11 +50,29 @@
 //! tiles are read from the inputs when first needed, and modified tiles that leave the cache go
 //! to an unlinked scratch file next to the output. The budget is one setting for every step,
 //! `PGP_ROUTING_CACHE_MB` (default 256 MiB, a quarter of the job's memory in a Slurm worker; see
-//! [`grid::cache_budget`]), so memory is flat in the DEM's size. Parallel on the executor (sync,
-//! threads or processes, same pixels): the block-local passes (pit candidates of `fill_pits`,
-//! every non-plateau direction of `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`). Serial,
-//! through the cache: plateau resolution, pit filling, accumulation, MFD stream tracing and
-//! distances, which follow flow paths across the whole raster.
+//! [`grid::cache_budget`]), so memory is flat in the DEM's size. Parallel on the executor (sync, threads or processes, same pixels): the
+//! block-local passes (pit candidates of `fill_pits`, every non-plateau direction of
+//! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`, `detect_outlets`,
+//! `detect_lowest_drain_and_sink`; block results are merged in block order, so they are the
+//! serial ones). Serial, through the cache: plateau resolution, pit filling, accumulation, MFD
+//! stream tracing, distances, watershed delineation, Strahler streams and subwatersheds, which
+//! follow flow paths across the whole raster.
+//!
+//! # Vectors
+//!
+//! `detect_outlets`, `delineate_watersheds_d8`, `extract_strahler_streams_d8` and
+//! `calculate_subwatershed_boundary` write GeoPackages as pygeoprocessing does (same layers,
+//! fields, feature ids and order, values and geometries, byte for byte in ISO WKB; points and
+//! lines are 3D with z = 0, as pygeoprocessing's `AddPoint` makes them). pygeoprocessing's
+//! quirks are kept, since its outputs are the contract: the outlet scan treats a lone column
+//! (row) past a block as nodata for that block, Strahler seeding scans blocks column by column
+//! and compares accumulations cast to C ints, and autotuned thresholds are truncated to ints
+//! (p-values are scipy's to about 1e-12, so only a test statistic within that of `min_p_val`
+//! could decide otherwise). Joining a segment into its single downstream one appends the
+//! upstream line's vertices after the junction, which is what shapely's `linemerge` makes of
+//! the two. Watersheds use GDAL's own rasterize (`ALL_TOUCHED`) to
+//! seed and polygonize to trace, on the same windows, so geometries match exactly. A
+//! watershed is polygonized in memory over its bounding box (4 bytes a pixel).
 
 #![warn(missing_docs)]
 // Direction codes index offset tables and weight arrays and name neighbours at once; loops
@@ -69,7 +87,12 @@ mod error;
 mod fill;
 mod flow_dir;
 pub mod grid;
+mod outlets;
+mod strahler;
 mod streams;
+mod subwatersheds;
+mod vectors;
+mod watersheds;
 
 pub use accumulation::{
     flow_accumulation_d8, flow_accumulation_mfd, D8AccumulationOptions, DecayFactor,
@@ -81,4 +104,8 @@ pub use distance::{distance_to_channel_d8, distance_to_channel_mfd, DISTANCE_NOD
 pub use error::{Error, Result};
 pub use fill::{fill_pits, FillOptions};
 pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
+pub use outlets::{detect_lowest_drain_and_sink, detect_outlets, DrainAndSink, FlowDirType};
+pub use strahler::{extract_strahler_streams_d8, StrahlerOptions};
 pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};
+pub use subwatersheds::{calculate_subwatershed_boundary, SubwatershedOptions};
+pub use watersheds::{delineate_watersheds_d8, WatershedOptions};

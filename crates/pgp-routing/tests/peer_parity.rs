@@ -106,10 +106,64 @@ fn run_steps(dem: &Path, weight: &Path, out: &Path, exec: &Executor) -> BTreeMap
         "dist_mfd",
         "dist_mfd_w",
     ];
-    names
+    let mut digests: BTreeMap<String, String> = names
         .iter()
         .map(|n| (n.to_string(), common::digest(&o(n))))
-        .collect()
+        .collect();
+    let v = |n: &str| out.join(format!("{n}.gpkg"));
+    detect_outlets(&b("d8"), FlowDirType::D8, &v("outlets_d8"), exec).unwrap();
+    detect_outlets(&b("mfd"), FlowDirType::Mfd, &v("outlets_mfd"), exec).unwrap();
+    for n in ["outlets_d8", "outlets_mfd"] {
+        digests.insert(n.to_string(), common::vector_digest(&v(n), n));
+    }
+    let features = dem.with_file_name("outlets.gpkg");
+    let options = WatershedOptions::default();
+    delineate_watersheds_d8(&b("d8"), &features, &v("watersheds"), &options, exec).unwrap();
+    let from_outlets = v("outlets_d8");
+    delineate_watersheds_d8(
+        &b("d8"),
+        &from_outlets,
+        &v("watersheds_outlets"),
+        &options,
+        exec,
+    )
+    .unwrap();
+    for (n, river_order, autotune) in [
+        ("strahler", 5, false),
+        ("strahler_rivers", 2, false),
+        ("strahler_autotuned", 3, true),
+    ] {
+        let options = StrahlerOptions {
+            min_flow_accum_threshold: THRESHOLD as i64,
+            river_order,
+            autotune_flow_accumulation: autotune,
+            ..Default::default()
+        };
+        extract_strahler_streams_d8(&b("d8"), &b("acc_d8"), &b("filled"), &v(n), &options, exec)
+            .unwrap();
+        digests.insert(n.to_string(), common::vector_digest(&v(n), n));
+    }
+    for (n, outlet_at_confluence) in [("subwatersheds", false), ("subwatersheds_confluence", true)]
+    {
+        let options = SubwatershedOptions {
+            outlet_at_confluence,
+            ..Default::default()
+        };
+        calculate_subwatershed_boundary(&b("d8"), &v("strahler_rivers"), &v(n), &options, exec)
+            .unwrap();
+        digests.insert(n.to_string(), common::vector_digest(&v(n), n));
+    }
+    for n in ["watersheds", "watersheds_outlets"] {
+        digests.insert(n.to_string(), common::vector_digest(&v(n), "watersheds"));
+    }
+    for (n, raster) in [
+        ("drain_sink_dem", &dem_band),
+        ("drain_sink_filled", &b("filled")),
+    ] {
+        let found = detect_lowest_drain_and_sink(raster, exec).unwrap();
+        digests.insert(n.to_string(), common::drain_sink_text(&found));
+    }
+    digests
 }
 
 fn reference() -> BTreeMap<String, BTreeMap<String, String>> {
@@ -157,6 +211,11 @@ fn every_output_matches_pygeoprocessing_bit_for_bit() {
             case.name
         );
         for (name, sha) in &got {
+            // pygeoprocessing refused this input (see make_peer_reference.py): pgp's result
+            // is still computed, there is nothing to compare it with.
+            if want.get(name).map(String::as_str) == Some("peer-error") {
+                continue;
+            }
             if want.get(name) != Some(sha) {
                 mismatches.push(format!("{}/{name}", case.name));
             }
@@ -188,7 +247,10 @@ fn outputs_are_identical_on_sync_and_threads_and_with_a_tiny_cache() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name())
-        .filter(|n| !n.to_string_lossy().ends_with(".tif"))
+        .filter(|n| {
+            let n = n.to_string_lossy();
+            !n.ends_with(".tif") && !n.ends_with(".gpkg")
+        })
         .collect();
     assert!(
         leftovers.is_empty(),
@@ -203,6 +265,5 @@ fn write_cases_for_the_peer() {
     for case in common::cases() {
         let d = Path::new(&dir).join(case.name);
         common::write_case(&case, &d);
-        std::fs::write(d.join("outlet.txt"), "").unwrap();
     }
 }

@@ -19,10 +19,16 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
     flow_accumulation_d8(&RasterBand::first(&d8), &acc, &Default::default(), exec).unwrap();
     let streams = dir.join("streams.tif");
     extract_streams_d8(&RasterBand::first(&acc), 20.0, &streams, exec).unwrap();
-    [filled, d8, mfd, acc, streams]
+    let mut digests: Vec<String> = [filled.clone(), d8.clone(), mfd, acc, streams]
         .iter()
         .map(|p| common::digest(p))
-        .collect()
+        .collect();
+    let outlets = dir.join("outlets.gpkg");
+    detect_outlets(&RasterBand::first(&d8), FlowDirType::D8, &outlets, exec).unwrap();
+    digests.push(common::vector_digest(&outlets, "outlets"));
+    let found = detect_lowest_drain_and_sink(&RasterBand::first(&filled), exec).unwrap();
+    digests.push(common::drain_sink_text(&found));
+    digests
 }
 
 fn main() {

@@ -6,6 +6,7 @@ use pgp::routing::{self as r, D8AccumulationOptions, DecayFactor, FillOptions, R
 
 use super::common::{output_json, parse_band, print_outputs, require_file, ExecutorArg, Stopwatch};
 use super::CmdResult;
+use crate::output::outln;
 
 /// `d8` or `mfd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -138,6 +139,127 @@ enum Step {
         #[arg(long)]
         json: bool,
     },
+    /// Points at the pixels whose flow leaves the raster or enters nodata (GeoPackage).
+    DetectOutlets {
+        /// The flow directions.
+        flow_dir: PathBuf,
+        /// The outlet points (GeoPackage; fields i, j, ID).
+        output: PathBuf,
+        /// How the directions are encoded.
+        #[arg(long, value_enum)]
+        method: Method,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The lowest pixel draining off the DEM (or into nodata) and the lowest pit, as JSON.
+    LowestDrainAndSink {
+        /// The DEM.
+        dem: PathBuf,
+        /// Band of the DEM.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+    },
+    /// Watersheds of the features of an outflow vector over D8 directions (GeoPackage).
+    Watersheds {
+        /// The D8 flow directions.
+        d8_flow_dir: PathBuf,
+        /// The outflow features (points, lines or polygons, in the directions' projection).
+        outlets_vector: PathBuf,
+        /// The watersheds (GeoPackage; one multipolygon per feature, its fields copied).
+        output: PathBuf,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        /// Name of the watersheds layer.
+        #[arg(long, default_value = "watersheds")]
+        layer_name: String,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Strahler-ordered stream segments as lines (GeoPackage).
+    StrahlerStreams {
+        /// The D8 flow directions.
+        d8_flow_dir: PathBuf,
+        /// Their D8 flow accumulation.
+        flow_accum: PathBuf,
+        /// The DEM the directions come from (for drop distances).
+        dem: PathBuf,
+        /// The segments (GeoPackage, layer named after the file).
+        output: PathBuf,
+        /// Flow accumulation at which a pixel is stream.
+        #[arg(long, default_value = "100")]
+        threshold: i64,
+        /// The order that makes a river (for river ids).
+        #[arg(long, default_value = "5")]
+        river_order: i32,
+        /// Raise the threshold per river while its order 1 and 2 drops differ significantly.
+        #[arg(long)]
+        autotune: bool,
+        /// The p-value of that test.
+        #[arg(long, default_value = "0.05")]
+        min_p_val: f64,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Subwatershed outlines of a Strahler stream network (GeoPackage polygons).
+    Subwatersheds {
+        /// The D8 flow directions the streams come from.
+        d8_flow_dir: PathBuf,
+        /// Streams made by `pgp routing strahler-streams`.
+        streams_vector: PathBuf,
+        /// The subwatersheds (GeoPackage, layer named after the file).
+        output: PathBuf,
+        /// Start subwatersheds at confluences instead of one pixel upstream.
+        #[arg(long)]
+        outlet_at_confluence: bool,
+        /// Boundary steps after which a subwatershed is cut short.
+        #[arg(long, default_value = "1000000")]
+        max_steps: i64,
+        /// Band of the flow directions.
+        #[arg(long, default_value = "1", value_parser = parse_band)]
+        band: usize,
+        #[command(flatten)]
+        executor: ExecutorArg,
+        /// Print a JSON summary of the output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn finish_vector(
+    output: &std::path::Path,
+    features: u64,
+    stopwatch: Stopwatch,
+    json: bool,
+) -> CmdResult {
+    let seconds = stopwatch.seconds();
+    if json {
+        let doc = serde_json::json!({
+            "outputs": [{"path": output, "features": features}],
+            "seconds": seconds,
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        outln!("wrote {} ({features} features)", output.display())?;
+    }
+    Ok(())
 }
 
 fn parse_xy(s: &str) -> Result<(usize, usize), String> {
@@ -295,6 +417,130 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                 }
             }
             finish(&output, stopwatch, json)
+        }
+        Step::DetectOutlets {
+            flow_dir,
+            output,
+            method,
+            band,
+            executor,
+            json,
+        } => {
+            require_file(&flow_dir, "FLOW_DIR")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let kind = match method {
+                Method::D8 => r::FlowDirType::D8,
+                Method::Mfd => r::FlowDirType::Mfd,
+            };
+            let n = r::detect_outlets(&RasterBand::new(&flow_dir, band), kind, &output, &exec)?;
+            finish_vector(&output, n, stopwatch, json)
+        }
+        Step::LowestDrainAndSink {
+            dem,
+            band,
+            executor,
+        } => {
+            require_file(&dem, "DEM")?;
+            let exec = executor.build()?;
+            let found = r::detect_lowest_drain_and_sink(&RasterBand::new(&dem, band), &exec)?;
+            // JSON has no infinity: a missing drain or sink is null with a null height.
+            let height = |p: Option<(usize, usize)>, h: f64| p.map(|_| h);
+            let doc = serde_json::json!({
+                "drain": found.drain,
+                "drain_height": height(found.drain, found.drain_height),
+                "sink": found.sink,
+                "sink_height": height(found.sink, found.sink_height),
+            });
+            outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+            Ok(())
+        }
+        Step::Watersheds {
+            d8_flow_dir,
+            outlets_vector,
+            output,
+            band,
+            layer_name,
+            executor,
+            json,
+        } => {
+            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
+            require_file(&outlets_vector, "OUTLETS_VECTOR")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let options = r::WatershedOptions {
+                target_layer_name: layer_name,
+                ..Default::default()
+            };
+            let n = r::delineate_watersheds_d8(
+                &RasterBand::new(&d8_flow_dir, band),
+                &outlets_vector,
+                &output,
+                &options,
+                &exec,
+            )?;
+            finish_vector(&output, n, stopwatch, json)
+        }
+        Step::StrahlerStreams {
+            d8_flow_dir,
+            flow_accum,
+            dem,
+            output,
+            threshold,
+            river_order,
+            autotune,
+            min_p_val,
+            band,
+            executor,
+            json,
+        } => {
+            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
+            require_file(&flow_accum, "FLOW_ACCUM")?;
+            require_file(&dem, "DEM")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let options = r::StrahlerOptions {
+                min_flow_accum_threshold: threshold,
+                river_order,
+                autotune_flow_accumulation: autotune,
+                min_p_val,
+            };
+            let n = r::extract_strahler_streams_d8(
+                &RasterBand::new(&d8_flow_dir, band),
+                &RasterBand::first(&flow_accum),
+                &RasterBand::first(&dem),
+                &output,
+                &options,
+                &exec,
+            )?;
+            finish_vector(&output, n, stopwatch, json)
+        }
+        Step::Subwatersheds {
+            d8_flow_dir,
+            streams_vector,
+            output,
+            outlet_at_confluence,
+            max_steps,
+            band,
+            executor,
+            json,
+        } => {
+            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
+            require_file(&streams_vector, "STREAMS_VECTOR")?;
+            let exec = executor.build()?;
+            let stopwatch = Stopwatch::start();
+            let options = r::SubwatershedOptions {
+                max_steps_per_watershed: max_steps,
+                outlet_at_confluence,
+            };
+            let n = r::calculate_subwatershed_boundary(
+                &RasterBand::new(&d8_flow_dir, band),
+                &streams_vector,
+                &output,
+                &options,
+                &exec,
+            )?;
+            finish_vector(&output, n, stopwatch, json)
         }
     }
 }

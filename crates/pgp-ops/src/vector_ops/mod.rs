@@ -13,6 +13,6 @@ pub use create::{
     create_raster_from_bounding_box, create_raster_from_vector_extents, CreateRasterOptions,
 };
 pub use mask::{mask_raster, MaskOptions};
-pub use output::vector_driver_for;
+pub use output::{vector_driver_for, VectorOutput};
 pub use rasterize::{rasterize, Burn, MergeAlg, RasterizeOptions};
 pub use reproject::{reproject_vector, CopyFields, ReprojectReport, ReprojectVectorOptions};

@@ -31,8 +31,9 @@ pub fn vector_driver_for(path: &Path) -> &'static str {
     }
 }
 
-/// A vector being written; see the module docs.
-pub(crate) struct VectorOutput {
+/// A vector being written; see the module docs. Dropping it without [`VectorOutput::commit`]
+/// leaves nothing behind.
+pub struct VectorOutput {
     dataset: Option<Dataset>,
     tmp_dir: PathBuf,
     tmp_path: PathBuf,
@@ -41,7 +42,7 @@ pub(crate) struct VectorOutput {
 
 impl VectorOutput {
     /// Create an empty vector dataset with `driver`, to become `target` on commit.
-    pub(crate) fn create(target: &Path, driver: &str) -> Result<VectorOutput> {
+    pub fn create(target: &Path, driver: &str) -> Result<VectorOutput> {
         pgp_core::init();
         let file_name = target.file_name().ok_or_else(|| {
             Error::invalid(
@@ -82,7 +83,7 @@ impl VectorOutput {
     }
 
     /// The dataset being written.
-    pub(crate) fn dataset(&mut self) -> &mut Dataset {
+    pub fn dataset(&mut self) -> &mut Dataset {
         // Only commit and drop take the dataset, and both consume self.
         self.dataset
             .as_mut()
@@ -90,7 +91,7 @@ impl VectorOutput {
     }
 
     /// Close the dataset and move its files into place, replacing older ones.
-    pub(crate) fn commit(mut self) -> Result<PathBuf> {
+    pub fn commit(mut self) -> Result<PathBuf> {
         if let Some(ds) = self.dataset.take() {
             ds.close()
                 .map_err(|e| pgp_core::Error::gdal(&self.target, "closing the vector", e))?;

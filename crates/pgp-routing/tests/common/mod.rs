@@ -175,6 +175,14 @@ pub fn cases() -> Vec<Case> {
             nodata: None,
             striped: false,
         },
+        // One column past a block: pygeoprocessing's outlet scan treats that column as nodata
+        // for the block before it (see outlets.rs), which pgp keeps.
+        Case {
+            name: "ragged",
+            dem: terrain(257, 40, 5, -9999.0),
+            nodata: Some(-9999.0),
+            striped: false,
+        },
         Case {
             name: "flat",
             dem: Array2::from_elem((90, 70), 10.0),
@@ -202,5 +210,150 @@ pub fn write_case(case: &Case, dir: &Path) -> (PathBuf, PathBuf) {
     });
     let weight_path = dir.join("weight.tif");
     write(&weight_path, &weight, Some(-1.0), None);
+    let (rows, cols) = case.dem.dim();
+    let outlets = dir.join("outlets.gpkg");
+    if !outlets.exists() {
+        write_outlet_features(&outlets, cols, rows);
+    }
     (dem, weight_path)
+}
+
+/// sha256 of a vector layer as `make_peer_reference.py` computes it: the layer's name and
+/// geometry type, its fields' names and types, then per feature in reading order its FID, its
+/// field values (integers in decimal, reals as the hex of their bits, strings as they are,
+/// `null` when unset) and its geometry as little-endian ISO WKB in hex.
+pub fn vector_digest(path: &Path, layer_name: &str) -> String {
+    use pgp_core::gdal::vector::LayerAccess;
+    use pgp_core::gdal::vector::{field_type_to_name, geometry_type_to_name, FieldValue};
+    let ds = pgp_core::open_vector(path).unwrap();
+    let mut layer = ds.layer_by_name(layer_name).unwrap();
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{}|{}\n",
+        layer.name(),
+        geometry_type_to_name(layer.defn().geometry_type())
+    ));
+    let fields: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    for f in layer.defn().fields() {
+        h.update(format!(
+            "{}:{}\n",
+            f.name(),
+            field_type_to_name(f.field_type())
+        ));
+    }
+    for feature in layer.features() {
+        let mut parts = vec![feature.fid().unwrap().to_string()];
+        for (i, name) in fields.iter().enumerate() {
+            let v = match feature.field(i).unwrap() {
+                None => "null".to_string(),
+                Some(FieldValue::IntegerValue(v)) => v.to_string(),
+                Some(FieldValue::Integer64Value(v)) => v.to_string(),
+                Some(FieldValue::RealValue(v)) => format!("{:016x}", v.to_bits()),
+                Some(FieldValue::StringValue(v)) => v,
+                Some(other) => panic!("unexpected field value {other:?}"),
+            };
+            parts.push(format!("{name}={v}"));
+        }
+        parts.push(match feature.geometry() {
+            Some(g) => g
+                .iso_wkb()
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            None => "none".to_string(),
+        });
+        h.update(parts.join("|") + "\n");
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// Writes `outlets.gpkg` for a `cols` x `rows` case on [`write`]'s grid: polygons, a line, points
+/// inside, on nodata and outside the raster, and an empty geometry, with string, integer and
+/// real attributes (watersheds copy them).
+pub fn write_outlet_features(path: &Path, cols: usize, rows: usize) {
+    use pgp_core::gdal::vector::OGRFieldType;
+    use pgp_core::gdal::vector::{FieldDefn, Geometry, LayerAccess, LayerOptions};
+    let (x0, y0, px) = (400000.0f64, 5000000.0f64, 30.0f64);
+    let at = |c: f64, r: f64| (x0 + c * px, y0 - r * px);
+    let (cf, rf) = (cols as f64, rows as f64);
+    let wkts = [
+        // A polygon over a fifth of the raster, off pixel edges.
+        {
+            let (a, b) = at(cf * 0.3 + 0.25, rf * 0.4 + 0.5);
+            let (c, d) = at(cf * 0.5 + 0.75, rf * 0.6 + 0.25);
+            format!("POLYGON (({a} {b}, {c} {b}, {c} {d}, {a} {d}, {a} {b}))")
+        },
+        // A diagonal line.
+        {
+            let (a, b) = at(cf * 0.6, rf * 0.1);
+            let (c, d) = at(cf * 0.9, rf * 0.3);
+            format!("LINESTRING ({a} {b}, {c} {d})")
+        },
+        // A point at a pixel centre and one on a pixel corner.
+        {
+            let (a, b) = at((cf * 0.7).floor() + 0.5, (rf * 0.8).floor() + 0.5);
+            format!("POINT ({a} {b})")
+        },
+        {
+            let (a, b) = at((cf * 0.2).floor(), (rf * 0.5).floor());
+            format!("POINT ({a} {b})")
+        },
+        // Outside the raster.
+        {
+            let (a, b) = at(cf + 10.5, rf + 3.5);
+            format!("POINT ({a} {b})")
+        },
+        // A triangle overlapping the raster's west edge (nodata there).
+        {
+            let (a, b) = at(-3.2, rf * 0.7);
+            let (c, d) = at(4.6, rf * 0.75);
+            let (e, f) = at(1.3, rf * 0.95);
+            format!("POLYGON (({a} {b}, {c} {d}, {e} {f}, {a} {b}))")
+        },
+        "POINT EMPTY".to_string(),
+    ];
+    let ds = pgp_core::gdal::DriverManager::get_driver_by_name("GPKG")
+        .unwrap()
+        .create_vector_only(path)
+        .unwrap();
+    let mut ds = ds;
+    let layer = ds
+        .create_layer(LayerOptions {
+            name: "outlets",
+            ty: pgp_core::gdal::vector::OGRwkbGeometryType::wkbUnknown,
+            ..Default::default()
+        })
+        .unwrap();
+    for (name, ty) in [
+        ("name", OGRFieldType::OFTString),
+        ("rank", OGRFieldType::OFTInteger),
+        ("share", OGRFieldType::OFTReal),
+    ] {
+        FieldDefn::new(name, ty)
+            .unwrap()
+            .add_to_layer(&layer)
+            .unwrap();
+    }
+    for (i, wkt) in wkts.iter().enumerate() {
+        let mut f = pgp_core::gdal::vector::Feature::new(layer.defn()).unwrap();
+        f.set_geometry(Geometry::from_wkt(wkt).unwrap()).unwrap();
+        f.set_field_string(0, &format!("outlet {i}")).unwrap();
+        f.set_field_integer(1, 10 - i as i32).unwrap();
+        f.set_field_double(2, 0.1 * i as f64).unwrap();
+        f.create(&layer).unwrap();
+    }
+}
+
+/// `(drain, sink)` of [`pgp_routing::detect_lowest_drain_and_sink`] in the reference's format.
+pub fn drain_sink_text(r: &pgp_routing::DrainAndSink) -> String {
+    let one = |p: Option<(usize, usize)>, h: f64| match p {
+        Some((x, y)) => format!("{x},{y}@{:016x}", h.to_bits()),
+        None => format!("none@{:016x}", h.to_bits()),
+    };
+    format!(
+        "drain={};sink={}",
+        one(r.drain, r.drain_height),
+        one(r.sink, r.sink_height)
+    )
 }
