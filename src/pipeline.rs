@@ -3,6 +3,8 @@
 //!
 //! ```toml
 //! executor = "threading:2"          # optional; a command-line flag overrides it
+//! cache = "../shared-cache"         # optional shared result store (relative to this file);
+//!                                   # `pgp run --cache` overrides it, `PGP_CACHE` is the default
 //!
 //! [[task]]
 //! name = "align"
@@ -29,7 +31,8 @@
 //! ```
 //!
 //! Relative paths in arguments are relative to the directory of the pipeline file (the `pgp run`
-//! command works there). A reference may only name a task declared earlier in the file, so a
+//! command works there), which is also the project root of the task keys: a copied or moved
+//! project directory reruns nothing. A reference may only name a task declared earlier in the file, so a
 //! pipeline reads top to bottom. Errors name the file, the task and the key.
 
 use std::collections::HashMap;
@@ -87,6 +90,7 @@ pub enum PipelineError {
 #[serde(deny_unknown_fields)]
 struct RawPipeline {
     executor: Option<String>,
+    cache: Option<PathBuf>,
     #[serde(default, rename = "task")]
     tasks: Vec<RawTask>,
 }
@@ -135,6 +139,8 @@ pub struct Pipeline {
     pub path: PathBuf,
     /// The executor the file asks for, if any.
     pub executor: Option<ExecutorSpec>,
+    /// The shared cache the file asks for, as written (relative to the file's directory).
+    pub cache: Option<PathBuf>,
     /// Tasks in file order.
     pub tasks: Vec<PipelineTask>,
 }
@@ -231,6 +237,7 @@ impl Pipeline {
         Ok(Pipeline {
             path: path.to_path_buf(),
             executor,
+            cache: raw.cache,
             tasks,
         })
     }

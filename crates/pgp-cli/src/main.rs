@@ -43,6 +43,8 @@ enum Command {
     Run(commands::run::RunArgs),
     /// Print a pipeline's task graph in Graphviz DOT.
     Graph(commands::run::GraphArgs),
+    /// Look after a shared result store: stats, gc, verify.
+    Cache(commands::cache::CacheArgs),
     /// Raster algebra: evaluate an expression over raster bands into a new raster.
     Calc(commands::calc::CalcArgs),
     /// Put rasters on one common grid (pixel size and extent), each with its resampling method.
@@ -66,6 +68,7 @@ impl Command {
             Command::Info(_) => "info",
             Command::Run(_) => "run",
             Command::Graph(_) => "graph",
+            Command::Cache(_) => "cache",
             Command::Calc(_) => "calc",
             Command::Align(_) => "align",
             Command::Warp(_) => "warp",
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
         Command::Info(args) => commands::info::run(args),
         Command::Run(args) => commands::run::run(args, cli.verbose),
         Command::Graph(args) => commands::run::graph(args),
+        Command::Cache(args) => commands::cache::run(args),
         Command::Calc(args) => commands::calc::run(args),
         Command::Align(args) => commands::align::run(args),
         Command::Warp(args) => commands::warp::run(args),

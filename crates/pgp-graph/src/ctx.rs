@@ -1,6 +1,7 @@
 //! What every job of a graph shares: the record store, the digest memo, the executor and the
 //! event sink.
 
+use crate::cache::CacheWriter;
 use crate::events::{Event, EventSink};
 use crate::memo::DigestMemo;
 use crate::store::Store;
@@ -14,6 +15,8 @@ pub struct Ctx {
     pub executor: Executor,
     pub sink: Option<EventSink>,
     pub warnings: Mutex<Vec<String>>,
+    /// The shared store, when the graph uses one.
+    pub cache: Option<CacheWriter>,
 }
 
 impl Ctx {
@@ -21,6 +24,11 @@ impl Ctx {
         if let Some(sink) = &self.sink {
             sink(&event);
         }
+    }
+
+    /// The shared store, if any.
+    pub fn cache(&self) -> Option<&crate::cache::Cache> {
+        self.cache.as_ref().map(|w| w.cache.as_ref())
     }
 
     pub fn warn(&self, message: String) {

@@ -35,6 +35,14 @@ pub enum GraphError {
         /// Who holds it: process, host, since when, workspace.
         holder: String,
     },
+    /// The shared cache could not be opened.
+    #[error("shared cache: {source}")]
+    Cache {
+        /// The store's directory (the error names it too).
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     /// A path given for a task could not be made absolute.
     #[error("task '{task}': cannot resolve path {path}: {source}")]
     Path {

@@ -44,6 +44,16 @@ pub enum Event {
         /// Time spent checking (hashing inputs, verifying outputs).
         duration: Duration,
     },
+    /// The task's outputs were restored from the shared cache (and recorded) instead of it
+    /// running: its key had an entry there.
+    Restored {
+        /// Task name.
+        task: String,
+        /// The key found in the cache.
+        key: Digest,
+        /// Time from start of checking to the record being written.
+        duration: Duration,
+    },
     /// The task ran and its outputs were recorded.
     Finished {
         /// Task name.

@@ -1,5 +1,6 @@
 //! The [`Graph`]: opening a workspace, adding tasks, running them and joining them.
 
+use crate::cache::{Cache, CacheWriter};
 use crate::ctx::Ctx;
 use crate::error::{GraphError, RunError};
 use crate::events::{Event, EventSink};
@@ -9,6 +10,7 @@ use crate::lock::LockWait;
 use crate::memo::DigestMemo;
 use crate::output_lock::OutputLocks;
 use crate::paths::normalize;
+use crate::plan::KeyForm;
 use crate::registry::{lookup, OpVtable};
 use crate::sched::Shared;
 use crate::state::{NewTask, RunReport, State};
@@ -29,14 +31,25 @@ static NEXT_GRAPH_ID: AtomicU64 = AtomicU64::new(1);
 /// Options for opening a [`Graph`].
 pub struct GraphBuilder {
     workspace: PathBuf,
+    root: Option<PathBuf>,
     executor: Option<Executor>,
     lock_wait: LockWait,
     stop_on_first_error: bool,
     racy_window: Duration,
     sink: Option<EventSink>,
+    cache: Option<PathBuf>,
 }
 
 impl GraphBuilder {
+    /// The project root: paths in task keys are relative to it, so copying, moving or renaming
+    /// the project keeps its records valid (default: the workspace's parent directory, as in the
+    /// usual layout `project/.pgp`). Inputs outside the root are keyed by their content alone;
+    /// outputs outside it by their absolute path.
+    pub fn root(mut self, root: impl AsRef<Path>) -> Self {
+        self.root = Some(root.as_ref().to_path_buf());
+        self
+    }
+
     /// The executor that runs tasks (default: synchronous).
     pub fn executor(mut self, executor: Executor) -> Self {
         self.executor = Some(executor);
@@ -63,6 +76,16 @@ impl GraphBuilder {
         self
     }
 
+    /// Shares task results through the content-addressed store in `dir` (created if needed;
+    /// see [`crate::cache`]): a task whose key the store has is restored from it instead of
+    /// run, and what tasks produce is added to it. Off by default. Closure tasks are keyed by
+    /// their name and version only: on a store shared with other projects, keep their names
+    /// unique to the project and bump their version when the code changes.
+    pub fn cache(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cache = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     /// Calls `sink` for every [`Event`].
     pub fn on_event(mut self, sink: impl Fn(&Event) + Send + Sync + 'static) -> Self {
         self.sink = Some(Arc::new(sink));
@@ -75,7 +98,14 @@ impl GraphBuilder {
             path: self.workspace.clone(),
             source,
         })?;
-        let (store, mut warnings) = Store::open(&workspace, self.lock_wait)?;
+        let root = match &self.root {
+            Some(r) => normalize(r).map_err(|source| GraphError::Workspace {
+                path: r.clone(),
+                source,
+            })?,
+            None => workspace.parent().unwrap_or(&workspace).to_path_buf(),
+        };
+        let (store, mut warnings) = Store::open(&workspace, &root, self.lock_wait)?;
         // With the workspace held, leftovers of its killed runs can go (see `temps`).
         crate::temps::sweep(&workspace);
         let (memo, memo_warning) = DigestMemo::load(&store.memo_path(), self.racy_window);
@@ -87,12 +117,24 @@ impl GraphBuilder {
                 });
             }
         }
+        let cache = match &self.cache {
+            None => None,
+            Some(dir) => {
+                let cache_err = |source| GraphError::Cache {
+                    path: dir.clone(),
+                    source,
+                };
+                let cache = Cache::open(dir).map_err(cache_err)?;
+                Some(CacheWriter::start(cache, self.sink.clone()).map_err(cache_err)?)
+            }
+        };
         let ctx = Ctx {
             store,
             memo,
             executor: self.executor.unwrap_or_else(Executor::sync),
             sink: self.sink,
             warnings: Mutex::new(warnings),
+            cache,
         };
         let id = NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed);
         let state = State::new(id, self.stop_on_first_error);
@@ -137,17 +179,24 @@ impl Graph {
     pub fn builder(workspace: impl AsRef<Path>) -> GraphBuilder {
         GraphBuilder {
             workspace: workspace.as_ref().to_path_buf(),
+            root: None,
             executor: None,
             lock_wait: LockWait::Fail,
             stop_on_first_error: false,
             racy_window: Duration::from_secs(2),
             sink: None,
+            cache: None,
         }
     }
 
     /// The workspace directory (absolute).
     pub fn workspace(&self) -> &Path {
         &self.workspace
+    }
+
+    /// The project root task keys are relative to (absolute).
+    pub fn root(&self) -> &Path {
+        self.shared.ctx.store.project_root()
     }
 
     /// The executor tasks run on.
@@ -170,9 +219,24 @@ impl Graph {
         self.shared.ctx.memo.hash_count()
     }
 
-    /// Workspace warnings so far (a rebuilt store, a dropped record or memo).
+    /// Workspace warnings so far (a rebuilt store, a dropped record or memo, a cache problem).
     pub fn warnings(&self) -> Vec<String> {
-        self.shared.ctx.warnings.lock().clone()
+        let ctx = &self.shared.ctx;
+        let mut warnings = ctx.warnings.lock().clone();
+        warnings.extend(ctx.cache.iter().flat_map(|w| w.warnings()));
+        warnings
+    }
+
+    /// The content digest of `path`, from the digest memo when its identity is known (no
+    /// rereading of what the graph has just hashed), else by hashing it.
+    pub fn file_digest(&self, path: impl AsRef<Path>) -> std::io::Result<crate::Digest> {
+        let path = normalize(path.as_ref())?;
+        self.shared.ctx.memo.digest(&path).map(|found| found.digest)
+    }
+
+    /// The shared cache this graph uses, if any.
+    pub fn cache(&self) -> Option<&Cache> {
+        self.shared.ctx.cache()
     }
 
     /// Adds operation `O` with `args`; its inputs and outputs come from the operation itself
@@ -327,11 +391,22 @@ impl Graph {
                 })
                 .collect()
         };
+        let (declared_inputs, declared_outputs) = (inputs.clone(), outputs.clone());
         let outputs = norm(outputs)?;
+        let inputs = norm(inputs)?;
         self.output_locks.hold(&outputs)?;
+        let key = KeyForm::of(
+            self.root(),
+            &args,
+            &declared_inputs,
+            &declared_outputs,
+            &inputs,
+            &outputs,
+        );
         let new = NewTask {
-            inputs: norm(inputs)?,
+            inputs,
             outputs,
+            key,
             name,
             op_id,
             op_version,
@@ -364,10 +439,14 @@ impl Graph {
         self.shared.start();
     }
 
-    /// Runs every task added so far and waits for all of them. On failure, lists every failed
-    /// task and why; independent branches still ran unless the graph stops at the first error.
+    /// Runs every task added so far and waits for all of them (and for their results to be in
+    /// the shared cache, if any). On failure, lists every failed task and why; independent
+    /// branches still ran unless the graph stops at the first error.
     pub fn join(&self) -> Result<RunReport, RunError> {
         let report = self.shared.wait_all().report();
+        if let Some(writer) = &self.shared.ctx.cache {
+            writer.flush();
+        }
         self.save_memo();
         report.map(|mut r| {
             r.warnings = self.warnings();
@@ -398,6 +477,9 @@ fn retype<A, B>(h: TaskHandle<A>) -> TaskHandle<B> {
 impl Drop for Graph {
     fn drop(&mut self) {
         self.shared.close();
+        if let Some(writer) = &self.shared.ctx.cache {
+            writer.finish();
+        }
         self.save_memo();
         self.shared.ctx.store.release_lock();
     }

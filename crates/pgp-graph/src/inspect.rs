@@ -1,11 +1,14 @@
 //! Looking at a graph without running it: dry runs and DOT export.
 
 use crate::dag::EdgeKind;
+use crate::digest::Digest;
 use crate::graph::Graph;
-use crate::plan::{judge, prepare, PlanAction, PlannedTask, RunReason, TaskDef, Verdict};
+use crate::plan::{judge, prepare_with, PlanAction, PlannedTask, RunReason, TaskDef, Verdict};
 use crate::task::TaskStatus;
 use crate::TaskError;
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 fn dot_escape(s: &str) -> String {
@@ -19,6 +22,8 @@ impl Graph {
     /// or skip it. Reads and hashes inputs like a run would, but runs nothing and writes nothing
     /// except the digest memo. A task downstream of one that would run is reported as
     /// [`RunReason::UpstreamWillRun`]: whether it really runs depends on what its dependency writes.
+    /// A task the shared cache would restore is [`PlanAction::Restore`]; its dependents are
+    /// judged with the digests the cache holds for its outputs.
     pub fn dry_run(&self) -> Vec<PlannedTask> {
         let shared = self.shared();
         let (order, defs, deps): (Vec<usize>, Vec<Arc<TaskDef>>, Vec<Vec<usize>>) = {
@@ -32,6 +37,8 @@ impl Graph {
         };
         let ctx = &shared.ctx;
         let mut runs = vec![false; defs.len()];
+        // Outputs that restores would bring back, by path: their digests are known already.
+        let mut restored: HashMap<PathBuf, Digest> = HashMap::new();
         let mut plan = Vec::with_capacity(defs.len());
         for id in order {
             let def = &defs[id];
@@ -40,7 +47,11 @@ impl Graph {
             } else if let Some(&up) = deps[id].iter().find(|&&d| runs[d]) {
                 PlanAction::Run(RunReason::UpstreamWillRun(defs[up].name.clone()))
             } else {
-                match prepare(&ctx.memo, def) {
+                let digest_of = |p: &std::path::Path| match restored.get(p) {
+                    Some(d) => Ok(*d),
+                    None => ctx.memo.digest(p).map(|f| f.digest),
+                };
+                match prepare_with(def, digest_of) {
                     Err(TaskError::Input { path, message }) => {
                         PlanAction::Run(RunReason::InputUnavailable { path, message })
                     }
@@ -55,7 +66,19 @@ impl Graph {
                         }
                         match verdict {
                             Verdict::UpToDate(_) => PlanAction::Skip,
-                            Verdict::Run(reason) => PlanAction::Run(reason),
+                            Verdict::Run(reason) => {
+                                match crate::job::cached_entry(ctx, def, &prepared) {
+                                    Some(entry)
+                                        if ctx.cache().is_some_and(|c| c.blobs_present(&entry)) =>
+                                    {
+                                        for (path, out) in def.outputs.iter().zip(&entry.outputs) {
+                                            restored.insert(path.clone(), out.digest);
+                                        }
+                                        PlanAction::Restore(reason)
+                                    }
+                                    _ => PlanAction::Run(reason),
+                                }
+                            }
                         }
                     }
                 }
@@ -83,6 +106,7 @@ impl Graph {
                 TaskStatus::Running => ("running", "lightblue"),
                 TaskStatus::Skipped => ("skipped", "lightgrey"),
                 TaskStatus::Completed => ("completed", "palegreen"),
+                TaskStatus::Restored => ("restored", "lightcyan"),
                 TaskStatus::Failed(_) => ("failed", "salmon"),
             };
             let transient = if def.transient { ", transient" } else { "" };

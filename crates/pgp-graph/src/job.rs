@@ -3,12 +3,15 @@
 //! worker's slot is not spent waiting for disks (fsync) or for outputs to settle; the worker
 //! only starts the outputs' writeback, so that the recorder's fsync finds little left to do.
 
+use crate::cache::{Entry, EntryOutput, RestoreFailure};
 use crate::ctx::Ctx;
+use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
 use crate::fsutil::{start_writeback, sync_dir, sync_file};
 use crate::plan::{judge, prepare, Prepared, RunReason, TaskDef, Verdict};
 use crate::registry::OpVtable;
+use crate::store::Record;
 use crate::task::TaskIo;
 use crate::temps::{self, temp_dir_name};
 use pgp_exec::WorkerId;
@@ -34,6 +37,8 @@ pub enum Work {
 #[derive(Debug)]
 pub struct Completion {
     pub skipped: bool,
+    /// Restored from the shared cache instead of run.
+    pub restored: bool,
     pub result: Vec<u8>,
 }
 
@@ -48,6 +53,8 @@ pub struct Installed {
     pub result: Vec<u8>,
     pub start: Instant,
     temps: TempOutputs,
+    /// The outputs came from the shared cache (the task did not run).
+    pub restored: bool,
     /// The directories the outputs were renamed into, once they were; not yet fsynced (the
     /// recorder does that once per directory for a whole group, before any record of the
     /// group is written).
@@ -170,6 +177,11 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
             }
             match verdict {
                 Verdict::UpToDate(record) => {
+                    let record = refresh_if_moved(ctx, def, record);
+                    if ctx.cache().is_some_and(|c| !c.has_entry(&p.key)) {
+                        let digests = record.outputs.iter().map(|o| o.digest).collect();
+                        offer_to_cache(ctx, def, p.key, &record.result, digests);
+                    }
                     ctx.emit(Event::Skipped {
                         task: def.name.clone(),
                         key: p.key,
@@ -177,10 +189,16 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
                     });
                     return Ok(JobEnd::Done(Ok(Completion {
                         skipped: true,
+                        restored: false,
                         result: record.result,
                     })));
                 }
-                Verdict::Run(reason) => reason,
+                Verdict::Run(reason) => {
+                    if let Some(installed) = restore(ctx, def, p, start) {
+                        return Ok(JobEnd::Installed(installed));
+                    }
+                    reason
+                }
             }
         }
     };
@@ -217,6 +235,7 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
                 result,
                 start,
                 temps,
+                restored: false,
                 dirs: Vec::new(),
             }))
         }
@@ -231,10 +250,118 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
             });
             Ok(JobEnd::Done(Ok(Completion {
                 skipped: false,
+                restored: false,
                 result,
             })))
         }
     }
+}
+
+/// The shared cache's entry for this task's key, if the graph has a cache and the entry is
+/// valid and fits the task (same outputs, same places). Warnings (a damaged entry) are noted.
+pub fn cached_entry(ctx: &Ctx, def: &TaskDef, prepared: &Prepared) -> Option<Entry> {
+    let entry = match ctx.cache()?.lookup(&prepared.key) {
+        Ok(entry) => entry?,
+        Err(warning) => {
+            ctx.warn(warning);
+            return None;
+        }
+    };
+    let fits = entry.outputs.len() == def.key.outputs.len()
+        && entry
+            .outputs
+            .iter()
+            .zip(&def.key.outputs)
+            .all(|(o, place)| o.place == *place);
+    fits.then_some(entry)
+}
+
+/// Restores the task's outputs from the shared cache into temporary outputs, verified against
+/// their digests, ready to be put in place and recorded like those of a task that ran. `None`
+/// (the task runs) without a usable entry; a damaged or unreadable blob is also a warning.
+fn restore(
+    ctx: &Ctx,
+    def: &Arc<TaskDef>,
+    prepared: &Prepared,
+    start: Instant,
+) -> Option<Installed> {
+    let entry = cached_entry(ctx, def, prepared)?;
+    let cache = ctx.cache()?;
+    let temps = TempOutputs::create(ctx.store.root(), def).ok()?;
+    match cache.restore(&entry, &temps.temps) {
+        Ok(()) => Some(Installed {
+            def: Arc::clone(def),
+            prepared: prepared.clone(),
+            result: entry.result,
+            start,
+            temps,
+            restored: true,
+            dirs: Vec::new(),
+        }),
+        Err(RestoreFailure::Missing(_)) => None,
+        Err(failure) => {
+            ctx.warn(format!("task '{}': {failure}", def.name));
+            None
+        }
+    }
+}
+
+/// Queues a completed task's outputs (now in place, with these digests) for the shared cache.
+pub fn offer_to_cache(ctx: &Ctx, def: &TaskDef, key: Digest, result: &[u8], digests: Vec<Digest>) {
+    let Some(writer) = &ctx.cache else { return };
+    if def.transient || digests.len() != def.outputs.len() {
+        return;
+    }
+    let outputs = def
+        .key
+        .outputs
+        .iter()
+        .zip(&def.outputs)
+        .zip(digests)
+        .map(|((place, path), digest)| EntryOutput {
+            place: place.clone(),
+            digest,
+            size: fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        })
+        .collect();
+    let entry = Entry {
+        key,
+        op_id: def.op_id.clone(),
+        op_version: def.op_version,
+        outputs,
+        result: result.to_vec(),
+    };
+    writer.add(entry, def.outputs.clone());
+}
+
+/// A record written under another project root (the project was copied or moved) is rewritten
+/// with this root and the outputs' new inodes and mtimes, so that from now on touching an output
+/// reruns its task here too. Best effort: if it fails, the old record still vouches by content.
+fn refresh_if_moved(ctx: &Ctx, def: &TaskDef, mut record: Record) -> Record {
+    if record.root == ctx.store.project_root() {
+        return record;
+    }
+    for (out, path) in record.outputs.iter_mut().zip(&def.outputs) {
+        match ctx.memo.digest(path) {
+            Ok(found) if found.digest == out.digest => {
+                out.mtime_ns = found.stamp.mtime_ns;
+                out.ino = found.stamp.ino;
+            }
+            _ => return record,
+        }
+    }
+    record.root = ctx.store.project_root().to_path_buf();
+    let saved = ctx
+        .store
+        .save_group(&[(def.identity, record.clone())])
+        .pop();
+    if let Some(Err(e)) = saved {
+        ctx.warn(format!(
+            "record of moved task '{}' not refreshed: {e}",
+            def.name
+        ));
+    }
+    record
 }
 
 /// Runs the task's body; its result, and the worker it ran on (`None` if it never reached one).

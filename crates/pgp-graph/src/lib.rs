@@ -7,7 +7,8 @@
 //!
 //! A task is skipped when a record exists for its *key* — SHA-256 over its operation's id and
 //! version, its serialised arguments, the content digests of its inputs and its output paths —
-//! and every output still has the recorded content, inode and mtime. Digests are memoised by
+//! and every output still has the recorded content, inode and mtime. Paths in keys are relative
+//! to the project root ([`GraphBuilder::root`]), so a copied or moved project keeps its records. Digests are memoised by
 //! file identity with a racy-timestamp guard, so reruns are fast and cannot be fooled by edits
 //! that keep size and mtime. Outputs are written under temporary names, moved into place, and
 //! only then recorded, so a killed run never leaves anything a rerun would accept as done.
@@ -45,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cache;
 mod ctx;
 mod dag;
 mod digest;

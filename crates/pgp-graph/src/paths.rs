@@ -25,6 +25,15 @@ pub fn normalize(path: &Path) -> io::Result<PathBuf> {
     Ok(out)
 }
 
+/// How a task key names a (normalised) file: relative to the project `root` when inside it, as
+/// given (absolute) otherwise.
+pub fn key_path(root: &Path, path: &Path) -> PathBuf {
+    match path.strip_prefix(root) {
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
 /// The bytes of a path, for hashing. On Unix these are the raw OS bytes.
 pub fn path_bytes(path: &Path) -> Vec<u8> {
     #[cfg(unix)]
@@ -46,6 +55,19 @@ mod tests {
     fn dots_are_removed() {
         let p = normalize(Path::new("/a/./b/../c/d.tif")).unwrap();
         assert_eq!(p, PathBuf::from("/a/c/d.tif"));
+    }
+
+    #[test]
+    fn key_paths_are_relative_inside_the_root_only() {
+        let root = Path::new("/p/proj");
+        assert_eq!(
+            key_path(root, Path::new("/p/proj/w/a.tif")),
+            Path::new("w/a.tif")
+        );
+        assert_eq!(
+            key_path(root, Path::new("/p/proj2/a.tif")),
+            Path::new("/p/proj2/a.tif")
+        );
     }
 
     #[test]

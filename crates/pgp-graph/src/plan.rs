@@ -2,14 +2,14 @@
 
 use crate::digest::Digest;
 use crate::error::TaskError;
-use crate::key::KeyParts;
+use crate::key::{canonical_args, key_inputs, KeyParts};
 use crate::memo::DigestMemo;
-use crate::paths::path_bytes;
+use crate::paths::{key_path, path_bytes};
 use crate::store::{Record, Store};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a task runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +87,9 @@ pub enum PlanAction {
     Run(RunReason),
     /// The task would be skipped: its record matches and its outputs are intact.
     Skip,
+    /// The task would not run: the shared cache has its key, and its outputs would be
+    /// restored from there (they are missing or differ, for this reason).
+    Restore(RunReason),
 }
 
 impl fmt::Display for PlanAction {
@@ -94,6 +97,7 @@ impl fmt::Display for PlanAction {
         match self {
             PlanAction::Run(reason) => write!(f, "run ({reason})"),
             PlanAction::Skip => write!(f, "skip (up to date)"),
+            PlanAction::Restore(reason) => write!(f, "restored from cache ({reason})"),
         }
     }
 }
@@ -116,6 +120,8 @@ pub struct TaskDef {
     pub args: Vec<u8>,
     pub inputs: Vec<PathBuf>,
     pub outputs: Vec<PathBuf>,
+    /// The task as its key sees it: independent of where the project lies.
+    pub key: KeyForm,
     pub priority: i32,
     pub transient: bool,
     /// The longest it may run, for executors with walltime-limited workers.
@@ -124,8 +130,39 @@ pub struct TaskDef {
     pub identity: Digest,
 }
 
+/// The parts of a task that go into its key, relative to the project root (see `key.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyForm {
+    /// Canonical arguments.
+    pub args: Vec<u8>,
+    /// Inputs relative to the root, `None` outside it.
+    pub inputs: Vec<Option<PathBuf>>,
+    /// Outputs relative to the root, absolute outside it.
+    pub outputs: Vec<PathBuf>,
+}
+
+impl KeyForm {
+    /// The key form of a task whose arguments spell its paths as `declared_*` and whose
+    /// normalised (absolute) paths are `inputs` and `outputs`.
+    pub fn of(
+        root: &Path,
+        args: &[u8],
+        declared_inputs: &[PathBuf],
+        declared_outputs: &[PathBuf],
+        inputs: &[PathBuf],
+        outputs: &[PathBuf],
+    ) -> KeyForm {
+        KeyForm {
+            args: canonical_args(args, declared_inputs, declared_outputs),
+            inputs: key_inputs(root, inputs),
+            outputs: outputs.iter().map(|p| key_path(root, p)).collect(),
+        }
+    }
+}
+
 /// A task's identity: what stays fixed when its key changes, and so names its record. It is its
-/// sorted output paths, or for a task without outputs its operation, name and `ordinal` (how
+/// sorted output paths (in key form: relative to the project root, so a moved project finds its
+/// records), or for a task without outputs its operation, name and `ordinal` (how
 /// many output-less tasks with that operation and name were added before it).
 pub fn identity_of(outputs: &[PathBuf], op_id: &str, name: &str, ordinal: u32) -> Digest {
     let mut h = Sha256::new();
@@ -149,27 +186,37 @@ pub fn identity_of(outputs: &[PathBuf], op_id: &str, name: &str, ordinal: u32) -
 }
 
 /// A task's inputs hashed and its key computed.
+#[derive(Clone)]
 pub struct Prepared {
     pub key: Digest,
-    pub inputs: Vec<(PathBuf, Digest)>,
+    /// Inputs in key form with their digests.
+    pub inputs: Vec<(Option<PathBuf>, Digest)>,
 }
 
 /// Hashes the inputs (through the memo) and computes the key.
 pub fn prepare(memo: &DigestMemo, def: &TaskDef) -> Result<Prepared, TaskError> {
+    prepare_with(def, |path| memo.digest(path).map(|d| d.digest))
+}
+
+/// [`prepare`] with input digests from `digest_of` (a dry run knows some before they exist).
+pub fn prepare_with(
+    def: &TaskDef,
+    mut digest_of: impl FnMut(&Path) -> io::Result<Digest>,
+) -> Result<Prepared, TaskError> {
     let mut inputs = Vec::with_capacity(def.inputs.len());
-    for path in &def.inputs {
-        let d = memo.digest(path).map_err(|e| TaskError::Input {
+    for (path, key_path) in def.inputs.iter().zip(&def.key.inputs) {
+        let d = digest_of(path).map_err(|e| TaskError::Input {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        inputs.push((path.clone(), d.digest));
+        inputs.push((key_path.clone(), d));
     }
     let parts = KeyParts {
         op_id: def.op_id.clone(),
         op_version: def.op_version,
-        args: def.args.clone(),
+        args: def.key.args.clone(),
         inputs,
-        outputs: def.outputs.clone(),
+        outputs: def.key.outputs.clone(),
     };
     let key = parts.key();
     Ok(Prepared {
@@ -187,6 +234,10 @@ pub enum Verdict {
 }
 
 /// Compares the task with its record. Store warnings (a damaged record) are returned too.
+///
+/// A record written under another project root (the project was copied, moved or renamed)
+/// vouches for its outputs by content only: a copy gives every file a new inode and mtime, so
+/// the touched-or-replaced rule applies only where the record was written.
 pub fn judge(
     store: &Store,
     memo: &DigestMemo,
@@ -203,32 +254,26 @@ pub fn judge(
             warning,
         );
     }
-    for out in &record.outputs {
-        let found = match memo.digest(&out.path) {
+    // Same key, so the same outputs in the same order: `def.outputs` is where they are now.
+    let moved = record.root != store.project_root();
+    for (out, path) in record.outputs.iter().zip(&def.outputs) {
+        let found = match memo.digest(path) {
             Ok(found) => found,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return (
-                    Verdict::Run(RunReason::OutputMissing(out.path.clone())),
+                    Verdict::Run(RunReason::OutputMissing(path.clone())),
                     warning,
                 )
             }
             // Unreadable or not a file: not what the task wrote.
-            Err(_) => {
-                return (
-                    Verdict::Run(RunReason::OutputEdited(out.path.clone())),
-                    warning,
-                )
-            }
+            Err(_) => return (Verdict::Run(RunReason::OutputEdited(path.clone())), warning),
         };
         if found.digest != out.digest {
-            return (
-                Verdict::Run(RunReason::OutputEdited(out.path.clone())),
-                warning,
-            );
+            return (Verdict::Run(RunReason::OutputEdited(path.clone())), warning);
         }
-        if found.stamp.mtime_ns != out.mtime_ns || found.stamp.ino != out.ino {
+        if !moved && (found.stamp.mtime_ns != out.mtime_ns || found.stamp.ino != out.ino) {
             return (
-                Verdict::Run(RunReason::OutputTouched(out.path.clone())),
+                Verdict::Run(RunReason::OutputTouched(path.clone())),
                 warning,
             );
         }
@@ -243,7 +288,7 @@ fn explain_key_change(def: &TaskDef, prepared: &Prepared, record: &Record) -> Ru
             to: format!("{}@{}", def.op_id, def.op_version),
         };
     }
-    if record.args_digest != Digest::of_bytes(&def.args) {
+    if record.args_digest != Digest::of_bytes(&def.key.args) {
         return RunReason::ArgumentsChanged;
     }
     let old_paths: Vec<_> = record.inputs.iter().map(|(p, _)| p).collect();
@@ -255,14 +300,15 @@ fn explain_key_change(def: &TaskDef, prepared: &Prepared, record: &Record) -> Ru
         .inputs
         .iter()
         .zip(&prepared.inputs)
-        .filter(|(old, new)| old.1 != new.1)
-        .map(|(_, new)| new.0.clone())
+        .zip(&def.inputs)
+        .filter(|((old, new), _)| old.1 != new.1)
+        .map(|(_, path)| path.clone())
         .collect();
     if !changed.is_empty() {
         return RunReason::InputsChanged(changed);
     }
     let old_outs: Vec<_> = record.outputs.iter().map(|o| &o.path).collect();
-    if old_outs != def.outputs.iter().collect::<Vec<_>>() {
+    if old_outs != def.key.outputs.iter().collect::<Vec<_>>() {
         return RunReason::OutputListChanged;
     }
     // Every part matches but the key does not: only a key-format change can do that.

@@ -23,7 +23,7 @@ use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
 use crate::fsutil::sync_dir;
-use crate::job::{Completion, Installed, Outcome};
+use crate::job::{offer_to_cache, Completion, Installed, Outcome};
 use crate::memo::FileStamp;
 use crate::store::{OutputRecord, Record};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -230,17 +230,26 @@ fn record_group(ctx: &Ctx, group: Vec<Waiting>) -> Vec<(usize, Outcome)> {
         .zip(group)
         .map(|(record, w)| {
             let outcome = record
-                .and_then(|_| match saved.next() {
+                .and_then(|record| match saved.next() {
                     Some(Err(e)) => Err(TaskError::Record(e.to_string())),
-                    _ => Ok(()),
+                    _ => Ok(record),
                 })
-                .map(|()| {
-                    ctx.emit(Event::Finished {
-                        task: w.task.def.name.clone(),
-                        duration: w.task.start.elapsed(),
-                    });
+                .map(|record| {
+                    let (task, duration) = (w.task.def.name.clone(), w.task.start.elapsed());
+                    if w.task.restored {
+                        ctx.emit(Event::Restored {
+                            task,
+                            key: record.key,
+                            duration,
+                        });
+                    } else {
+                        ctx.emit(Event::Finished { task, duration });
+                        let digests = record.outputs.iter().map(|o| o.digest).collect();
+                        offer_to_cache(ctx, &w.task.def, record.key, &w.task.result, digests);
+                    }
                     Completion {
                         skipped: false,
+                        restored: w.task.restored,
                         result: w.task.result,
                     }
                 })
@@ -304,13 +313,13 @@ fn record_of(
     }
     let def = &task.def;
     let mut outputs = Vec::with_capacity(def.outputs.len());
-    for path in &def.outputs {
+    for (path, key_path) in def.outputs.iter().zip(&def.key.outputs) {
         let found = ctx.memo.digest(path).map_err(|e| TaskError::Output {
             path: path.clone(),
             message: format!("cannot hash: {e}"),
         })?;
         outputs.push(OutputRecord {
-            path: path.clone(),
+            path: key_path.clone(),
             digest: found.digest,
             mtime_ns: found.stamp.mtime_ns,
             ino: found.stamp.ino,
@@ -320,10 +329,11 @@ fn record_of(
         key: task.prepared.key,
         op_id: def.op_id.clone(),
         op_version: def.op_version,
-        args_digest: Digest::of_bytes(&def.args),
+        args_digest: Digest::of_bytes(&def.key.args),
         inputs: task.prepared.inputs.clone(),
         outputs,
         result: task.result.clone(),
         duration_ns: u64::try_from(task.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        root: ctx.store.project_root().to_path_buf(),
     })
 }

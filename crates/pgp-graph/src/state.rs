@@ -13,7 +13,7 @@ use crate::dag::{Dag, NewNode};
 use crate::error::{GraphError, RunError, TaskError, TaskFailure};
 use crate::events::Event;
 use crate::job::{Completion, Outcome, Work};
-use crate::plan::{identity_of, TaskDef};
+use crate::plan::{identity_of, KeyForm, TaskDef};
 use crate::task::{TaskRef, TaskStatus};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -28,6 +28,9 @@ pub struct RunReport {
     pub ran: Vec<String>,
     /// Names of tasks skipped as up to date, in the order they were added.
     pub skipped: Vec<String>,
+    /// Names of tasks whose outputs were restored from the shared cache, in the order they were
+    /// added.
+    pub restored: Vec<String>,
     /// Workspace warnings (repaired store or memo) so far.
     pub warnings: Vec<String>,
 }
@@ -40,6 +43,8 @@ pub struct NewTask {
     pub args: Vec<u8>,
     pub inputs: Vec<PathBuf>,
     pub outputs: Vec<PathBuf>,
+    /// What the key is computed from (relative to the project root).
+    pub key: KeyForm,
     pub after: Vec<TaskRef>,
     pub priority: i32,
     pub transient: bool,
@@ -138,7 +143,7 @@ impl State {
         } else {
             0
         };
-        let identity = identity_of(&task.outputs, &task.op_id, &task.name, ordinal);
+        let identity = identity_of(&task.key.outputs, &task.op_id, &task.name, ordinal);
         // Readers of the new task's outputs now wait for it; a queued one goes back to pending
         // (its stale heap entry is skipped by `take_ready`).
         for &g in &gained {
@@ -158,7 +163,7 @@ impl State {
             .filter(|&&d| {
                 !matches!(
                     self.slots[d].status,
-                    TaskStatus::Skipped | TaskStatus::Completed
+                    TaskStatus::Skipped | TaskStatus::Completed | TaskStatus::Restored
                 )
             })
             .count();
@@ -170,6 +175,7 @@ impl State {
                 args: task.args,
                 inputs: task.inputs,
                 outputs: task.outputs,
+                key: task.key,
                 priority: task.priority,
                 transient: task.transient,
                 walltime: task.walltime,
@@ -266,10 +272,16 @@ impl State {
         }
         self.in_flight -= 1;
         match outcome {
-            Ok(Completion { skipped, result }) => {
+            Ok(Completion {
+                skipped,
+                restored,
+                result,
+            }) => {
                 let slot = &mut self.slots[id];
                 slot.status = if skipped {
                     TaskStatus::Skipped
+                } else if restored {
+                    TaskStatus::Restored
                 } else {
                     TaskStatus::Completed
                 };
@@ -334,6 +346,7 @@ impl State {
             match &slot.status {
                 TaskStatus::Completed => report.ran.push(slot.def.name.clone()),
                 TaskStatus::Skipped => report.skipped.push(slot.def.name.clone()),
+                TaskStatus::Restored => report.restored.push(slot.def.name.clone()),
                 TaskStatus::Failed(e) => failures.push(TaskFailure {
                     task: slot.def.name.clone(),
                     error: e.clone(),
@@ -388,6 +401,10 @@ mod tests {
             args: Vec::new(),
             inputs: paths(reads),
             outputs: paths(writes),
+            key: KeyForm {
+                outputs: paths(writes),
+                ..KeyForm::default()
+            },
             after: Vec::new(),
             priority: 0,
             transient: false,
@@ -399,6 +416,7 @@ mod tests {
     fn ok() -> Outcome {
         Ok(Completion {
             skipped: false,
+            restored: false,
             result: vec![1],
         })
     }
@@ -434,6 +452,7 @@ mod tests {
             b,
             Ok(Completion {
                 skipped: true,
+                restored: false,
                 result: vec![],
             }),
             false,

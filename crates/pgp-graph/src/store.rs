@@ -24,8 +24,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 const RECORD_MAGIC: &[u8; 8] = b"PGPGREC\0";
-/// Bump when [`Record`] changes shape: old stores are then rebuilt, not misread.
-pub const STORE_VERSION: u32 = 1;
+/// Bump when [`Record`] changes shape: old stores are then rebuilt, not misread. 2: relocatable
+/// keys (records of format 1 hold absolute-path keys; they are dropped, their tasks rerun once).
+pub const STORE_VERSION: u32 = 2;
 const FORMAT_FILE: &str = "FORMAT";
 
 fn format_line() -> String {
@@ -35,7 +36,7 @@ fn format_line() -> String {
 /// One output as it was when its task completed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputRecord {
-    /// Absolute path.
+    /// Path relative to the project root (absolute when outside it).
     pub path: PathBuf,
     /// Content digest.
     pub digest: Digest,
@@ -56,20 +57,25 @@ pub struct Record {
     pub op_version: u32,
     /// Digest of the serialised arguments.
     pub args_digest: Digest,
-    /// Inputs and their digests when the task ran.
-    pub inputs: Vec<(PathBuf, Digest)>,
+    /// Inputs (key form: relative to the project root, `None` outside it) and their digests
+    /// when the task ran.
+    pub inputs: Vec<(Option<PathBuf>, Digest)>,
     /// Outputs as written.
     pub outputs: Vec<OutputRecord>,
     /// The task's serialised return value.
     pub result: Vec<u8>,
     /// How long the task took, in nanoseconds.
     pub duration_ns: u64,
+    /// The project root (absolute) the outputs' inodes and mtimes were taken under. A record
+    /// read under another root (a copied or moved project) vouches by content only.
+    pub root: PathBuf,
 }
 
 /// The record store of one workspace, holding the workspace lock while it lives.
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
+    project: PathBuf,
     records: PathBuf,
     lock: parking_lot::Mutex<Option<WorkspaceLock>>,
 }
@@ -77,7 +83,12 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store in `root`, taking the workspace lock. An unknown,
     /// old or damaged format marker makes the store be rebuilt empty; the returned warnings say so.
-    pub fn open(root: &Path, wait: LockWait) -> Result<(Store, Vec<String>), GraphError> {
+    /// `project` is the project root the graph's keys are relative to.
+    pub fn open(
+        root: &Path,
+        project: &Path,
+        wait: LockWait,
+    ) -> Result<(Store, Vec<String>), GraphError> {
         let ws_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| GraphError::Workspace { path, source }
@@ -147,6 +158,7 @@ impl Store {
         Ok((
             Store {
                 root: root.to_path_buf(),
+                project: project.to_path_buf(),
                 records,
                 lock: parking_lot::Mutex::new(Some(lock)),
             },
@@ -159,12 +171,17 @@ impl Store {
         self.lock.lock().take();
     }
 
-    /// Where the digest memo lives.
     /// The workspace directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The project root the keys are relative to (absolute).
+    pub fn project_root(&self) -> &Path {
+        &self.project
+    }
+
+    /// Where the digest memo lives.
     pub fn memo_path(&self) -> PathBuf {
         self.root.join("memo.bin")
     }
@@ -258,7 +275,7 @@ mod tests {
             op_id: "op".into(),
             op_version: 2,
             args_digest: Digest([1; 32]),
-            inputs: vec![(PathBuf::from("/i"), Digest([2; 32]))],
+            inputs: vec![(Some(PathBuf::from("i")), Digest([2; 32]))],
             outputs: vec![OutputRecord {
                 path: PathBuf::from("/o"),
                 digest: Digest([3; 32]),
@@ -267,13 +284,14 @@ mod tests {
             }],
             result: vec![1, 2, 3],
             duration_ns: 42,
+            root: PathBuf::from("/p"),
         }
     }
 
     #[test]
     fn save_then_load() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, warnings) = Store::open(dir.path(), LockWait::Fail).unwrap();
+        let (store, warnings) = Store::open(dir.path(), dir.path(), LockWait::Fail).unwrap();
         assert!(warnings.is_empty());
         let id = Digest([9; 32]);
         assert_eq!(store.load(&id).0, None);
@@ -284,7 +302,7 @@ mod tests {
     #[test]
     fn corrupt_record_is_dropped_with_warning() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, _) = Store::open(dir.path(), LockWait::Fail).unwrap();
+        let (store, _) = Store::open(dir.path(), dir.path(), LockWait::Fail).unwrap();
         let id = Digest([9; 32]);
         store.save(&id, &sample()).unwrap();
         let path = store.record_path(&id);
@@ -302,26 +320,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = Digest([9; 32]);
         {
-            let (store, _) = Store::open(dir.path(), LockWait::Fail).unwrap();
+            let (store, _) = Store::open(dir.path(), dir.path(), LockWait::Fail).unwrap();
             store.save(&id, &sample()).unwrap();
         }
         fs::write(dir.path().join(FORMAT_FILE), "pgp-graph store 0\n").unwrap();
-        let (store, warnings) = Store::open(dir.path(), LockWait::Fail).unwrap();
+        let (store, warnings) = Store::open(dir.path(), dir.path(), LockWait::Fail).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("rebuilding"), "{}", warnings[0]);
         assert_eq!(store.load(&id).0, None);
         // Reopening a rebuilt store is silent.
         drop(store);
-        let (_, warnings) = Store::open(dir.path(), LockWait::Fail).unwrap();
+        let (_, warnings) = Store::open(dir.path(), dir.path(), LockWait::Fail).unwrap();
         assert!(warnings.is_empty());
     }
 
     #[test]
     fn second_open_is_locked_out() {
         let dir = tempfile::tempdir().unwrap();
-        let _first = Store::open(dir.path(), LockWait::Fail).unwrap();
+        let _first = Store::open(dir.path(), dir.path(), LockWait::Fail).unwrap();
         assert!(matches!(
-            Store::open(dir.path(), LockWait::Fail),
+            Store::open(dir.path(), dir.path(), LockWait::Fail),
             Err(GraphError::Locked { .. })
         ));
     }

@@ -31,6 +31,8 @@ pub enum TaskStatus {
     Skipped,
     /// Done: it ran and completed.
     Completed,
+    /// Done: its outputs were restored from the shared cache.
+    Restored,
     /// It failed, was failed by a dependency, or was cancelled.
     Failed(TaskError),
 }
@@ -40,7 +42,10 @@ impl TaskStatus {
     pub fn is_done(&self) -> bool {
         matches!(
             self,
-            TaskStatus::Skipped | TaskStatus::Completed | TaskStatus::Failed(_)
+            TaskStatus::Skipped
+                | TaskStatus::Completed
+                | TaskStatus::Restored
+                | TaskStatus::Failed(_)
         )
     }
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod align;
+pub mod cache;
 pub mod calc;
 pub mod common;
 pub mod convolve;

@@ -17,6 +17,8 @@ pub enum TaskState {
     Running,
     Ran,
     Skipped,
+    /// Restored from the shared cache.
+    Restored,
     Failed,
 }
 
@@ -63,6 +65,7 @@ impl TaskRecord {
                 self.reason.as_deref().unwrap_or("")
             ),
             TaskState::Skipped => format!("skipped  {secs}  {}  (up to date)", self.name),
+            TaskState::Restored => format!("restored {secs}  {}  (restored from cache)", self.name),
             TaskState::Failed => format!(
                 "FAILED   {secs}  {}  {}",
                 self.name,
@@ -102,6 +105,12 @@ pub fn note_event(recs: &mut Vec<TaskRecord>, e: &Event, at: f64) {
             r.start = Some((at - duration.as_secs_f64()).max(0.0));
             r.end = Some(at);
         }
+        Event::Restored { task, duration, .. } => {
+            let r = record(recs, task);
+            r.state = TaskState::Restored;
+            r.start = Some((at - duration.as_secs_f64()).max(0.0));
+            r.end = Some(at);
+        }
         Event::Finished { task, duration } => {
             let r = record(recs, task);
             r.state = TaskState::Ran;
@@ -136,6 +145,7 @@ fn color(state: TaskState) -> &'static str {
     match state {
         TaskState::Ran => "#4c9be8",
         TaskState::Skipped => "#b8c4ce",
+        TaskState::Restored => "#7fc8a9",
         TaskState::Failed => "#e8574c",
         TaskState::Running | TaskState::Pending => "#f0c04c",
     }
@@ -279,6 +289,7 @@ fn timeline_svg(recs: &[TaskRecord], total: f64) -> String {
                     format!("ran {:.3} s ({})", b - a, r.reason.as_deref().unwrap_or(""))
                 }
                 TaskState::Skipped => format!("skipped, checked in {:.3} s", b - a),
+                TaskState::Restored => format!("restored from cache in {:.3} s", b - a),
                 TaskState::Failed => format!("failed: {}", r.error.as_deref().unwrap_or("")),
                 _ => String::new(),
             };
@@ -350,8 +361,8 @@ pub fn write_report(
 <style>body{{font-family:sans-serif;margin:2em;color:#222}} .k span{{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}} table.workers td,table.workers th{{padding:.1em .8em;text-align:left}} {outputs_style}</style></head>
 <body>
 <h1>pgp run: {title}</h1>
-<p>{total:.3} s on <code>{executor}</code>: {ran} ran, {skipped} skipped, {failed} failed.</p>
-<p class="k"><span style="background:#4c9be8"></span>ran<span style="background:#b8c4ce"></span>skipped<span style="background:#e8574c"></span>failed<span style="background:#f0c04c"></span>not finished</p>
+<p>{total:.3} s on <code>{executor}</code>: {ran} ran, {restored} restored from cache, {skipped} skipped, {failed} failed.</p>
+<p class="k"><span style="background:#4c9be8"></span>ran<span style="background:#7fc8a9"></span>restored from cache<span style="background:#b8c4ce"></span>skipped<span style="background:#e8574c"></span>failed<span style="background:#f0c04c"></span>not finished</p>
 <h2>Graph</h2>
 {graph}
 <h2>Timeline</h2>
@@ -365,6 +376,7 @@ pub fn write_report(
         title = esc(&p.path.display().to_string()),
         ran = count(TaskState::Ran),
         skipped = count(TaskState::Skipped),
+        restored = count(TaskState::Restored),
         failed = count(TaskState::Failed),
         graph = graph_svg(p, recs),
         timeline = timeline_svg(recs, total),

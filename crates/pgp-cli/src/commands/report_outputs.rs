@@ -1,21 +1,21 @@
 //! The "Outputs" part of the run report: a thumbnail of each raster a task wrote and the
 //! zonal statistics as sortable tables.
 //!
-//! Thumbnails are cached in `<workspace>/thumbnails/`, named by a digest of the output's file
-//! identity (path, size, mtime, inode: the same things that make the graph rerun a task when
-//! they change). A skipped task's outputs keep their identity, so its last thumbnail is found
-//! and shown without being drawn again; a task that ran wrote new files, so they are drawn.
-//! Thumbnails no report refers to any more are removed.
+//! Thumbnails are cached in `<workspace>/thumbnails/`, named by the output's content digest (the
+//! graph's, from its memo: nothing is read again). A skipped task's outputs keep their content,
+//! so its last thumbnail is found and shown without being drawn again, also in a copied or moved
+//! project; a task that ran wrote new content, so it is drawn. Thumbnails no report refers to
+//! any more are removed.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use pgp::graph::Digest;
 use pgp::pipeline::{Pipeline, PipelineTask};
 use pgp::view::{write_png, Options, ViewError};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::report::{TaskRecord, TaskState};
 
@@ -36,30 +36,18 @@ enum Shown {
     Nothing(String),
 }
 
-/// The file name under [`THUMBNAIL_DIR`] for the output at `path` as it is now.
-fn thumbnail_name(path: &Path) -> Option<String> {
-    let abs = std::path::absolute(path).ok()?;
-    let meta = std::fs::metadata(&abs).ok()?;
+/// The file name under [`THUMBNAIL_DIR`] for an output whose content has this digest.
+fn thumbnail_name(content: &Digest) -> String {
     let mut h = Sha256::new();
     h.update(THUMBNAIL_VERSION.to_le_bytes());
-    h.update(abs.to_string_lossy().as_bytes());
-    h.update([0]);
-    for n in [
-        meta.len() as i128,
-        meta.mtime() as i128,
-        meta.mtime_nsec() as i128,
-        meta.ino() as i128,
-        meta.dev() as i128,
-    ] {
-        h.update(n.to_le_bytes());
-    }
+    h.update(content.0);
     let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Some(format!("{hex}.png"))
+    format!("{hex}.png")
 }
 
 /// The thumbnail of `path`: the cached one, else (when `draw`) a new one.
-fn thumbnail(workspace: &Path, path: &Path, draw: bool) -> Shown {
-    let Some(name) = thumbnail_name(path) else {
+fn thumbnail(workspace: &Path, path: &Path, draw: bool, digest_of: DigestOf<'_>) -> Shown {
+    let Some(name) = digest_of(path).map(|d| thumbnail_name(&d)) else {
         return Shown::Nothing("missing".into());
     };
     let dir = workspace.join(THUMBNAIL_DIR);
@@ -196,8 +184,19 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 });
 </script>"#;
 
-fn shown_of(workspace: &Path, task: &PipelineTask, state: TaskState) -> Vec<(PathBuf, Shown)> {
-    let done = matches!(state, TaskState::Ran | TaskState::Skipped);
+/// An output's content digest, if it can be read.
+pub type DigestOf<'a> = &'a dyn Fn(&Path) -> Option<Digest>;
+
+fn shown_of(
+    workspace: &Path,
+    task: &PipelineTask,
+    state: TaskState,
+    digest_of: DigestOf<'_>,
+) -> Vec<(PathBuf, Shown)> {
+    let done = matches!(
+        state,
+        TaskState::Ran | TaskState::Skipped | TaskState::Restored
+    );
     task.outputs
         .iter()
         .map(|out| {
@@ -208,7 +207,7 @@ fn shown_of(workspace: &Path, task: &PipelineTask, state: TaskState) -> Vec<(Pat
                     Shown::Nothing("not finished".into())
                 }
             } else {
-                thumbnail(workspace, out, done)
+                thumbnail(workspace, out, done, digest_of)
             };
             (out.clone(), shown)
         })
@@ -217,7 +216,12 @@ fn shown_of(workspace: &Path, task: &PipelineTask, state: TaskState) -> Vec<(Pat
 
 /// Draw (or find) the thumbnails and build the report's "Outputs" section; thumbnails the
 /// section does not use are deleted.
-pub fn outputs_section(workspace: &Path, p: &Pipeline, recs: &[TaskRecord]) -> String {
+pub fn outputs_section(
+    workspace: &Path,
+    p: &Pipeline,
+    recs: &[TaskRecord],
+    digest_of: DigestOf<'_>,
+) -> String {
     let mut used = BTreeSet::new();
     let mut s = String::from(
         "<h2>Outputs</h2>\n<p>A thumbnail of each raster a task wrote (a skipped task shows the one drawn when it last ran) and zonal statistics (click a column to sort).</p>\n<table class=\"outputs\">\n",
@@ -228,7 +232,7 @@ pub fn outputs_section(workspace: &Path, p: &Pipeline, recs: &[TaskRecord]) -> S
             .find(|r| r.name == t.name)
             .map(|r| r.state)
             .unwrap_or(TaskState::Pending);
-        let shown = shown_of(workspace, t, state);
+        let shown = shown_of(workspace, t, state, digest_of);
         let mut cell = String::new();
         for (out, what) in &shown {
             let name = esc(&out.display().to_string());

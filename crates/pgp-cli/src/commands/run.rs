@@ -36,6 +36,10 @@ pub struct RunArgs {
     /// instead of failing at once.
     #[arg(long)]
     wait: bool,
+    /// Share task results through the content-addressed store in DIR: tasks whose results are
+    /// there are restored instead of run (default: the file's `cache`, else `PGP_CACHE`).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
 }
 
 /// Arguments of `pgp graph`.
@@ -69,6 +73,7 @@ fn enter(
 
 /// Load the pipeline and declare it on a graph in `workspace`. With `wait`, a workspace or
 /// output directory held by another run is waited for (saying so once) instead of an error.
+#[allow(clippy::too_many_arguments)]
 fn open(
     file: &Path,
     workspace: &Path,
@@ -76,15 +81,26 @@ fn open(
     keep_going: bool,
     events: Option<EventSink>,
     wait: bool,
+    cache: Option<&Path>,
 ) -> Result<(Pipeline, Graph), Box<dyn std::error::Error>> {
     let p = Pipeline::load(file)?;
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    // The flag, else the file's own (relative to it), else the environment's default.
+    let cache = cache
+        .map(Path::to_path_buf)
+        .or_else(|| p.cache.as_ref().map(|c| dir.join(c)))
+        .or_else(|| cache_from_env().ok().flatten());
     let declare = |lock_wait: LockWait| -> Result<Graph, Box<dyn std::error::Error>> {
         let mut b = Graph::builder(workspace)
+            .root(file.parent().unwrap_or(Path::new("/")))
             .executor(executor.clone())
             .lock_wait(lock_wait)
             .stop_on_first_error(!keep_going);
         if let Some(sink) = events.clone() {
             b = b.on_event(move |e| sink(e));
+        }
+        if let Some(dir) = &cache {
+            b = b.cache(dir);
         }
         let g = b.open()?;
         p.add_to(&g)?;
@@ -136,9 +152,22 @@ fn executor_for(
     Ok(Executor::from_spec(&spec)?)
 }
 
+/// The store `PGP_CACHE` names (made absolute against the directory `pgp` was started in), if set
+/// and not empty.
+pub fn cache_from_env() -> std::io::Result<Option<PathBuf>> {
+    match std::env::var_os("PGP_CACHE") {
+        Some(v) if !v.is_empty() => std::path::absolute(PathBuf::from(v)).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// Run `pgp run`.
 /// `verbose` (the global `-v`) logs every task event as a JSON line on stderr.
 pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
+    // Paths given on the command line and in the environment are relative to where `pgp` was
+    // started: resolve them before entering the pipeline's directory.
+    let cache = args.cache.as_deref().map(std::path::absolute).transpose()?;
+    let env_cache = cache_from_env()?;
     let (file, workspace) = enter(&args.pipeline, args.workspace.as_deref())?;
     let executor = executor_for(args.executor.as_deref(), &file)?;
     let spec = executor.spec();
@@ -152,7 +181,10 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         let at = t0.elapsed().as_secs_f64();
         if matches!(
             e,
-            Event::Skipped { .. } | Event::Finished { .. } | Event::Failed { .. }
+            Event::Skipped { .. }
+                | Event::Finished { .. }
+                | Event::Restored { .. }
+                | Event::Failed { .. }
         ) {
             if let Ok(mut tasks) = sink_tasks.lock() {
                 match tasks.0.as_mut() {
@@ -176,6 +208,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         args.keep_going,
         Some(sink),
         args.wait,
+        cache.or(env_cache).as_deref(),
     )?;
 
     if args.dry_run {
@@ -183,6 +216,9 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         for t in &plan {
             match &t.action {
                 PlanAction::Skip => outln!("skip  {}", t.name)?,
+                PlanAction::Restore(reason) => {
+                    outln!("restore  {}  (restored from cache; {reason})", t.name)?
+                }
                 PlanAction::Run(reason) => outln!("run   {}  ({reason})", t.name)?,
             }
         }
@@ -214,7 +250,8 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let report_path = workspace.join("report.html");
     let dot = graph.to_dot();
-    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs);
+    let digest_of = |path: &Path| graph.file_digest(path).ok();
+    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs, &digest_of);
     // The report is secondary: the run's own result comes first, then a warning if the report
     // could not be written (a full disk must not hide which tasks ran or failed).
     let report = write_report(
@@ -247,7 +284,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
                 outln!(
                     "{}",
                     serde_json::json!({
-                        "ran": run.ran, "skipped": run.skipped,
+                        "ran": run.ran, "restored": run.restored, "skipped": run.skipped,
                         "seconds": elapsed, "report": report.as_ref().ok(),
                         "workers": workers,
                     })
@@ -256,9 +293,16 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
                 for r in recs.iter().filter(|r| r.state != TaskState::Pending) {
                     outln!("{}", r.line())?;
                 }
-                if run.ran.is_empty() {
+                if run.ran.is_empty() && run.restored.is_empty() {
                     outln!(
                         "nothing to do: all {total} task(s) up to date (skipped), {elapsed:.2} s"
+                    )?;
+                } else if !run.restored.is_empty() {
+                    outln!(
+                        "{} task(s) ran, {} restored from cache, {} skipped, {elapsed:.2} s on {spec}",
+                        run.ran.len(),
+                        run.restored.len(),
+                        run.skipped.len()
                     )?;
                 } else {
                     outln!(
@@ -298,7 +342,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
 pub fn graph(args: GraphArgs) -> CmdResult {
     let dir = tempfile_dir()?;
     let (file, _) = enter(&args.pipeline, None)?;
-    let (_, graph) = open(&file, &dir, Executor::sync(), false, None, false)?;
+    let (_, graph) = open(&file, &dir, Executor::sync(), false, None, false, None)?;
     let dot = graph.to_dot();
     drop(graph);
     let _ = std::fs::remove_dir_all(&dir);
@@ -325,6 +369,8 @@ fn event_json(e: &Event) -> serde_json::Value {
             "event": "skipped", "task": task, "seconds": duration.as_secs_f64()}),
         Event::Finished { task, duration } => serde_json::json!({
             "event": "finished", "task": task, "seconds": duration.as_secs_f64()}),
+        Event::Restored { task, duration, .. } => serde_json::json!({
+            "event": "restored", "task": task, "seconds": duration.as_secs_f64()}),
         Event::Failed {
             task,
             error,
