@@ -35,59 +35,14 @@ import pgp
 import pgp.compat.pygeoprocessing as pygeoprocessing
 import pgp.compat.taskgraph as taskgraph
 
+# The script's own folder is on sys.path, so the shared case operations import by name.
+from case_ops import (
+    DEM_NODATA, LULC_NODATA, PRECIP_NODATA, OUT_NODATA, HEAVY_ITERS, TABLE,
+    simple_op, heavy_op, runoff_op, read_table, write_table)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEM_NODATA = -9999.0
-LULC_NODATA = 255
-PRECIP_NODATA = -32768
-OUT_NODATA = -9999.0
-HEAVY_ITERS = 32
-TABLE = {k: round(0.1 * k, 3) for k in range(1, 13) if k != 7}
+
 EXECUTOR = 'threading:2'
-
-
-# The same operations as bench/peer_cases.py.
-def simple_op(a, b):
-    out = numpy.full(a.shape, OUT_NODATA, dtype=numpy.float32)
-    valid = (a != DEM_NODATA) & ~numpy.isnan(b)
-    out[valid] = a[valid] * numpy.float32(2.0) + b[valid]
-    return out
-
-
-def heavy_op(a):
-    out = numpy.full(a.shape, OUT_NODATA, dtype=numpy.float32)
-    valid = a != DEM_NODATA
-    x = a[valid].astype(numpy.float64) * 1e-3
-    acc = numpy.zeros_like(x)
-    for i in range(1, HEAVY_ITERS + 1):
-        acc += numpy.sin(x * i) * numpy.exp(-x / i) + numpy.sqrt(numpy.abs(numpy.cos(x + i)))
-    out[valid] = acc
-    return out
-
-
-def runoff_op(dem, lulc, precip, lut):
-    out = numpy.full(dem.shape, OUT_NODATA, dtype=numpy.float32)
-    coef = lut[lulc]
-    valid = ((dem != DEM_NODATA) & (lulc != LULC_NODATA) &
-             (precip != PRECIP_NODATA) & ~numpy.isnan(coef))
-    out[valid] = (precip[valid].astype(numpy.float32) * coef[valid] *
-                  (numpy.float32(1.0) + dem[valid] / numpy.float32(1000.0)))
-    return out
-
-
-def read_table(path):
-    lut = numpy.full(256, numpy.nan, dtype=numpy.float32)
-    with open(path, newline='') as f:
-        for row in csv.DictReader(f):
-            lut[int(row['lucode'])] = float(row['coef'])
-    return lut
-
-
-def write_table(path, table):
-    with open(path, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['lucode', 'coef'])
-        for k in sorted(table):
-            w.writerow([k, table[k]])
 
 
 def tg_align(bases, targets):
