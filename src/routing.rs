@@ -88,8 +88,9 @@ impl RemoteOp for FillPitsNode {
     type Args = FillPitsArgs;
     type Output = ();
     fn run(a: FillPitsArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -125,8 +126,9 @@ impl RemoteOp for FlowDirD8Node {
     type Args = FlowDirArgs;
     type Output = ();
     fn run(a: FlowDirArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -145,8 +147,9 @@ impl RemoteOp for FlowDirMfdNode {
     type Args = FlowDirArgs;
     type Output = ();
     fn run(a: FlowDirArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -194,8 +197,9 @@ impl RemoteOp for FlowAccumulationD8Node {
     type Args = FlowAccumulationD8Args;
     type Output = ();
     fn run(a: FlowAccumulationD8Args) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -258,8 +262,9 @@ impl RemoteOp for FlowAccumulationMfdNode {
     type Args = FlowAccumulationMfdArgs;
     type Output = ();
     fn run(a: FlowAccumulationMfdArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -308,8 +313,9 @@ impl RemoteOp for ExtractStreamsD8Node {
     type Args = ExtractStreamsD8Args;
     type Output = ();
     fn run(a: ExtractStreamsD8Args) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -355,8 +361,9 @@ impl RemoteOp for ExtractStreamsMfdNode {
     type Args = ExtractStreamsMfdArgs;
     type Output = ();
     fn run(a: ExtractStreamsMfdArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -408,8 +415,9 @@ impl RemoteOp for DistanceToChannelD8Node {
     type Args = DistanceToChannelArgs;
     type Output = ();
     fn run(a: DistanceToChannelArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -440,8 +448,9 @@ impl RemoteOp for DistanceToChannelMfdNode {
     type Args = DistanceToChannelArgs;
     type Output = ();
     fn run(a: DistanceToChannelArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -487,8 +496,9 @@ impl RemoteOp for DetectOutletsNode {
     type Args = DetectOutletsArgs;
     type Output = ();
     fn run(a: DetectOutletsArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -532,8 +542,9 @@ impl RemoteOp for DetectLowestDrainAndSinkNode {
     type Args = DetectLowestDrainAndSinkArgs;
     type Output = ();
     fn run(a: DetectLowestDrainAndSinkArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -588,8 +599,9 @@ impl RemoteOp for DelineateWatershedsD8Node {
     type Args = DelineateWatershedsD8Args;
     type Output = ();
     fn run(a: DelineateWatershedsD8Args) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -650,8 +662,9 @@ impl RemoteOp for ExtractStrahlerStreamsD8Node {
     type Args = ExtractStrahlerStreamsD8Args;
     type Output = ();
     fn run(a: ExtractStrahlerStreamsD8Args) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
@@ -710,8 +723,9 @@ impl RemoteOp for CalculateSubwatershedBoundaryNode {
     type Args = CalculateSubwatershedBoundaryArgs;
     type Output = ();
     fn run(a: CalculateSubwatershedBoundaryArgs) -> Result<(), String> {
-        // In a worker process: this process is the task's share.
-        <Self as GraphOp>::run_on(a, &Executor::sync())
+        // In a worker process: the process's own share (its Slurm job's CPUs on Slurm), as
+        // every other node runs.
+        <Self as GraphOp>::run_on(a, &pgp_exec::worker::executor())
     }
 }
 
