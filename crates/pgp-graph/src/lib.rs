@@ -46,6 +46,7 @@
 
 #![warn(missing_docs)]
 
+mod ahead;
 pub mod cache;
 mod ctx;
 mod dag;

@@ -21,11 +21,13 @@
 
 use crate::digest::{hash_file, Digest};
 use crate::fsutil::{atomic_write, frame, unframe, FrameError};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const MEMO_MAGIC: &[u8; 8] = b"PGPGMEMO";
@@ -118,9 +120,46 @@ pub struct FileDigest {
 /// Thread-safe memo of file digests (see the module docs for when an entry is trusted).
 pub struct DigestMemo {
     entries: Mutex<HashMap<PathBuf, MemoEntry>>,
+    /// Files being hashed right now, each with the signal its hasher gives when done: a second
+    /// caller waits for that digest instead of reading the file again (a task's output is the
+    /// next task's input, and the graph digests ahead of its jobs).
+    in_flight: Mutex<HashMap<PathBuf, Arc<Hashing>>>,
     racy_window_ns: i128,
     /// Counts actual hashing (memo misses) so tests and benchmarks can tell what happened.
-    hashes: std::sync::atomic::AtomicU64,
+    hashes: AtomicU64,
+    /// Whether entries changed since the memo was loaded or last saved.
+    dirty: AtomicBool,
+}
+
+/// The done-signal of one file being hashed.
+#[derive(Default)]
+struct Hashing {
+    done: Mutex<bool>,
+    signal: Condvar,
+}
+
+/// Marks a file as being hashed until dropped (also on an error or a panic), then wakes its
+/// waiters.
+struct InFlight<'a> {
+    memo: &'a DigestMemo,
+    path: &'a Path,
+    hashing: Arc<Hashing>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.memo.in_flight.lock().remove(self.path);
+        *self.hashing.done.lock() = true;
+        self.hashing.signal.notify_all();
+    }
+}
+
+/// Who hashes a file that the memo cannot vouch for.
+enum Claim<'a> {
+    /// This caller: no one else is hashing it.
+    Mine(InFlight<'a>),
+    /// Another thread is hashing it; wait on this.
+    Theirs(Arc<Hashing>),
 }
 
 fn now_ns() -> i128 {
@@ -135,36 +174,101 @@ impl DigestMemo {
     pub fn new(racy_window: Duration) -> Self {
         DigestMemo {
             entries: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
             racy_window_ns: racy_window.as_nanos() as i128,
-            hashes: std::sync::atomic::AtomicU64::new(0),
+            hashes: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
         }
     }
 
     /// Number of files actually read and hashed so far.
     pub fn hash_count(&self) -> u64 {
-        self.hashes.load(std::sync::atomic::Ordering::Relaxed)
+        self.hashes.load(Ordering::Relaxed)
     }
 
     /// The digest of the file at `path` (an absolute, normalised path), from the memo when the
-    /// entry can be trusted, by hashing otherwise.
+    /// entry can be trusted, by hashing otherwise. If another thread is hashing the file, waits
+    /// for its digest and takes it under the same rule (the file then has the stamp it had while
+    /// it was hashed, and the entry is not racy); otherwise hashes it again.
     pub fn digest(&self, path: &Path) -> io::Result<FileDigest> {
-        let stamp = FileStamp::of(path)?;
-        if let Some(e) = self.entries.lock().get(path) {
-            if e.stamp == stamp && e.stamp.newest_ns() + self.window_ns(&stamp) <= e.hashed_at_ns {
-                return Ok(FileDigest {
-                    digest: e.digest,
-                    stamp,
-                });
+        loop {
+            let stamp = FileStamp::of(path)?;
+            if let Some(found) = self.trusted(path, &stamp) {
+                return Ok(found);
+            }
+            match self.claim(path) {
+                Claim::Mine(claim) => return self.hash_claimed(claim, stamp),
+                Claim::Theirs(hashing) => {
+                    let mut done = hashing.done.lock();
+                    while !*done {
+                        hashing.signal.wait(&mut done);
+                    }
+                }
             }
         }
+    }
+
+    /// Hashes the file at `path` unless the memo can vouch for it or another thread is hashing
+    /// it, so that a later [`DigestMemo::digest`] finds its entry. Digesting ahead of the jobs
+    /// that need it; errors are left for those jobs to meet.
+    pub fn digest_ahead(&self, path: &Path) {
+        let Ok(stamp) = FileStamp::of(path) else {
+            return;
+        };
+        if self.trusted(path, &stamp).is_some() {
+            return;
+        }
+        if let Claim::Mine(claim) = self.claim(path) {
+            let _ = self.hash_claimed(claim, stamp);
+        }
+    }
+
+    /// The digest the memo holds for `path` if the file still has the stamp it was hashed with
+    /// (racy or not): what a job would most likely find. Only for guessing which work is worth
+    /// doing ahead, never for deciding whether a task is up to date.
+    pub fn known(&self, path: &Path) -> Option<Digest> {
+        let stamp = FileStamp::of(path).ok()?;
+        let entries = self.entries.lock();
+        let e = entries.get(path)?;
+        (e.stamp == stamp).then_some(e.digest)
+    }
+
+    /// The memo's entry for `path` if it can be trusted for a file that now has `stamp`.
+    fn trusted(&self, path: &Path, stamp: &FileStamp) -> Option<FileDigest> {
+        let entries = self.entries.lock();
+        let e = entries.get(path)?;
+        (e.stamp == *stamp && e.stamp.newest_ns() + self.window_ns(stamp) <= e.hashed_at_ns).then(
+            || FileDigest {
+                digest: e.digest,
+                stamp: *stamp,
+            },
+        )
+    }
+
+    fn claim<'a>(&'a self, path: &'a Path) -> Claim<'a> {
+        let mut in_flight = self.in_flight.lock();
+        if let Some(hashing) = in_flight.get(path) {
+            return Claim::Theirs(Arc::clone(hashing));
+        }
+        let hashing = Arc::new(Hashing::default());
+        in_flight.insert(path.to_path_buf(), Arc::clone(&hashing));
+        Claim::Mine(InFlight {
+            memo: self,
+            path,
+            hashing,
+        })
+    }
+
+    /// Hashes a file this thread has claimed; `stamp` is what it had before.
+    fn hash_claimed(&self, claim: InFlight<'_>, stamp: FileStamp) -> io::Result<FileDigest> {
+        let path = claim.path;
         // Stat, hash, stat again: if the file changed under us, hash again (a few times) rather
         // than remember a digest that belongs to no stable version of the file.
         let mut before = stamp;
         for _ in 0..4 {
             let hashed_at_ns = now_ns();
             let digest = hash_file(path)?;
-            self.hashes
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.hashes.fetch_add(1, Ordering::Relaxed);
             let after = FileStamp::of(path)?;
             if after == before {
                 self.entries.lock().insert(
@@ -175,6 +279,7 @@ impl DigestMemo {
                         hashed_at_ns,
                     },
                 );
+                self.dirty.store(true, Ordering::Relaxed);
                 return Ok(FileDigest {
                     digest,
                     stamp: after,
@@ -224,7 +329,9 @@ impl DigestMemo {
 
     /// Forgets what is known about `path` (used when the graph itself replaces the file).
     pub fn forget(&self, path: &Path) {
-        self.entries.lock().remove(path);
+        if self.entries.lock().remove(path).is_some() {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Loads a memo saved by [`DigestMemo::save`]. A missing file gives an empty memo; a corrupt
@@ -267,8 +374,20 @@ impl DigestMemo {
         (memo, warning)
     }
 
-    /// Saves the memo atomically. Entries of files that no longer exist are dropped.
+    /// Saves the memo atomically, unless nothing changed since it was loaded or last saved.
+    /// Entries of files that no longer exist are dropped.
     pub fn save(&self, path: &Path) -> io::Result<()> {
+        if !self.dirty.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        let saved = self.write(path);
+        if saved.is_err() {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+        saved
+    }
+
+    fn write(&self, path: &Path) -> io::Result<()> {
         let list: Vec<(PathBuf, MemoEntry)> = {
             let entries = self.entries.lock();
             let mut list: Vec<_> = entries
@@ -358,6 +477,82 @@ mod tests {
         assert_eq!(before.stamp.mtime_ns, after.stamp.mtime_ns);
         assert_eq!(before.stamp.size, after.stamp.size);
         assert_eq!(after.digest, Digest::of_bytes(b"BBBB"));
+    }
+
+    #[test]
+    fn a_file_wanted_by_many_threads_at_once_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        let data: Vec<u8> = (0..16_000_000u32).map(|i| (i % 253) as u8).collect();
+        fs::write(&p, &data).unwrap();
+        let memo = DigestMemo::new(Duration::ZERO);
+        let expected = Digest::of_bytes(&data);
+        std::thread::scope(|scope| {
+            scope.spawn(|| memo.digest_ahead(&p));
+            for _ in 0..6 {
+                scope.spawn(|| assert_eq!(memo.digest(&p).unwrap().digest, expected));
+            }
+        });
+        assert_eq!(
+            memo.hash_count(),
+            1,
+            "the others waited for the first digest"
+        );
+        assert_eq!(memo.known(&p), Some(expected));
+    }
+
+    #[test]
+    fn a_racy_digest_from_another_thread_is_not_taken() {
+        // Hashed by one thread while young: a second caller hashes again, as if alone.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("young");
+        fs::write(&p, b"just written").unwrap();
+        let memo = DigestMemo::new(Duration::from_secs(2));
+        memo.digest_ahead(&p);
+        assert_eq!(memo.hash_count(), 1);
+        let found = memo.digest(&p).unwrap();
+        assert_eq!(found.digest, Digest::of_bytes(b"just written"));
+        assert_eq!(memo.hash_count(), 2);
+        // What is gone or not a file is left for the job to report.
+        memo.digest_ahead(&dir.path().join("missing"));
+        memo.digest_ahead(dir.path());
+        assert_eq!(memo.hash_count(), 2);
+        assert!(memo.digest(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn an_unchanged_memo_is_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, b"aaa").unwrap();
+        fs::write(&b, b"bbb").unwrap();
+        let memo_path = dir.path().join("memo.bin");
+        let inode = |p: &Path| FileStamp::of(p).unwrap().ino;
+        let memo = DigestMemo::new(Duration::ZERO);
+        memo.digest(&a).unwrap();
+        memo.save(&memo_path).unwrap();
+        let first = inode(&memo_path);
+        memo.save(&memo_path).unwrap();
+        let (loaded, _) = DigestMemo::load(&memo_path, Duration::ZERO);
+        loaded.digest(&a).unwrap();
+        loaded.save(&memo_path).unwrap();
+        assert_eq!(inode(&memo_path), first, "nothing new: not written again");
+        loaded.digest(&b).unwrap();
+        loaded.save(&memo_path).unwrap();
+        assert_ne!(inode(&memo_path), first);
+        let (reloaded, _) = DigestMemo::load(&memo_path, Duration::ZERO);
+        reloaded.digest(&a).unwrap();
+        reloaded.digest(&b).unwrap();
+        assert_eq!(reloaded.hash_count(), 0, "both entries were saved");
+        reloaded.forget(&a);
+        reloaded.save(&memo_path).unwrap();
+        let (after, _) = DigestMemo::load(&memo_path, Duration::ZERO);
+        after.digest(&a).unwrap();
+        assert_eq!(
+            after.hash_count(),
+            1,
+            "a forgotten entry is saved as forgotten"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! * Hashing inputs, skip checks and running happen in the job, so they run in parallel like the
 //!   work itself; recording happens on the recorder thread.
 
+use crate::ahead::DigestAhead;
 use crate::ctx::Ctx;
 use crate::error::TaskError;
 use crate::job::{run_job, JobEnd, Outcome, Work};
@@ -181,6 +182,7 @@ fn drive(shared: &Arc<Shared>, tx: &Sender<Msg>, rx: &Receiver<Msg>) {
         }
     };
     let record = recorder.sender();
+    let ahead = digest_ahead(shared);
     // Long-lived threads for jobs that must not take a pool worker: GDAL and PROJ keep
     // per-thread state (PROJ contexts, caches), which a thread per task would rebuild each time.
     let runners = if ctx.executor.is_sync() {
@@ -220,8 +222,31 @@ fn drive(shared: &Arc<Shared>, tx: &Sender<Msg>, rx: &Receiver<Msg>) {
             break;
         }
     }
+    if let Some(ahead) = ahead {
+        ahead.stop();
+    }
     drop(record);
     recorder.finish();
+}
+
+/// Starts digesting the files of the tasks added before the graph started, on as many threads
+/// as the executor has workers (and the machine has CPUs). Not on the synchronous executor,
+/// which does one thing at a time.
+fn digest_ahead(shared: &Shared) -> Option<DigestAhead> {
+    let ctx = &shared.ctx;
+    if ctx.executor.is_sync() {
+        return None;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let tasks = shared
+        .state
+        .lock()
+        .slots
+        .iter()
+        .filter(|s| matches!(s.status, TaskStatus::Pending | TaskStatus::Queued))
+        .map(|s| Arc::clone(&s.def))
+        .collect();
+    DigestAhead::start(ctx, tasks, ctx.executor.workers().min(cpus))
 }
 
 fn launch(

@@ -225,6 +225,14 @@ impl Store {
         )
     }
 
+    /// The record of the task with this identity if a valid one exists, touching nothing: a
+    /// damaged record is left for [`Store::load`] to remove and report.
+    pub fn peek(&self, identity: &Digest) -> Option<Record> {
+        let bytes = fs::read(self.record_path(identity)).ok()?;
+        let payload = unframe(RECORD_MAGIC, STORE_VERSION, &bytes).ok()?;
+        bincode::deserialize(payload).ok()
+    }
+
     /// Atomically writes the record of the task with this identity.
     #[cfg(test)]
     pub fn save(&self, identity: &Digest, record: &Record) -> io::Result<()> {
