@@ -135,6 +135,7 @@ impl GraphBuilder {
             sink: self.sink,
             warnings: Mutex::new(warnings),
             cache,
+            refreshed: Mutex::new(Vec::new()),
         };
         let id = NEXT_GRAPH_ID.fetch_add(1, Ordering::Relaxed);
         let state = State::new(id, self.stop_on_first_error);
@@ -447,6 +448,7 @@ impl Graph {
         if let Some(writer) = &self.shared.ctx.cache {
             writer.flush();
         }
+        self.shared.ctx.save_refreshed();
         self.save_memo();
         report.map(|mut r| {
             r.warnings = self.warnings();
@@ -480,6 +482,7 @@ impl Drop for Graph {
         if let Some(writer) = &self.shared.ctx.cache {
             writer.finish();
         }
+        self.shared.ctx.save_refreshed();
         self.save_memo();
         self.shared.ctx.store.release_lock();
     }

@@ -4,7 +4,7 @@
 //! only starts the outputs' writeback, so that the recorder's fsync finds little left to do.
 
 use crate::cache::{Entry, EntryOutput, RestoreFailure};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Refreshed};
 use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
@@ -336,7 +336,8 @@ pub fn offer_to_cache(ctx: &Ctx, def: &TaskDef, key: Digest, result: &[u8], dige
 
 /// A record written under another project root (the project was copied or moved) is rewritten
 /// with this root and the outputs' new inodes and mtimes, so that from now on touching an output
-/// reruns its task here too. Best effort: if it fails, the old record still vouches by content.
+/// reruns its task here too. Saved with the others when the graph is joined ([`Ctx::refreshed`]).
+/// Best effort: if it fails, the old record still vouches by content.
 fn refresh_if_moved(ctx: &Ctx, def: &TaskDef, mut record: Record) -> Record {
     if record.root == ctx.store.project_root() {
         return record;
@@ -351,16 +352,11 @@ fn refresh_if_moved(ctx: &Ctx, def: &TaskDef, mut record: Record) -> Record {
         }
     }
     record.root = ctx.store.project_root().to_path_buf();
-    let saved = ctx
-        .store
-        .save_group(&[(def.identity, record.clone())])
-        .pop();
-    if let Some(Err(e)) = saved {
-        ctx.warn(format!(
-            "record of moved task '{}' not refreshed: {e}",
-            def.name
-        ));
-    }
+    ctx.refreshed.lock().push(Refreshed {
+        task: def.name.clone(),
+        identity: def.identity,
+        record: record.clone(),
+    });
     record
 }
 
