@@ -465,6 +465,10 @@ impl PyGraph {
     }
 }
 
+/// A finished task as Python sees it: status, pickled result (if any), error message (if
+/// it failed).
+type Outcome = (String, Option<Vec<u8>>, Option<String>);
+
 #[pymethods]
 impl PyTask {
     /// Waits for the task: `(status, result bytes or None, error message or None)`, or None
@@ -475,7 +479,7 @@ impl PyTask {
         slf: Bound<'_, Self>,
         py: Python<'_>,
         timeout: Option<f64>,
-    ) -> PyResult<Option<(String, Option<Vec<u8>>, Option<String>)>> {
+    ) -> PyResult<Option<Outcome>> {
         let this = slf.clone().unbind();
         let outcome = wait_off_thread(py, timeout, move || this.get().outcome())?;
         let Some(outcome) = outcome else {
