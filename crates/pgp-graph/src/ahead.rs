@@ -8,7 +8,8 @@
 //! workers idle. Ahead of them, the files of every task are hashed in parallel from the start.
 //!
 //! Only what a job would hash is hashed: the inputs of every task that no task of the graph
-//! writes, and the outputs of tasks whose record still looks valid (same operation, arguments and input list; no input
+//! writes, and the outputs (unless judged by existence alone) of tasks whose record still looks
+//! valid (same operation, arguments and input list; no input
 //! known to differ from the recorded one; no input produced by a task that will run). The guess
 //! only saves work: whether a task is up to date is still decided by its job, through the memo
 //! and its racy-timestamp rule (see [`crate::memo`]); a file being hashed by one thread is
@@ -133,7 +134,11 @@ impl Plan {
                 }
             }
         }
+        // Outputs judged by existence alone are not read by their job.
         for (t, task) in tasks.iter().enumerate() {
+            if task.def.outputs_exist_only {
+                continue;
+            }
             for out in &task.def.outputs {
                 if seen.insert(out.clone()) {
                     items.push(Item::Output {
