@@ -117,7 +117,7 @@ impl Plan {
                 // Written by a task without a usable record (it runs), or by one whose record
                 // vouches for other content than this task read.
                 stale |= producer.is_some_and(|(t, o)| {
-                    records[t].as_ref().map_or(true, |r| {
+                    records[t].as_ref().is_none_or(|r| {
                         r.outputs.get(o).map(|out| out.digest) != Some(task.record.inputs[i].1)
                     })
                 });

@@ -237,12 +237,12 @@ impl DigestMemo {
     fn trusted(&self, path: &Path, stamp: &FileStamp) -> Option<FileDigest> {
         let entries = self.entries.lock();
         let e = entries.get(path)?;
-        (e.stamp == *stamp && e.stamp.newest_ns() + self.window_ns(stamp) <= e.hashed_at_ns).then(
-            || FileDigest {
-                digest: e.digest,
-                stamp: *stamp,
-            },
-        )
+        let trusted =
+            e.stamp == *stamp && e.stamp.newest_ns() + self.window_ns(stamp) <= e.hashed_at_ns;
+        trusted.then_some(FileDigest {
+            digest: e.digest,
+            stamp: *stamp,
+        })
     }
 
     fn claim<'a>(&'a self, path: &'a Path) -> Claim<'a> {
