@@ -80,13 +80,15 @@ pub type ZonalNode = Node<ZonalRequest>;
 pub type ConvolveNode = Node<ConvolveRequest>;
 
 /// Registers a request type as an operation (worker processes) and a graph node (pipeline
-/// files), under its [`Request::NAME`].
+/// files), under its [`Request::NAME`]. The routing requests are registered in
+/// [`crate::routing`].
 macro_rules! register_request {
     ($($request:ty),* $(,)?) => {$(
         pgp_exec::register_op!(Node<$request>);
         pgp_graph::register_graph_op!(Node<$request>);
     )*};
 }
+pub(crate) use register_request;
 
 register_request!(
     ExpressionJob,

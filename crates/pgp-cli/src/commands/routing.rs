@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use pgp::routing::{self as r, D8AccumulationOptions, DecayFactor, FillOptions, RasterBand};
+use pgp::ops::request::Request;
+use pgp::routing::*;
 
 use super::common::{output_json, parse_band, print_outputs, require_file, ExecutorArg, Stopwatch};
 use super::CmdResult;
@@ -243,25 +244,6 @@ enum Step {
     },
 }
 
-fn finish_vector(
-    output: &std::path::Path,
-    features: u64,
-    stopwatch: Stopwatch,
-    json: bool,
-) -> CmdResult {
-    let seconds = stopwatch.seconds();
-    if json {
-        let doc = serde_json::json!({
-            "outputs": [{"path": output, "features": features}],
-            "seconds": seconds,
-        });
-        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
-    } else {
-        outln!("wrote {} ({features} features)", output.display())?;
-    }
-    Ok(())
-}
-
 fn parse_xy(s: &str) -> Result<(usize, usize), String> {
     let (x, y) = s
         .split_once(',')
@@ -274,13 +256,63 @@ fn parse_xy(s: &str) -> Result<(usize, usize), String> {
     Ok((n(x)?, n(y)?))
 }
 
-fn finish(output: &std::path::Path, stopwatch: Stopwatch, json: bool) -> CmdResult {
-    let seconds = stopwatch.seconds();
-    print_outputs(vec![output_json(output)?], seconds, json)?;
+/// Checks that the request's inputs exist (each named by its argument in `labels`, in the
+/// order of [`Request::inputs`]), then runs it on the executor; returns its output and the
+/// seconds it took.
+fn run_request<R: Request>(
+    request: &R,
+    labels: &[&str],
+    executor: &ExecutorArg,
+) -> Result<(R::Output, f64), Box<dyn std::error::Error>> {
+    for (path, label) in request.inputs().iter().zip(labels) {
+        require_file(path, label)?;
+    }
+    let exec = executor.build()?;
+    let stopwatch = Stopwatch::start();
+    let output = request.run(&exec)?;
+    Ok((output, stopwatch.seconds()))
+}
+
+/// Runs a request that writes a raster and prints the raster's summary.
+fn raster<R: Request<Output = ()>>(
+    request: R,
+    labels: &[&str],
+    executor: &ExecutorArg,
+    json: bool,
+) -> CmdResult {
+    let ((), seconds) = run_request(&request, labels, executor)?;
+    let outputs = request
+        .outputs()
+        .iter()
+        .map(|o| output_json(o))
+        .collect::<Result<_, _>>()?;
+    print_outputs(outputs, seconds, json)?;
     Ok(())
 }
 
-/// Run `pgp routing ...`.
+/// Runs a request that writes a vector and prints how many features it wrote.
+fn vector<R: Request<Output = u64>>(
+    request: R,
+    labels: &[&str],
+    executor: &ExecutorArg,
+    json: bool,
+) -> CmdResult {
+    let (features, seconds) = run_request(&request, labels, executor)?;
+    for output in request.outputs() {
+        if json {
+            let doc = serde_json::json!({
+                "outputs": [{"path": output, "features": features}],
+                "seconds": seconds,
+            });
+            outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+        } else {
+            outln!("wrote {} ({features} features)", output.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// Run `pgp routing ...`: each step builds the request a `pgp.routing.*` pipeline task runs.
 pub fn run(args: RoutingArgs) -> CmdResult {
     match args.step {
         Step::FillPits {
@@ -292,15 +324,14 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             executor,
             json,
         } => {
-            require_file(&dem, "DEM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = FillOptions {
+            let request = FillPitsRequest {
+                dem,
+                band,
+                target: output,
                 max_pixel_fill_count,
                 single_outlet,
             };
-            r::fill_pits(&RasterBand::new(&dem, band), &output, &options, &exec)?;
-            finish(&output, stopwatch, json)
+            raster(request, &["DEM"], &executor, json)
         }
         Step::FlowDir {
             dem,
@@ -309,17 +340,20 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             band,
             executor,
             json,
-        } => {
-            require_file(&dem, "DEM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let dem = RasterBand::new(&dem, band);
-            match method {
-                Method::D8 => r::flow_dir_d8(&dem, &output, &exec)?,
-                Method::Mfd => r::flow_dir_mfd(&dem, &output, &exec)?,
-            }
-            finish(&output, stopwatch, json)
-        }
+        } => match method {
+            Method::D8 => raster(
+                FlowDirRequest::<D8>::new(dem, band, output),
+                &["DEM"],
+                &executor,
+                json,
+            ),
+            Method::Mfd => raster(
+                FlowDirRequest::<Mfd>::new(dem, band, output),
+                &["DEM"],
+                &executor,
+                json,
+            ),
+        },
         Step::FlowAccum {
             flow_dir,
             output,
@@ -330,31 +364,29 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             executor,
             json,
         } => {
-            require_file(&flow_dir, "FLOW_DIR")?;
-            if let Some(w) = &weight {
-                require_file(w, "--weight")?;
-            }
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let dirs = RasterBand::new(&flow_dir, band);
-            let weight = weight.map(RasterBand::first);
+            let labels = ["FLOW_DIR", "--weight"];
             match method {
                 Method::D8 => {
-                    let options = D8AccumulationOptions {
+                    let request = FlowAccumulationD8Request {
                         weight,
-                        decay: decay_factor.map(DecayFactor::Constant),
-                        ..Default::default()
+                        decay_factor,
+                        ..FlowAccumulationD8Request::new(flow_dir, band, output)
                     };
-                    r::flow_accumulation_d8(&dirs, &output, &options, &exec)?
+                    raster(request, &labels, &executor, json)
                 }
                 Method::Mfd => {
                     if decay_factor.is_some() {
                         return Err("--decay-factor: only D8 accumulation decays (pygeoprocessing has no MFD decay)".into());
                     }
-                    r::flow_accumulation_mfd(&dirs, &output, weight.as_ref(), &exec)?
+                    let request = FlowAccumulationMfdRequest {
+                        flow_dir,
+                        band,
+                        target: output,
+                        weight,
+                    };
+                    raster(request, &labels, &executor, json)
                 }
             }
-            finish(&output, stopwatch, json)
         }
         Step::ExtractStreams {
             flow_accum,
@@ -366,28 +398,30 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             band,
             executor,
             json,
-        } => {
-            require_file(&flow_accum, "FLOW_ACCUM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let accum = RasterBand::new(&flow_accum, band);
-            match method {
-                Method::D8 => r::extract_streams_d8(&accum, threshold, &output, &exec)?,
-                Method::Mfd => {
-                    let dirs = flow_dir.ok_or("--flow-dir: MFD streams follow the MFD directions; give the flow direction raster")?;
-                    require_file(&dirs, "--flow-dir")?;
-                    r::extract_streams_mfd(
-                        &accum,
-                        &RasterBand::first(&dirs),
-                        threshold,
-                        &output,
-                        trace_threshold_proportion,
-                        &exec,
-                    )?
-                }
+        } => match method {
+            Method::D8 => {
+                let request = ExtractStreamsD8Request {
+                    flow_accum,
+                    band,
+                    threshold,
+                    target: output,
+                };
+                raster(request, &["FLOW_ACCUM"], &executor, json)
             }
-            finish(&output, stopwatch, json)
-        }
+            Method::Mfd => {
+                require_file(&flow_accum, "FLOW_ACCUM")?;
+                let flow_dir = flow_dir.ok_or("--flow-dir: MFD streams follow the MFD directions; give the flow direction raster")?;
+                let request = ExtractStreamsMfdRequest {
+                    flow_accum,
+                    band,
+                    flow_dir,
+                    threshold,
+                    target: output,
+                    trace_threshold_proportion,
+                };
+                raster(request, &["FLOW_ACCUM", "--flow-dir"], &executor, json)
+            }
+        },
         Step::DistanceToChannel {
             flow_dir,
             streams,
@@ -398,25 +432,19 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             executor,
             json,
         } => {
-            require_file(&flow_dir, "FLOW_DIR")?;
-            require_file(&streams, "STREAMS")?;
-            if let Some(w) = &weight {
-                require_file(w, "--weight")?;
-            }
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let dirs = RasterBand::new(&flow_dir, band);
-            let streams = RasterBand::first(&streams);
-            let weight = weight.map(RasterBand::first);
+            let labels = ["FLOW_DIR", "STREAMS", "--weight"];
             match method {
                 Method::D8 => {
-                    r::distance_to_channel_d8(&dirs, &streams, &output, weight.as_ref(), &exec)?
+                    let request =
+                        DistanceToChannelRequest::<D8>::new(flow_dir, band, streams, output);
+                    raster(request.weight(weight), &labels, &executor, json)
                 }
                 Method::Mfd => {
-                    r::distance_to_channel_mfd(&dirs, &streams, &output, weight.as_ref(), &exec)?
+                    let request =
+                        DistanceToChannelRequest::<Mfd>::new(flow_dir, band, streams, output);
+                    raster(request.weight(weight), &labels, &executor, json)
                 }
             }
-            finish(&output, stopwatch, json)
         }
         Step::DetectOutlets {
             flow_dir,
@@ -426,15 +454,16 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             executor,
             json,
         } => {
-            require_file(&flow_dir, "FLOW_DIR")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let kind = match method {
-                Method::D8 => r::FlowDirType::D8,
-                Method::Mfd => r::FlowDirType::Mfd,
+            let request = DetectOutletsRequest {
+                flow_dir,
+                band,
+                flow_dir_type: match method {
+                    Method::D8 => FlowDirType::D8,
+                    Method::Mfd => FlowDirType::Mfd,
+                },
+                target: output,
             };
-            let n = r::detect_outlets(&RasterBand::new(&flow_dir, band), kind, &output, &exec)?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(request, &["FLOW_DIR"], &executor, json)
         }
         Step::LowestDrainAndSink {
             dem,
@@ -443,16 +472,15 @@ pub fn run(args: RoutingArgs) -> CmdResult {
         } => {
             require_file(&dem, "DEM")?;
             let exec = executor.build()?;
-            let found = r::detect_lowest_drain_and_sink(&RasterBand::new(&dem, band), &exec)?;
-            // JSON has no infinity: a missing drain or sink is null with a null height.
-            let height = |p: Option<(usize, usize)>, h: f64| p.map(|_| h);
-            let doc = serde_json::json!({
-                "drain": found.drain,
-                "drain_height": height(found.drain, found.drain_height),
-                "sink": found.sink,
-                "sink_height": height(found.sink, found.sink_height),
-            });
-            outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+            // The same request a `pgp.routing.detect_lowest_drain_and_sink` task runs, printed
+            // instead of written.
+            let request = DetectLowestDrainAndSinkRequest {
+                dem,
+                band,
+                target: PathBuf::new(),
+            };
+            let found = request.find(&exec)?;
+            outln!("{}", serde_json::to_string_pretty(&found.to_json())?)?;
             Ok(())
         }
         Step::Watersheds {
@@ -464,22 +492,14 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             executor,
             json,
         } => {
-            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
-            require_file(&outlets_vector, "OUTLETS_VECTOR")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = r::WatershedOptions {
+            let request = DelineateWatershedsD8Request {
+                d8_flow_dir,
+                band,
+                outflow_vector: outlets_vector,
+                target: output,
                 target_layer_name: layer_name,
-                ..Default::default()
             };
-            let n = r::delineate_watersheds_d8(
-                &RasterBand::new(&d8_flow_dir, band),
-                &outlets_vector,
-                &output,
-                &options,
-                &exec,
-            )?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(request, &["D8_FLOW_DIR", "OUTLETS_VECTOR"], &executor, json)
         }
         Step::StrahlerStreams {
             d8_flow_dir,
@@ -494,26 +514,23 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             executor,
             json,
         } => {
-            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
-            require_file(&flow_accum, "FLOW_ACCUM")?;
-            require_file(&dem, "DEM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = r::StrahlerOptions {
+            let request = ExtractStrahlerStreamsD8Request {
+                flow_dir: d8_flow_dir,
+                band,
+                flow_accum,
+                dem,
+                target: output,
                 min_flow_accum_threshold: threshold,
                 river_order,
                 autotune_flow_accumulation: autotune,
                 min_p_val,
             };
-            let n = r::extract_strahler_streams_d8(
-                &RasterBand::new(&d8_flow_dir, band),
-                &RasterBand::first(&flow_accum),
-                &RasterBand::first(&dem),
-                &output,
-                &options,
-                &exec,
-            )?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(
+                request,
+                &["D8_FLOW_DIR", "FLOW_ACCUM", "DEM"],
+                &executor,
+                json,
+            )
         }
         Step::Subwatersheds {
             d8_flow_dir,
@@ -525,22 +542,15 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             executor,
             json,
         } => {
-            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
-            require_file(&streams_vector, "STREAMS_VECTOR")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = r::SubwatershedOptions {
+            let request = CalculateSubwatershedBoundaryRequest {
+                d8_flow_dir,
+                band,
+                strahler_streams: streams_vector,
+                target: output,
                 max_steps_per_watershed: max_steps,
                 outlet_at_confluence,
             };
-            let n = r::calculate_subwatershed_boundary(
-                &RasterBand::new(&d8_flow_dir, band),
-                &streams_vector,
-                &output,
-                &options,
-                &exec,
-            )?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(request, &["D8_FLOW_DIR", "STREAMS_VECTOR"], &executor, json)
         }
     }
 }

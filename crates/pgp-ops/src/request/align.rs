@@ -48,6 +48,7 @@ impl Request for AlignRequest {
     const NAME: &'static str = "pgp.align";
     const VERSION: u32 = 1;
     type Output = AlignReport;
+    type Error = crate::Error;
 
     fn run(&self, exec: &Executor) -> Result<AlignReport> {
         let mode: BoundingBoxMode = self.bbox.parse()?;
