@@ -12,6 +12,7 @@
 //! | `pgp.reclassify` | `reclassify_raster` with a CSV table | [`ReclassifyRequest`] |
 //! | `pgp.zonal_stats` | `zonal_statistics`, written as JSON | [`ZonalRequest`] |
 //! | `pgp.convolve` | `convolve_2d` | [`ConvolveRequest`] |
+//! | `pgp.routing.<function>` | each routing function | see [`crate::routing`] |
 //!
 //! The arguments are the operations' own request types ([`pgp_ops::request`]): the same struct
 //! the CLI builds and the function runs, with its output version beside the operation. One

@@ -79,13 +79,12 @@ fn routing_commands_write_pygeoprocessing_encodings_and_name_bad_inputs() {
     assert!(!p("x.tif").exists());
 }
 
-#[test]
-fn the_hydrology_pipeline_runs_and_reruns_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    sample::dem(dir.path().join("data/dem.tif"), 160, 5).unwrap();
-    sample::weight(dir.path().join("data/weight.tif"), 160, 5).unwrap();
-    let toml = dir.path().join("pipeline.toml");
+/// A copy of `examples/hydrology/pipeline.toml` in `dir`, with its sample data.
+fn hydrology_project(dir: &std::path::Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    sample::dem(dir.join("data/dem.tif"), 160, 5).unwrap();
+    sample::weight(dir.join("data/weight.tif"), 160, 5).unwrap();
+    let toml = dir.join("pipeline.toml");
     std::fs::copy(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -94,6 +93,13 @@ fn the_hydrology_pipeline_runs_and_reruns_nothing() {
         &toml,
     )
     .unwrap();
+    toml
+}
+
+#[test]
+fn the_hydrology_pipeline_runs_and_reruns_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = hydrology_project(dir.path());
     pgp().arg("run").arg(&toml).assert().success();
     assert!(dir.path().join("work/distance_to_channel.tif").exists());
     let out = pgp().arg("run").arg(&toml).arg("--json").output().unwrap();
@@ -103,6 +109,36 @@ fn the_hydrology_pipeline_runs_and_reruns_nothing() {
         text.contains("\"ran\":[]"),
         "an unchanged rerun runs nothing: {text}"
     );
+
+    // The routing requests travel to worker processes as data and give the same pixels there.
+    let procs = tempfile::tempdir().unwrap();
+    let procs_toml = hydrology_project(procs.path());
+    pgp()
+        .arg("run")
+        .arg(&procs_toml)
+        .args(["--executor", "multiprocessing:2"])
+        .assert()
+        .success();
+    for output in [
+        "filled",
+        "flow_dir_mfd",
+        "flow_accum",
+        "streams",
+        "distance_to_channel",
+    ] {
+        let read = |root: &std::path::Path| {
+            Raster::open(root.join(format!("work/{output}.tif")))
+                .unwrap()
+                .read_as::<f64>(1, Window::full(160, 160))
+                .unwrap()
+        };
+        let (threads, processes) = (read(dir.path()), read(procs.path()));
+        let same = threads
+            .iter()
+            .zip(processes.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{output}: processes and threads disagree");
+    }
 }
 
 #[test]

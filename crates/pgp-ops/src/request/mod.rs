@@ -8,6 +8,10 @@
 //! is recomputed. The golden-checksum test (`tests/golden.rs`) fails when an output changes while
 //! its version does not.
 //!
+//! Operations built in other crates implement the same trait with their own error type: every
+//! `pgp-routing` function has its request there (`pgp_routing::request`), with its own golden
+//! test.
+//!
 //! ```
 //! use pgp_ops::request::{Request, WarpRequest};
 //! use pgp_exec::Executor;
