@@ -441,7 +441,7 @@ impl FlowAccumulationD8Request {
             (Some(_), Some(_)) => {
                 return Err(Error::invalid(
                     "decay_factor",
-                    "decay_factor and decay_raster: give one, not both",
+                    "give decay_factor or decay_raster, not both",
                 ))
             }
             (Some(c), None) => Some(DecayFactor::Constant(c)),

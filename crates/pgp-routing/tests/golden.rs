@@ -294,3 +294,63 @@ fn outputs_change_only_with_their_version() {
 
     assert!(mismatches.is_empty(), "\n{}", mismatches.join("\n"));
 }
+
+/// Requests read from pipeline-file arguments: left-out fields take the functions' defaults,
+/// a misspelt field or the method of a two-method request is refused, and contradictory
+/// arguments are an error naming them, before anything is written.
+#[test]
+fn requests_take_the_functions_defaults_and_refuse_what_they_do_not_know() {
+    let accumulation: FlowAccumulationD8Request =
+        serde_json::from_value(serde_json::json!({"flow_dir": "d8.tif", "target": "acc.tif"}))
+            .unwrap();
+    assert_eq!(
+        accumulation,
+        FlowAccumulationD8Request::new("d8.tif", 1, "acc.tif")
+    );
+    assert_eq!(
+        accumulation.options().unwrap(),
+        D8AccumulationOptions::default()
+    );
+    let strahler: ExtractStrahlerStreamsD8Request = serde_json::from_value(serde_json::json!({
+        "flow_dir": "d8.tif", "flow_accum": "acc.tif", "dem": "dem.tif", "target": "s.gpkg",
+    }))
+    .unwrap();
+    let defaults = StrahlerOptions::default();
+    assert_eq!(
+        (
+            strahler.min_flow_accum_threshold,
+            strahler.river_order,
+            strahler.min_p_val
+        ),
+        (
+            defaults.min_flow_accum_threshold,
+            defaults.river_order,
+            defaults.min_p_val
+        )
+    );
+
+    let misspelt = serde_json::from_value::<FlowDirRequest<D8>>(
+        serde_json::json!({"dem": "dem.tif", "target": "d8.tif", "bnad": 2}),
+    );
+    assert!(misspelt.unwrap_err().to_string().contains("bnad"));
+    let method = serde_json::from_value::<FlowDirRequest<D8>>(
+        serde_json::json!({"dem": "dem.tif", "target": "d8.tif", "method": "mfd"}),
+    );
+    assert!(method.unwrap_err().to_string().contains("method"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample::generate(dir.path(), 16, 1).unwrap();
+    let both = FlowAccumulationD8Request {
+        decay_factor: Some(0.5),
+        decay_raster: Some(data.weight.clone()),
+        ..FlowAccumulationD8Request::new(&data.dem, 1, dir.path().join("acc.tif"))
+    };
+    match both.run(&Executor::sync()) {
+        Err(Error::Invalid { argument, reason }) => {
+            assert_eq!(argument, "decay_factor");
+            assert!(reason.contains("decay_raster"), "{reason}");
+        }
+        other => panic!("expected an invalid-argument error, got {other:?}"),
+    }
+    assert!(!dir.path().join("acc.tif").exists());
+}

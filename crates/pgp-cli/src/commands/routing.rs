@@ -25,6 +25,16 @@ pub struct RoutingArgs {
     step: Step,
 }
 
+/// `--executor` and `--json`, shared by the steps that write a file.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    executor: ExecutorArg,
+    /// Print a JSON summary of the output.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Step {
     /// Fill the pits of a DEM to their pour points.
@@ -43,10 +53,7 @@ enum Step {
         #[arg(long, value_parser = parse_xy)]
         single_outlet: Option<(usize, usize)>,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Flow directions of a (filled) DEM.
     FlowDir {
@@ -61,10 +68,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Flow accumulation over flow directions (Float64, nodata -1.23789789e29).
     FlowAccum {
@@ -85,10 +89,7 @@ enum Step {
         #[arg(long)]
         decay_factor: Option<f64>,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Streams from a flow accumulation (Byte 1/0, nodata 255).
     ExtractStreams {
@@ -112,10 +113,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Distance along flow paths to the nearest stream (Float64, nodata -1).
     DistanceToChannel {
@@ -135,10 +133,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Points at the pixels whose flow leaves the raster or enters nodata (GeoPackage).
     DetectOutlets {
@@ -153,10 +148,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// The lowest pixel draining off the DEM (or into nodata) and the lowest pit, as JSON.
     LowestDrainAndSink {
@@ -183,10 +175,7 @@ enum Step {
         #[arg(long, default_value = "watersheds")]
         layer_name: String,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Strahler-ordered stream segments as lines (GeoPackage).
     StrahlerStreams {
@@ -214,10 +203,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Subwatershed outlines of a Strahler stream network (GeoPackage polygons).
     Subwatersheds {
@@ -237,10 +223,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
 }
 
@@ -274,32 +257,22 @@ fn run_request<R: Request>(
 }
 
 /// Runs a request that writes a raster and prints the raster's summary.
-fn raster<R: Request<Output = ()>>(
-    request: R,
-    labels: &[&str],
-    executor: &ExecutorArg,
-    json: bool,
-) -> CmdResult {
-    let ((), seconds) = run_request(&request, labels, executor)?;
+fn raster<R: Request<Output = ()>>(request: R, labels: &[&str], run: &RunArgs) -> CmdResult {
+    let ((), seconds) = run_request(&request, labels, &run.executor)?;
     let outputs = request
         .outputs()
         .iter()
         .map(|o| output_json(o))
         .collect::<Result<_, _>>()?;
-    print_outputs(outputs, seconds, json)?;
+    print_outputs(outputs, seconds, run.json)?;
     Ok(())
 }
 
 /// Runs a request that writes a vector and prints how many features it wrote.
-fn vector<R: Request<Output = u64>>(
-    request: R,
-    labels: &[&str],
-    executor: &ExecutorArg,
-    json: bool,
-) -> CmdResult {
-    let (features, seconds) = run_request(&request, labels, executor)?;
+fn vector<R: Request<Output = u64>>(request: R, labels: &[&str], run: &RunArgs) -> CmdResult {
+    let (features, seconds) = run_request(&request, labels, &run.executor)?;
     for output in request.outputs() {
-        if json {
+        if run.json {
             let doc = serde_json::json!({
                 "outputs": [{"path": output, "features": features}],
                 "seconds": seconds,
@@ -321,8 +294,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             band,
             max_pixel_fill_count,
             single_outlet,
-            executor,
-            json,
+            run,
         } => {
             let request = FillPitsRequest {
                 dem,
@@ -331,27 +303,20 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                 max_pixel_fill_count,
                 single_outlet,
             };
-            raster(request, &["DEM"], &executor, json)
+            raster(request, &["DEM"], &run)
         }
         Step::FlowDir {
             dem,
             output,
             method,
             band,
-            executor,
-            json,
+            run,
         } => match method {
-            Method::D8 => raster(
-                FlowDirRequest::<D8>::new(dem, band, output),
-                &["DEM"],
-                &executor,
-                json,
-            ),
+            Method::D8 => raster(FlowDirRequest::<D8>::new(dem, band, output), &["DEM"], &run),
             Method::Mfd => raster(
                 FlowDirRequest::<Mfd>::new(dem, band, output),
                 &["DEM"],
-                &executor,
-                json,
+                &run,
             ),
         },
         Step::FlowAccum {
@@ -361,8 +326,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             band,
             weight,
             decay_factor,
-            executor,
-            json,
+            run,
         } => {
             let labels = ["FLOW_DIR", "--weight"];
             match method {
@@ -372,7 +336,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                         decay_factor,
                         ..FlowAccumulationD8Request::new(flow_dir, band, output)
                     };
-                    raster(request, &labels, &executor, json)
+                    raster(request, &labels, &run)
                 }
                 Method::Mfd => {
                     if decay_factor.is_some() {
@@ -384,7 +348,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                         target: output,
                         weight,
                     };
-                    raster(request, &labels, &executor, json)
+                    raster(request, &labels, &run)
                 }
             }
         }
@@ -396,8 +360,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             flow_dir,
             trace_threshold_proportion,
             band,
-            executor,
-            json,
+            run,
         } => match method {
             Method::D8 => {
                 let request = ExtractStreamsD8Request {
@@ -406,7 +369,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                     threshold,
                     target: output,
                 };
-                raster(request, &["FLOW_ACCUM"], &executor, json)
+                raster(request, &["FLOW_ACCUM"], &run)
             }
             Method::Mfd => {
                 require_file(&flow_accum, "FLOW_ACCUM")?;
@@ -419,7 +382,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                     target: output,
                     trace_threshold_proportion,
                 };
-                raster(request, &["FLOW_ACCUM", "--flow-dir"], &executor, json)
+                raster(request, &["FLOW_ACCUM", "--flow-dir"], &run)
             }
         },
         Step::DistanceToChannel {
@@ -429,20 +392,19 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             method,
             weight,
             band,
-            executor,
-            json,
+            run,
         } => {
             let labels = ["FLOW_DIR", "STREAMS", "--weight"];
             match method {
                 Method::D8 => {
                     let request =
                         DistanceToChannelRequest::<D8>::new(flow_dir, band, streams, output);
-                    raster(request.weight(weight), &labels, &executor, json)
+                    raster(request.weight(weight), &labels, &run)
                 }
                 Method::Mfd => {
                     let request =
                         DistanceToChannelRequest::<Mfd>::new(flow_dir, band, streams, output);
-                    raster(request.weight(weight), &labels, &executor, json)
+                    raster(request.weight(weight), &labels, &run)
                 }
             }
         }
@@ -451,8 +413,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             output,
             method,
             band,
-            executor,
-            json,
+            run,
         } => {
             let request = DetectOutletsRequest {
                 flow_dir,
@@ -463,7 +424,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                 },
                 target: output,
             };
-            vector(request, &["FLOW_DIR"], &executor, json)
+            vector(request, &["FLOW_DIR"], &run)
         }
         Step::LowestDrainAndSink {
             dem,
@@ -489,8 +450,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             output,
             band,
             layer_name,
-            executor,
-            json,
+            run,
         } => {
             let request = DelineateWatershedsD8Request {
                 d8_flow_dir,
@@ -499,7 +459,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                 target: output,
                 target_layer_name: layer_name,
             };
-            vector(request, &["D8_FLOW_DIR", "OUTLETS_VECTOR"], &executor, json)
+            vector(request, &["D8_FLOW_DIR", "OUTLETS_VECTOR"], &run)
         }
         Step::StrahlerStreams {
             d8_flow_dir,
@@ -511,8 +471,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             autotune,
             min_p_val,
             band,
-            executor,
-            json,
+            run,
         } => {
             let request = ExtractStrahlerStreamsD8Request {
                 flow_dir: d8_flow_dir,
@@ -525,12 +484,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                 autotune_flow_accumulation: autotune,
                 min_p_val,
             };
-            vector(
-                request,
-                &["D8_FLOW_DIR", "FLOW_ACCUM", "DEM"],
-                &executor,
-                json,
-            )
+            vector(request, &["D8_FLOW_DIR", "FLOW_ACCUM", "DEM"], &run)
         }
         Step::Subwatersheds {
             d8_flow_dir,
@@ -539,8 +493,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             outlet_at_confluence,
             max_steps,
             band,
-            executor,
-            json,
+            run,
         } => {
             let request = CalculateSubwatershedBoundaryRequest {
                 d8_flow_dir,
@@ -550,7 +503,7 @@ pub fn run(args: RoutingArgs) -> CmdResult {
                 max_steps_per_watershed: max_steps,
                 outlet_at_confluence,
             };
-            vector(request, &["D8_FLOW_DIR", "STREAMS_VECTOR"], &executor, json)
+            vector(request, &["D8_FLOW_DIR", "STREAMS_VECTOR"], &run)
         }
     }
 }
