@@ -58,6 +58,12 @@
 //! stream tracing, distances, watershed delineation, Strahler streams and subwatersheds, which
 //! follow flow paths across the whole raster.
 //!
+//! # Requests
+//!
+//! Each function also has a request ([`request`]): its arguments as one serialisable value with
+//! the version of its outputs, which the CLI, pipeline files (`pgp.routing.<function>`), graph
+//! nodes and worker processes run.
+//!
 //! # Vectors
 //!
 //! `detect_outlets`, `delineate_watersheds_d8`, `extract_strahler_streams_d8` and
