@@ -100,16 +100,16 @@ pub fn run(args: AlignArgs) -> CmdResult {
         require_output(output, "--out")?;
     }
     let request = AlignRequest {
-        rasters: args.inputs.clone(),
+        base_rasters: args.inputs.clone(),
         targets: args.outputs.clone(),
-        resample: args
+        resample_methods: args
             .resample
             .iter()
             .map(ResampleMethod::to_string)
             .collect(),
-        pixel_size: [args.pixel_size.0, args.pixel_size.1],
-        bbox: args.bbox.to_string(),
-        align_to: args.align_to,
+        target_pixel_size: [args.pixel_size.0, args.pixel_size.1],
+        bounding_box_mode: args.bbox.to_string(),
+        raster_align_index: args.align_to,
         target_projection: args.t_srs.clone(),
     };
     let methods = request.methods()?;

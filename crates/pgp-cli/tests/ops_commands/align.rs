@@ -235,7 +235,8 @@ fn align_rejects_bad_lists_and_values_naming_the_flag() {
 
 /// `pgp align` and a `pgp.align` pipeline task given the same values (a box off the pixel
 /// edges, one method for all inputs, a target projection) write the same rasters: the flags
-/// are read into the request the task runs.
+/// are read into the request the task runs, whose fields are named as
+/// `align_and_resize_raster_stack`'s arguments.
 #[test]
 fn align_writes_what_a_pipeline_task_with_the_same_values_writes() {
     let dir = tempfile::tempdir().unwrap();
@@ -268,9 +269,10 @@ fn align_writes_what_a_pipeline_task_with_the_same_values_writes() {
     let toml = dir.path().join("pipeline.toml");
     let task = format!(
         "[[task]]\nname = \"align\"\nop = \"pgp.align\"\n[task.args]\n\
-         rasters = [{:?}, {:?}]\ntargets = [\"task_dem.tif\", \"task_lc.tif\"]\n\
-         resample = [\"bilinear\"]\npixel_size = [25.0, -25.0]\nbbox = \"{bbox}\"\n\
-         align_to = 1\ntarget_projection = \"EPSG:32631\"\n",
+         base_rasters = [{:?}, {:?}]\ntargets = [\"task_dem.tif\", \"task_lc.tif\"]\n\
+         resample_methods = [\"bilinear\"]\ntarget_pixel_size = [25.0, -25.0]\n\
+         bounding_box_mode = \"{bbox}\"\nraster_align_index = 1\n\
+         target_projection = \"EPSG:32631\"\n",
         data.dem, data.landcover
     );
     std::fs::write(&toml, task).unwrap();
