@@ -99,6 +99,7 @@ impl RemoteOp for TileOp {
 pgp_exec::register_op!(TileOp);
 
 fn run_tile(job: &TileJob) -> pgp_core::Result<(bool, Vec<u8>)> {
+    let _cap = crate::grid::GdalCacheCap::hold();
     let raster = Raster::open(&job.path)?;
     let halo = Halo::read::<f64>(&raster, job.band, job.window, job.nodata)?;
     let w = job.window;

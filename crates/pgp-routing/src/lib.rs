@@ -85,6 +85,7 @@ mod common;
 mod distance;
 mod error;
 mod fill;
+mod fill_tiles;
 mod flow_dir;
 pub mod grid;
 mod outlets;
