@@ -470,6 +470,19 @@ pub(crate) fn fill_tiled(
         ticker.advance(1);
     }
     drop(ticker);
+    if std::env::var_os("PGP_FILL_STATS").is_some() {
+        let rss = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let rss = rss
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap_or("")
+            .to_string();
+        eprintln!(
+            "labels {} edges {} {rss}",
+            joiner.next_base,
+            joiner.edges.len()
+        );
+    }
     let (bases, levels) = joiner.levels();
     let levels_of = |tile: usize| -> Vec<f64> {
         let n = local_labels[tile] as usize;
