@@ -80,6 +80,7 @@
 #![allow(clippy::needless_range_loop)]
 
 mod accumulation;
+mod accumulation_tiles;
 mod blocks;
 mod common;
 mod distance;
