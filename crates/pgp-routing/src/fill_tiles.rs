@@ -224,7 +224,7 @@ fn flood(
     let graph = if with_edges {
         let mut edges: Vec<(u32, u32, f64)> =
             meetings.into_iter().map(|((a, b), e)| (a, b, e)).collect();
-        edges.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        edges.sort_by_key(|e| (e.0, e.1));
         TileGraph {
             labels: next_label,
             edges,
@@ -432,7 +432,6 @@ impl Joiner {
 
 /// Fills the pits of `dem` (band `band`, `nodata` matched with `is_close`) into `target`
 /// with tiles of `chunk` pixels, on `exec`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn fill_tiled(
     path: &Path,
     band: usize,
@@ -470,19 +469,6 @@ pub(crate) fn fill_tiled(
         ticker.advance(1);
     }
     drop(ticker);
-    if std::env::var_os("PGP_FILL_STATS").is_some() {
-        let rss = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let rss = rss
-            .lines()
-            .find(|l| l.starts_with("VmRSS"))
-            .unwrap_or("")
-            .to_string();
-        eprintln!(
-            "labels {} edges {} {rss}",
-            joiner.next_base,
-            joiner.edges.len()
-        );
-    }
     let (bases, levels) = joiner.levels();
     let levels_of = |tile: usize| -> Vec<f64> {
         let n = local_labels[tile] as usize;
