@@ -173,7 +173,10 @@ pub(crate) fn write_tiles<U: Pixel + Copy>(
     // Written blocks wait in GDAL's cache until it is full: cap it, or a whole output may.
     let _cap = crate::grid::GdalCacheCap::hold();
     let mut spec = RasterSpec::like(base, datatype).nodata(nodata);
-    spec.driver = pgp_core::RasterDriver::default();
+    // Compressing the tiles is much of a step's time: GDAL spreads it over the CPUs this
+    // process may use (the file's pixels are the same).
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    spec.driver = pgp_core::RasterDriver::default().with_option("NUM_THREADS", &cpus.to_string());
     let spec = spec;
     let mut out = OutputRaster::create(target, &spec)?;
     let (cols, rows) = base.raster_size;
