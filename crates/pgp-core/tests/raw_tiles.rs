@@ -297,3 +297,26 @@ fn bands_must_match_the_layout() {
     // A one-band call on a three-band output is refused too.
     assert!(encode_window(&band, w, &layout).is_err());
 }
+
+#[test]
+fn column_major_blocks_encode_like_row_major_ones() {
+    let s = multi_band_spec(DataType::U16, 2, "PIXEL");
+    let layout = TileLayout::for_spec(&s).unwrap();
+    let w = Window::new(128, 64, 256, 64);
+    let rows: Vec<Array2<u16>> = (0..2).map(|b| pixels::<u16>(256, 64, 5 + b)).collect();
+    // The same values stored column by column (a transposed array's layout).
+    let cols: Vec<DynArray> = rows
+        .iter()
+        .map(|a| {
+            let mut f = Array2::<u16>::zeros((256, 64)).reversed_axes();
+            f.assign(a);
+            assert!(f.as_slice().is_none(), "column-major");
+            DynArray::from(f)
+        })
+        .collect();
+    let rows: Vec<DynArray> = rows.into_iter().map(DynArray::from).collect();
+    let a = pgp_core::tiles::encode_bands(&rows, w, &layout).unwrap();
+    let b = pgp_core::tiles::encode_bands(&cols, w, &layout).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 2);
+}

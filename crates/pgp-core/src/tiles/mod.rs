@@ -263,8 +263,14 @@ fn encode_typed<T: Pixel>(
                     let dst = &mut buf[r * tw * pixel..(r * tw + w) * pixel];
                     for (s, view) in views.iter().enumerate() {
                         let row = view.row(ty + r);
-                        for (c, out) in dst.chunks_exact_mut(pixel).enumerate() {
-                            out[s * px..(s + 1) * px].copy_from_slice(pixel_bytes(&row[tx + c]));
+                        let row = row.slice(ndarray::s![tx..tx + w]);
+                        match row.as_slice() {
+                            Some(src) => interleave(dst, samples_bytes(src), s, samples, px),
+                            None => {
+                                for (c, out) in dst.chunks_exact_mut(pixel).enumerate() {
+                                    out[s * px..(s + 1) * px].copy_from_slice(pixel_bytes(&row[c]));
+                                }
+                            }
                         }
                     }
                 }
@@ -277,6 +283,28 @@ fn encode_typed<T: Pixel>(
         }
     });
     tiles
+}
+
+/// Put the `px`-byte values of `src` at sample `s` of each `samples`-sample pixel of `dst`:
+/// one copy for one sample, a strided loop the compiler unrolls otherwise.
+fn interleave(dst: &mut [u8], src: &[u8], s: usize, samples: usize, px: usize) {
+    if samples == 1 {
+        dst.copy_from_slice(src);
+    } else if px == 1 {
+        for (out, &v) in dst.iter_mut().skip(s).step_by(samples).zip(src) {
+            *out = v;
+        }
+    } else {
+        for (out, v) in dst.chunks_exact_mut(samples * px).zip(src.chunks_exact(px)) {
+            out[s * px..(s + 1) * px].copy_from_slice(v);
+        }
+    }
+}
+
+/// A row of pixels' bytes as stored in a little-endian TIFF.
+fn samples_bytes<T: Pixel>(v: &[T]) -> &[u8] {
+    // SAFETY: as for `pixel_bytes`: plain numbers, the slice borrows `v` for its size exactly.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
 
 /// A pixel's bytes as stored in a little-endian TIFF.
