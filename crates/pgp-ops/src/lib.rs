@@ -29,6 +29,7 @@ mod gdal_ffi;
 pub mod geom;
 pub mod kernels;
 mod overviews;
+mod percentile;
 pub mod progress;
 pub mod request;
 mod runtime;
@@ -53,6 +54,7 @@ pub use geom::{
     MergeMode, TargetGrid,
 };
 pub use overviews::{auto_overview_levels, build_overviews, OverviewOptions};
+pub use percentile::{raster_band_percentile, PercentileValue};
 pub use slope::{calculate_slope, SlopeOptions};
 pub use stitch::{stitch_rasters, wgs84_pixel_area_m2, OverlapRule, StitchOptions, StitchReport};
 pub use vector_ops::{

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod arrays;
+mod bands;
 mod calc;
 mod errors;
 mod executor;
@@ -42,5 +43,6 @@ fn _pgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     calc::register(m)?;
     ops::register(m)?;
     routing::register(m)?;
+    bands::register(m)?;
     Ok(())
 }

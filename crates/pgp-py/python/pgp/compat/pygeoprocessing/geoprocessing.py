@@ -49,6 +49,8 @@ convolve_2d = with_default_executor(_g.convolve_2d)
 distance_transform_edt = with_default_executor(_g.distance_transform_edt)
 calculate_slope = with_default_executor(_g.calculate_slope)
 stitch_rasters = with_default_executor(_g.stitch_rasters)
+build_overviews = with_default_executor(_g.build_overviews)
+raster_band_percentile = with_default_executor(_g.raster_band_percentile)
 
 
 def align_bbox(geotransform, bbox):
@@ -89,8 +91,7 @@ def get_gis_type(path):
 
 
 NOT_IN_PGP = (
-    'interpolate_points', 'calculate_disjoint_polygon_set', 'shapely_geometry_to_vector',
-    'build_overviews', 'raster_band_percentile')
+    'interpolate_points', 'calculate_disjoint_polygon_set', 'shapely_geometry_to_vector')
 
 
 def __getattr__(name):
