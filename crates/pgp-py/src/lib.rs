@@ -20,6 +20,7 @@ mod info;
 mod interrupt;
 mod ops;
 mod routing;
+mod vectors;
 
 use pyo3::prelude::*;
 
@@ -44,5 +45,6 @@ fn _pgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ops::register(m)?;
     routing::register(m)?;
     bands::register(m)?;
+    vectors::register(m)?;
     Ok(())
 }

@@ -36,6 +36,7 @@ raster_to_numpy_array = _g.raster_to_numpy_array
 rasterize = _g.rasterize
 reproject_vector = _g.reproject_vector
 transform_bounding_box = _g.transform_bounding_box
+shapely_geometry_to_vector = _g.shapely_geometry_to_vector
 
 # CPU-bound functions: executor= defaults to $PGP_EXECUTOR.
 raster_calculator = with_default_executor(_g.raster_calculator, 'local_op')
@@ -91,7 +92,7 @@ def get_gis_type(path):
 
 
 NOT_IN_PGP = (
-    'interpolate_points', 'calculate_disjoint_polygon_set', 'shapely_geometry_to_vector')
+    'interpolate_points', 'calculate_disjoint_polygon_set')
 
 
 def __getattr__(name):
