@@ -1,7 +1,10 @@
-//! Writing vectors from geometries the caller holds (pygeoprocessing's
-//! `shapely_geometry_to_vector`): WKB and attribute values in, a complete vector out.
+//! Vectors: writing geometries the caller holds (pygeoprocessing's
+//! `shapely_geometry_to_vector`), and grouping a layer's polygons into disjoint sets.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+
+use pgp_core::{BoundingBox, LayerRef};
 
 use pgp_core::gdal::spatial_ref::SpatialRef;
 use pgp_core::gdal::vector::Feature;
@@ -10,6 +13,8 @@ use pgp_ops::vector_ops::VectorOutput;
 use pyo3::prelude::*;
 
 use crate::errors::{ops_err, raise, Kind};
+use crate::executor::resolve;
+use crate::interrupt;
 
 /// One attribute value, as the Python layer converted it for its field's type.
 #[derive(FromPyObject)]
@@ -98,7 +103,29 @@ fn write_vector(
     })
 }
 
+/// Sets of FIDs whose polygons do not overlap; the layer by name when `layer_name` is given.
+#[pyfunction]
+#[pyo3(signature = (vector, layer_index, layer_name, bounding_box, geometries_may_touch, executor=None))]
+fn calculate_disjoint_polygon_set(
+    py: Python<'_>,
+    vector: PathBuf,
+    layer_index: usize,
+    layer_name: Option<String>,
+    bounding_box: Option<[f64; 4]>,
+    geometries_may_touch: bool,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<BTreeSet<u64>>> {
+    let layer = layer_name.map_or(LayerRef::Index(layer_index), LayerRef::Name);
+    let bbox = bounding_box.map(|b| BoundingBox::new(b[0], b[1], b[2], b[3]));
+    let exec = resolve(py, executor)?;
+    interrupt::run(py, move |_| {
+        pgp_ops::calculate_disjoint_polygon_set(&vector, &layer, bbox, geometries_may_touch, &exec)
+    })?
+    .map_err(ops_err)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_vector, m)?)?;
+    m.add_function(wrap_pyfunction!(calculate_disjoint_polygon_set, m)?)?;
     Ok(())
 }

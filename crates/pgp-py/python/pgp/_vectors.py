@@ -1,9 +1,10 @@
-"""pygeoprocessing's ``shapely_geometry_to_vector`` on pgp (imported into
-:mod:`pgp.geoprocessing`)."""
+"""pygeoprocessing's ``shapely_geometry_to_vector`` and ``calculate_disjoint_polygon_set`` on
+pgp (imported into :mod:`pgp.geoprocessing`)."""
 
 import os
 
 from . import _pgp
+from ._executor import executor_arg
 from .errors import PgpValueError
 
 # OGR's field types pgp writes, and the Python type a value of each becomes.
@@ -67,3 +68,23 @@ def shapely_geometry_to_vector(shapely_geometry_list, target_vector_path, projec
     layer_name = os.path.basename(os.path.splitext(target)[0])
     _pgp.write_vector(target, str(vector_format), layer_name, projection_wkt or None,
                       int(ogr_geom_type), [(n, int(fields[n])) for n in names], features)
+
+
+def calculate_disjoint_polygon_set(vector_path, layer_id=0, bounding_box=None,
+                                   geometries_may_touch=False, executor=None):
+    """A list of sets of FIDs whose polygons do not intersect (``geometries_may_touch``: whose
+    interiors do not), built greedily as pygeoprocessing builds them, from the features that
+    intersect ``bounding_box`` ([minx, miny, maxx, maxy]; default: the layer's extent)."""
+    if bounding_box is not None:
+        try:
+            bounding_box = [float(v) for v in bounding_box]
+        except (TypeError, ValueError):
+            raise PgpValueError("bounding_box: expected [minx, miny, maxx, maxy]") from None
+        if len(bounding_box) != 4:
+            raise PgpValueError(
+                f"bounding_box: expected [minx, miny, maxx, maxy], got {bounding_box!r}")
+    name = layer_id if isinstance(layer_id, str) else None
+    index = 0 if name is not None else int(layer_id)
+    return _pgp.calculate_disjoint_polygon_set(
+        os.fspath(vector_path), index, name, bounding_box, bool(geometries_may_touch),
+        executor_arg(executor))

@@ -356,7 +356,7 @@ from ._ops import (  # noqa: E402
     distance_transform_edt, mask_raster, merge_bounding_box_list, rasterize, reproject_vector,
     stitch_rasters, transform_bounding_box, warp_raster, zonal_statistics)
 from ._bands import build_overviews, raster_band_percentile  # noqa: E402
-from ._vectors import shapely_geometry_to_vector  # noqa: E402
+from ._vectors import calculate_disjoint_polygon_set, shapely_geometry_to_vector  # noqa: E402
 
 
 def sample_data(target_dir, size, seed=1):

@@ -92,3 +92,53 @@ def test_mismatches_are_refused_before_anything_is_written(tmp_path):
     pgp.shapely_geometry_to_vector([box], str(target), None, 'GPKG')
     info = pgp.get_vector_info(str(target))
     assert (info['feature_count'], info['bounding_box']) == (1, [0.0, 0.0, 1.0, 1.0])
+
+
+def squares(path, rng, count=120):
+    """A GeoPackage of seeded squares, many overlapping, some sharing an edge exactly."""
+    features = []
+    for i in range(count):
+        x, y = (rng.integers(0, 40, 2) * 5).tolist()
+        size = int(rng.integers(1, 4)) * 5
+        features.append(bytes.fromhex(box_wkb(x, y, x + size, y + size)))
+    pgp.shapely_geometry_to_vector(features, str(path), WKT, 'GPKG')
+    return str(path)
+
+
+def box_wkb(x0, y0, x1, y1):
+    import struct
+    ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
+    return (struct.pack('<BIII', 1, 3, 1, len(ring))
+            + b''.join(struct.pack('<dd', *p) for p in ring)).hex()
+
+
+def test_disjoint_sets_equal_pygeoprocessings(tmp_path, rng):
+    path = squares(tmp_path / 'squares.gpkg', rng)
+    cases = [(None, False), (None, True), ([20, 20, 120, 90], False)]
+    out = run_peer(f"""
+import json, pygeoprocessing
+print(json.dumps([sorted(sorted(s) for s in pygeoprocessing.calculate_disjoint_polygon_set(
+    {path!r}, bounding_box=bb, geometries_may_touch=touch)) for bb, touch in {cases!r}]))
+""", tmp_path)
+    theirs = json.loads(out)
+    for (bb, touch), expected in zip(cases, theirs):
+        for executor in (None, 'threading:2', 'multiprocessing:2'):
+            sets = pgp.calculate_disjoint_polygon_set(path, bounding_box=bb,
+                                                      geometries_may_touch=touch,
+                                                      executor=executor)
+            assert all(isinstance(s, set) for s in sets)
+            assert sorted(sorted(s) for s in sets) == expected, (bb, touch, executor)
+    assert len(theirs[0]) > 2 and len(theirs[1]) < len(theirs[0])
+
+
+def test_disjoint_sets_bad_input(tmp_path):
+    with pytest.raises(FileNotFoundError, match='none.gpkg'):
+        pgp.calculate_disjoint_polygon_set(str(tmp_path / 'none.gpkg'))
+    path = str(tmp_path / 'one.gpkg')
+    pgp.shapely_geometry_to_vector([bytes.fromhex(box_wkb(0, 0, 1, 1))], path, WKT, 'GPKG')
+    with pytest.raises(pgp.PgpValueError, match='layer'):
+        pgp.calculate_disjoint_polygon_set(path, layer_id=3)
+    with pytest.raises(pgp.PgpValueError, match='bounding_box'):
+        pgp.calculate_disjoint_polygon_set(path, bounding_box=[0, 1])
+    assert pgp.calculate_disjoint_polygon_set(path, bounding_box=[5, 5, 6, 6]) == []
+    assert pgp.calculate_disjoint_polygon_set(path) == [{1}]

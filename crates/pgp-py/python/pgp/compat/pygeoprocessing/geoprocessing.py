@@ -52,6 +52,7 @@ calculate_slope = with_default_executor(_g.calculate_slope)
 stitch_rasters = with_default_executor(_g.stitch_rasters)
 build_overviews = with_default_executor(_g.build_overviews)
 raster_band_percentile = with_default_executor(_g.raster_band_percentile)
+calculate_disjoint_polygon_set = with_default_executor(_g.calculate_disjoint_polygon_set)
 
 
 def align_bbox(geotransform, bbox):
@@ -91,8 +92,7 @@ def get_gis_type(path):
     return gis_type
 
 
-NOT_IN_PGP = (
-    'interpolate_points', 'calculate_disjoint_polygon_set')
+NOT_IN_PGP = ('interpolate_points',)
 
 
 def __getattr__(name):
