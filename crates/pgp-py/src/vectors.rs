@@ -32,6 +32,7 @@ enum Value {
 /// when complete.
 #[pyfunction]
 #[pyo3(signature = (target, driver, layer_name, projection_wkt, geometry_type, fields, features))]
+#[allow(clippy::too_many_arguments)]
 fn write_vector(
     py: Python<'_>,
     target: PathBuf,
