@@ -16,6 +16,7 @@ mod bands;
 mod calc;
 mod errors;
 mod executor;
+mod graph;
 mod info;
 mod interrupt;
 mod ops;
@@ -46,5 +47,6 @@ fn _pgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     routing::register(m)?;
     bands::register(m)?;
     vectors::register(m)?;
+    graph::register(m)?;
     Ok(())
 }

@@ -148,11 +148,38 @@ pub fn flow_accumulation_d8(
     flow_dir: &RasterBand,
     target: &Path,
     options: &D8AccumulationOptions,
-    _exec: &Executor,
+    exec: &Executor,
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
-    let (cols, rows) = info.raster_size;
     let dir_nodata = flow_dir.nodata(&info).map_or(128i32, |v| v as i32);
+    if options.weight.is_none() && options.decay.is_none() {
+        // Counts are exact in any order: the tile-parallel accumulation.
+        drop(raster);
+        return crate::accumulation_tiles::accumulate_tiled(
+            &flow_dir.path,
+            flow_dir.band,
+            &info,
+            dir_nodata,
+            target,
+            crate::grid::TILE,
+            exec,
+        );
+    }
+    d8_serial(flow_dir, raster, &info, dir_nodata, target, options)
+}
+
+/// pygeoprocessing's walk up from the outlets, in its order: weighted and decayed sums are
+/// added exactly as there.
+pub(crate) fn d8_serial(
+    flow_dir: &RasterBand,
+    raster: pgp_core::Raster,
+    info: &pgp_core::RasterInfo,
+    dir_nodata: i32,
+    target: &Path,
+    options: &D8AccumulationOptions,
+) -> Result<()> {
+    let info = info.clone();
+    let (cols, rows) = info.raster_size;
     let scratch = scratch_dir(target);
     let budget = cache_budget();
     let dirs = Grid::<u8>::from_raster(

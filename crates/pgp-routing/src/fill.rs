@@ -130,6 +130,28 @@ pub fn fill_pits(
         }
     }
     let nodata = dem.nodata(&info).unwrap_or(IMPROBABLE_FLOAT_NODATA);
+    if options.max_pixel_fill_count.is_none() && options.single_outlet.is_none() {
+        // Unique, so any order gives it: the tile-parallel Priority-Flood.
+        return crate::fill_tiles::fill_tiled(
+            &dem.path, dem.band, &info, nodata, target, TILE, exec,
+        );
+    }
+    fill_serial(dem, raster, &info, nodata, target, options, exec)
+}
+
+/// pygeoprocessing's own algorithm, in its visiting order: the only one that gives its results
+/// when the fill count is limited (which pits are given up on depends on the order) or a
+/// single outlet is set.
+pub(crate) fn fill_serial(
+    dem: &RasterBand,
+    raster: pgp_core::Raster,
+    info: &pgp_core::RasterInfo,
+    nodata: f64,
+    target: &Path,
+    options: &FillOptions,
+    exec: &Executor,
+) -> Result<()> {
+    let (cols, rows) = info.raster_size;
     let scratch = scratch_dir(target);
     let budget = cache_budget();
     // f64 heights, u8 flat mask, i32 pit ids: 13 bytes a pixel.
@@ -334,7 +356,7 @@ pub fn fill_pits(
     filled.status()?;
     write_grid(
         &mut filled,
-        &info,
+        info,
         target,
         info.datatypes[dem.band - 1],
         Some(nodata),
