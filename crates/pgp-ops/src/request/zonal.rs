@@ -28,9 +28,9 @@ pub struct ZonalRequest {
     /// Leave nodata pixels out of min, max, sum and count (default true).
     #[serde(default = "yes")]
     pub ignore_nodata: bool,
-    /// Also count the pixels of each value (default false; not serialised when false, so the
-    /// requests written before it existed keep their keys).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// Also count the pixels of each value (default false, so request files written before it
+    /// existed read as before).
+    #[serde(default)]
     pub include_value_counts: bool,
     /// Where to write the statistics as JSON.
     pub target: PathBuf,
