@@ -344,12 +344,12 @@ impl PyGraph {
         transient: bool,
     ) -> PyResult<PyTask> {
         let request = AlignRequest {
-            rasters,
+            base_rasters: rasters,
             targets,
-            resample,
-            pixel_size: [pixel_size.0, pixel_size.1],
-            bbox,
-            align_to,
+            resample_methods: resample,
+            target_pixel_size: [pixel_size.0, pixel_size.1],
+            bounding_box_mode: bbox,
+            raster_align_index: align_to,
             target_projection,
         };
         let task = task_options(name, &after, priority, transient);

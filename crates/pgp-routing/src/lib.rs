@@ -74,6 +74,12 @@
 //! would change), MFD stream tracing, distances, watershed delineation, Strahler streams and
 //! subwatersheds, which follow flow paths across the whole raster.
 //!
+//! # Requests
+//!
+//! Each function also has a request ([`request`]): its arguments as one serialisable value with
+//! the version of its outputs, which the CLI, pipeline files (`pgp.routing.<function>`), graph
+//! nodes and worker processes run.
+//!
 //! # Vectors
 //!
 //! `detect_outlets`, `delineate_watersheds_d8`, `extract_strahler_streams_d8` and
@@ -106,6 +112,7 @@ mod fill_tiles;
 mod flow_dir;
 pub mod grid;
 mod outlets;
+pub mod request;
 mod strahler;
 mod streams;
 mod subwatersheds;
@@ -114,16 +121,28 @@ mod watersheds;
 
 pub use accumulation::{
     flow_accumulation_d8, flow_accumulation_mfd, D8AccumulationOptions, DecayFactor,
+    FlowAccumulationD8Request, FlowAccumulationMfdRequest,
 };
 pub use common::{
     is_close, RasterBand, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS, ROW_OFFSETS,
 };
-pub use distance::{distance_to_channel_d8, distance_to_channel_mfd, DISTANCE_NODATA};
+pub use distance::{
+    distance_to_channel_d8, distance_to_channel_mfd, DistanceToChannelRequest, DISTANCE_NODATA,
+};
 pub use error::{Error, Result};
-pub use fill::{fill_pits, FillOptions};
-pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
-pub use outlets::{detect_lowest_drain_and_sink, detect_outlets, DrainAndSink, FlowDirType};
-pub use strahler::{extract_strahler_streams_d8, StrahlerOptions};
-pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};
-pub use subwatersheds::{calculate_subwatershed_boundary, SubwatershedOptions};
-pub use watersheds::{delineate_watersheds_d8, WatershedOptions};
+pub use fill::{fill_pits, FillOptions, FillPitsRequest};
+pub use flow_dir::{flow_dir_d8, flow_dir_mfd, FlowDirRequest, D8_NODATA, MFD_NODATA};
+pub use outlets::{
+    detect_lowest_drain_and_sink, detect_outlets, DetectLowestDrainAndSinkRequest,
+    DetectOutletsRequest, DrainAndSink, FlowDirType,
+};
+pub use request::{Mfd, D8};
+pub use strahler::{extract_strahler_streams_d8, ExtractStrahlerStreamsD8Request, StrahlerOptions};
+pub use streams::{
+    extract_streams_d8, extract_streams_mfd, ExtractStreamsD8Request, ExtractStreamsMfdRequest,
+    STREAM_NODATA,
+};
+pub use subwatersheds::{
+    calculate_subwatershed_boundary, CalculateSubwatershedBoundaryRequest, SubwatershedOptions,
+};
+pub use watersheds::{delineate_watersheds_d8, DelineateWatershedsD8Request, WatershedOptions};
