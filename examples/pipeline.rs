@@ -76,6 +76,7 @@ fn declare(graph: &Graph, data: &sample::SampleData, work: &Path) -> AnyResult<(
             vector: data.zones.clone(),
             layer: None,
             ignore_nodata: true,
+            include_value_counts: false,
             target: work.join("zonal_runoff.json"),
         },
         Task::new("zonal"),

@@ -208,6 +208,7 @@ args = {{ raster = "@warp", vector = "{zones}", layer = "zones", target = "{json
         vector: data.zones.clone(),
         layer: Some("zones".into()),
         ignore_nodata: true,
+        include_value_counts: false,
         target: d.join("direct.json"),
     };
     let stats = direct.run(&Executor::sync()).unwrap();

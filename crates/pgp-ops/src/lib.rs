@@ -29,6 +29,7 @@ mod gdal_ffi;
 pub mod geom;
 pub mod kernels;
 mod overviews;
+mod percentile;
 pub mod progress;
 pub mod request;
 mod runtime;
@@ -53,12 +54,14 @@ pub use geom::{
     MergeMode, TargetGrid,
 };
 pub use overviews::{auto_overview_levels, build_overviews, OverviewOptions};
+pub use percentile::{raster_band_percentile, PercentileValue};
 pub use slope::{calculate_slope, SlopeOptions};
 pub use stitch::{stitch_rasters, wgs84_pixel_area_m2, OverlapRule, StitchOptions, StitchReport};
 pub use vector_ops::{
-    create_raster_from_bounding_box, create_raster_from_vector_extents, mask_raster, rasterize,
-    reproject_vector, Burn, CopyFields, CreateRasterOptions, MaskOptions, MergeAlg,
-    RasterizeOptions, ReprojectReport, ReprojectVectorOptions,
+    calculate_disjoint_polygon_set, create_raster_from_bounding_box,
+    create_raster_from_vector_extents, mask_raster, rasterize, reproject_vector, Burn, CopyFields,
+    CreateRasterOptions, MaskOptions, MergeAlg, RasterizeOptions, ReprojectReport,
+    ReprojectVectorOptions,
 };
 pub use warp::{
     default_target_nodata, warp_raster, OverviewLevel, ResampleMethod, WarpJob, WarpMask, WarpOp,

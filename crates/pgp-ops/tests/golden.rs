@@ -171,6 +171,7 @@ fn outputs_change_only_with_their_version() {
             vector: data.zones.clone(),
             layer: None,
             ignore_nodata: true,
+            include_value_counts: false,
             target: out("zonal.json"),
         },
         &mut mismatches,

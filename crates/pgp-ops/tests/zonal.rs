@@ -180,11 +180,11 @@ fn several_rasters_share_one_vector_pass() {
         ZoneLayer::prepare(&inp.sample.zones, &LayerRef::default(), &inp.sample.dem).unwrap();
     assert_eq!(layer.feature_count(), 202);
     let again = layer
-        .stats(&[(&inp.sample.weight, 1)], true, &exec)
+        .stats(&[(&inp.sample.weight, 1)], true, false, &exec)
         .unwrap();
     assert_eq!(again[0], many[1]);
     let err = layer
-        .stats(&[(&inp.sample.landcover, 1)], true, &exec)
+        .stats(&[(&inp.sample.landcover, 1)], true, false, &exec)
         .unwrap_err();
     assert!(
         matches!(err, Error::InvalidArgument { ref name, ref reason } if name == "rasters" && reason.contains("landcover.tif")),
@@ -383,9 +383,55 @@ fn pixel_membership_equals_gdal_rasterize() {
             sum: hits.iter().sum(),
             count: hits.len() as u64,
             nodata_count: 0,
+            value_counts: None,
         };
         assert_eq!(s, &expected, "feature {} {wkt}", i + 1);
         checked += 1;
     }
     assert!(checked > 100, "only {checked} polygons hit a pixel centre");
+}
+
+/// Value counts: the landcover classes under each zone add up to its count, agree with its
+/// min, max and sum, are the same on every executor, and leave the other statistics unchanged.
+#[test]
+fn value_counts_add_up_and_do_not_depend_on_the_executor() {
+    let inp = inputs(TAG, 300);
+    let with = ZonalOptions {
+        include_value_counts: true,
+        ..Default::default()
+    };
+    let run = |exec: &Executor, opts: &ZonalOptions| {
+        zonal_statistics(&inp.sample.landcover, 1, &inp.sample.zones, opts, exec).unwrap()
+    };
+    let sync = run(&Executor::sync(), &with);
+    let plain = run(&Executor::sync(), &ZonalOptions::default());
+    let mut counted = 0;
+    for (fid, s) in &sync {
+        let counts = s
+            .value_counts
+            .as_ref()
+            .expect("value counts were asked for");
+        assert_eq!(
+            counts.iter().map(|(_, n)| n).sum::<u64>(),
+            s.count,
+            "fid {fid}"
+        );
+        let sum: f64 = counts.iter().map(|(v, n)| v * *n as f64).sum();
+        assert_eq!(sum, s.sum, "fid {fid}");
+        assert!(
+            counts.windows(2).all(|w| w[0].0 < w[1].0),
+            "fid {fid}: sorted, distinct"
+        );
+        if let Some((first, last)) = counts.first().zip(counts.last()) {
+            assert_eq!((Some(first.0), Some(last.0)), (s.min, s.max), "fid {fid}");
+            counted += 1;
+        }
+        let without = FeatureStats {
+            value_counts: None,
+            ..s.clone()
+        };
+        assert_eq!(without, plain[fid], "fid {fid}");
+    }
+    assert!(counted > 100, "only {counted} zones had pixels");
+    assert_eq!(run(&Executor::threads(2).unwrap(), &with), sync);
 }

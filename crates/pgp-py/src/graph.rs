@@ -378,6 +378,8 @@ impl PyGraph {
             vector,
             layer,
             ignore_nodata,
+            // Value counts run as a Python task (`_native_tasks` sends them there).
+            include_value_counts: false,
             target,
         };
         let task = task_options(name, &after, priority, transient);

@@ -32,13 +32,27 @@ fn raster_info<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDic
     d.set_item("raster_size", info.raster_size)?;
     d.set_item("n_bands", info.n_bands)?;
     d.set_item("nodata", info.nodata.clone())?;
-    d.set_item("overviews", PyList::empty(py))?;
+    d.set_item("overviews", overview_sizes(py, &path)?)?;
     d.set_item("block_size", vec![info.block_size.0, info.block_size.1])?;
     d.set_item("bounding_box", info.bounding_box.to_array().to_vec())?;
     d.set_item("datatype_name", info.datatype.gdal_name())?;
     let names: Vec<&str> = info.datatypes.iter().map(|t| t.gdal_name()).collect();
     d.set_item("datatype_names", names)?;
     Ok(d)
+}
+
+/// `(width, height)` of each overview of band 1 (pygeoprocessing assumes every band has the
+/// same overviews).
+fn overview_sizes<'py>(py: Python<'py>, path: &std::path::Path) -> PyResult<Bound<'py, PyList>> {
+    let sizes = py
+        .detach(|| -> pgp_core::Result<Vec<(usize, usize)>> {
+            let raster = Raster::open(path)?;
+            (0..raster.overview_count(1)?)
+                .map(|i| raster.overview_size(1, i))
+                .collect()
+        })
+        .map_err(core_err)?;
+    PyList::new(py, sizes)
 }
 
 /// `get_vector_info`'s dictionary, with the geometry type as OGR's name (`geometry_type_name`).

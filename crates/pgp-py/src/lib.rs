@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod arrays;
+mod bands;
 mod calc;
 mod errors;
 mod executor;
@@ -20,6 +21,7 @@ mod info;
 mod interrupt;
 mod ops;
 mod routing;
+mod vectors;
 
 use pyo3::prelude::*;
 
@@ -43,6 +45,8 @@ fn _pgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     calc::register(m)?;
     ops::register(m)?;
     routing::register(m)?;
+    bands::register(m)?;
+    vectors::register(m)?;
     graph::register(m)?;
     Ok(())
 }

@@ -116,7 +116,8 @@ fn align_and_resize_raster_stack(
     .map_err(ops_err)
 }
 
-/// `{fid: {'min', 'max', 'sum', 'count', 'nodata_count'}}` (the Python layer adds `average`).
+/// `{fid: {'min', 'max', 'sum', 'count', 'nodata_count'}}`, and `value_counts` as `(value,
+/// pixels)` pairs when asked for (the Python layer adds `average` and makes the counts a dict).
 #[pyfunction]
 fn zonal_statistics<'py>(
     py: Python<'py>,
@@ -140,6 +141,9 @@ fn zonal_statistics<'py>(
         d.set_item("sum", s.sum)?;
         d.set_item("count", s.count)?;
         d.set_item("nodata_count", s.nodata_count)?;
+        if let Some(counts) = s.value_counts {
+            d.set_item("value_counts", counts)?;
+        }
         out.set_item(fid, d)?;
     }
     Ok(out)

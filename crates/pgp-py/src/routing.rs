@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-use pgp_routing::{D8AccumulationOptions, DecayFactor, FillOptions, RasterBand};
+use pgp_core::LayerRef;
+use pgp_routing::{
+    D8AccumulationOptions, DecayFactor, FillOptions, FlowDirType, RasterBand, StrahlerOptions,
+    SubwatershedOptions, WatershedOptions,
+};
 use pyo3::prelude::*;
 
 use crate::errors::routing_err;
@@ -171,6 +175,140 @@ fn distance_to_channel(
     .map_err(routing_err)
 }
 
+/// `kind`: `d8` or `mfd` (any case). Returns the number of outlets written.
+#[pyfunction]
+#[pyo3(signature = (flow_dir, kind, target, executor=None))]
+fn detect_outlets(
+    py: Python<'_>,
+    flow_dir: (PathBuf, usize),
+    kind: &str,
+    target: PathBuf,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    let kind: FlowDirType = kind.parse().map_err(routing_err)?;
+    let exec = resolve(py, executor)?;
+    interrupt::run(py, move |_| {
+        pgp_routing::detect_outlets(&band(flow_dir), kind, &target, &exec)
+    })?
+    .map_err(routing_err)
+}
+
+/// `(drain, drain_height, sink, sink_height)`, pixels as `(x, y)` or None.
+type DrainSink = (Option<(usize, usize)>, f64, Option<(usize, usize)>, f64);
+
+#[pyfunction]
+#[pyo3(signature = (dem, executor=None))]
+fn detect_lowest_drain_and_sink(
+    py: Python<'_>,
+    dem: (PathBuf, usize),
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<DrainSink> {
+    let exec = resolve(py, executor)?;
+    let found = interrupt::run(py, move |_| {
+        pgp_routing::detect_lowest_drain_and_sink(&band(dem), &exec)
+    })?
+    .map_err(routing_err)?;
+    Ok((
+        found.drain,
+        found.drain_height,
+        found.sink,
+        found.sink_height,
+    ))
+}
+
+/// Returns the number of watersheds written.
+#[pyfunction]
+#[pyo3(signature = (flow_dir, outflow_vector, target, target_layer_name, executor=None))]
+fn delineate_watersheds_d8(
+    py: Python<'_>,
+    flow_dir: (PathBuf, usize),
+    outflow_vector: PathBuf,
+    target: PathBuf,
+    target_layer_name: String,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    let exec = resolve(py, executor)?;
+    let opts = WatershedOptions {
+        layer: LayerRef::Index(0),
+        target_layer_name,
+    };
+    interrupt::run(py, move |_| {
+        pgp_routing::delineate_watersheds_d8(
+            &band(flow_dir),
+            &outflow_vector,
+            &target,
+            &opts,
+            &exec,
+        )
+    })?
+    .map_err(routing_err)
+}
+
+/// Returns the number of stream segments written.
+#[pyfunction]
+#[pyo3(signature = (flow_dir, flow_accum, dem, target, min_flow_accum_threshold, river_order, min_p_val, autotune_flow_accumulation, executor=None))]
+#[allow(clippy::too_many_arguments)]
+fn extract_strahler_streams_d8(
+    py: Python<'_>,
+    flow_dir: (PathBuf, usize),
+    flow_accum: (PathBuf, usize),
+    dem: (PathBuf, usize),
+    target: PathBuf,
+    min_flow_accum_threshold: i64,
+    river_order: i32,
+    min_p_val: f64,
+    autotune_flow_accumulation: bool,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    let exec = resolve(py, executor)?;
+    let opts = StrahlerOptions {
+        min_flow_accum_threshold,
+        river_order,
+        autotune_flow_accumulation,
+        min_p_val,
+    };
+    interrupt::run(py, move |_| {
+        pgp_routing::extract_strahler_streams_d8(
+            &band(flow_dir),
+            &band(flow_accum),
+            &band(dem),
+            &target,
+            &opts,
+            &exec,
+        )
+    })?
+    .map_err(routing_err)
+}
+
+/// Returns the number of subwatersheds written.
+#[pyfunction]
+#[pyo3(signature = (flow_dir, strahler_streams, target, max_steps_per_watershed, outlet_at_confluence, executor=None))]
+fn calculate_subwatershed_boundary(
+    py: Python<'_>,
+    flow_dir: (PathBuf, usize),
+    strahler_streams: PathBuf,
+    target: PathBuf,
+    max_steps_per_watershed: i64,
+    outlet_at_confluence: bool,
+    executor: Option<&Bound<'_, PyAny>>,
+) -> PyResult<u64> {
+    let exec = resolve(py, executor)?;
+    let opts = SubwatershedOptions {
+        max_steps_per_watershed,
+        outlet_at_confluence,
+    };
+    interrupt::run(py, move |_| {
+        pgp_routing::calculate_subwatershed_boundary(
+            &band(flow_dir),
+            &strahler_streams,
+            &target,
+            &opts,
+            &exec,
+        )
+    })?
+    .map_err(routing_err)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fill_pits, m)?)?;
     m.add_function(wrap_pyfunction!(flow_dir, m)?)?;
@@ -179,5 +317,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(extract_streams_d8, m)?)?;
     m.add_function(wrap_pyfunction!(extract_streams_mfd, m)?)?;
     m.add_function(wrap_pyfunction!(distance_to_channel, m)?)?;
+    m.add_function(wrap_pyfunction!(detect_outlets, m)?)?;
+    m.add_function(wrap_pyfunction!(detect_lowest_drain_and_sink, m)?)?;
+    m.add_function(wrap_pyfunction!(delineate_watersheds_d8, m)?)?;
+    m.add_function(wrap_pyfunction!(extract_strahler_streams_d8, m)?)?;
+    m.add_function(wrap_pyfunction!(calculate_subwatershed_boundary, m)?)?;
     Ok(())
 }

@@ -87,6 +87,7 @@ fn declare(graph: &Graph, d: &Data, work: &Path) -> AnyResult<()> {
             vector: d.zones.clone(),
             layer: None,
             ignore_nodata: true,
+            include_value_counts: false,
             target: work.join("zonal.json"),
         },
         Task::new("zonal"),

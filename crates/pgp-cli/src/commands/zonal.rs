@@ -38,6 +38,7 @@ pub fn run(args: ZonalArgs) -> CmdResult {
         vector: args.vector.clone(),
         layer: Some(args.layer.clone()),
         ignore_nodata: true,
+        include_value_counts: false,
         target: PathBuf::new(),
     };
     let stats = zonal_statistics(

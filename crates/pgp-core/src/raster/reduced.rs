@@ -19,6 +19,19 @@ impl Raster {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
+    /// `(cols, rows)` of overview `index` (0 = the largest) of `band`.
+    pub fn overview_size(&self, band: usize, index: usize) -> Result<(usize, usize)> {
+        let b = self.band(band)?;
+        let overview = b.overview(index).map_err(|e| {
+            Error::gdal(
+                self.path(),
+                format!("reading overview {index} of band {band}"),
+                e,
+            )
+        })?;
+        Ok(overview.size())
+    }
+
     /// The unit of `band`'s values (`"m"`, `"metre"`...), when the file says.
     pub fn unit(&self, band: usize) -> Result<Option<String>> {
         let unit = self.band(band)?.unit();

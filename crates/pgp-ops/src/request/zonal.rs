@@ -10,7 +10,8 @@ use super::{one_band, one_target, yes, Request};
 use crate::{zonal_statistics, FeatureStats, Result, ZonalOptions, ZonalStats};
 
 /// Per-polygon statistics of a raster band, written to a JSON file
-/// `{"<fid>": {"min", "max", "sum", "count", "nodata_count"}, ...}` ([`zonal_json`]).
+/// `{"<fid>": {"min", "max", "sum", "count", "nodata_count"}, ...}` ([`zonal_json`]), with
+/// `"value_counts": [[value, pixels], ...]` when `include_value_counts` is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZonalRequest {
@@ -27,6 +28,10 @@ pub struct ZonalRequest {
     /// Leave nodata pixels out of min, max, sum and count (default true).
     #[serde(default = "yes")]
     pub ignore_nodata: bool,
+    /// Also count the pixels of each value (default false, so request files written before it
+    /// existed read as before).
+    #[serde(default)]
+    pub include_value_counts: bool,
     /// Where to write the statistics as JSON.
     pub target: PathBuf,
 }
@@ -42,6 +47,7 @@ impl ZonalRequest {
         ZonalOptions {
             layer,
             ignore_nodata: self.ignore_nodata,
+            include_value_counts: self.include_value_counts,
         }
     }
 }
@@ -84,8 +90,15 @@ fn feature_json(s: &FeatureStats) -> String {
         Some(v) if v.is_finite() => format_f64(v),
         _ => "null".to_string(),
     };
+    let counts = s.value_counts.as_ref().map_or_else(String::new, |counts| {
+        let pairs: Vec<String> = counts
+            .iter()
+            .map(|(v, n)| format!("[{},{n}]", number(Some(*v))))
+            .collect();
+        format!(",\"value_counts\":[{}]", pairs.join(","))
+    });
     format!(
-        "{{\"min\":{},\"max\":{},\"sum\":{},\"count\":{},\"nodata_count\":{}}}",
+        "{{\"min\":{},\"max\":{},\"sum\":{},\"count\":{},\"nodata_count\":{}{counts}}}",
         number(s.min),
         number(s.max),
         number(Some(s.sum)),
@@ -133,6 +146,18 @@ mod tests {
                 sum: 3.5,
                 count: 2,
                 nodata_count: 1,
+                value_counts: None,
+            },
+        );
+        stats.insert(
+            3,
+            FeatureStats {
+                min: Some(2.0),
+                max: Some(4.0),
+                sum: 8.0,
+                count: 3,
+                nodata_count: 0,
+                value_counts: Some(vec![(2.0, 2), (4.0, 1)]),
             },
         );
         let text = zonal_json(&stats);
@@ -143,6 +168,11 @@ mod tests {
             serde_json::json!({"min": 1.0, "max": null, "sum": 3.5, "count": 2, "nodata_count": 1})
         );
         assert_eq!(v["10"]["min"], serde_json::Value::Null);
+        assert!(v["2"].get("value_counts").is_none());
+        assert_eq!(
+            v["3"]["value_counts"],
+            serde_json::json!([[2.0, 2], [4.0, 1]])
+        );
         assert_eq!(zonal_json(&ZonalStats::new()), "{}");
     }
 

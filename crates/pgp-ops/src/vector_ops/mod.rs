@@ -1,7 +1,9 @@
 //! Vector operations: reproject a layer, burn a layer into a raster, mask a raster with
-//! polygons, and make empty rasters from a bounding box or a vector's extent.
+//! polygons, make empty rasters from a bounding box or a vector's extent, and group a layer's
+//! polygons into non-overlapping sets.
 
 mod create;
+mod disjoint;
 mod mask;
 mod output;
 mod rasterize;
@@ -12,6 +14,7 @@ pub(crate) use create::ScratchFile;
 pub use create::{
     create_raster_from_bounding_box, create_raster_from_vector_extents, CreateRasterOptions,
 };
+pub use disjoint::calculate_disjoint_polygon_set;
 pub use mask::{mask_raster, MaskOptions};
 pub use output::{vector_driver_for, VectorOutput};
 pub use rasterize::{rasterize, Burn, MergeAlg, RasterizeOptions};

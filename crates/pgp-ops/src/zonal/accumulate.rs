@@ -1,5 +1,6 @@
 //! Per-block accumulation of pixel values under features, and the envelope fallback.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use pgp_core::{with_pixel_type, Nodata, Pixel, Raster, Window, LARGEST_BLOCK};
@@ -11,8 +12,17 @@ use super::FeatureStats;
 use crate::runtime::Handles;
 use crate::{Error, Result};
 
+/// Which pixels count and what is tallied besides the statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Tally {
+    /// Leave nodata pixels out of the statistics.
+    pub ignore_nodata: bool,
+    /// Count the pixels of each value.
+    pub value_counts: bool,
+}
+
 /// Running statistics of one feature over one raster.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Acc {
     pub min: f64,
     pub max: f64,
@@ -21,6 +31,8 @@ pub(crate) struct Acc {
     pub nodata_count: u64,
     /// A NaN value was counted: min and max are NaN (as numpy's would be).
     pub nan: bool,
+    /// Pixels per value (by the bits of its canonical float), when tallied.
+    pub counts: Option<HashMap<u64, u64>>,
 }
 
 impl Default for Acc {
@@ -32,13 +44,25 @@ impl Default for Acc {
             count: 0,
             nodata_count: 0,
             nan: false,
+            counts: None,
         }
     }
 }
 
 impl Acc {
+    /// An empty accumulator that tallies values when `tally` asks for it.
+    pub(crate) fn new(tally: Tally) -> Acc {
+        Acc {
+            counts: tally.value_counts.then(HashMap::new),
+            ..Acc::default()
+        }
+    }
+
     #[inline]
     fn push(&mut self, v: f64) {
+        if let Some(counts) = &mut self.counts {
+            *counts.entry(value_key(v)).or_insert(0) += 1;
+        }
         if v.is_nan() {
             self.nan = true;
         } else {
@@ -57,6 +81,11 @@ impl Acc {
         self.count += o.count;
         self.nodata_count += o.nodata_count;
         self.nan |= o.nan;
+        if let (Some(mine), Some(theirs)) = (&mut self.counts, &o.counts) {
+            for (k, n) in theirs {
+                *mine.entry(*k).or_insert(0) += n;
+            }
+        }
     }
 
     /// Pixels the feature covered (valid or not).
@@ -78,7 +107,24 @@ impl Acc {
             sum: self.sum,
             count: self.count,
             nodata_count: self.nodata_count,
+            value_counts: self.counts.as_ref().map(|counts| {
+                let mut list: Vec<(f64, u64)> = counts
+                    .iter()
+                    .map(|(k, n)| (f64::from_bits(*k), *n))
+                    .collect();
+                list.sort_by(|a, b| a.0.total_cmp(&b.0));
+                list
+            }),
         }
+    }
+}
+
+/// The key a value is counted under: numpy.unique's equality, so -0 is 0 and every NaN is one.
+fn value_key(v: f64) -> u64 {
+    if v.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        (v + 0.0).to_bits()
     }
 }
 
@@ -104,7 +150,7 @@ pub(crate) struct BlockFeature {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct BlockTask {
     pub window: Window,
-    pub ignore_nodata: bool,
+    pub tally: Tally,
     pub frame: Frame,
     pub features: Vec<BlockFeature>,
 }
@@ -139,7 +185,7 @@ impl BlockTask {
         }
         let mut out = Vec::with_capacity(bands.len());
         for (i, band) in bands.iter().enumerate() {
-            let mut accs = vec![Acc::default(); self.features.len()];
+            let mut accs = vec![Acc::new(self.tally); self.features.len()];
             let mut touched = vec![false; self.features.len()];
             let data = rasters.with(i, |raster| Ok(raster.read_dyn(band.band, w)?))?;
             with_pixel_type!(data.data_type(), T => {
@@ -154,7 +200,7 @@ impl BlockTask {
                     for &v in row.slice(ndarray::s![c0 as usize..c1 as usize]) {
                         if nd.is_nodata(v) {
                             acc.nodata_count += 1;
-                            if self.ignore_nodata {
+                            if self.tally.ignore_nodata {
                                 continue;
                             }
                         }
@@ -218,9 +264,9 @@ pub(crate) fn window_stats(
     raster: &Raster,
     band: &BandRef,
     window: Window,
-    ignore_nodata: bool,
+    tally: Tally,
 ) -> Result<FeatureStats> {
-    let mut acc = Acc::default();
+    let mut acc = Acc::new(tally);
     let dt = raster.data_type(band.band)?;
     let chunk_rows = (LARGEST_BLOCK * 16 / window.width.max(1)).max(1);
     let mut y = 0;
@@ -232,7 +278,7 @@ pub(crate) fn window_stats(
             for &v in raster.read::<T>(band.band, part)?.iter() {
                 if nd.is_nodata(v) {
                     acc.nodata_count += 1;
-                    if ignore_nodata {
+                    if tally.ignore_nodata {
                         continue;
                     }
                 }

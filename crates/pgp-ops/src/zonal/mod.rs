@@ -21,7 +21,9 @@
 //! Differences from pygeoprocessing: sums are accumulated in float64 (pygeoprocessing sums each
 //! block in the raster's type, float32 for float32 rasters); nodata is matched exactly (pgp's
 //! rule) rather than with `isclose`; NaN data values (not nodata) make min and max NaN; FIDs are
-//! not limited to 65534; `include_value_counts` is not offered.
+//! not limited to 65534. Value counts (`include_value_counts`) count the values that enter the
+//! statistics, as pygeoprocessing's do; equal values are one entry as `numpy.unique` makes them
+//! (-0 is 0, every NaN is one NaN).
 
 mod accumulate;
 mod prepare;
@@ -37,12 +39,12 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::{self, register_block_op, BlockOp, Computed, Handles, RemoteBlockOp, Runner};
 use crate::{Error, Result};
 use accumulate::{
-    fallback_window, window_stats, Acc, BandRef, BlockFeature, BlockOutput, BlockTask,
+    fallback_window, window_stats, Acc, BandRef, BlockFeature, BlockOutput, BlockTask, Tally,
 };
 use prepare::{read_features, Feature, Frame};
 
 /// Statistics of one feature over one raster band.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureStats {
     /// Smallest valid value; `None` when the feature has no valid pixel.
     pub min: Option<f64>,
@@ -54,6 +56,10 @@ pub struct FeatureStats {
     pub count: u64,
     /// Number of nodata pixels under the feature.
     pub nodata_count: u64,
+    /// `(value, pixels)` for each value counted in `count`, ascending by value; only when
+    /// [`ZonalOptions::include_value_counts`] asked for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_counts: Option<Vec<(f64, u64)>>,
 }
 
 impl FeatureStats {
@@ -72,6 +78,7 @@ impl Default for FeatureStats {
             sum: 0.0,
             count: 0,
             nodata_count: 0,
+            value_counts: None,
         }
     }
 }
@@ -87,6 +94,10 @@ pub struct ZonalOptions {
     /// Leave nodata pixels out of min, max, sum and count (default true). `nodata_count` always
     /// counts them.
     pub ignore_nodata: bool,
+    /// Also count the pixels of each value under each feature ([`FeatureStats::value_counts`];
+    /// default false). Memory grows with the number of distinct values.
+    #[serde(default)]
+    pub include_value_counts: bool,
 }
 
 impl Default for ZonalOptions {
@@ -94,6 +105,7 @@ impl Default for ZonalOptions {
         ZonalOptions {
             layer: LayerRef::default(),
             ignore_nodata: true,
+            include_value_counts: false,
         }
     }
 }
@@ -108,7 +120,12 @@ pub fn zonal_statistics(
 ) -> Result<ZonalStats> {
     let raster = raster.as_ref();
     let zones = ZoneLayer::prepare(vector, &options.layer, raster)?;
-    let mut all = zones.stats(&[(raster, band)], options.ignore_nodata, exec)?;
+    let mut all = zones.stats(
+        &[(raster, band)],
+        options.ignore_nodata,
+        options.include_value_counts,
+        exec,
+    )?;
     Ok(all.pop().unwrap_or_default())
 }
 
@@ -124,7 +141,12 @@ pub fn zonal_statistics_many<P: AsRef<Path>>(
         return Ok(Vec::new());
     };
     let zones = ZoneLayer::prepare(vector, &options.layer, first)?;
-    zones.stats(rasters, options.ignore_nodata, exec)
+    zones.stats(
+        rasters,
+        options.ignore_nodata,
+        options.include_value_counts,
+        exec,
+    )
 }
 
 /// A polygon layer prepared for one raster grid: reprojected, in pixel coordinates, indexed by
@@ -168,21 +190,27 @@ impl ZoneLayer {
         self.features.iter().map(|f| f.fid)
     }
 
-    /// Statistics for each `(raster, band)`, all on the grid this layer was prepared for.
+    /// Statistics for each `(raster, band)`, all on the grid this layer was prepared for
+    /// (`ignore_nodata` and `value_counts` as [`ZonalOptions`]' fields).
     pub fn stats<P: AsRef<Path>>(
         &self,
         rasters: &[(P, usize)],
         ignore_nodata: bool,
+        value_counts: bool,
         exec: &Executor,
     ) -> Result<Vec<ZonalStats>> {
+        let tally = Tally {
+            ignore_nodata,
+            value_counts,
+        };
         let bands = self.check_rasters(rasters)?;
         let n_features = self.features.len();
-        let mut accs = vec![vec![Acc::default(); n_features]; bands.len()];
+        let mut accs = vec![vec![Acc::new(tally); n_features]; bands.len()];
         if let Some(frame) = self.frame {
             let runner = Runner::new(ZonalOp {
                 bands: bands.clone(),
             });
-            let tasks = self.block_tasks(frame, ignore_nodata);
+            let tasks = self.block_tasks(frame, tally);
             for result in runtime::map(exec, "zonal_statistics", &runner, tasks)? {
                 let per_raster: BlockOutput = result?.side;
                 for (acc, part) in accs.iter_mut().zip(per_raster) {
@@ -220,7 +248,7 @@ impl ZoneLayer {
             for (band, stats) in bands.iter().zip(out.iter_mut()) {
                 let raster = Raster::open(&band.path)?;
                 for &(fid, window) in &missed {
-                    stats.insert(fid, window_stats(&raster, band, window, ignore_nodata)?);
+                    stats.insert(fid, window_stats(&raster, band, window, tally)?);
                 }
             }
         }
@@ -305,11 +333,7 @@ impl ZoneLayer {
     }
 
     /// One task per block that some feature reaches, in block order.
-    fn block_tasks(
-        &self,
-        frame: Frame,
-        ignore_nodata: bool,
-    ) -> impl Iterator<Item = BlockTask> + '_ {
+    fn block_tasks(&self, frame: Frame, tally: Tally) -> impl Iterator<Item = BlockTask> + '_ {
         let windows = block_windows(self.grid.raster_size, self.grid.block_size, LARGEST_BLOCK);
         let (bx, by) = windows.step();
         let (cols, rows) = self.grid.raster_size;
@@ -350,7 +374,7 @@ impl ZoneLayer {
                 .collect::<Vec<_>>();
             (!features.is_empty()).then_some(BlockTask {
                 window,
-                ignore_nodata,
+                tally,
                 frame,
                 features,
             })

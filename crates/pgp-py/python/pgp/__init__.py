@@ -23,7 +23,9 @@ from .geoprocessing import (
     raster_to_numpy_array, reclassify_raster, align_and_resize_raster_stack, calculate_slope,
     convolve_2d, create_raster_from_bounding_box, create_raster_from_vector_extents,
     distance_transform_edt, mask_raster, merge_bounding_box_list, rasterize, reproject_vector,
-    sample_data, stitch_rasters, transform_bounding_box, warp_raster, zonal_statistics)
+    sample_data, stitch_rasters, transform_bounding_box, warp_raster, zonal_statistics,
+    build_overviews, raster_band_percentile, shapely_geometry_to_vector,
+    calculate_disjoint_polygon_set)
 from . import kernels, routing  # noqa: E402
 
 __version__ = "0.1.0"

@@ -139,22 +139,30 @@ def zonal_statistics(base_raster_path_band, aggregate_vector_path, aggregate_lay
                      ignore_nodata=True, polygons_might_overlap=True,
                      include_value_counts=False, working_dir=None, executor=None):
     """``{fid: {'min', 'max', 'sum', 'count', 'nodata_count', 'average'}}`` per feature (a list
-    of such dicts when given a list of ``(path, band)``). ``include_value_counts`` is not
-    implemented in pgp (NotImplementedError)."""
+    of such dicts when given a list of ``(path, band)``), with ``'value_counts'``
+    (``{value: pixels}`` of the pixels counted in ``count``; int values for an integer raster)
+    when ``include_value_counts``."""
     del polygons_might_overlap, working_dir
-    if include_value_counts:
-        raise NotImplementedError("pgp's zonal_statistics has no include_value_counts yet")
     if base_raster_path_band and isinstance(base_raster_path_band[0], (tuple, list)):
         return [zonal_statistics(b, aggregate_vector_path, aggregate_layer_name,
-                                 ignore_nodata, executor=executor)
+                                 ignore_nodata, include_value_counts=include_value_counts,
+                                 executor=executor)
                 for b in base_raster_path_band]
     path, band = _path_band(base_raster_path_band, 'base_raster_path_band')
     stats = _pgp.zonal_statistics(
         path, band, os.fspath(aggregate_vector_path),
-        _opts(layer=_layer(aggregate_layer_name), ignore_nodata=bool(ignore_nodata)),
+        _opts(layer=_layer(aggregate_layer_name), ignore_nodata=bool(ignore_nodata),
+              include_value_counts=bool(include_value_counts)),
         executor_arg(executor))
+    integer = None
     for s in stats.values():
         s['average'] = s['sum'] / s['count'] if s['count'] else None
+        if include_value_counts:
+            if integer is None:
+                name = _pgp.raster_info(path)['datatype_names'][band - 1]
+                integer = 'Int' in name or name == 'Byte'
+            key = int if integer else float
+            s['value_counts'] = {key(v): n for v, n in s['value_counts']}
     return stats
 
 

@@ -49,7 +49,8 @@ def _is_raw(value):
 # --- describing -----------------------------------------------------------------------------
 
 def get_raster_info(raster_path):
-    """pygeoprocessing's raster properties dictionary (``overviews`` is always empty)."""
+    """pygeoprocessing's raster properties dictionary (``overviews``: ``(x, y)`` sizes of band
+    1's overviews)."""
     info = _pgp.raster_info(os.fspath(raster_path))
     name = info.pop('datatype_name')
     info.pop('datatype_names')
@@ -354,6 +355,8 @@ from ._ops import (  # noqa: E402
     convolve_2d, create_raster_from_bounding_box, create_raster_from_vector_extents,
     distance_transform_edt, mask_raster, merge_bounding_box_list, rasterize, reproject_vector,
     stitch_rasters, transform_bounding_box, warp_raster, zonal_statistics)
+from ._bands import build_overviews, raster_band_percentile  # noqa: E402
+from ._vectors import calculate_disjoint_polygon_set, shapely_geometry_to_vector  # noqa: E402
 
 
 def sample_data(target_dir, size, seed=1):

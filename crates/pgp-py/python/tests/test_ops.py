@@ -116,6 +116,40 @@ print(json.dumps({{str(k): v for k, v in s.items()}}, default=float))
         assert ours[fid]['sum'] == pytest.approx(peer[fid]['sum'], rel=1e-6)
 
 
+def test_zonal_value_counts_equal_numpy_and_pygeoprocessing(tmp_path, sample, rng):
+    values = rng.integers(0, 6, (40, 50)).astype(numpy.int16)
+    raster = write(tmp_path / 'v.tif', values, 5)
+    rects = [(1, 2, 3, 7, 9), (2, 5, 0, 11, 5), (4, 60, 60, 70, 70)]
+    vector = geojson_rectangles(tmp_path / 'zones.geojson', rects)
+    for ignore in (True, False):
+        stats = pgp.zonal_statistics((raster, 1), vector, ignore_nodata=ignore,
+                                     include_value_counts=True, executor='multiprocessing:2')
+        for fid, c0, r0, c1, r1 in rects[:2]:
+            window = values[r0:r1, c0:c1]
+            counted = window[window != 5] if ignore else window.ravel()
+            expected = dict(zip(*(a.tolist() for a in numpy.unique(counted,
+                                                                  return_counts=True))))
+            assert stats[fid]['value_counts'] == expected
+            assert all(type(k) is int for k in stats[fid]['value_counts'])
+        assert stats[4]['value_counts'] == {}
+    zones = str(tmp_path / 'zones.shp')
+    pgp.reproject_vector(sample['zones'], pgp.get_vector_info(sample['zones'])['projection_wkt'],
+                         zones)
+    out = run_peer(f"""
+import json, pygeoprocessing
+s = pygeoprocessing.zonal_statistics(({sample['landcover']!r}, 1), {zones!r},
+                                     include_value_counts=True)
+print(json.dumps({{str(k): {{str(int(v)): int(n) for v, n in s[k]['value_counts'].items()}}
+                  for k in s}}))
+""", tmp_path)
+    import json
+    peer = {int(k): {int(v): n for v, n in c.items()} for k, c in json.loads(out).items()}
+    ours = pgp.zonal_statistics((sample['landcover'], 1), zones, include_value_counts=True,
+                                executor='threading:2')
+    assert {fid: s['value_counts'] for fid, s in ours.items()} == peer
+    assert sum(len(c) for c in peer.values()) > 100
+
+
 def direct_convolution(signal, kernel):
     """Zero-padded 'same' convolution by shifted sums (kernel flipped, as numpy's)."""
     kr, kc = kernel.shape

@@ -36,6 +36,7 @@ raster_to_numpy_array = _g.raster_to_numpy_array
 rasterize = _g.rasterize
 reproject_vector = _g.reproject_vector
 transform_bounding_box = _g.transform_bounding_box
+shapely_geometry_to_vector = _g.shapely_geometry_to_vector
 
 # CPU-bound functions: executor= defaults to $PGP_EXECUTOR.
 raster_calculator = with_default_executor(_g.raster_calculator, 'local_op')
@@ -49,6 +50,9 @@ convolve_2d = with_default_executor(_g.convolve_2d)
 distance_transform_edt = with_default_executor(_g.distance_transform_edt)
 calculate_slope = with_default_executor(_g.calculate_slope)
 stitch_rasters = with_default_executor(_g.stitch_rasters)
+build_overviews = with_default_executor(_g.build_overviews)
+raster_band_percentile = with_default_executor(_g.raster_band_percentile)
+calculate_disjoint_polygon_set = with_default_executor(_g.calculate_disjoint_polygon_set)
 
 
 def align_bbox(geotransform, bbox):
@@ -88,9 +92,7 @@ def get_gis_type(path):
     return gis_type
 
 
-NOT_IN_PGP = (
-    'interpolate_points', 'calculate_disjoint_polygon_set', 'shapely_geometry_to_vector',
-    'build_overviews', 'raster_band_percentile')
+NOT_IN_PGP = ('interpolate_points',)
 
 
 def __getattr__(name):

@@ -12,12 +12,8 @@ extract_streams_d8 = with_default_executor(_r.extract_streams_d8)
 extract_streams_mfd = with_default_executor(_r.extract_streams_mfd)
 distance_to_channel_d8 = with_default_executor(_r.distance_to_channel_d8)
 distance_to_channel_mfd = with_default_executor(_r.distance_to_channel_mfd)
-
-NOT_IN_PGP = ('extract_strahler_streams_d8', 'calculate_subwatershed_boundary',
-              'detect_lowest_drain_and_sink', 'detect_outlets', 'delineate_watersheds_d8')
-
-
-def __getattr__(name):
-    if name in NOT_IN_PGP:
-        raise NotImplementedError(f"pygeoprocessing.routing.{name} is not implemented by pgp yet")
-    raise AttributeError(f"module 'pgp.compat.pygeoprocessing.routing' has no attribute {name!r}")
+detect_outlets = with_default_executor(_r.detect_outlets)
+detect_lowest_drain_and_sink = with_default_executor(_r.detect_lowest_drain_and_sink)
+delineate_watersheds_d8 = with_default_executor(_r.delineate_watersheds_d8)
+extract_strahler_streams_d8 = with_default_executor(_r.extract_strahler_streams_d8)
+calculate_subwatershed_boundary = with_default_executor(_r.calculate_subwatershed_boundary)
