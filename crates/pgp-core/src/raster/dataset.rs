@@ -363,8 +363,9 @@ impl Raster {
         self.tile_reader().is_some()
     }
 
-    /// Read everything through GDAL from now on (comparisons, benchmarks). The environment
-    /// variable `PGP_TILE_READS=gdal` does the same for every raster.
+    /// Read everything through GDAL from now on (comparisons, benchmarks);
+    /// [`tiles::decode::set_raw_tile_reads`](crate::tiles::decode::set_raw_tile_reads) does
+    /// the same for every raster.
     pub fn read_through_gdal(&mut self) {
         self.tiles = std::cell::OnceCell::from(None);
     }

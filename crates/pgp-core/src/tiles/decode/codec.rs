@@ -3,8 +3,7 @@
 
 use std::cell::RefCell;
 
-use flate2::{Decompress, FlushDecompress};
-use weezl::{decode::Decoder as LzwDecoder, BitOrder, LzwStatus};
+use libdeflater::Decompressor;
 
 /// Compression tags understood.
 pub(super) const NONE: u16 = 1;
@@ -13,9 +12,7 @@ pub(super) const DEFLATE: u16 = 8;
 pub(super) const DEFLATE_OLD: u16 = 32946;
 
 thread_local! {
-    static LZW_DECODER: RefCell<LzwDecoder> =
-        RefCell::new(LzwDecoder::with_tiff_size_switch(BitOrder::Msb, 8));
-    static INFLATE: RefCell<Decompress> = RefCell::new(Decompress::new(true));
+    static INFLATE: RefCell<Decompressor> = RefCell::new(Decompressor::new());
     static ROW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -71,38 +68,17 @@ fn lzw(raw: &[u8], out: &mut [u8]) -> Result<(), String> {
     if raw.len() >= 2 && raw[0] == 0 && raw[1] & 1 == 1 {
         return Err("old-style LZW".into());
     }
-    LZW_DECODER.with(|d| {
-        let mut d = d.borrow_mut();
-        d.reset();
-        let (mut read, mut filled) = (0, 0);
-        while filled < out.len() {
-            let r = d.decode_bytes(&raw[read..], &mut out[filled..]);
-            read += r.consumed_in;
-            filled += r.consumed_out;
-            match r.status {
-                Err(e) => return Err(format!("LZW: {e}")),
-                Ok(LzwStatus::Done) | Ok(LzwStatus::NoProgress) => break,
-                Ok(LzwStatus::Ok) if r.consumed_in == 0 && r.consumed_out == 0 => break,
-                Ok(LzwStatus::Ok) => {}
-            }
-        }
-        if filled < out.len() {
-            return Err(format!(
-                "LZW stream ends after {filled} of {} bytes",
-                out.len()
-            ));
-        }
-        Ok(())
-    })
+    super::lzw::decode(raw, out)
 }
 
 fn inflate(raw: &[u8], out: &mut [u8]) -> Result<(), String> {
     INFLATE.with(|d| {
-        let mut d = d.borrow_mut();
-        d.reset(true);
-        d.decompress(raw, out, FlushDecompress::Finish)
+        // A stream longer than the tile is an error here (libdeflate promises nothing about
+        // the buffer then); GDAL's path reads such rare tiles.
+        let filled = d
+            .borrow_mut()
+            .zlib_decompress(raw, out)
             .map_err(|e| format!("DEFLATE: {e}"))?;
-        let filled = d.total_out() as usize;
         if filled < out.len() {
             return Err(format!(
                 "DEFLATE stream ends after {filled} of {} bytes",

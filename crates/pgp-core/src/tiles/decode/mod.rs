@@ -3,8 +3,8 @@
 //! GDAL decodes every block inside `RasterIO`, with libtiff's LZW and zlib decoders; for a
 //! simple raster calculation that is about 40% of the work. [`TiffTiles`] reads the first image
 //! directory of a file itself (TIFF or BigTIFF, either byte order) and, for windows made of
-//! whole tiles, reads and decodes the tiles directly: uncompressed, LZW (`weezl`) or DEFLATE
-//! (`flate2` on zlib-rs), with horizontal (2) or floating-point (3) predictor, 8- to 64-bit
+//! whole tiles, reads and decodes the tiles directly: uncompressed, LZW (its own decoder) or DEFLATE
+//! (libdeflate, as GDAL's libtiff), with horizontal (2) or floating-point (3) predictor, 8- to 64-bit
 //! samples, one band or band-separate planes. The pixels are the ones GDAL would return (tests
 //! compare both on files GDAL wrote with every combination).
 //!
@@ -12,7 +12,8 @@
 //! sparse files, windows that do not cover whole tiles) is not handled here: [`TiffTiles::open`]
 //! returns `None` or [`TiffTiles::read_window_into`] `Ok(false)`, and [`Raster`] reads through
 //! GDAL as before. `Raster` uses this path by itself for read-only GTiff datasets whose GDAL
-//! view matches the directory; set `PGP_TILE_READS=gdal` to read everything through GDAL.
+//! view matches the directory; set `PGP_TILE_READS=gdal` (or call [`set_raw_tile_reads`]) to
+//! read everything through GDAL.
 //!
 //! ```
 //! use pgp_core::{tiles::decode::TiffTiles, DataType, GeoTransform, OutputRaster, RasterSpec, Window};
@@ -36,12 +37,39 @@
 
 mod codec;
 mod directory;
+mod lzw;
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::{with_pixel_type, DataType, DynArray, Error, Pixel, Result, Window};
+
+const UNSET: u8 = 0;
+const ON: u8 = 1;
+const OFF: u8 = 2;
+static RAW_READS: AtomicU8 = AtomicU8::new(UNSET);
+
+/// Whether [`Raster`](crate::Raster)s decode whole tiles themselves when they can: yes unless
+/// [`set_raw_tile_reads`] said otherwise, or the environment variable `PGP_TILE_READS` is `gdal`.
+pub fn raw_tile_reads() -> bool {
+    match RAW_READS.load(Ordering::Relaxed) {
+        ON => true,
+        OFF => false,
+        _ => {
+            let on = std::env::var_os("PGP_TILE_READS").is_none_or(|v| v != "gdal");
+            RAW_READS.store(if on { ON } else { OFF }, Ordering::Relaxed);
+            on
+        }
+    }
+}
+
+/// Turn raw tile reads on or off in this process, for rasters not read yet (benchmarks compare
+/// both; worker processes follow the environment variable instead).
+pub fn set_raw_tile_reads(on: bool) {
+    RAW_READS.store(if on { ON } else { OFF }, Ordering::Relaxed);
+}
 
 /// Largest decompressed tile accepted (GDAL's tiles are at most a few MiB): a corrupt tile size
 /// must not make a reader allocate gigabytes.
