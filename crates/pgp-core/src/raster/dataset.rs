@@ -357,8 +357,8 @@ impl Raster {
 
     /// Whether GDAL reads of this raster may be replaced by decoding its tiles directly
     /// ([`TiffTiles`]): false once [`Raster::read_through_gdal`] was called, for rasters open
-    /// for update, for other drivers and for files whose GDAL view differs from their first
-    /// TIFF directory.
+    /// for update, for other drivers, for files whose GDAL view differs from their first TIFF
+    /// directory and where GDAL decodes faster ([`TiffTiles::beats_gdal`]).
     pub fn reads_raw_tiles(&self) -> bool {
         self.tile_reader().is_some()
     }
@@ -392,7 +392,7 @@ impl Raster {
                 self.block_size(b).ok() == Some(tiles.tile_size())
                     && self.data_type(b).ok() == Some(tiles.data_type())
             });
-        same.then_some(tiles)
+        (same && tiles.beats_gdal()).then_some(tiles)
     }
 
     /// Decode `window` of `band` from the file's tiles when that path applies; false means

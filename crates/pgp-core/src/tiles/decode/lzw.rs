@@ -2,76 +2,107 @@
 //!
 //! libtiff (and `weezl`, measured at about half libtiff's speed) walk each code's chain of
 //! prefixes byte by byte. Decoding a whole tile into one buffer allows better: every table
-//! entry's string already lies in the output (where its prefix was written, plus the next
-//! byte), so an entry is an offset and a length, and a code is one copy.
+//! entry's string already lies in that buffer (where its prefix was written, plus the next
+//! byte), so an entry is an offset and a length, and a code is one copy. The buffer starts with
+//! the 256 single bytes, so that literal codes are entries like the others, and ends with room
+//! for one more string, so that no copy is ever clipped: the loop has almost no branches.
 //!
 //! The stream: MSB-first codes of 9 to 12 bits, Clear 256, EndOfInformation 257, the code width
 //! growing one code early (when the next free code is `2^width - 1`), as libtiff writes.
 
-const CLEAR: u16 = 256;
-const EOI: u16 = 257;
+const CLEAR: usize = 256;
+const EOI: usize = 257;
 const FIRST: usize = 258;
 const TABLE: usize = 4096;
+/// Room past the end of the output: the longest string, plus one wide copy.
+const SLACK: usize = TABLE + 16;
+
+thread_local! {
+    static WORK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Decode `raw` into `out`, filling it exactly; a reason when the stream is corrupt or ends
 /// before `out` is full. Bytes past what `out` holds are ignored, as libtiff does.
 pub(super) fn decode(raw: &[u8], out: &mut [u8]) -> Result<(), String> {
-    // Each entry: where its string starts in `out`, and its length.
-    let mut table = vec![(0u32, 0u32); TABLE];
+    WORK.with(|work| {
+        let mut buf = work.borrow_mut();
+        buf.resize(256 + out.len() + SLACK, 0);
+        let end = decode_in(raw, &mut buf, 256 + out.len())?;
+        if end < 256 + out.len() {
+            return Err(format!(
+                "LZW stream ends after {} of {} bytes",
+                end - 256,
+                out.len()
+            ));
+        }
+        out.copy_from_slice(&buf[256..256 + out.len()]);
+        Ok(())
+    })
+}
+
+/// Decode into `buf[256..]` until `end` is reached or the stream ends; where it stopped.
+fn decode_in(raw: &[u8], buf: &mut [u8], end: usize) -> Result<usize, String> {
+    // Each entry: where its string starts in `buf`, and its length.
+    let mut table = vec![(0u32, 0u32); TABLE].into_boxed_slice();
+    let table: &mut [(u32, u32); TABLE] = match (&mut *table).try_into() {
+        Ok(t) => t,
+        Err(_) => return Err("LZW table".into()),
+    };
+    for (c, e) in table.iter_mut().enumerate().take(256) {
+        buf[c] = c as u8;
+        *e = (c as u32, 1);
+    }
     let mut bits = BitReader::new(raw);
+    if bits.read(9).map(usize::from) != Some(CLEAR) {
+        return Err("LZW stream does not start with a Clear code".into());
+    }
     let mut next = FIRST;
     let mut width = 9u32;
-    // The previous code's string in `out` (start, length); length 0 right after a Clear.
+    // The previous code's string (start, length); length 0 right after a Clear.
     let (mut ps, mut pl) = (0usize, 0usize);
-    let mut pos = 0usize;
-    let end = out.len();
-    let mut cleared = false;
+    let mut pos = 256usize;
     while pos < end {
         let Some(code) = bits.read(width) else {
             break; // libtiff takes a stream without EndOfInformation as ended
         };
         let c = usize::from(code);
-        let l;
-        if c < 256 {
-            if !cleared {
-                return Err("LZW stream does not start with a Clear code".into());
+        if c >= CLEAR && (c <= EOI || pl == 0) {
+            if c == CLEAR {
+                next = FIRST;
+                width = 9;
+                pl = 0;
+                continue;
             }
-            out[pos] = code as u8;
-            l = 1;
-        } else if c >= FIRST && c < next && pl > 0 {
-            let (from, len) = table[c];
+            if c == EOI {
+                break;
+            }
+            return Err(format!("LZW code {c} right after a Clear code"));
+        }
+        let l;
+        if c < next {
+            let (from, len) = table[c & (TABLE - 1)];
             let (from, len) = (from as usize, len as usize);
             l = len;
-            if len <= 16 && from + 16 <= end && pos + 16 <= end {
-                // One 16-byte copy; what lands past the string is overwritten later (the
-                // string itself lies wholly before `pos`).
-                let mut v = [0u8; 16];
-                v.copy_from_slice(&out[from..from + 16]);
-                out[pos..pos + 16].copy_from_slice(&v);
-            } else {
-                let n = len.min(end - pos);
-                out.copy_within(from..from + n, pos);
+            // Entries are spans written before `pos` (from + len <= pos), at most TABLE long,
+            // and `pos < end` with SLACK bytes after `end`: the copy stays inside `buf`.
+            if from + len > pos || pos + len > buf.len() {
+                return Err(format!("LZW table entry {c} is corrupt"));
             }
-        } else if c == next && pl > 0 {
+            let (head, tail) = buf.split_at_mut(pos);
+            let src = &head[from..from + len];
+            let dst = &mut tail[..len];
+            if len <= 8 {
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d = *s;
+                }
+            } else {
+                dst.copy_from_slice(src);
+            }
+        } else if c == next {
             // The string being defined: the previous one plus its own first byte.
             l = pl + 1;
-            let n = l.min(end - pos);
-            out.copy_within(ps..ps + pl.min(n), pos);
-            if n > pl {
-                out[pos + pl] = out[ps];
-            }
-        } else if code == CLEAR {
-            next = FIRST;
-            width = 9;
-            pl = 0;
-            cleared = true;
-            continue;
-        } else if code == EOI {
-            break;
-        } else if !cleared {
-            return Err("LZW stream does not start with a Clear code".into());
-        } else if pl == 0 {
-            return Err(format!("LZW code {c} right after a Clear code"));
+            buf.copy_within(ps..ps + pl, pos);
+            buf[pos + pl] = buf[ps];
         } else {
             return Err(format!("LZW code {c} beyond the table's {next} entries"));
         }
@@ -84,64 +115,42 @@ pub(super) fn decode(raw: &[u8], out: &mut [u8]) -> Result<(), String> {
         }
         ps = pos;
         pl = l;
-        pos += l.min(end - pos);
+        pos += l;
     }
-    if pos < end {
-        return Err(format!("LZW stream ends after {pos} of {end} bytes"));
-    }
-    Ok(())
+    Ok(pos.min(end))
 }
 
-/// MSB-first bits of a byte slice.
+/// MSB-first codes of a byte slice: each read is one unaligned 4-byte load, no refill state.
 struct BitReader<'a> {
     bytes: &'a [u8],
+    /// Bits consumed.
     at: usize,
-    buf: u64,
-    held: u32,
 }
 
 impl<'a> BitReader<'a> {
     fn new(bytes: &'a [u8]) -> BitReader<'a> {
-        BitReader {
-            bytes,
-            at: 0,
-            buf: 0,
-            held: 0,
-        }
+        BitReader { bytes, at: 0 }
     }
 
     #[inline]
     fn read(&mut self, width: u32) -> Option<u16> {
-        if self.held < width {
-            self.refill();
-            if self.held < width {
-                return None;
-            }
+        if self.at + width as usize > self.bytes.len() * 8 {
+            return None;
         }
-        let code = (self.buf >> (64 - width)) as u16;
-        self.buf <<= width;
-        self.held -= width;
-        Some(code)
-    }
-
-    #[inline]
-    fn refill(&mut self) {
-        if let Some(word) = self.bytes.get(self.at..self.at + 8) {
-            // Take whole bytes while they fit in the 64-bit buffer.
-            let mut a = [0u8; 8];
-            a.copy_from_slice(word);
-            let take = (64 - self.held) / 8;
-            let fresh = u64::from_be_bytes(a) >> (64 - 8 * take);
-            self.buf |= fresh << (64 - self.held - 8 * take);
-            self.held += 8 * take;
-            self.at += take as usize;
-        } else {
-            while self.held <= 56 && self.at < self.bytes.len() {
-                self.buf |= u64::from(self.bytes[self.at]) << (56 - self.held);
-                self.held += 8;
-                self.at += 1;
+        let byte = self.at >> 3;
+        let word = match self.bytes.get(byte..byte + 4) {
+            Some(w) => u32::from_be_bytes([w[0], w[1], w[2], w[3]]),
+            None => {
+                let mut a = [0u8; 4];
+                for (i, b) in self.bytes[byte..].iter().enumerate() {
+                    a[i] = *b;
+                }
+                u32::from_be_bytes(a)
             }
-        }
+        };
+        let code = (word << (self.at & 7)) >> (32 - width);
+        self.at += width as usize;
+        Some(code as u16)
     }
 }
 
