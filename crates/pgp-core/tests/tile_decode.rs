@@ -186,12 +186,12 @@ fn every_combination_reads_as_gdal_does() {
                     compress,
                     predictor,
                     big_endian,
-                    big_tiff: n % 3 == 0,
+                    big_tiff: n.is_multiple_of(3),
                     tile: tiles[n as usize % tiles.len()],
                     bands: 1 + (n % 4 == 1) as usize,
                 };
                 // Sizes that leave partial tiles on the right and bottom (and one that does not).
-                let size = if n % 5 == 0 {
+                let size = if n.is_multiple_of(5) {
                     (128, 96)
                 } else {
                     (100 + n as usize % 7, 71)
@@ -218,7 +218,7 @@ proptest! {
     ) {
         let float = matches!(dt, DataType::F32 | DataType::F64);
         let predictor = if coding.1 == 3 && !float { 2 } else { coding.1 };
-        let f = Flavour { dt, compress: coding.0, predictor, big_endian, big_tiff: seed % 2 == 0,
+        let f = Flavour { dt, compress: coding.0, predictor, big_endian, big_tiff: seed.is_multiple_of(2),
             tile: (tile.0 * 16, tile.1 * 16), bands: 1 };
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), f, size, seed);

@@ -86,10 +86,10 @@ impl Header {
 /// Bytes per value of a TIFF field type, for the integer types this module reads.
 fn type_width(kind: u16) -> Option<u64> {
     match kind {
-        1 | 6 | 7 => Some(1),    // BYTE, SBYTE, UNDEFINED
-        3 | 8 => Some(2),        // SHORT, SSHORT
-        4 | 9 | 13 => Some(4),   // LONG, SLONG, IFD
-        16 | 17 | 18 => Some(8), // LONG8, SLONG8, IFD8
+        1 | 6 | 7 => Some(1),  // BYTE, SBYTE, UNDEFINED
+        3 | 8 => Some(2),      // SHORT, SSHORT
+        4 | 9 | 13 => Some(4), // LONG, SLONG, IFD
+        16..=18 => Some(8),    // LONG8, SLONG8, IFD8
         _ => None,
     }
 }
