@@ -13,7 +13,12 @@ environment, $PGP_PEER_VENV, one process per run):
 * ``pipeline``: align -> calculate (reclassification table as a raw lookup) -> zonal
   statistics, written with ``pgp.compat.taskgraph`` and ``pgp.compat.pygeoprocessing``
   against taskgraph + pygeoprocessing: cold, rerun with nothing changed, rerun after one table
-  edit.
+  edit;
+* ``pipeline_native``: the same pipeline (same peer run) with pgp's functions themselves as the
+  tasks: align -> reclassify (the table as a value map) -> calculate (the expression
+  ``precip * coef * (1 + dem / 1000)``) -> zonal statistics, each run by pgp-graph as its
+  registered node with no Python in the loop, on 2 graph threads. The expression computes in
+  float64 where ``runoff_op`` rounds each step to float32, so rasters match to float round-off.
 
 Every pgp output is compared with the peer's before a time is kept (exact for rasters from the
 same formulas, float round-off for the heavy op and zonal sums). Runs alternate pgp / peer;
@@ -78,7 +83,7 @@ def pgp_case(name, d, out):
         pgp.raster_calculator([(d['dem'], 1)], heavy_op, p('heavy.tif'), pgp.GDT_Float32,
                               OUT_NODATA, executor=EXECUTOR)
         return time.perf_counter() - t, {'heavy': p('heavy.tif')}, {}
-    if name == 'pipeline':
+    if name in ('pipeline', 'pipeline_native'):
         table = p('biophysical.csv')
         write_table(table, TABLE)
         aligned = [p('dem_aligned.tif'), p('landcover_aligned.tif'), p('precip_aligned.tif')]
@@ -87,7 +92,36 @@ def pgp_case(name, d, out):
         pgp.reproject_vector(d['zones'], pgp.get_vector_info(d['zones'])['projection_wkt'],
                              zones, driver_name='GPKG')
 
+        def run_native():
+            with open(table, newline='') as f:
+                value_map = {int(row['lucode']): float(row['coef']) for row in csv.DictReader(f)}
+            coef = p('coef.tif')
+            tg = taskgraph.TaskGraph(p('taskgraph_cache'), 2)
+            tg.add_task(func=pygeoprocessing.align_and_resize_raster_stack,
+                        args=([d['dem'], d['landcover'], d['precip']], aligned,
+                              ['bilinear', 'near', 'bilinear'], (30.0, -30.0), 'intersection'),
+                        kwargs={'raster_align_index': 0}, target_path_list=aligned,
+                        task_name='align')
+            tg.add_task(func=pygeoprocessing.reclassify_raster,
+                        args=((aligned[1], 1), value_map, coef, pgp.GDT_Float32, OUT_NODATA),
+                        kwargs={'values_required': False}, target_path_list=[coef],
+                        task_name='reclassify')
+            tg.add_task(func=pygeoprocessing.raster_calculator,
+                        args=({'dem': (aligned[0], 1), 'precip': (aligned[2], 1),
+                               'coef': (coef, 1)}, 'precip * coef * (1 + dem / 1000)', runoff,
+                              pgp.GDT_Float32, OUT_NODATA),
+                        target_path_list=[runoff], task_name='calc')
+            zonal_task = tg.add_task(func=pygeoprocessing.zonal_statistics,
+                                     args=((runoff, 1), zones), store_result=True,
+                                     task_name='zonal')
+            tg.close()
+            tg.join()
+            with open(zonal, 'w') as f:
+                json.dump({str(k): v for k, v in zonal_task.get().items()}, f, sort_keys=True)
+
         def run():
+            if name == 'pipeline_native':
+                return run_native()
             tg = taskgraph.TaskGraph(p('taskgraph_cache'), -1)
             a = tg.add_task(func=tg_align, args=([d['dem'], d['landcover'], d['precip']],
                                                  aligned),
@@ -117,7 +151,7 @@ def peer_python():
 
 
 def peer_case(name, data, out):
-    peer_name = 'calc_simple' if name == 'calc_simple_expr' else name
+    peer_name = {'calc_simple_expr': 'calc_simple', 'pipeline_native': 'pipeline'}.get(name, name)
     done = subprocess.run([peer_python(), os.path.join(HERE, 'peer_cases.py'), peer_name,
                            '--data', data, '--out', out, '--workers', '2'],
                           capture_output=True, text=True)
@@ -143,7 +177,8 @@ def check(name, ours, peers):
             continue
         x = pgp.raster_to_numpy_array(path)
         y = pgp.raster_to_numpy_array(peers[key])
-        if name == 'calc_heavy':
+        if name in ('calc_heavy', 'pipeline_native'):
+            assert numpy.array_equal(x == OUT_NODATA, y == OUT_NODATA), f'{name}: {key} nodata'
             assert numpy.allclose(x, y, rtol=1e-5, atol=1e-4), f'{name}: {key} differs'
         else:
             assert numpy.array_equal(x, y), f'{name}: {key} differs from the peer'
@@ -154,7 +189,8 @@ def main():
     ap.add_argument('--size', type=int, default=2048)
     ap.add_argument('--repeat', type=int, default=1)
     ap.add_argument('--out', default='bench-out/python')
-    ap.add_argument('--cases', default='calc_simple,calc_simple_expr,calc_heavy,pipeline')
+    ap.add_argument('--cases',
+                    default='calc_simple,calc_simple_expr,calc_heavy,pipeline,pipeline_native')
     ap.add_argument('--jsonl', default=None, help='append one JSON row per case here')
     args = ap.parse_args()
     data = os.path.join(args.out, f'data-{args.size}')

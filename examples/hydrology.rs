@@ -12,18 +12,18 @@ use std::time::Instant;
 use pgp::core::sample;
 use pgp::exec::Executor;
 use pgp::graph::{Graph, RunReport, Task};
+use pgp::nodes::Node;
 use pgp::routing::{
-    DistanceToChannelArgs, DistanceToChannelMfdNode, ExtractStreamsMfdArgs, ExtractStreamsMfdNode,
-    FillPitsArgs, FillPitsNode, FlowAccumulationMfdArgs, FlowAccumulationMfdNode, FlowDirArgs,
-    FlowDirMfdNode,
+    DistanceToChannelRequest, ExtractStreamsMfdRequest, FillPitsRequest,
+    FlowAccumulationMfdRequest, FlowDirRequest, Mfd,
 };
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn declare(graph: &Graph, dem: &Path, weight: &Path, work: &Path, threshold: f64) -> AnyResult<()> {
     let p = |n: &str| work.join(n);
-    graph.add_op::<FillPitsNode>(
-        FillPitsArgs {
+    graph.add_op::<Node<FillPitsRequest>>(
+        FillPitsRequest {
             dem: dem.to_path_buf(),
             band: 1,
             target: p("filled.tif"),
@@ -32,16 +32,12 @@ fn declare(graph: &Graph, dem: &Path, weight: &Path, work: &Path, threshold: f64
         },
         Task::new("fill"),
     )?;
-    graph.add_op::<FlowDirMfdNode>(
-        FlowDirArgs {
-            dem: p("filled.tif"),
-            band: 1,
-            target: p("flow_dir_mfd.tif"),
-        },
+    graph.add_op::<Node<FlowDirRequest<Mfd>>>(
+        FlowDirRequest::<Mfd>::new(p("filled.tif"), 1, p("flow_dir_mfd.tif")),
         Task::new("flow_dir"),
     )?;
-    graph.add_op::<FlowAccumulationMfdNode>(
-        FlowAccumulationMfdArgs {
+    graph.add_op::<Node<FlowAccumulationMfdRequest>>(
+        FlowAccumulationMfdRequest {
             flow_dir: p("flow_dir_mfd.tif"),
             band: 1,
             target: p("flow_accum.tif"),
@@ -49,23 +45,25 @@ fn declare(graph: &Graph, dem: &Path, weight: &Path, work: &Path, threshold: f64
         },
         Task::new("flow_accum"),
     )?;
-    graph.add_op::<ExtractStreamsMfdNode>(
-        ExtractStreamsMfdArgs {
+    graph.add_op::<Node<ExtractStreamsMfdRequest>>(
+        ExtractStreamsMfdRequest {
             flow_accum: p("flow_accum.tif"),
+            band: 1,
             flow_dir: p("flow_dir_mfd.tif"),
             threshold,
             target: p("streams.tif"),
-            trace_threshold_proportion: Some(0.7),
+            trace_threshold_proportion: 0.7,
         },
         Task::new("streams"),
     )?;
-    graph.add_op::<DistanceToChannelMfdNode>(
-        DistanceToChannelArgs {
-            flow_dir: p("flow_dir_mfd.tif"),
-            streams: p("streams.tif"),
-            target: p("distance_to_channel.tif"),
-            weight: Some(weight.to_path_buf()),
-        },
+    let distance = DistanceToChannelRequest::<Mfd>::new(
+        p("flow_dir_mfd.tif"),
+        1,
+        p("streams.tif"),
+        p("distance_to_channel.tif"),
+    );
+    graph.add_op::<Node<DistanceToChannelRequest<Mfd>>>(
+        distance.weight(Some(weight.to_path_buf())),
         Task::new("distance"),
     )?;
     Ok(())

@@ -34,16 +34,16 @@ fn declare(graph: &Graph, data: &sample::SampleData, work: &Path) -> AnyResult<(
     let aligned = ["dem", "landcover", "precip"].map(|n| work.join(format!("{n}_aligned.tif")));
     graph.add_op::<AlignNode>(
         AlignRequest {
-            rasters: vec![
+            base_rasters: vec![
                 data.dem.clone(),
                 data.landcover.clone(),
                 data.precip.clone(),
             ],
             targets: aligned.to_vec(),
-            resample: vec!["bilinear".into(), "near".into(), "bilinear".into()],
-            pixel_size: [30.0, -30.0],
-            bbox: "intersection".into(),
-            align_to: Some(0),
+            resample_methods: vec!["bilinear".into(), "near".into(), "bilinear".into()],
+            target_pixel_size: [30.0, -30.0],
+            bounding_box_mode: "intersection".into(),
+            raster_align_index: Some(0),
             target_projection: None,
         },
         Task::new("align"),

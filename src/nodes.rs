@@ -12,6 +12,7 @@
 //! | `pgp.reclassify` | `reclassify_raster` with a CSV table | [`ReclassifyRequest`] |
 //! | `pgp.zonal_stats` | `zonal_statistics`, written as JSON | [`ZonalRequest`] |
 //! | `pgp.convolve` | `convolve_2d` | [`ConvolveRequest`] |
+//! | `pgp.routing.<function>` | each routing function | see [`crate::routing`] |
 //!
 //! The arguments are the operations' own request types ([`pgp_ops::request`]): the same struct
 //! the CLI builds and the function runs, with its output version beside the operation. One
@@ -80,13 +81,15 @@ pub type ZonalNode = Node<ZonalRequest>;
 pub type ConvolveNode = Node<ConvolveRequest>;
 
 /// Registers a request type as an operation (worker processes) and a graph node (pipeline
-/// files), under its [`Request::NAME`].
+/// files), under its [`Request::NAME`]. The routing requests are registered in
+/// [`crate::routing`].
 macro_rules! register_request {
     ($($request:ty),* $(,)?) => {$(
         pgp_exec::register_op!(Node<$request>);
         pgp_graph::register_graph_op!(Node<$request>);
     )*};
 }
+pub(crate) use register_request;
 
 register_request!(
     ExpressionJob,

@@ -10,7 +10,7 @@
 //! name = "align"
 //! op = "pgp.align"                  # a registered graph operation
 //! [task.args]
-//! rasters = ["data/dem.tif", "data/landcover.tif"]
+//! base_rasters = ["data/dem.tif", "data/landcover.tif"]
 //! targets = ["work/dem.tif", "work/landcover.tif"]
 //! # ...
 //!

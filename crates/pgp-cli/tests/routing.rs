@@ -1,10 +1,30 @@
 //! `pgp routing ...` and the `pgp.routing.*` pipeline ops, end to end through the binary.
 
+use std::path::PathBuf;
+
 use assert_cmd::Command;
 use pgp::core::{sample, Raster, Window};
 
 fn pgp() -> Command {
     Command::cargo_bin("pgp").unwrap()
+}
+
+/// `pgp routing STEP FILES... FLAGS...`.
+fn routing(step: &str, files: &[PathBuf], flags: &[&str]) -> Command {
+    let mut cmd = pgp();
+    cmd.args(["routing", step]).args(files).args(flags);
+    cmd
+}
+
+/// The JSON a command prints, once it has succeeded (else its error output).
+fn json_of(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
@@ -13,41 +33,29 @@ fn routing_commands_write_pygeoprocessing_encodings_and_name_bad_inputs() {
     let dem = dir.path().join("dem.tif");
     sample::dem(&dem, 200, 3).unwrap();
     let p = |n: &str| dir.path().join(n);
-    pgp()
-        .args(["routing", "fill-pits"])
-        .arg(&dem)
-        .arg(p("filled.tif"))
-        .assert()
-        .success();
-    pgp()
-        .args(["routing", "flow-dir"])
-        .arg(p("filled.tif"))
-        .arg(p("d8.tif"))
-        .args(["--method", "d8", "--executor", "threading:2"])
-        .assert()
-        .success();
-    pgp()
-        .args(["routing", "flow-accum"])
-        .arg(p("d8.tif"))
-        .arg(p("acc.tif"))
-        .args(["--method", "d8"])
-        .assert()
-        .success();
-    pgp()
-        .args(["routing", "extract-streams"])
-        .arg(p("acc.tif"))
-        .arg(p("streams.tif"))
-        .args(["--method", "d8", "--threshold", "50"])
-        .assert()
-        .success();
-    pgp()
-        .args(["routing", "distance-to-channel"])
-        .arg(p("d8.tif"))
-        .arg(p("streams.tif"))
-        .arg(p("dist.tif"))
-        .args(["--method", "d8"])
-        .assert()
-        .success();
+    let steps: [(&str, &[&str], &[&str]); 5] = [
+        ("fill-pits", &["dem.tif", "filled.tif"], &[]),
+        (
+            "flow-dir",
+            &["filled.tif", "d8.tif"],
+            &["--method", "d8", "--executor", "threading:2"],
+        ),
+        ("flow-accum", &["d8.tif", "acc.tif"], &["--method", "d8"]),
+        (
+            "extract-streams",
+            &["acc.tif", "streams.tif"],
+            &["--method", "d8", "--threshold", "50"],
+        ),
+        (
+            "distance-to-channel",
+            &["d8.tif", "streams.tif", "dist.tif"],
+            &["--method", "d8"],
+        ),
+    ];
+    for (step, files, flags) in steps {
+        let files: Vec<PathBuf> = files.iter().map(|f| p(f)).collect();
+        routing(step, &files, flags).assert().success();
+    }
     let d8 = Raster::open(p("d8.tif")).unwrap();
     assert_eq!(d8.nodata(1).unwrap(), Some(128.0));
     let codes = d8.read::<u8>(1, Window::full(200, 200)).unwrap();
@@ -60,24 +68,23 @@ fn routing_commands_write_pygeoprocessing_encodings_and_name_bad_inputs() {
     for (c, a) in codes.iter().zip(acc.iter()) {
         assert_eq!(*c == 128, *a == pgp::routing::IMPROBABLE_FLOAT_NODATA);
     }
-    pgp()
-        .args(["routing", "flow-dir"])
-        .arg(p("missing.tif"))
-        .arg(p("x.tif"))
-        .args(["--method", "mfd"])
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("missing.tif"));
+    routing(
+        "flow-dir",
+        &[p("missing.tif"), p("x.tif")],
+        &["--method", "mfd"],
+    )
+    .assert()
+    .failure()
+    .stderr(predicates::str::contains("missing.tif"));
     assert!(!p("x.tif").exists());
 }
 
-#[test]
-fn the_hydrology_pipeline_runs_and_reruns_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("data")).unwrap();
-    sample::dem(dir.path().join("data/dem.tif"), 160, 5).unwrap();
-    sample::weight(dir.path().join("data/weight.tif"), 160, 5).unwrap();
-    let toml = dir.path().join("pipeline.toml");
+/// A copy of `examples/hydrology/pipeline.toml` in `dir`, with its sample data.
+fn hydrology_project(dir: &std::path::Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    sample::dem(dir.join("data/dem.tif"), 160, 5).unwrap();
+    sample::weight(dir.join("data/weight.tif"), 160, 5).unwrap();
+    let toml = dir.join("pipeline.toml");
     std::fs::copy(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -86,6 +93,13 @@ fn the_hydrology_pipeline_runs_and_reruns_nothing() {
         &toml,
     )
     .unwrap();
+    toml
+}
+
+#[test]
+fn the_hydrology_pipeline_runs_and_reruns_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = hydrology_project(dir.path());
     pgp().arg("run").arg(&toml).assert().success();
     assert!(dir.path().join("work/distance_to_channel.tif").exists());
     let out = pgp().arg("run").arg(&toml).arg("--json").output().unwrap();
@@ -95,6 +109,36 @@ fn the_hydrology_pipeline_runs_and_reruns_nothing() {
         text.contains("\"ran\":[]"),
         "an unchanged rerun runs nothing: {text}"
     );
+
+    // The routing requests travel to worker processes as data and give the same pixels there.
+    let procs = tempfile::tempdir().unwrap();
+    let procs_toml = hydrology_project(procs.path());
+    pgp()
+        .arg("run")
+        .arg(&procs_toml)
+        .args(["--executor", "multiprocessing:2"])
+        .assert()
+        .success();
+    for output in [
+        "filled",
+        "flow_dir_mfd",
+        "flow_accum",
+        "streams",
+        "distance_to_channel",
+    ] {
+        let read = |root: &std::path::Path| {
+            Raster::open(root.join(format!("work/{output}.tif")))
+                .unwrap()
+                .read_as::<f64>(1, Window::full(160, 160))
+                .unwrap()
+        };
+        let (threads, processes) = (read(dir.path()), read(procs.path()));
+        let same = threads
+            .iter()
+            .zip(processes.iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{output}: processes and threads disagree");
+    }
 }
 
 #[test]
@@ -102,34 +146,23 @@ fn outlets_watersheds_and_drains_through_the_binary_and_a_pipeline() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
     sample::dem(p("dem.tif"), 120, 4).unwrap();
-    pgp()
-        .args(["routing", "fill-pits"])
-        .arg(p("dem.tif"))
-        .arg(p("filled.tif"))
+    routing("fill-pits", &[p("dem.tif"), p("filled.tif")], &[])
         .assert()
         .success();
     for method in ["d8", "mfd"] {
-        pgp()
-            .args(["routing", "flow-dir"])
-            .arg(p("filled.tif"))
-            .arg(p(&format!("{method}.tif")))
-            .args(["--method", method])
-            .assert()
-            .success();
+        routing(
+            "flow-dir",
+            &[p("filled.tif"), p(&format!("{method}.tif"))],
+            &["--method", method],
+        )
+        .assert()
+        .success();
     }
-    let out = pgp()
-        .args(["routing", "detect-outlets"])
-        .arg(p("d8.tif"))
-        .arg(p("outlets.gpkg"))
-        .args(["--method", "d8", "--json", "--executor", "threading:2"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = json_of(&mut routing(
+        "detect-outlets",
+        &[p("d8.tif"), p("outlets.gpkg")],
+        &["--method", "d8", "--json", "--executor", "threading:2"],
+    ));
     let outlets = doc["outputs"][0]["features"].as_u64().unwrap();
     assert!(outlets > 0);
     let info = pgp::core::vector_info(p("outlets.gpkg"), &Default::default()).unwrap();
@@ -140,13 +173,13 @@ fn outlets_watersheds_and_drains_through_the_binary_and_a_pipeline() {
 
     // One watershed per outlet, and together they cover every valid pixel of a filled DEM
     // (each pixel drains to exactly one outlet).
-    pgp()
-        .args(["routing", "watersheds"])
-        .arg(p("d8.tif"))
-        .arg(p("outlets.gpkg"))
-        .arg(p("watersheds.gpkg"))
-        .assert()
-        .success();
+    routing(
+        "watersheds",
+        &[p("d8.tif"), p("outlets.gpkg"), p("watersheds.gpkg")],
+        &[],
+    )
+    .assert()
+    .success();
     let ws = pgp::core::open_vector(p("watersheds.gpkg")).unwrap();
     let mut layer = ws.layer_by_name("watersheds").unwrap();
     use pgp::core::gdal::vector::LayerAccess;
@@ -158,84 +191,73 @@ fn outlets_watersheds_and_drains_through_the_binary_and_a_pipeline() {
     let pixel = d8.info().unwrap().pixel_size;
     assert_eq!(area, valid * (pixel.0 * pixel.1).abs());
 
-    let out = pgp()
-        .args(["routing", "lowest-drain-and-sink"])
-        .arg(p("dem.tif"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = json_of(&mut routing("lowest-drain-and-sink", &[p("dem.tif")], &[]));
     assert!(doc["drain"].is_array(), "{doc}");
 
     // Bad inputs: a missing outlet vector, an MFD raster given as D8.
-    pgp()
-        .args(["routing", "watersheds"])
-        .arg(p("d8.tif"))
-        .arg(p("no_outlets.gpkg"))
-        .arg(p("w2.gpkg"))
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("no_outlets.gpkg"));
-    pgp()
-        .args(["routing", "detect-outlets"])
-        .arg(p("mfd.tif"))
-        .arg(p("o2.gpkg"))
-        .args(["--method", "d8"])
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("mfd.tif"));
+    routing(
+        "watersheds",
+        &[p("d8.tif"), p("no_outlets.gpkg"), p("w2.gpkg")],
+        &[],
+    )
+    .assert()
+    .failure()
+    .stderr(predicates::str::contains("no_outlets.gpkg"));
+    routing(
+        "detect-outlets",
+        &[p("mfd.tif"), p("o2.gpkg")],
+        &["--method", "d8"],
+    )
+    .assert()
+    .failure()
+    .stderr(predicates::str::contains("mfd.tif"));
     assert!(!p("w2.gpkg").exists() && !p("o2.gpkg").exists());
 
-    pgp()
-        .args(["routing", "flow-accum"])
-        .arg(p("d8.tif"))
-        .arg(p("acc.tif"))
-        .args(["--method", "d8"])
-        .assert()
-        .success();
-    let out = pgp()
-        .args(["routing", "strahler-streams"])
-        .arg(p("d8.tif"))
-        .arg(p("acc.tif"))
-        .arg(p("filled.tif"))
-        .arg(p("streams.gpkg"))
-        .args([
+    routing(
+        "flow-accum",
+        &[p("d8.tif"), p("acc.tif")],
+        &["--method", "d8"],
+    )
+    .assert()
+    .success();
+    let streams = json_of(&mut routing(
+        "strahler-streams",
+        &[
+            p("d8.tif"),
+            p("acc.tif"),
+            p("filled.tif"),
+            p("streams.gpkg"),
+        ],
+        &[
             "--threshold",
             "30",
             "--river-order",
             "3",
             "--autotune",
             "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let streams: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    ));
     assert!(streams["outputs"][0]["features"].as_u64().unwrap() > 0);
-    pgp()
-        .args(["routing", "subwatersheds"])
-        .arg(p("d8.tif"))
-        .arg(p("streams.gpkg"))
-        .arg(p("subwatersheds.gpkg"))
-        .assert()
-        .success();
+    routing(
+        "subwatersheds",
+        &[p("d8.tif"), p("streams.gpkg"), p("subwatersheds.gpkg")],
+        &[],
+    )
+    .assert()
+    .success();
     let info = pgp::core::vector_info(p("subwatersheds.gpkg"), &Default::default()).unwrap();
     assert_eq!(info.layer_name, "subwatersheds");
     assert!(info.feature_count > 0);
     // Streams that are not Strahler streams: the file and the missing field are named.
-    pgp()
-        .args(["routing", "subwatersheds"])
-        .arg(p("d8.tif"))
-        .arg(p("outlets.gpkg"))
-        .arg(p("sw2.gpkg"))
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("outlets.gpkg"))
-        .stderr(predicates::str::contains("order"));
+    routing(
+        "subwatersheds",
+        &[p("d8.tif"), p("outlets.gpkg"), p("sw2.gpkg")],
+        &[],
+    )
+    .assert()
+    .failure()
+    .stderr(predicates::str::contains("outlets.gpkg"))
+    .stderr(predicates::str::contains("order"));
     assert!(!p("sw2.gpkg").exists());
 
     // The same steps as pipeline ops.

@@ -2,7 +2,7 @@
 //! own tags, statistics and nodata; bad use leaves nothing behind.
 
 use ndarray::Array2;
-use pgp_core::tiles::{encode_window, TileLayout, TiledTiffOutput};
+use pgp_core::tiles::{encode_window, Interleave, TileLayout, TiledTiffOutput};
 use pgp_core::{
     block_windows, BandStatistics, DataType, DynArray, GeoTransform, OutputRaster, Pixel, Raster,
     RasterDriver, RasterSpec, Window, DEFAULT_GTIFF_OPTIONS,
@@ -140,9 +140,14 @@ fn only_plain_tiled_lzw_geotiffs_take_the_raw_path() {
     assert!(with(&["TILED=YES", "COMPRESS=DEFLATE"]).is_none());
     assert!(with(&["COMPRESS=LZW"]).is_none(), "striped");
     assert!(with(&["TILED=YES", "COMPRESS=LZW", "SPARSE_OK=TRUE"]).is_none());
+    assert!(with(&["TILED=YES", "COMPRESS=LZW", "INTERLEAVE=TILE"]).is_none());
+    let interleave = |opt: &str| with(&["TILED=YES", "COMPRESS=LZW", opt]).map(|l| l.interleave);
+    assert_eq!(interleave("INTERLEAVE=band"), Some(Interleave::Band));
+    assert_eq!(interleave("INTERLEAVE=PIXEL"), Some(Interleave::Pixel));
     let mut two = base.clone();
     two.bands = 2;
-    assert!(TileLayout::for_spec(&two).is_none());
+    let two = TileLayout::for_spec(&two).expect("several bands take raw tiles too");
+    assert_eq!((two.bands, two.interleave), (2, Interleave::Pixel));
     let mut mem = base;
     mem.driver = RasterDriver::new("MEM", DEFAULT_GTIFF_OPTIONS);
     assert!(TileLayout::for_spec(&mem).is_none());
@@ -175,4 +180,143 @@ fn a_missing_tile_or_a_drop_leaves_nothing_behind() {
     assert!(encode_window(&odd, Window::new(10, 0, 100, 100), &layout).is_err());
     let f = DynArray::from(Array2::<f32>::zeros((256, 256)));
     assert!(encode_window(&f, Window::new(0, 0, 256, 256), &layout).is_err());
+}
+
+/// A `bands`-band spec interleaved as `interleave` says, with pygeoprocessing's tiles and LZW.
+fn multi_band_spec(dt: DataType, bands: usize, interleave: &str) -> RasterSpec {
+    let mut s = spec(600, 300, dt).bands(bands);
+    s.driver = RasterDriver::new(
+        "GTiff",
+        [
+            "TILED=YES",
+            "BLOCKXSIZE=128",
+            "BLOCKYSIZE=64",
+            "COMPRESS=LZW",
+            &format!("INTERLEAVE={interleave}"),
+        ],
+    );
+    s
+}
+
+#[test]
+fn multi_band_tiles_read_back_exactly_like_gdals_own_file_either_interleaving() {
+    let dir = tempfile::tempdir().unwrap();
+    let structure = |path: &std::path::Path, key: &str| {
+        use pgp_core::gdal::Metadata;
+        Raster::open(path)
+            .unwrap()
+            .dataset()
+            .metadata_item(key, "IMAGE_STRUCTURE")
+    };
+    for (dt, interleave) in [
+        (DataType::U8, "PIXEL"),
+        (DataType::U8, "BAND"),
+        (DataType::I16, "PIXEL"),
+        (DataType::F64, "BAND"),
+    ] {
+        let s = multi_band_spec(dt, 3, interleave);
+        let layout = TileLayout::for_spec(&s).expect("raw path");
+        // 5 x 5 tile positions; by band, three tiles each.
+        assert_eq!(layout.count(), 25);
+        let per_band = if interleave == "BAND" { 3 } else { 1 };
+        assert_eq!(layout.tiles(), 25 * per_band, "{dt} {interleave}");
+        let bands: Vec<DynArray> = (0..3u64)
+            .map(|b| pgp_core::with_pixel_type!(dt, T => DynArray::from(pixels::<T>(600, 300, 11 + b))))
+            .collect();
+
+        let raw = dir.path().join(format!("raw-{dt}-{interleave}.tif"));
+        let mut out = TiledTiffOutput::create(&raw, &s)
+            .unwrap()
+            .expect("raw path");
+        // Windows of two tile columns by one tile row, ragged at the right and bottom edges.
+        for w in block_windows(layout.size, (256, 64), 0) {
+            let blocks: Vec<DynArray> = bands
+                .iter()
+                .map(|b| {
+                    pgp_core::with_pixel_type!(dt, T => {
+                        let v = b.view::<T>().unwrap();
+                        DynArray::from(v.slice(ndarray::s![w.y_off..w.y_off + w.height, w.x_off..w.x_off + w.width]).to_owned())
+                    })
+                })
+                .collect();
+            for t in pgp_core::tiles::encode_bands(&blocks, w, &layout).unwrap() {
+                out.write(&t).unwrap();
+            }
+        }
+        out.commit(None).unwrap();
+
+        let gdal = dir.path().join(format!("gdal-{dt}-{interleave}.tif"));
+        let mut out = OutputRaster::create(&gdal, &s).unwrap();
+        for (i, b) in bands.iter().enumerate() {
+            out.raster().write_dyn(i + 1, 0, 0, b).unwrap();
+        }
+        out.commit().unwrap();
+
+        let (r, g) = (Raster::open(&raw).unwrap(), Raster::open(&gdal).unwrap());
+        for band in 1..=3 {
+            let whole = Window::full(600, 300);
+            let got = r.read_dyn(band, whole).unwrap();
+            assert_eq!(got, bands[band - 1], "{dt} {interleave} band {band}");
+            assert_eq!(got, g.read_dyn(band, whole).unwrap());
+            assert_eq!(r.nodata(band).unwrap(), g.nodata(band).unwrap());
+            assert_eq!(r.block_size(band).unwrap(), (128, 64));
+        }
+        for key in ["COMPRESSION", "INTERLEAVE"] {
+            assert_eq!(structure(&raw, key), structure(&gdal, key), "{key}");
+        }
+        assert_eq!(structure(&raw, "INTERLEAVE").as_deref(), Some(interleave));
+        // Same tags, same compressed tiles (libtiff's LZW code for code, edges padded alike):
+        // pixel-interleaved tiles, appended in the order GDAL flushes them, give GDAL's file
+        // byte for byte; by band, GDAL stores band 1's tiles first, so only the size agrees.
+        let (a, b) = (std::fs::read(&raw).unwrap(), std::fs::read(&gdal).unwrap());
+        assert_eq!(a.len(), b.len(), "{dt} {interleave}: file sizes");
+        if interleave == "PIXEL" {
+            assert!(a == b, "{dt}: the bytes differ from GDAL's");
+        }
+    }
+}
+
+#[test]
+fn bands_must_match_the_layout() {
+    let s = multi_band_spec(DataType::U8, 3, "PIXEL");
+    let layout = TileLayout::for_spec(&s).unwrap();
+    let w = Window::new(0, 0, 128, 64);
+    let band = DynArray::from(Array2::<u8>::zeros((64, 128)));
+    let two = [band.clone(), band.clone()];
+    let err = pgp_core::tiles::encode_bands(&two, w, &layout).unwrap_err();
+    assert!(
+        err.to_string().contains("2 band(s) for a 3-band output"),
+        "{err}"
+    );
+    let wrong = [
+        band.clone(),
+        band.clone(),
+        DynArray::from(Array2::<u8>::zeros((64, 100))),
+    ];
+    assert!(pgp_core::tiles::encode_bands(&wrong, w, &layout).is_err());
+    // A one-band call on a three-band output is refused too.
+    assert!(encode_window(&band, w, &layout).is_err());
+}
+
+#[test]
+fn column_major_blocks_encode_like_row_major_ones() {
+    let s = multi_band_spec(DataType::U16, 2, "PIXEL");
+    let layout = TileLayout::for_spec(&s).unwrap();
+    let w = Window::new(128, 64, 256, 64);
+    let rows: Vec<Array2<u16>> = (0..2).map(|b| pixels::<u16>(256, 64, 5 + b)).collect();
+    // The same values stored column by column (a transposed array's layout).
+    let cols: Vec<DynArray> = rows
+        .iter()
+        .map(|a| {
+            let mut f = Array2::<u16>::zeros((256, 64)).reversed_axes();
+            f.assign(a);
+            assert!(f.as_slice().is_none(), "column-major");
+            DynArray::from(f)
+        })
+        .collect();
+    let rows: Vec<DynArray> = rows.into_iter().map(DynArray::from).collect();
+    let a = pgp_core::tiles::encode_bands(&rows, w, &layout).unwrap();
+    let b = pgp_core::tiles::encode_bands(&cols, w, &layout).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 2);
 }

@@ -414,6 +414,7 @@ impl Graph {
             after: task.after.clone(),
             priority: task.priority,
             transient: task.transient,
+            outputs_exist_only: task.outputs_exist_only,
             walltime: task.walltime,
             work,
         };

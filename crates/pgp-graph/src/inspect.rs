@@ -138,3 +138,41 @@ impl Graph {
         out
     }
 }
+
+/// One task as added, for reports: its name and the operation it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskSummary {
+    /// The task's name.
+    pub name: String,
+    /// The operation id: a registered operation's name (`pgp.calc`), or `fn:<name>` for a
+    /// closure.
+    pub op: String,
+    /// The operation's version (a closure's `Task::version`).
+    pub version: u32,
+}
+
+impl Graph {
+    /// Every task in the order it was added.
+    pub fn tasks(&self) -> Vec<TaskSummary> {
+        let st = self.shared().state.lock();
+        st.slots
+            .iter()
+            .map(|s| TaskSummary {
+                name: s.def.name.clone(),
+                op: s.def.op_id.clone(),
+                version: s.def.op_version,
+            })
+            .collect()
+    }
+
+    /// The dependency edges `(from, to)` between task indices (as in [`Graph::tasks`]): `to`
+    /// reads a file `from` writes, or runs after it. Each pair once.
+    pub fn edges(&self) -> Vec<(usize, usize)> {
+        let st = self.shared().state.lock();
+        let mut edges: Vec<(usize, usize)> =
+            st.dag.edges().into_iter().map(|(a, b, _)| (a, b)).collect();
+        edges.sort_unstable();
+        edges.dedup();
+        edges
+    }
+}

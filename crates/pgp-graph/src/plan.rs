@@ -124,6 +124,8 @@ pub struct TaskDef {
     pub key: KeyForm,
     pub priority: i32,
     pub transient: bool,
+    /// Outputs are judged by existence only (see `Task::outputs_exist_only`).
+    pub outputs_exist_only: bool,
     /// The longest it may run, for executors with walltime-limited workers.
     pub walltime: Option<std::time::Duration>,
     /// What stays fixed when the key changes; names the record file.
@@ -257,6 +259,15 @@ pub fn judge(
     // Same key, so the same outputs in the same order: `def.outputs` is where they are now.
     let moved = record.root != store.project_root();
     for (out, path) in record.outputs.iter().zip(&def.outputs) {
+        if def.outputs_exist_only {
+            if !path.is_file() {
+                return (
+                    Verdict::Run(RunReason::OutputMissing(path.clone())),
+                    warning,
+                );
+            }
+            continue;
+        }
         let found = match memo.digest(path) {
             Ok(found) => found,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

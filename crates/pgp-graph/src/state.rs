@@ -48,6 +48,8 @@ pub struct NewTask {
     pub after: Vec<TaskRef>,
     pub priority: i32,
     pub transient: bool,
+    /// Outputs are judged by existence only (see `Task::outputs_exist_only`).
+    pub outputs_exist_only: bool,
     pub walltime: Option<std::time::Duration>,
     pub work: Work,
 }
@@ -178,6 +180,7 @@ impl State {
                 key: task.key,
                 priority: task.priority,
                 transient: task.transient,
+                outputs_exist_only: task.outputs_exist_only,
                 walltime: task.walltime,
                 identity,
             }),
@@ -408,6 +411,7 @@ mod tests {
             after: Vec::new(),
             priority: 0,
             transient: false,
+            outputs_exist_only: false,
             walltime: None,
             work: Work::Closure(Box::new(|_| Ok(Vec::new()))),
         }

@@ -98,6 +98,7 @@ pub struct Task {
     pub(crate) after: Vec<TaskRef>,
     pub(crate) priority: i32,
     pub(crate) transient: bool,
+    pub(crate) outputs_exist_only: bool,
     pub(crate) walltime: Option<std::time::Duration>,
 }
 
@@ -149,6 +150,15 @@ impl Task {
     /// of the task's key: changing it reruns nothing.
     pub fn walltime(mut self, walltime: std::time::Duration) -> Self {
         self.walltime = Some(walltime);
+        self
+    }
+
+    /// Judge this task's outputs by existence only: a rerun skips it while its record's key
+    /// matches and every output exists, whatever their content now (taskgraph's
+    /// `hash_target_files=False`). Its outputs are still hashed when recorded, so the tasks that
+    /// read them are keyed by content as always. Not part of the key.
+    pub fn outputs_exist_only(mut self, exist_only: bool) -> Self {
+        self.outputs_exist_only = exist_only;
         self
     }
 

@@ -214,3 +214,31 @@ fn transient_task_always_runs_and_is_never_recorded() {
     let records = fs::read_dir(env.ws().join("records")).unwrap().count();
     assert_eq!(records, 4, "only the four pipeline tasks are recorded");
 }
+
+#[test]
+fn outputs_judged_by_existence_skip_when_edited_and_rerun_when_missing() {
+    let env = Env::new();
+    let out = env.p("exists.txt");
+    let run = |exist_only: bool| {
+        let g = env.graph();
+        g.add_fn(
+            pgp_graph::Task::new("write")
+                .writes([&out])
+                .outputs_exist_only(exist_only),
+            (),
+            |_, io| fs::write(io.output(0), "written"),
+        )
+        .unwrap();
+        let report = g.join().unwrap();
+        (report.ran, report.skipped)
+    };
+    assert_eq!(run(true).0, ["write"]);
+    fs::write(&out, "edited behind the graph's back").unwrap();
+    assert_eq!(run(true).1, ["write"], "an edited output still exists");
+    assert_eq!(env.read("exists.txt"), "edited behind the graph's back");
+    // The same edit with content checks (the default) reruns it.
+    assert_eq!(run(false).0, ["write"]);
+    fs::remove_file(&out).unwrap();
+    assert_eq!(run(true).0, ["write"]);
+    assert_eq!(env.read("exists.txt"), "written");
+}

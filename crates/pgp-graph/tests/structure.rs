@@ -436,3 +436,48 @@ fn graph_and_handles_can_be_shared_across_threads() {
     assert_eq!(joined.unwrap(), "source");
     g.join().unwrap();
 }
+
+#[test]
+fn tasks_edges_and_the_report_follow_the_graph_even_when_a_producer_comes_later() {
+    use pgp_graph::report::{note_event, write_report, ReportPage, TaskRecord, TaskState};
+    let env = Env::new();
+    let records: Arc<Mutex<Vec<TaskRecord>>> = Arc::default();
+    let sink = Arc::clone(&records);
+    let g = Graph::builder(env.ws())
+        .executor(threads())
+        .on_event(move |e| note_event(&mut sink.lock().unwrap(), e, 0.0))
+        .open()
+        .unwrap();
+    // Readers are added before their producers: each is found by the file it reads.
+    write_fn(&g, "reader", &[env.p("middle")], &env.p("read")).unwrap();
+    write_fn(&g, "middle", &[env.p("made")], &env.p("middle")).unwrap();
+    write_fn(&g, "maker", &[], &env.p("made")).unwrap();
+    let tasks: Vec<(String, String)> = g.tasks().into_iter().map(|t| (t.name, t.op)).collect();
+    assert_eq!(tasks[0], ("reader".to_string(), "fn:reader".to_string()));
+    assert_eq!(tasks[2], ("maker".to_string(), "fn:maker".to_string()));
+    assert_eq!(g.edges(), [(1, 0), (2, 1)]);
+    g.join().unwrap();
+    let recs = records.lock().unwrap().clone();
+    assert!(recs.iter().all(|r| r.state == TaskState::Ran), "{recs:?}");
+    let page = ReportPage {
+        title: "two tasks",
+        executor: "threading:2",
+        seconds: 0.5,
+        extra: "<p id=extra>mine</p>",
+        extra_style: "",
+    };
+    let path = env.p("report.html");
+    write_report(&path, &g, &recs, &page).unwrap();
+    let html = fs::read_to_string(&path).unwrap();
+    assert!(html.contains("3 ran, 0 restored from cache, 0 skipped, 0 failed"));
+    assert!(html.contains("<p id=extra>mine</p>"));
+    // Each producer is in a column left of its reader's.
+    let x_of = |name: &str| -> f64 {
+        let at = html.find(&format!("<title>{name} (")).unwrap();
+        let rect = &html[at..];
+        let x = &rect[rect.find("x=\"").unwrap() + 3..];
+        x[..x.find('"').unwrap()].parse().unwrap()
+    };
+    assert!(x_of("maker") < x_of("middle"), "{html}");
+    assert!(x_of("middle") < x_of("reader"), "{html}");
+}

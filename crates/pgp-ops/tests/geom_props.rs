@@ -1,7 +1,9 @@
 //! Property tests of the grid and bounding-box math.
 
 use pgp_core::{BoundingBox, GeoTransform};
-use pgp_ops::{align_bbox, merge_bounding_boxes, GridAnchor, MergeMode, TargetGrid};
+use pgp_ops::{
+    align_bbox, merge_bounding_boxes, BoundingBoxMode, GridAnchor, MergeMode, TargetGrid,
+};
 use proptest::prelude::*;
 
 fn bbox() -> impl Strategy<Value = BoundingBox> {
@@ -20,6 +22,29 @@ fn pixel() -> impl Strategy<Value = f64> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A bounding-box mode printed reads back as the same mode (the CLI hands the parsed
+    /// `--bbox` to an `AlignRequest` as text), whatever the box's numbers.
+    #[test]
+    fn bbox_mode_text_reads_back(bb in bbox(), any_bits in any::<[u64; 4]>(), which in 0..4u8) {
+        let odd = any_bits.map(f64::from_bits);
+        let mode = match which {
+            0 => BoundingBoxMode::Union,
+            1 => BoundingBoxMode::Intersection,
+            2 => BoundingBoxMode::Explicit(bb),
+            _ => BoundingBoxMode::Explicit(BoundingBox::new(odd[0], odd[1], odd[2], odd[3])),
+        };
+        let back: BoundingBoxMode = mode.to_string().parse().unwrap();
+        // Compared by bits: NaN edges read back as the same NaN only by value class.
+        match (mode, back) {
+            (BoundingBoxMode::Explicit(a), BoundingBoxMode::Explicit(b)) => {
+                for (x, y) in a.to_array().iter().zip(b.to_array()) {
+                    prop_assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()));
+                }
+            }
+            (a, b) => prop_assert_eq!(a, b),
+        }
+    }
 
     /// The grid starts at the box's south-west corner and covers it, overshooting by less than one
     /// pixel; its geotransform describes the same rectangle.

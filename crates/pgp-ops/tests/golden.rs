@@ -124,16 +124,16 @@ fn outputs_change_only_with_their_version() {
 
     check(
         AlignRequest {
-            rasters: vec![
+            base_rasters: vec![
                 data.dem.clone(),
                 data.landcover.clone(),
                 data.precip.clone(),
             ],
             targets: vec![out("a_dem.tif"), out("a_lc.tif"), out("a_precip.tif")],
-            resample: vec!["bilinear".into(), "mode".into(), "near".into()],
-            pixel_size: [45.0, -45.0],
-            bbox: "intersection".into(),
-            align_to: None,
+            resample_methods: vec!["bilinear".into(), "mode".into(), "near".into()],
+            target_pixel_size: [45.0, -45.0],
+            bounding_box_mode: "intersection".into(),
+            raster_align_index: None,
             target_projection: None,
         },
         &mut mismatches,

@@ -19,7 +19,12 @@ use crate::executor::resolve;
 use crate::info::driver;
 use crate::interrupt::{self, Interrupt};
 
-fn options(stats: bool, largest_block: usize, driver_name: &str, opts: Vec<String>) -> CalcOptions {
+pub(crate) fn options(
+    stats: bool,
+    largest_block: usize,
+    driver_name: &str,
+    opts: Vec<String>,
+) -> CalcOptions {
     CalcOptions {
         calc_raster_stats: stats,
         largest_block,

@@ -15,6 +15,7 @@ mod arrays;
 mod calc;
 mod errors;
 mod executor;
+mod graph;
 mod info;
 mod interrupt;
 mod ops;
@@ -42,5 +43,6 @@ fn _pgp(m: &Bound<'_, PyModule>) -> PyResult<()> {
     calc::register(m)?;
     ops::register(m)?;
     routing::register(m)?;
+    graph::register(m)?;
     Ok(())
 }

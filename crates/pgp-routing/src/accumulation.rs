@@ -7,10 +7,11 @@
 //! cost is one visit per pixel through the tile cache); outlets are met in tile order.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pgp_core::DataType;
 use pgp_exec::Executor;
+use pgp_ops::request::{one_band, Request};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
@@ -148,11 +149,38 @@ pub fn flow_accumulation_d8(
     flow_dir: &RasterBand,
     target: &Path,
     options: &D8AccumulationOptions,
-    _exec: &Executor,
+    exec: &Executor,
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
-    let (cols, rows) = info.raster_size;
     let dir_nodata = flow_dir.nodata(&info).map_or(128i32, |v| v as i32);
+    if options.weight.is_none() && options.decay.is_none() {
+        // Counts are exact in any order: the tile-parallel accumulation.
+        drop(raster);
+        return crate::accumulation_tiles::accumulate_tiled(
+            &flow_dir.path,
+            flow_dir.band,
+            &info,
+            dir_nodata,
+            target,
+            crate::grid::TILE,
+            exec,
+        );
+    }
+    d8_serial(flow_dir, raster, &info, dir_nodata, target, options)
+}
+
+/// pygeoprocessing's walk up from the outlets, in its order: weighted and decayed sums are
+/// added exactly as there.
+pub(crate) fn d8_serial(
+    flow_dir: &RasterBand,
+    raster: pgp_core::Raster,
+    info: &pgp_core::RasterInfo,
+    dir_nodata: i32,
+    target: &Path,
+    options: &D8AccumulationOptions,
+) -> Result<()> {
+    let info = info.clone();
+    let (cols, rows) = info.raster_size;
     let scratch = scratch_dir(target);
     let budget = cache_budget();
     let dirs = Grid::<u8>::from_raster(
@@ -389,4 +417,122 @@ pub fn flow_accumulation_mfd(
         g.status()?;
     }
     walk.write(&info, target)
+}
+
+fn default_min_decay_proportion() -> f64 {
+    D8AccumulationOptions::default().min_decay_proportion
+}
+
+/// `pgp.routing.flow_accumulation_d8`: [`flow_accumulation_d8`] as one serialisable value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowAccumulationD8Request {
+    /// D8 flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The accumulation.
+    pub target: PathBuf,
+    /// Per-pixel weights (band 1).
+    #[serde(default)]
+    pub weight: Option<PathBuf>,
+    /// A constant decay factor.
+    #[serde(default)]
+    pub decay_factor: Option<f64>,
+    /// A raster of decay factors (band 1); exclusive with `decay_factor`.
+    #[serde(default)]
+    pub decay_raster: Option<PathBuf>,
+    /// Decayed values below this proportion are dropped (0.001).
+    #[serde(default = "default_min_decay_proportion")]
+    pub min_decay_proportion: f64,
+}
+
+impl FlowAccumulationD8Request {
+    /// The accumulation of band `band` of `flow_dir` into `target`, unweighted, without decay.
+    pub fn new(flow_dir: impl Into<PathBuf>, band: usize, target: impl Into<PathBuf>) -> Self {
+        FlowAccumulationD8Request {
+            flow_dir: flow_dir.into(),
+            band,
+            target: target.into(),
+            weight: None,
+            decay_factor: None,
+            decay_raster: None,
+            min_decay_proportion: default_min_decay_proportion(),
+        }
+    }
+
+    /// The options of [`flow_accumulation_d8`] this request stands for.
+    pub fn options(&self) -> Result<D8AccumulationOptions> {
+        let decay = match (self.decay_factor, &self.decay_raster) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "decay_factor",
+                    "give decay_factor or decay_raster, not both",
+                ))
+            }
+            (Some(c), None) => Some(DecayFactor::Constant(c)),
+            (None, Some(p)) => Some(DecayFactor::Raster(RasterBand::first(p))),
+            (None, None) => None,
+        };
+        Ok(D8AccumulationOptions {
+            weight: self.weight.as_ref().map(RasterBand::first),
+            decay,
+            min_decay_proportion: self.min_decay_proportion,
+        })
+    }
+}
+
+impl Request for FlowAccumulationD8Request {
+    const NAME: &'static str = "pgp.routing.flow_accumulation_d8";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        let dirs = RasterBand::new(&self.flow_dir, self.band);
+        flow_accumulation_d8(&dirs, &self.target, &self.options()?, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        let optional = [&self.weight, &self.decay_raster];
+        let mut inputs = vec![self.flow_dir.clone()];
+        inputs.extend(optional.into_iter().flatten().cloned());
+        inputs
+    }
+    pgp_ops::one_target!();
+}
+
+/// `pgp.routing.flow_accumulation_mfd`: [`flow_accumulation_mfd`] as one serialisable value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowAccumulationMfdRequest {
+    /// MFD flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The accumulation.
+    pub target: PathBuf,
+    /// Per-pixel weights (band 1).
+    #[serde(default)]
+    pub weight: Option<PathBuf>,
+}
+
+impl Request for FlowAccumulationMfdRequest {
+    const NAME: &'static str = "pgp.routing.flow_accumulation_mfd";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        let dirs = RasterBand::new(&self.flow_dir, self.band);
+        let weight = self.weight.as_ref().map(RasterBand::first);
+        flow_accumulation_mfd(&dirs, &self.target, weight.as_ref(), exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        let mut inputs = vec![self.flow_dir.clone()];
+        inputs.extend(self.weight.iter().cloned());
+        inputs
+    }
+    pgp_ops::one_target!();
 }

@@ -150,19 +150,39 @@ pub(crate) fn write_grid<T: Cell, U: Pixel + Copy>(
     nodata: Option<f64>,
     convert: impl Fn(T) -> U,
 ) -> Result<()> {
-    let mut spec = RasterSpec::like(base, datatype).nodata(nodata);
-    spec.driver = pgp_core::RasterDriver::default();
-    let spec = spec;
-    let mut out = OutputRaster::create(target, &spec)?;
     let (cols, rows) = grid.size();
-    let mut ticker = Ticker::start(
-        "writing output",
-        "tiles",
-        cols.div_ceil(256) * rows.div_ceil(256),
-    );
-    for (_, w) in tile_windows(cols, rows) {
+    let tiles = tile_windows(cols, rows).map(|(_, w)| {
         let values: Vec<U> = grid.read_window(w).into_iter().map(&convert).collect();
         grid.status()?;
+        Ok((w, values))
+    });
+    write_tiles("writing output", tiles, base, target, datatype, nodata)
+}
+
+/// Writes `tiles` (windows covering the grid of `base`, with their values row-major) to
+/// `target` as [`write_grid`] does; the first error stops the writing and leaves nothing at
+/// `target`.
+pub(crate) fn write_tiles<U: Pixel + Copy>(
+    label: &str,
+    tiles: impl Iterator<Item = Result<(pgp_core::Window, Vec<U>)>>,
+    base: &RasterInfo,
+    target: &Path,
+    datatype: DataType,
+    nodata: Option<f64>,
+) -> Result<()> {
+    // Written blocks wait in GDAL's cache until it is full: cap it, or a whole output may.
+    let _cap = crate::grid::GdalCacheCap::hold();
+    let mut spec = RasterSpec::like(base, datatype).nodata(nodata);
+    // Compressing the tiles is much of a step's time: GDAL spreads it over the CPUs this
+    // process may use (the file's pixels are the same).
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    spec.driver = pgp_core::RasterDriver::default().with_option("NUM_THREADS", &cpus.to_string());
+    let spec = spec;
+    let mut out = OutputRaster::create(target, &spec)?;
+    let (cols, rows) = base.raster_size;
+    let mut ticker = Ticker::start(label, "tiles", cols.div_ceil(256) * rows.div_ceil(256));
+    for tile in tiles {
+        let (w, values) = tile?;
         let block = Array2::from_shape_vec(w.shape(), values)
             .map_err(|e| Error::invalid(target.display().to_string(), e.to_string()))?;
         if U::DATA_TYPE == datatype {

@@ -4,17 +4,21 @@
 //! over downstream neighbours. Serial walks in the channel raster's block order, as
 //! pygeoprocessing's, through the tile cache.
 
-use std::path::Path;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
 
 use pgp_core::DataType;
 use pgp_exec::Executor;
+use pgp_ops::request::{one_band, Request};
+use serde::{Deserialize, Serialize};
 
 use crate::common::{
     is_close, neighbour, same_size, scan_in_block_order, scratch_dir, write_grid, RasterBand,
     Ticker, IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS, SQRT2,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grid::{cache_budget, Cell, Grid, TILE};
+use crate::request::{Mfd, D8};
 
 /// Distance rasters' nodata.
 pub const DISTANCE_NODATA: f64 = -1.0;
@@ -291,4 +295,101 @@ pub fn distance_to_channel_mfd(
             visited.status()
         },
     )
+}
+
+/// `pgp.routing.distance_to_channel_d8` and `pgp.routing.distance_to_channel_mfd`:
+/// [`distance_to_channel_d8`] or [`distance_to_channel_mfd`] as one serialisable value, the
+/// method ([`D8`] or [`Mfd`]) being part of its type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "")]
+pub struct DistanceToChannelRequest<M> {
+    /// Flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// Streams (band 1; 1 is stream).
+    pub streams: PathBuf,
+    /// The distances.
+    pub target: PathBuf,
+    /// Per-step weights (band 1).
+    #[serde(default)]
+    pub weight: Option<PathBuf>,
+    #[serde(skip)]
+    method: PhantomData<M>,
+}
+
+impl<M> DistanceToChannelRequest<M> {
+    /// Distances along band `band` of `flow_dir` to `streams`, into `target`, unweighted.
+    pub fn new(
+        flow_dir: impl Into<PathBuf>,
+        band: usize,
+        streams: impl Into<PathBuf>,
+        target: impl Into<PathBuf>,
+    ) -> Self {
+        DistanceToChannelRequest {
+            flow_dir: flow_dir.into(),
+            band,
+            streams: streams.into(),
+            target: target.into(),
+            weight: None,
+            method: PhantomData,
+        }
+    }
+
+    /// The same request, each step weighted by band 1 of `weight`.
+    pub fn weight(self, weight: Option<PathBuf>) -> Self {
+        DistanceToChannelRequest { weight, ..self }
+    }
+
+    fn run_with(
+        &self,
+        distance: fn(&RasterBand, &RasterBand, &Path, Option<&RasterBand>, &Executor) -> Result<()>,
+        exec: &Executor,
+    ) -> Result<()> {
+        let weight = self.weight.as_ref().map(RasterBand::first);
+        distance(
+            &RasterBand::new(&self.flow_dir, self.band),
+            &RasterBand::first(&self.streams),
+            &self.target,
+            weight.as_ref(),
+            exec,
+        )
+    }
+
+    fn files_read(&self) -> Vec<PathBuf> {
+        let mut inputs = vec![self.flow_dir.clone(), self.streams.clone()];
+        inputs.extend(self.weight.iter().cloned());
+        inputs
+    }
+}
+
+impl Request for DistanceToChannelRequest<D8> {
+    const NAME: &'static str = "pgp.routing.distance_to_channel_d8";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        self.run_with(distance_to_channel_d8, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.files_read()
+    }
+    pgp_ops::one_target!();
+}
+
+impl Request for DistanceToChannelRequest<Mfd> {
+    const NAME: &'static str = "pgp.routing.distance_to_channel_mfd";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        self.run_with(distance_to_channel_mfd, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        self.files_read()
+    }
+    pgp_ops::one_target!();
 }

@@ -12,9 +12,11 @@
 //! candidates of the first phase are exactly the pixels whose visit can change the output.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pgp_exec::Executor;
+use pgp_ops::request::{one_band, Request};
+use serde::{Deserialize, Serialize};
 
 use crate::blocks::{run_pass, Pass};
 use crate::common::{
@@ -130,6 +132,28 @@ pub fn fill_pits(
         }
     }
     let nodata = dem.nodata(&info).unwrap_or(IMPROBABLE_FLOAT_NODATA);
+    if options.max_pixel_fill_count.is_none() && options.single_outlet.is_none() {
+        // Unique, so any order gives it: the tile-parallel Priority-Flood.
+        return crate::fill_tiles::fill_tiled(
+            &dem.path, dem.band, &info, nodata, target, TILE, exec,
+        );
+    }
+    fill_serial(dem, raster, &info, nodata, target, options, exec)
+}
+
+/// pygeoprocessing's own algorithm, in its visiting order: the only one that gives its results
+/// when the fill count is limited (which pits are given up on depends on the order) or a
+/// single outlet is set.
+pub(crate) fn fill_serial(
+    dem: &RasterBand,
+    raster: pgp_core::Raster,
+    info: &pgp_core::RasterInfo,
+    nodata: f64,
+    target: &Path,
+    options: &FillOptions,
+    exec: &Executor,
+) -> Result<()> {
+    let (cols, rows) = info.raster_size;
     let scratch = scratch_dir(target);
     let budget = cache_budget();
     // f64 heights, u8 flat mask, i32 pit ids: 13 bytes a pixel.
@@ -334,12 +358,52 @@ pub fn fill_pits(
     filled.status()?;
     write_grid(
         &mut filled,
-        &info,
+        info,
         target,
         info.datatypes[dem.band - 1],
         Some(nodata),
         |v: f64| v,
     )
+}
+
+/// `pgp.routing.fill_pits`: [`fill_pits`] as one serialisable value (what the CLI, pipeline
+/// files, graph nodes and worker processes run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FillPitsRequest {
+    /// The DEM.
+    pub dem: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The filled DEM.
+    pub target: PathBuf,
+    /// Leave pits larger than this many pixels unfilled.
+    #[serde(default)]
+    pub max_pixel_fill_count: Option<u64>,
+    /// `[x, y]` of the only pixel that drains.
+    #[serde(default)]
+    pub single_outlet: Option<(usize, usize)>,
+}
+
+impl Request for FillPitsRequest {
+    const NAME: &'static str = "pgp.routing.fill_pits";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        let options = FillOptions {
+            max_pixel_fill_count: self.max_pixel_fill_count,
+            single_outlet: self.single_outlet,
+        };
+        let dem = RasterBand::new(&self.dem, self.band);
+        fill_pits(&dem, &self.target, &options, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.dem.clone()]
+    }
+    pgp_ops::one_target!();
 }
 
 #[cfg(test)]

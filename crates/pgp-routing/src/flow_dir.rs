@@ -9,18 +9,22 @@
 //! first found. The queues run in the same order as pygeoprocessing's, so ties resolve the same.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
 
 use pgp_core::DataType;
 use pgp_exec::Executor;
+use pgp_ops::request::{one_band, Request};
+use serde::{Deserialize, Serialize};
 
 use crate::blocks::{run_pass, Pass};
 use crate::common::{
     is_close, neighbour, scan_in_block_order, scratch_dir, write_grid, RasterBand, Ticker,
     IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS, SQRT2, SQRT2_INV,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grid::{cache_budget, Cell, Grid, TILE};
+use crate::request::{Mfd, D8};
 
 /// D8 nodata (pygeoprocessing's).
 pub const D8_NODATA: u8 = 128;
@@ -358,4 +362,67 @@ pub fn flow_dir_mfd(dem: &RasterBand, target: &Path, exec: &Executor) -> Result<
             }
         }
     })
+}
+
+/// `pgp.routing.flow_dir_d8` and `pgp.routing.flow_dir_mfd`: [`flow_dir_d8`] or
+/// [`flow_dir_mfd`] as one serialisable value, the method ([`D8`] or [`Mfd`]) being part of its
+/// type (each method is its own operation, with its own output version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound = "")]
+pub struct FlowDirRequest<M> {
+    /// The (filled) DEM.
+    pub dem: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The flow directions.
+    pub target: PathBuf,
+    #[serde(skip)]
+    method: PhantomData<M>,
+}
+
+impl<M> FlowDirRequest<M> {
+    /// The directions of band `band` of `dem` into `target`.
+    pub fn new(dem: impl Into<PathBuf>, band: usize, target: impl Into<PathBuf>) -> Self {
+        FlowDirRequest {
+            dem: dem.into(),
+            band,
+            target: target.into(),
+            method: PhantomData,
+        }
+    }
+
+    fn dem_band(&self) -> RasterBand {
+        RasterBand::new(&self.dem, self.band)
+    }
+}
+
+impl Request for FlowDirRequest<D8> {
+    const NAME: &'static str = "pgp.routing.flow_dir_d8";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        flow_dir_d8(&self.dem_band(), &self.target, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.dem.clone()]
+    }
+    pgp_ops::one_target!();
+}
+
+impl Request for FlowDirRequest<Mfd> {
+    const NAME: &'static str = "pgp.routing.flow_dir_mfd";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        flow_dir_mfd(&self.dem_band(), &self.target, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.dem.clone()]
+    }
+    pgp_ops::one_target!();
 }

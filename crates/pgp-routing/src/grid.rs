@@ -59,18 +59,27 @@ macro_rules! cell {
 }
 cell!(u8, i32, u32, f32, f64);
 
-/// The memory the tile caches of one routing step may use, in bytes.
+/// The memory the tile caches of one routing step may use, in bytes: three quarters of the
+/// routing cache setting, the other quarter being GDAL's block cache (see [`cache_setting`]).
+pub fn cache_budget() -> usize {
+    cache_setting() / 4 * 3
+}
+
+/// The routing cache setting, in bytes: what a routing step's caches, its working tiles and
+/// GDAL's block cache together, may hold.
 ///
 /// Set with the environment variable `PGP_ROUTING_CACHE_MB` (mebibytes, like `GDAL_CACHEMAX`);
 /// otherwise a quarter of the memory of the Slurm job the step runs in (the pilot gives GDAL's
 /// cache another quarter, leaving half to the operation), and 256 MiB anywhere else. A step
-/// divides it among its working grids by bytes per pixel.
-pub fn cache_budget() -> usize {
+/// divides its tiles' share ([`cache_budget`]) among its working grids by bytes per pixel;
+/// while it reads rasters, GDAL's block cache is held to the other quarter unless
+/// `GDAL_CACHEMAX` is set, which then rules GDAL's cache ([`GdalCacheCap`]).
+pub fn cache_setting() -> usize {
     let set = std::env::var("PGP_ROUTING_CACHE_MB").ok();
     budget_for(set.as_deref(), pgp_exec::allocation_memory_mb())
 }
 
-/// [`cache_budget`] from the variable's value and the job's memory (MB), if any.
+/// [`cache_setting`] from the variable's value and the job's memory (MB), if any.
 fn budget_for(set: Option<&str>, job_mb: Option<u64>) -> usize {
     const DEFAULT_MB: usize = 256;
     let mb = set
@@ -79,6 +88,59 @@ fn budget_for(set: Option<&str>, job_mb: Option<u64>) -> usize {
         .or_else(|| job_mb.map(|job| (job as usize / 4).max(1)))
         .unwrap_or(DEFAULT_MB);
     mb << 20
+}
+
+/// Holds GDAL's block cache to a quarter of [`cache_setting`] while alive (unless the user set
+/// `GDAL_CACHEMAX`): GDAL's default, 5% of the machine's memory, would otherwise keep every
+/// block a step decodes on top of the step's own tiles. The cap is process-wide, so holders
+/// are counted and the first one's view of the previous maximum comes back when the last ends.
+pub struct GdalCacheCap(());
+
+static CAP_HOLDERS: std::sync::Mutex<(usize, Option<i64>)> = std::sync::Mutex::new((0, None));
+
+fn cap_holders() -> std::sync::MutexGuard<'static, (usize, Option<i64>)> {
+    CAP_HOLDERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl GdalCacheCap {
+    /// Caps GDAL's block cache until the returned value is dropped.
+    pub fn hold() -> GdalCacheCap {
+        let mut holders = cap_holders();
+        if holders.0 == 0 && !user_set_gdal_cache() {
+            let cap = (cache_setting() / 4) as i64;
+            // SAFETY: plain getters/setters of GDAL's global cache size.
+            let previous = unsafe { gdal_sys::GDALGetCacheMax64() };
+            if previous > cap {
+                unsafe { gdal_sys::GDALSetCacheMax64(cap) };
+                holders.1 = Some(previous);
+            }
+        }
+        holders.0 += 1;
+        GdalCacheCap(())
+    }
+}
+
+impl Drop for GdalCacheCap {
+    fn drop(&mut self) {
+        let mut holders = cap_holders();
+        holders.0 -= 1;
+        if holders.0 == 0 {
+            if let Some(previous) = holders.1.take() {
+                // SAFETY: as above.
+                unsafe { gdal_sys::GDALSetCacheMax64(previous) };
+            }
+        }
+    }
+}
+
+/// Whether `GDAL_CACHEMAX` was given, as an environment variable or a GDAL config option.
+fn user_set_gdal_cache() -> bool {
+    if std::env::var_os("GDAL_CACHEMAX").is_some() {
+        return true;
+    }
+    let key = c"GDAL_CACHEMAX";
+    // SAFETY: a NUL-terminated key and a null default; GDAL returns a pointer it owns or null.
+    !unsafe { gdal_sys::CPLGetConfigOption(key.as_ptr(), std::ptr::null()) }.is_null()
 }
 
 struct Slot<T> {
@@ -91,6 +153,7 @@ struct Slot<T> {
 struct Source {
     raster: Raster,
     band: usize,
+    _cap: GdalCacheCap,
 }
 
 /// A `cols` x `rows` grid of `T` in a bounded tile cache; see the module documentation.
@@ -147,7 +210,11 @@ impl<T: Cell> Grid<T> {
     ) -> Grid<T> {
         let (cols, rows) = raster.size();
         let mut grid = Grid::new(cols, rows, init, budget, scratch_dir);
-        grid.source = Some(Source { raster, band });
+        grid.source = Some(Source {
+            raster,
+            band,
+            _cap: GdalCacheCap::hold(),
+        });
         grid
     }
 

@@ -46,17 +46,39 @@
 //!
 //! # Parallel and bounded memory
 //!
-//! Each step keeps its working rasters in 256x256 tiles in a bounded cache ([`grid::Grid`]):
-//! tiles are read from the inputs when first needed, and modified tiles that leave the cache go
-//! to an unlinked scratch file next to the output. The budget is one setting for every step,
-//! `PGP_ROUTING_CACHE_MB` (default 256 MiB, a quarter of the job's memory in a Slurm worker; see
-//! [`grid::cache_budget`]), so memory is flat in the DEM's size. Parallel on the executor (sync, threads or processes, same pixels): the
-//! block-local passes (pit candidates of `fill_pits`, every non-plateau direction of
-//! `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`, `detect_outlets`,
-//! `detect_lowest_drain_and_sink`; block results are merged in block order, so they are the
-//! serial ones). Serial, through the cache: plateau resolution, pit filling, accumulation, MFD
-//! stream tracing, distances, watershed delineation, Strahler streams and subwatersheds, which
-//! follow flow paths across the whole raster.
+//! Each serial step keeps its working rasters in 256x256 tiles in a bounded cache
+//! ([`grid::Grid`]): tiles are read from the inputs when first needed, and modified tiles that
+//! leave the cache go to an unlinked scratch file next to the output. One setting bounds every
+//! step, `PGP_ROUTING_CACHE_MB` (default 256 MiB, a quarter of the job's memory in a Slurm
+//! worker; see [`grid::cache_setting`]): three quarters for the step's tiles, one quarter for
+//! GDAL's block cache, which steps hold to that while they read and write rasters unless
+//! `GDAL_CACHEMAX` is set ([`grid::GdalCacheCap`]). So memory is flat in the DEM's size.
+//!
+//! Parallel on the executor (sync, threads or processes, same pixels):
+//! - `fill_pits` without `max_pixel_fill_count` or `single_outlet`: Barnes' tile-parallel
+//!   Priority-Flood (tiles flood alone, a small label graph joins them through their perimeters,
+//!   tiles are raised to their labels' spill levels). The filled DEM is unique, so this is
+//!   pygeoprocessing's result; with a fill limit or a single outlet the result depends on the
+//!   visiting order, and pygeoprocessing's serial algorithm runs instead.
+//! - `flow_accumulation_d8` without weights or decay: tiles count alone, perimeters join in
+//!   topological order, tiles count again with their inflows. Counts are exact in any order.
+//!   (A direction raster with cycles, which `flow_dir_d8` never makes, differs here: pixels
+//!   upstream of a cycle get counts, where the serial walk from outlets never reaches them.)
+//! - The block-local passes, 4x4 tiles a job: pit candidates of the serial `fill_pits`, every
+//!   non-plateau direction of `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`,
+//!   `detect_outlets`, `detect_lowest_drain_and_sink` (block results are merged in block
+//!   order, so they are the serial ones).
+//!
+//! Serial, through the cache: plateau resolution, weighted, decayed and MFD accumulation
+//! (their floating-point sums are added in pygeoprocessing's order, which a parallel join
+//! would change), MFD stream tracing, distances, watershed delineation, Strahler streams and
+//! subwatersheds, which follow flow paths across the whole raster.
+//!
+//! # Requests
+//!
+//! Each function also has a request ([`request`]): its arguments as one serialisable value with
+//! the version of its outputs, which the CLI, pipeline files (`pgp.routing.<function>`), graph
+//! nodes and worker processes run.
 //!
 //! # Vectors
 //!
@@ -80,14 +102,17 @@
 #![allow(clippy::needless_range_loop)]
 
 mod accumulation;
+mod accumulation_tiles;
 mod blocks;
 mod common;
 mod distance;
 mod error;
 mod fill;
+mod fill_tiles;
 mod flow_dir;
 pub mod grid;
 mod outlets;
+pub mod request;
 mod strahler;
 mod streams;
 mod subwatersheds;
@@ -96,16 +121,28 @@ mod watersheds;
 
 pub use accumulation::{
     flow_accumulation_d8, flow_accumulation_mfd, D8AccumulationOptions, DecayFactor,
+    FlowAccumulationD8Request, FlowAccumulationMfdRequest,
 };
 pub use common::{
     is_close, RasterBand, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS, ROW_OFFSETS,
 };
-pub use distance::{distance_to_channel_d8, distance_to_channel_mfd, DISTANCE_NODATA};
+pub use distance::{
+    distance_to_channel_d8, distance_to_channel_mfd, DistanceToChannelRequest, DISTANCE_NODATA,
+};
 pub use error::{Error, Result};
-pub use fill::{fill_pits, FillOptions};
-pub use flow_dir::{flow_dir_d8, flow_dir_mfd, D8_NODATA, MFD_NODATA};
-pub use outlets::{detect_lowest_drain_and_sink, detect_outlets, DrainAndSink, FlowDirType};
-pub use strahler::{extract_strahler_streams_d8, StrahlerOptions};
-pub use streams::{extract_streams_d8, extract_streams_mfd, STREAM_NODATA};
-pub use subwatersheds::{calculate_subwatershed_boundary, SubwatershedOptions};
-pub use watersheds::{delineate_watersheds_d8, WatershedOptions};
+pub use fill::{fill_pits, FillOptions, FillPitsRequest};
+pub use flow_dir::{flow_dir_d8, flow_dir_mfd, FlowDirRequest, D8_NODATA, MFD_NODATA};
+pub use outlets::{
+    detect_lowest_drain_and_sink, detect_outlets, DetectLowestDrainAndSinkRequest,
+    DetectOutletsRequest, DrainAndSink, FlowDirType,
+};
+pub use request::{Mfd, D8};
+pub use strahler::{extract_strahler_streams_d8, ExtractStrahlerStreamsD8Request, StrahlerOptions};
+pub use streams::{
+    extract_streams_d8, extract_streams_mfd, ExtractStreamsD8Request, ExtractStreamsMfdRequest,
+    STREAM_NODATA,
+};
+pub use subwatersheds::{
+    calculate_subwatershed_boundary, CalculateSubwatershedBoundaryRequest, SubwatershedOptions,
+};
+pub use watersheds::{delineate_watersheds_d8, DelineateWatershedsD8Request, WatershedOptions};

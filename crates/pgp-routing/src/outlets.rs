@@ -7,6 +7,7 @@ use gdal_sys::OGRFieldType::OFTInteger;
 use pgp_core::gdal::vector::{Feature, LayerAccess, OGRwkbGeometryType};
 use pgp_core::{DataType, Raster, Window};
 use pgp_exec::{Executor, RemoteOp};
+use pgp_ops::request::{one_band, Request};
 use serde::{Deserialize, Serialize};
 
 use crate::blocks::Halo;
@@ -351,4 +352,89 @@ pub fn detect_lowest_drain_and_sink(dem: &RasterBand, exec: &Executor) -> Result
         sink: sink.map(|(x, y, _)| (x, y)),
         sink_height: sink.map_or(f64::INFINITY, |s| s.2),
     })
+}
+
+/// `pgp.routing.detect_outlets`: [`detect_outlets`] as one serialisable value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectOutletsRequest {
+    /// Flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// `d8` or `mfd`.
+    pub flow_dir_type: FlowDirType,
+    /// The outlet points (GeoPackage).
+    pub target: PathBuf,
+}
+
+impl Request for DetectOutletsRequest {
+    const NAME: &'static str = "pgp.routing.detect_outlets";
+    const VERSION: u32 = 1;
+    /// The number of outlets.
+    type Output = u64;
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<u64> {
+        let dirs = RasterBand::new(&self.flow_dir, self.band);
+        detect_outlets(&dirs, self.flow_dir_type, &self.target, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.flow_dir.clone()]
+    }
+    pgp_ops::one_target!();
+}
+
+impl DrainAndSink {
+    /// `{"drain": [x, y] | null, "drain_height", "sink", "sink_height"}`: JSON has no infinity,
+    /// so a missing drain or sink is null with a null height.
+    pub fn to_json(&self) -> serde_json::Value {
+        let height = |p: Option<(usize, usize)>, h: f64| p.map(|_| h);
+        serde_json::json!({
+            "drain": self.drain,
+            "drain_height": height(self.drain, self.drain_height),
+            "sink": self.sink,
+            "sink_height": height(self.sink, self.sink_height),
+        })
+    }
+}
+
+/// `pgp.routing.detect_lowest_drain_and_sink`: [`detect_lowest_drain_and_sink`] as one
+/// serialisable value, its finding written as JSON ([`DrainAndSink::to_json`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectLowestDrainAndSinkRequest {
+    /// The DEM.
+    pub dem: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// A JSON file receiving [`DrainAndSink::to_json`].
+    pub target: PathBuf,
+}
+
+impl DetectLowestDrainAndSinkRequest {
+    /// What [`Request::run`] writes, without writing it.
+    pub fn find(&self, exec: &Executor) -> Result<DrainAndSink> {
+        detect_lowest_drain_and_sink(&RasterBand::new(&self.dem, self.band), exec)
+    }
+}
+
+impl Request for DetectLowestDrainAndSinkRequest {
+    const NAME: &'static str = "pgp.routing.detect_lowest_drain_and_sink";
+    const VERSION: u32 = 1;
+    type Output = DrainAndSink;
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<DrainAndSink> {
+        let found = self.find(exec)?;
+        let text = format!("{:#}", found.to_json());
+        std::fs::write(&self.target, text).map_err(|e| pgp_core::Error::io(&self.target, e))?;
+        Ok(found)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.dem.clone()]
+    }
+    pgp_ops::one_target!();
 }

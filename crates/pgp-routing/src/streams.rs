@@ -7,10 +7,11 @@
 //! a stream pixel upstream flows through them; provisional pixels left over become 0.
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pgp_core::{DataType, Raster, Window};
 use pgp_exec::{Executor, RemoteOp};
+use pgp_ops::request::{one_band, Request};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
@@ -237,4 +238,81 @@ pub fn extract_streams_mfd(
             }
         },
     )
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// `pgp.routing.extract_streams_d8`: [`extract_streams_d8`] as one serialisable value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractStreamsD8Request {
+    /// D8 flow accumulation.
+    pub flow_accum: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// Accumulation above which a pixel is stream.
+    pub threshold: f64,
+    /// The streams.
+    pub target: PathBuf,
+}
+
+impl Request for ExtractStreamsD8Request {
+    const NAME: &'static str = "pgp.routing.extract_streams_d8";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        let accum = RasterBand::new(&self.flow_accum, self.band);
+        extract_streams_d8(&accum, self.threshold, &self.target, exec)
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.flow_accum.clone()]
+    }
+    pgp_ops::one_target!();
+}
+
+/// `pgp.routing.extract_streams_mfd`: [`extract_streams_mfd`] as one serialisable value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractStreamsMfdRequest {
+    /// MFD flow accumulation.
+    pub flow_accum: PathBuf,
+    /// Its band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// MFD flow directions (band 1).
+    pub flow_dir: PathBuf,
+    /// Accumulation at which a pixel is stream.
+    pub threshold: f64,
+    /// The streams.
+    pub target: PathBuf,
+    /// Proportion of the threshold that carries a trace (1.0).
+    #[serde(default = "one")]
+    pub trace_threshold_proportion: f64,
+}
+
+impl Request for ExtractStreamsMfdRequest {
+    const NAME: &'static str = "pgp.routing.extract_streams_mfd";
+    const VERSION: u32 = 1;
+    type Output = ();
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<()> {
+        extract_streams_mfd(
+            &RasterBand::new(&self.flow_accum, self.band),
+            &RasterBand::first(&self.flow_dir),
+            self.threshold,
+            &self.target,
+            self.trace_threshold_proportion,
+            exec,
+        )
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.flow_accum.clone(), self.flow_dir.clone()]
+    }
+    pgp_ops::one_target!();
 }

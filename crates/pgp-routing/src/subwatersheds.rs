@@ -9,12 +9,14 @@
 //! boundary are removed from later watersheds. Serial: the walks follow flow paths.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pgp_core::gdal::vector::OGRwkbGeometryType::{wkbLinearRing, wkbPolygon};
 use pgp_core::gdal::vector::{Feature, Geometry, LayerAccess};
 use pgp_core::{open_vector, LayerRef};
 use pgp_exec::Executor;
+use pgp_ops::request::{one_band, Request};
+use serde::{Deserialize, Serialize};
 
 use crate::common::{scratch_dir, RasterBand, Ticker, COL_OFFSETS, INFLOW_OFFSETS, ROW_OFFSETS};
 use crate::error::{Error, Result};
@@ -461,4 +463,56 @@ fn write_polygons(
         }
         Ok(count)
     })
+}
+
+fn default_max_steps() -> i64 {
+    SubwatershedOptions::default().max_steps_per_watershed
+}
+
+/// `pgp.routing.calculate_subwatershed_boundary`: [`calculate_subwatershed_boundary`] as one
+/// serialisable value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalculateSubwatershedBoundaryRequest {
+    /// D8 flow directions.
+    pub d8_flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// Streams made by `pgp.routing.extract_strahler_streams_d8`.
+    pub strahler_streams: PathBuf,
+    /// The subwatersheds (GeoPackage).
+    pub target: PathBuf,
+    /// Boundary steps after which a subwatershed is cut short (1000000).
+    #[serde(default = "default_max_steps")]
+    pub max_steps_per_watershed: i64,
+    /// Start subwatersheds at confluences (false: one pixel upstream).
+    #[serde(default)]
+    pub outlet_at_confluence: bool,
+}
+
+impl Request for CalculateSubwatershedBoundaryRequest {
+    const NAME: &'static str = "pgp.routing.calculate_subwatershed_boundary";
+    const VERSION: u32 = 1;
+    /// The number of subwatersheds.
+    type Output = u64;
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<u64> {
+        let options = SubwatershedOptions {
+            max_steps_per_watershed: self.max_steps_per_watershed,
+            outlet_at_confluence: self.outlet_at_confluence,
+        };
+        calculate_subwatershed_boundary(
+            &RasterBand::new(&self.d8_flow_dir, self.band),
+            &self.strahler_streams,
+            &self.target,
+            &options,
+            exec,
+        )
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.d8_flow_dir.clone(), self.strahler_streams.clone()]
+    }
+    pgp_ops::one_target!();
 }

@@ -10,7 +10,7 @@
 //! features are ordered by the outflow features' FIDs.
 
 use std::ffi::CString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::ptr;
 
 use pgp_core::gdal::raster::Buffer;
@@ -19,6 +19,8 @@ use pgp_core::gdal::vector::{FieldDefn, Geometry, LayerAccess, LayerOptions};
 use pgp_core::gdal::{DriverManager, GeoTransform};
 use pgp_core::{open_vector, LayerRef};
 use pgp_exec::Executor;
+use pgp_ops::request::{one_band, Request};
+use serde::{Deserialize, Serialize};
 
 use crate::common::{neighbour, scratch_dir, RasterBand, Ticker, INFLOW_OFFSETS};
 use crate::error::{Error, Result};
@@ -457,6 +459,55 @@ fn write_watersheds(
         }
         Ok(count)
     })
+}
+
+fn watersheds_layer_name() -> String {
+    WatershedOptions::default().target_layer_name
+}
+
+/// `pgp.routing.delineate_watersheds_d8`: [`delineate_watersheds_d8`] as one serialisable
+/// value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelineateWatershedsD8Request {
+    /// D8 flow directions.
+    pub d8_flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// The outflow features (first layer).
+    pub outflow_vector: PathBuf,
+    /// The watersheds (GeoPackage).
+    pub target: PathBuf,
+    /// Name of the watersheds layer (`watersheds`).
+    #[serde(default = "watersheds_layer_name")]
+    pub target_layer_name: String,
+}
+
+impl Request for DelineateWatershedsD8Request {
+    const NAME: &'static str = "pgp.routing.delineate_watersheds_d8";
+    const VERSION: u32 = 1;
+    /// The number of watersheds.
+    type Output = u64;
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<u64> {
+        let options = WatershedOptions {
+            target_layer_name: self.target_layer_name.clone(),
+            ..Default::default()
+        };
+        delineate_watersheds_d8(
+            &RasterBand::new(&self.d8_flow_dir, self.band),
+            &self.outflow_vector,
+            &self.target,
+            &options,
+            exec,
+        )
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![self.d8_flow_dir.clone(), self.outflow_vector.clone()]
+    }
+    pgp_ops::one_target!();
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The block-local passes give the same pixels on a process pool as on the synchronous
-//! executor (this binary is its own worker program, hence its own `main`).
+//! The parallel passes (block-local first passes, the tile-parallel fill) give the same pixels
+//! on a process pool and on threads as on the synchronous executor, whatever the raster's shape
+//! (this binary is its own worker program, hence its own `main`).
 
 mod common;
 
@@ -48,13 +49,32 @@ fn main() {
 
 fn a_process_pool_gives_the_same_pixels_as_sync() {
     let dir = tempfile::tempdir().unwrap();
-    let case = &common::cases()[0];
-    let (dem, _) = common::write_case(case, &dir.path().join("in"));
-    let sync = outputs(&Executor::sync(), &dir.path().join("sync"), &dem);
-    let procs = outputs(
-        &Executor::processes(2).unwrap(),
-        &dir.path().join("procs"),
-        &dem,
-    );
-    assert_eq!(sync, procs, "process pool and sync executor disagree");
+    let procs = Executor::processes(2).unwrap();
+    let threads = Executor::threads(2).unwrap();
+    // 300x270 (2x2 tiles, ragged), one pixel wide and one high, and 700x530 (3x3 tiles, so a
+    // tile with neighbours on every side and corners where four tiles meet).
+    let wide = common::Case {
+        name: "wide",
+        dem: common::terrain(700, 530, 3, -9999.0),
+        nodata: Some(-9999.0),
+        striped: false,
+    };
+    let mut cases: Vec<common::Case> = common::cases()
+        .into_iter()
+        .filter(|c| ["terrain", "one_column", "one_row"].contains(&c.name))
+        .collect();
+    cases.push(wide);
+    for case in &cases {
+        let base = dir.path().join(case.name);
+        let (dem, _) = common::write_case(case, &base.join("in"));
+        let sync = outputs(&Executor::sync(), &base.join("sync"), &dem);
+        let on_procs = outputs(&procs, &base.join("procs"), &dem);
+        assert_eq!(
+            sync, on_procs,
+            "{}: process pool and sync disagree",
+            case.name
+        );
+        let on_threads = outputs(&threads, &base.join("threads"), &dem);
+        assert_eq!(sync, on_threads, "{}: threads and sync disagree", case.name);
+    }
 }

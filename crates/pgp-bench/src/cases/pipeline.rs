@@ -40,12 +40,12 @@ fn declare(graph: &Graph, d: &Data, work: &Path) -> AnyResult<()> {
     let aligned = aligned_paths(work);
     graph.add_op::<AlignNode>(
         AlignRequest {
-            rasters: vec![d.dem.clone(), d.landcover.clone(), d.precip.clone()],
+            base_rasters: vec![d.dem.clone(), d.landcover.clone(), d.precip.clone()],
             targets: aligned.to_vec(),
-            resample: vec!["bilinear".into(), "near".into(), "bilinear".into()],
-            pixel_size: [30.0, -30.0],
-            bbox: "intersection".into(),
-            align_to: Some(0),
+            resample_methods: vec!["bilinear".into(), "near".into(), "bilinear".into()],
+            target_pixel_size: [30.0, -30.0],
+            bounding_box_mode: "intersection".into(),
+            raster_align_index: Some(0),
             target_projection: None,
         },
         Task::new("align"),

@@ -4,9 +4,8 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use pgp::ops::{
-    align_and_resize_raster_stack, AlignOptions, BoundingBoxMode, ResampleMethod, WarpPath,
-};
+use pgp::ops::request::{AlignRequest, Request};
+use pgp::ops::{BoundingBoxMode, ResampleMethod, WarpPath};
 use serde_json::json;
 
 use super::common::{
@@ -56,8 +55,8 @@ fn how_json(path: WarpPath) -> &'static str {
     }
 }
 
-/// Check the lists against each other and expand one method to all inputs.
-fn check_lists(args: &AlignArgs) -> Result<Vec<ResampleMethod>, String> {
+/// Check the lists against each other, naming the flags at fault.
+fn check_lists(args: &AlignArgs) -> Result<(), String> {
     let n = args.inputs.len();
     if args.outputs.len() != n {
         return Err(format!(
@@ -65,16 +64,13 @@ fn check_lists(args: &AlignArgs) -> Result<Vec<ResampleMethod>, String> {
             args.outputs.len()
         ));
     }
-    let methods = match args.resample.len() {
-        1 => vec![args.resample[0]; n],
-        m if m == n => args.resample.clone(),
-        m => {
-            return Err(format!(
-                "--resample: {m} methods for {n} inputs; give one method for all inputs or one \
-                 per input"
-            ))
-        }
-    };
+    let m = args.resample.len();
+    if m != 1 && m != n {
+        return Err(format!(
+            "--resample: {m} methods for {n} inputs; give one method for all inputs or one per \
+             input"
+        ));
+    }
     if let Some(i) = args.align_to {
         if i >= n {
             return Err(format!(
@@ -91,34 +87,35 @@ fn check_lists(args: &AlignArgs) -> Result<Vec<ResampleMethod>, String> {
             return Err(format!("--out: {} is also an input", out.display()));
         }
     }
-    Ok(methods)
+    Ok(())
 }
 
-/// Run `pgp align`.
+/// Run `pgp align`: the same request a `pgp.align` pipeline task runs.
 pub fn run(args: AlignArgs) -> CmdResult {
-    let methods = check_lists(&args)?;
+    check_lists(&args)?;
     for input in &args.inputs {
         require_file(input, "input raster")?;
     }
     for output in &args.outputs {
         require_output(output, "--out")?;
     }
-    let exec = args.executor.build()?;
-    let options = AlignOptions {
+    let request = AlignRequest {
+        base_rasters: args.inputs.clone(),
+        targets: args.outputs.clone(),
+        resample_methods: args
+            .resample
+            .iter()
+            .map(ResampleMethod::to_string)
+            .collect(),
+        target_pixel_size: [args.pixel_size.0, args.pixel_size.1],
+        bounding_box_mode: args.bbox.to_string(),
         raster_align_index: args.align_to,
         target_projection: args.t_srs.clone(),
-        ..Default::default()
     };
+    let methods = request.methods()?;
+    let exec = args.executor.build()?;
     let stopwatch = Stopwatch::start();
-    let report = align_and_resize_raster_stack(
-        &args.inputs,
-        &args.outputs,
-        &methods,
-        args.pixel_size,
-        args.bbox,
-        &options,
-        &exec,
-    )?;
+    let report = request.run(&exec)?;
     let seconds = stopwatch.seconds();
     let mut outputs = Vec::new();
     for (i, out) in args.outputs.iter().enumerate() {

@@ -7,7 +7,6 @@ pub mod common;
 pub mod convolve;
 pub mod info;
 pub mod quicklook;
-pub mod report;
 pub mod report_outputs;
 pub mod routing;
 pub mod run;

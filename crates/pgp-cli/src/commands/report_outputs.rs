@@ -17,7 +17,7 @@ use pgp::view::{write_png, Options, ViewError};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use super::report::{TaskRecord, TaskState};
+use pgp::graph::report::{TaskRecord, TaskState};
 
 /// Longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_SIZE: usize = 256;

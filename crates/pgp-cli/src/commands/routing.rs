@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use pgp::routing::{self as r, D8AccumulationOptions, DecayFactor, FillOptions, RasterBand};
+use pgp::ops::request::Request;
+use pgp::routing::*;
 
 use super::common::{output_json, parse_band, print_outputs, require_file, ExecutorArg, Stopwatch};
 use super::CmdResult;
@@ -24,6 +25,16 @@ pub struct RoutingArgs {
     step: Step,
 }
 
+/// `--executor` and `--json`, shared by the steps that write a file.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    executor: ExecutorArg,
+    /// Print a JSON summary of the output.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum Step {
     /// Fill the pits of a DEM to their pour points.
@@ -42,10 +53,7 @@ enum Step {
         #[arg(long, value_parser = parse_xy)]
         single_outlet: Option<(usize, usize)>,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Flow directions of a (filled) DEM.
     FlowDir {
@@ -60,10 +68,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Flow accumulation over flow directions (Float64, nodata -1.23789789e29).
     FlowAccum {
@@ -84,10 +89,7 @@ enum Step {
         #[arg(long)]
         decay_factor: Option<f64>,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Streams from a flow accumulation (Byte 1/0, nodata 255).
     ExtractStreams {
@@ -111,10 +113,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Distance along flow paths to the nearest stream (Float64, nodata -1).
     DistanceToChannel {
@@ -134,10 +133,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Points at the pixels whose flow leaves the raster or enters nodata (GeoPackage).
     DetectOutlets {
@@ -152,10 +148,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// The lowest pixel draining off the DEM (or into nodata) and the lowest pit, as JSON.
     LowestDrainAndSink {
@@ -182,10 +175,7 @@ enum Step {
         #[arg(long, default_value = "watersheds")]
         layer_name: String,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Strahler-ordered stream segments as lines (GeoPackage).
     StrahlerStreams {
@@ -213,10 +203,7 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
     /// Subwatershed outlines of a Strahler stream network (GeoPackage polygons).
     Subwatersheds {
@@ -236,30 +223,8 @@ enum Step {
         #[arg(long, default_value = "1", value_parser = parse_band)]
         band: usize,
         #[command(flatten)]
-        executor: ExecutorArg,
-        /// Print a JSON summary of the output.
-        #[arg(long)]
-        json: bool,
+        run: RunArgs,
     },
-}
-
-fn finish_vector(
-    output: &std::path::Path,
-    features: u64,
-    stopwatch: Stopwatch,
-    json: bool,
-) -> CmdResult {
-    let seconds = stopwatch.seconds();
-    if json {
-        let doc = serde_json::json!({
-            "outputs": [{"path": output, "features": features}],
-            "seconds": seconds,
-        });
-        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
-    } else {
-        outln!("wrote {} ({features} features)", output.display())?;
-    }
-    Ok(())
 }
 
 fn parse_xy(s: &str) -> Result<(usize, usize), String> {
@@ -274,13 +239,53 @@ fn parse_xy(s: &str) -> Result<(usize, usize), String> {
     Ok((n(x)?, n(y)?))
 }
 
-fn finish(output: &std::path::Path, stopwatch: Stopwatch, json: bool) -> CmdResult {
-    let seconds = stopwatch.seconds();
-    print_outputs(vec![output_json(output)?], seconds, json)?;
+/// Checks that the request's inputs exist (each named by its argument in `labels`, in the
+/// order of [`Request::inputs`]), then runs it on the executor; returns its output and the
+/// seconds it took.
+fn run_request<R: Request>(
+    request: &R,
+    labels: &[&str],
+    executor: &ExecutorArg,
+) -> Result<(R::Output, f64), Box<dyn std::error::Error>> {
+    for (path, label) in request.inputs().iter().zip(labels) {
+        require_file(path, label)?;
+    }
+    let exec = executor.build()?;
+    let stopwatch = Stopwatch::start();
+    let output = request.run(&exec)?;
+    Ok((output, stopwatch.seconds()))
+}
+
+/// Runs a request that writes a raster and prints the raster's summary.
+fn raster<R: Request<Output = ()>>(request: R, labels: &[&str], run: &RunArgs) -> CmdResult {
+    let ((), seconds) = run_request(&request, labels, &run.executor)?;
+    let outputs = request
+        .outputs()
+        .iter()
+        .map(|o| output_json(o))
+        .collect::<Result<_, _>>()?;
+    print_outputs(outputs, seconds, run.json)?;
     Ok(())
 }
 
-/// Run `pgp routing ...`.
+/// Runs a request that writes a vector and prints how many features it wrote.
+fn vector<R: Request<Output = u64>>(request: R, labels: &[&str], run: &RunArgs) -> CmdResult {
+    let (features, seconds) = run_request(&request, labels, &run.executor)?;
+    for output in request.outputs() {
+        if run.json {
+            let doc = serde_json::json!({
+                "outputs": [{"path": output, "features": features}],
+                "seconds": seconds,
+            });
+            outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+        } else {
+            outln!("wrote {} ({features} features)", output.display())?;
+        }
+    }
+    Ok(())
+}
+
+/// Run `pgp routing ...`: each step builds the request a `pgp.routing.*` pipeline task runs.
 pub fn run(args: RoutingArgs) -> CmdResult {
     match args.step {
         Step::FillPits {
@@ -289,37 +294,31 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             band,
             max_pixel_fill_count,
             single_outlet,
-            executor,
-            json,
+            run,
         } => {
-            require_file(&dem, "DEM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = FillOptions {
+            let request = FillPitsRequest {
+                dem,
+                band,
+                target: output,
                 max_pixel_fill_count,
                 single_outlet,
             };
-            r::fill_pits(&RasterBand::new(&dem, band), &output, &options, &exec)?;
-            finish(&output, stopwatch, json)
+            raster(request, &["DEM"], &run)
         }
         Step::FlowDir {
             dem,
             output,
             method,
             band,
-            executor,
-            json,
-        } => {
-            require_file(&dem, "DEM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let dem = RasterBand::new(&dem, band);
-            match method {
-                Method::D8 => r::flow_dir_d8(&dem, &output, &exec)?,
-                Method::Mfd => r::flow_dir_mfd(&dem, &output, &exec)?,
-            }
-            finish(&output, stopwatch, json)
-        }
+            run,
+        } => match method {
+            Method::D8 => raster(FlowDirRequest::<D8>::new(dem, band, output), &["DEM"], &run),
+            Method::Mfd => raster(
+                FlowDirRequest::<Mfd>::new(dem, band, output),
+                &["DEM"],
+                &run,
+            ),
+        },
         Step::FlowAccum {
             flow_dir,
             output,
@@ -327,34 +326,31 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             band,
             weight,
             decay_factor,
-            executor,
-            json,
+            run,
         } => {
-            require_file(&flow_dir, "FLOW_DIR")?;
-            if let Some(w) = &weight {
-                require_file(w, "--weight")?;
-            }
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let dirs = RasterBand::new(&flow_dir, band);
-            let weight = weight.map(RasterBand::first);
+            let labels = ["FLOW_DIR", "--weight"];
             match method {
                 Method::D8 => {
-                    let options = D8AccumulationOptions {
+                    let request = FlowAccumulationD8Request {
                         weight,
-                        decay: decay_factor.map(DecayFactor::Constant),
-                        ..Default::default()
+                        decay_factor,
+                        ..FlowAccumulationD8Request::new(flow_dir, band, output)
                     };
-                    r::flow_accumulation_d8(&dirs, &output, &options, &exec)?
+                    raster(request, &labels, &run)
                 }
                 Method::Mfd => {
                     if decay_factor.is_some() {
                         return Err("--decay-factor: only D8 accumulation decays (pygeoprocessing has no MFD decay)".into());
                     }
-                    r::flow_accumulation_mfd(&dirs, &output, weight.as_ref(), &exec)?
+                    let request = FlowAccumulationMfdRequest {
+                        flow_dir,
+                        band,
+                        target: output,
+                        weight,
+                    };
+                    raster(request, &labels, &run)
                 }
             }
-            finish(&output, stopwatch, json)
         }
         Step::ExtractStreams {
             flow_accum,
@@ -364,30 +360,31 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             flow_dir,
             trace_threshold_proportion,
             band,
-            executor,
-            json,
-        } => {
-            require_file(&flow_accum, "FLOW_ACCUM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let accum = RasterBand::new(&flow_accum, band);
-            match method {
-                Method::D8 => r::extract_streams_d8(&accum, threshold, &output, &exec)?,
-                Method::Mfd => {
-                    let dirs = flow_dir.ok_or("--flow-dir: MFD streams follow the MFD directions; give the flow direction raster")?;
-                    require_file(&dirs, "--flow-dir")?;
-                    r::extract_streams_mfd(
-                        &accum,
-                        &RasterBand::first(&dirs),
-                        threshold,
-                        &output,
-                        trace_threshold_proportion,
-                        &exec,
-                    )?
-                }
+            run,
+        } => match method {
+            Method::D8 => {
+                let request = ExtractStreamsD8Request {
+                    flow_accum,
+                    band,
+                    threshold,
+                    target: output,
+                };
+                raster(request, &["FLOW_ACCUM"], &run)
             }
-            finish(&output, stopwatch, json)
-        }
+            Method::Mfd => {
+                require_file(&flow_accum, "FLOW_ACCUM")?;
+                let flow_dir = flow_dir.ok_or("--flow-dir: MFD streams follow the MFD directions; give the flow direction raster")?;
+                let request = ExtractStreamsMfdRequest {
+                    flow_accum,
+                    band,
+                    flow_dir,
+                    threshold,
+                    target: output,
+                    trace_threshold_proportion,
+                };
+                raster(request, &["FLOW_ACCUM", "--flow-dir"], &run)
+            }
+        },
         Step::DistanceToChannel {
             flow_dir,
             streams,
@@ -395,46 +392,39 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             method,
             weight,
             band,
-            executor,
-            json,
+            run,
         } => {
-            require_file(&flow_dir, "FLOW_DIR")?;
-            require_file(&streams, "STREAMS")?;
-            if let Some(w) = &weight {
-                require_file(w, "--weight")?;
-            }
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let dirs = RasterBand::new(&flow_dir, band);
-            let streams = RasterBand::first(&streams);
-            let weight = weight.map(RasterBand::first);
+            let labels = ["FLOW_DIR", "STREAMS", "--weight"];
             match method {
                 Method::D8 => {
-                    r::distance_to_channel_d8(&dirs, &streams, &output, weight.as_ref(), &exec)?
+                    let request =
+                        DistanceToChannelRequest::<D8>::new(flow_dir, band, streams, output);
+                    raster(request.weight(weight), &labels, &run)
                 }
                 Method::Mfd => {
-                    r::distance_to_channel_mfd(&dirs, &streams, &output, weight.as_ref(), &exec)?
+                    let request =
+                        DistanceToChannelRequest::<Mfd>::new(flow_dir, band, streams, output);
+                    raster(request.weight(weight), &labels, &run)
                 }
             }
-            finish(&output, stopwatch, json)
         }
         Step::DetectOutlets {
             flow_dir,
             output,
             method,
             band,
-            executor,
-            json,
+            run,
         } => {
-            require_file(&flow_dir, "FLOW_DIR")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let kind = match method {
-                Method::D8 => r::FlowDirType::D8,
-                Method::Mfd => r::FlowDirType::Mfd,
+            let request = DetectOutletsRequest {
+                flow_dir,
+                band,
+                flow_dir_type: match method {
+                    Method::D8 => FlowDirType::D8,
+                    Method::Mfd => FlowDirType::Mfd,
+                },
+                target: output,
             };
-            let n = r::detect_outlets(&RasterBand::new(&flow_dir, band), kind, &output, &exec)?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(request, &["FLOW_DIR"], &run)
         }
         Step::LowestDrainAndSink {
             dem,
@@ -443,16 +433,15 @@ pub fn run(args: RoutingArgs) -> CmdResult {
         } => {
             require_file(&dem, "DEM")?;
             let exec = executor.build()?;
-            let found = r::detect_lowest_drain_and_sink(&RasterBand::new(&dem, band), &exec)?;
-            // JSON has no infinity: a missing drain or sink is null with a null height.
-            let height = |p: Option<(usize, usize)>, h: f64| p.map(|_| h);
-            let doc = serde_json::json!({
-                "drain": found.drain,
-                "drain_height": height(found.drain, found.drain_height),
-                "sink": found.sink,
-                "sink_height": height(found.sink, found.sink_height),
-            });
-            outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+            // The same request a `pgp.routing.detect_lowest_drain_and_sink` task runs, printed
+            // instead of written.
+            let request = DetectLowestDrainAndSinkRequest {
+                dem,
+                band,
+                target: PathBuf::new(),
+            };
+            let found = request.find(&exec)?;
+            outln!("{}", serde_json::to_string_pretty(&found.to_json())?)?;
             Ok(())
         }
         Step::Watersheds {
@@ -461,25 +450,16 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             output,
             band,
             layer_name,
-            executor,
-            json,
+            run,
         } => {
-            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
-            require_file(&outlets_vector, "OUTLETS_VECTOR")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = r::WatershedOptions {
+            let request = DelineateWatershedsD8Request {
+                d8_flow_dir,
+                band,
+                outflow_vector: outlets_vector,
+                target: output,
                 target_layer_name: layer_name,
-                ..Default::default()
             };
-            let n = r::delineate_watersheds_d8(
-                &RasterBand::new(&d8_flow_dir, band),
-                &outlets_vector,
-                &output,
-                &options,
-                &exec,
-            )?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(request, &["D8_FLOW_DIR", "OUTLETS_VECTOR"], &run)
         }
         Step::StrahlerStreams {
             d8_flow_dir,
@@ -491,29 +471,20 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             autotune,
             min_p_val,
             band,
-            executor,
-            json,
+            run,
         } => {
-            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
-            require_file(&flow_accum, "FLOW_ACCUM")?;
-            require_file(&dem, "DEM")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = r::StrahlerOptions {
+            let request = ExtractStrahlerStreamsD8Request {
+                flow_dir: d8_flow_dir,
+                band,
+                flow_accum,
+                dem,
+                target: output,
                 min_flow_accum_threshold: threshold,
                 river_order,
                 autotune_flow_accumulation: autotune,
                 min_p_val,
             };
-            let n = r::extract_strahler_streams_d8(
-                &RasterBand::new(&d8_flow_dir, band),
-                &RasterBand::first(&flow_accum),
-                &RasterBand::first(&dem),
-                &output,
-                &options,
-                &exec,
-            )?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(request, &["D8_FLOW_DIR", "FLOW_ACCUM", "DEM"], &run)
         }
         Step::Subwatersheds {
             d8_flow_dir,
@@ -522,25 +493,17 @@ pub fn run(args: RoutingArgs) -> CmdResult {
             outlet_at_confluence,
             max_steps,
             band,
-            executor,
-            json,
+            run,
         } => {
-            require_file(&d8_flow_dir, "D8_FLOW_DIR")?;
-            require_file(&streams_vector, "STREAMS_VECTOR")?;
-            let exec = executor.build()?;
-            let stopwatch = Stopwatch::start();
-            let options = r::SubwatershedOptions {
+            let request = CalculateSubwatershedBoundaryRequest {
+                d8_flow_dir,
+                band,
+                strahler_streams: streams_vector,
+                target: output,
                 max_steps_per_watershed: max_steps,
                 outlet_at_confluence,
             };
-            let n = r::calculate_subwatershed_boundary(
-                &RasterBand::new(&d8_flow_dir, band),
-                &streams_vector,
-                &output,
-                &options,
-                &exec,
-            )?;
-            finish_vector(&output, n, stopwatch, json)
+            vector(request, &["D8_FLOW_DIR", "STREAMS_VECTOR"], &run)
         }
     }
 }

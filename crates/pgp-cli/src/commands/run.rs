@@ -7,7 +7,8 @@ use pgp::exec::{Executor, ExecutorSpec, SlurmPool};
 use pgp::graph::{Event, Graph, GraphError, LockWait, PlanAction};
 use pgp::pipeline::{Pipeline, PipelineError};
 
-use super::report::{write_report, TaskRecord, TaskState};
+use pgp::graph::report::{note_event, write_report, ReportPage, TaskRecord, TaskState};
+
 use super::CmdResult;
 use crate::output::{errln, outln};
 
@@ -197,7 +198,7 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
             crate::progress::log_line(event_json(e));
         }
         if let Ok(mut recs) = sink_records.lock() {
-            super::report::note_event(&mut recs, e, at);
+            note_event(&mut recs, e, at);
         }
     });
     let slurm_pool = executor.slurm_pool().cloned();
@@ -249,22 +250,21 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
         }
     }
     let report_path = workspace.join("report.html");
-    let dot = graph.to_dot();
     let digest_of = |path: &Path| graph.file_digest(path).ok();
     let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs, &digest_of);
     // The report is secondary: the run's own result comes first, then a warning if the report
     // could not be written (a full disk must not hide which tasks ran or failed).
-    let report = write_report(
-        &report_path,
-        &pipeline,
-        &recs,
-        elapsed,
-        &spec.to_string(),
-        &dot,
-        &outputs,
-    )
-    .map(|()| report_path.clone())
-    .map_err(|e| format!("could not write the report {}: {e}", report_path.display()));
+    let title = pipeline.path.display().to_string();
+    let page = ReportPage {
+        title: &title,
+        executor: &spec.to_string(),
+        seconds: elapsed,
+        extra: &outputs,
+        extra_style: super::report_outputs::OUTPUTS_STYLE,
+    };
+    let report = write_report(&report_path, &graph, &recs, &page)
+        .map(|()| report_path.clone())
+        .map_err(|e| format!("could not write the report {}: {e}", report_path.display()));
     let report_note = match &report {
         Ok(path) => format!("report: {}", path.display()),
         Err(_) => "no report".to_string(),

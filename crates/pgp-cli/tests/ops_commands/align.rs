@@ -232,3 +232,60 @@ fn align_rejects_bad_lists_and_values_naming_the_flag() {
         assert!(!Path::new(o).exists());
     }
 }
+
+/// `pgp align` and a `pgp.align` pipeline task given the same values (a box off the pixel
+/// edges, one method for all inputs, a target projection) write the same rasters: the flags
+/// are read into the request the task runs, whose fields are named as
+/// `align_and_resize_raster_stack`'s arguments.
+#[test]
+fn align_writes_what_a_pipeline_task_with_the_same_values_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let bbox = "400310.5,4998520.25,401190,4999380.75";
+    let cli = paths(dir.path(), &["cli_dem.tif", "cli_lc.tif"]);
+    pgp()
+        .arg("align")
+        .args([&data.dem, &data.landcover])
+        .arg("--out")
+        .args(&cli)
+        .args([
+            "--pixel-size",
+            "25,-25",
+            "--bbox",
+            bbox,
+            "--resample",
+            "bilinear",
+        ])
+        .args([
+            "--align-to",
+            "1",
+            "--t-srs",
+            "EPSG:32631",
+            "--executor",
+            "sync",
+        ])
+        .assert()
+        .success();
+    let toml = dir.path().join("pipeline.toml");
+    let task = format!(
+        "[[task]]\nname = \"align\"\nop = \"pgp.align\"\n[task.args]\n\
+         base_rasters = [{:?}, {:?}]\ntargets = [\"task_dem.tif\", \"task_lc.tif\"]\n\
+         resample_methods = [\"bilinear\"]\ntarget_pixel_size = [25.0, -25.0]\n\
+         bounding_box_mode = \"{bbox}\"\nraster_align_index = 1\n\
+         target_projection = \"EPSG:32631\"\n",
+        data.dem, data.landcover
+    );
+    std::fs::write(&toml, task).unwrap();
+    pgp()
+        .arg("run")
+        .arg(&toml)
+        .args(["--executor", "sync"])
+        .assert()
+        .success();
+    let task = paths(dir.path(), &["task_dem.tif", "task_lc.tif"]);
+    for (a, b) in cli.iter().zip(&task) {
+        assert_same_raster(a, b);
+    }
+    let info = raster_info(&cli[0]).unwrap();
+    assert_eq!(info.geotransform.pixel_size(), (25.0, -25.0));
+}

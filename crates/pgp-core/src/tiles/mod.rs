@@ -2,10 +2,11 @@
 //!
 //! GDAL compresses every block in the thread that writes it (or on a few helper threads), and
 //! for block-wise operations that compression is most of the work: an 8192² float32 LZW output
-//! costs more CPU than reading both inputs. When the output is a tiled, LZW-compressed, single
-//! band GeoTIFF without predictor (pygeoprocessing's default creation options), pgp instead
-//! compresses each tile where the block was computed ([`encode_window`], in parallel on the
-//! executor) and the writer only appends bytes ([`TiledTiffOutput`]).
+//! costs more CPU than reading both inputs. When the output is a tiled, LZW-compressed GeoTIFF
+//! without predictor (pygeoprocessing's default creation options; any number of bands, pixel or
+//! band interleaved), pgp instead compresses each tile where the block was computed
+//! ([`encode_window`], [`encode_bands`], in parallel on the executor) and the writer only
+//! appends bytes ([`TiledTiffOutput`]).
 //!
 //! GDAL still creates the file (geotransform, projection, nodata, every tag it would write),
 //! as a sparse file with empty tile arrays; the writer appends tiles, fills the two arrays in,
@@ -33,7 +34,7 @@ use crate::raster::output::{
 use crate::{with_pixel_type, DataType, DynArray, Error, Pixel, Result, Window};
 
 /// Creation options the raw-tile path understands (anything else goes through GDAL).
-const UNDERSTOOD: [&str; 7] = [
+const UNDERSTOOD: [&str; 8] = [
     "TILED",
     "BLOCKXSIZE",
     "BLOCKYSIZE",
@@ -41,6 +42,7 @@ const UNDERSTOOD: [&str; 7] = [
     "BIGTIFF",
     "NUM_THREADS",
     "PREDICTOR",
+    "INTERLEAVE",
 ];
 
 /// The tile grid of an output written as raw tiles.
@@ -52,12 +54,27 @@ pub struct TileLayout {
     pub tile: (usize, usize),
     /// Pixel type.
     pub datatype: DataType,
+    /// Number of bands.
+    pub bands: usize,
+    /// How the bands share tiles (irrelevant for one band).
+    pub interleave: Interleave,
+}
+
+/// How the bands of a multi-band TIFF are laid out in its tiles (GDAL's `INTERLEAVE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Interleave {
+    /// One tile holds every band, pixel by pixel (`PlanarConfiguration` 1, GDAL's default).
+    Pixel,
+    /// One tile per band; all of band 1's tiles come first in the tile arrays (`PlanarConfiguration` 2).
+    Band,
 }
 
 /// One compressed tile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawTile {
-    /// Tile index in row-major order over the tile grid.
+    /// Tile index in the file's tile arrays: row-major over the tile grid, and for
+    /// band-interleaved outputs band by band after that (band `b`'s tiles start at `b` times
+    /// the grid's count).
     pub index: usize,
     /// TIFF LZW bytes of the whole (padded) tile; serialised as one block, not byte by byte
     /// (a fifth of a process-pool calculation went to bincode before).
@@ -66,8 +83,9 @@ pub struct RawTile {
 }
 
 impl TileLayout {
-    /// The layout when `spec` can be written as raw tiles: GTiff, one band, tiled, LZW, no
-    /// predictor, no fill value, only options in [`UNDERSTOOD`]. `None` means "let GDAL write".
+    /// The layout when `spec` can be written as raw tiles: GTiff, tiled, LZW, no predictor, no
+    /// fill value, pixel or band interleaved, only options in [`UNDERSTOOD`]. `None` means "let
+    /// GDAL write".
     pub fn for_spec(spec: &RasterSpec) -> Option<TileLayout> {
         let d = &spec.driver;
         let is =
@@ -82,8 +100,14 @@ impl TileLayout {
             UNDERSTOOD.contains(&key.as_str())
         });
         let no_predictor = d.option("PREDICTOR").is_none_or(|p| p.trim() == "1");
+        let interleave = match d.option("INTERLEAVE").map(str::trim) {
+            None => Interleave::Pixel,
+            Some(v) if v.eq_ignore_ascii_case("PIXEL") => Interleave::Pixel,
+            Some(v) if v.eq_ignore_ascii_case("BAND") => Interleave::Band,
+            Some(_) => return None,
+        };
         if !(d.driver.eq_ignore_ascii_case("GTiff")
-            && spec.bands == 1
+            && spec.bands >= 1
             && spec.fill.is_none()
             && is("TILED", "YES")
             && is("COMPRESS", "LZW")
@@ -105,6 +129,8 @@ impl TileLayout {
             size: (spec.cols, spec.rows),
             tile,
             datatype: spec.datatype,
+            bands: spec.bands,
+            interleave,
         })
     }
 
@@ -116,10 +142,19 @@ impl TileLayout {
         )
     }
 
-    /// Number of tiles.
+    /// Number of tile positions in the grid.
     pub fn count(&self) -> usize {
         let (a, d) = self.grid();
         a * d
+    }
+
+    /// Number of tiles in the file: one per position, or one per position and band when the
+    /// bands are interleaved by band.
+    pub fn tiles(&self) -> usize {
+        match self.interleave {
+            Interleave::Band => self.count() * self.bands,
+            Interleave::Pixel => self.count(),
+        }
     }
 
     fn aligned(&self, w: Window) -> bool {
@@ -139,43 +174,85 @@ thread_local! {
     static ENCODER: RefCell<LzwEncoder> = RefCell::new(LzwEncoder::new());
 }
 
-/// Compress the tiles `data` covers; `window` must be made of whole tiles of `layout` (the
-/// right and bottom edge tiles may be partial: they are padded with zeros, as TIFF wants).
+/// Compress the tiles `data` covers in a one-band output; `window` must be made of whole
+/// tiles of `layout` (the right and bottom edge tiles may be partial: they are padded with
+/// zeros, as TIFF wants).
 pub fn encode_window(data: &DynArray, window: Window, layout: &TileLayout) -> Result<Vec<RawTile>> {
-    if data.data_type() != layout.datatype {
+    encode_bands(std::slice::from_ref(data), window, layout)
+}
+
+/// [`encode_window`] for every band of the output at once (band 1 first), as the layout
+/// interleaves them: one tile per position holding all bands pixel by pixel, or one tile per
+/// position and band. Tiles come out in file order within the window.
+pub fn encode_bands(
+    bands: &[DynArray],
+    window: Window,
+    layout: &TileLayout,
+) -> Result<Vec<RawTile>> {
+    if bands.len() != layout.bands {
         return Err(Error::invalid(
             "data",
-            format!(
-                "{} pixels for a {} output",
-                data.data_type(),
-                layout.datatype
-            ),
+            format!("{} band(s) for a {}-band output", bands.len(), layout.bands),
         ));
     }
-    if data.shape() != window.shape() || !layout.aligned(window) {
+    for data in bands {
+        if data.data_type() != layout.datatype {
+            return Err(Error::invalid(
+                "data",
+                format!(
+                    "{} pixels for a {} output",
+                    data.data_type(),
+                    layout.datatype
+                ),
+            ));
+        }
+        if data.shape() != window.shape() {
+            return Err(Error::invalid(
+                "window",
+                format!("{:?} pixels for window {window:?}", data.shape()),
+            ));
+        }
+    }
+    if !layout.aligned(window) {
         return Err(Error::invalid(
             "window",
             format!("{window:?} is not whole tiles of {:?}", layout.tile),
         ));
     }
     with_pixel_type!(layout.datatype, T => {
-        let Some(view) = data.view::<T>() else {
-            return Err(Error::invalid("data", "pixel type mismatch"));
-        };
-        Ok(encode_typed::<T>(view, window, layout))
+        let views = bands
+            .iter()
+            .map(|b| b.view::<T>().ok_or_else(|| Error::invalid("data", "pixel type mismatch")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(match layout.interleave {
+            Interleave::Pixel => encode_typed::<T>(&views, window, layout, 0),
+            Interleave::Band => {
+                let mut tiles = Vec::new();
+                for (b, view) in views.iter().enumerate() {
+                    let first = b * layout.count();
+                    tiles.extend(encode_typed::<T>(std::slice::from_ref(view), window, layout, first));
+                }
+                tiles
+            }
+        })
     })
 }
 
+/// The tiles of `window`, each holding the samples of `views` pixel by pixel (one view: a
+/// plain one-sample tile), numbered from `first`.
 fn encode_typed<T: Pixel>(
-    view: ndarray::ArrayView2<'_, T>,
+    views: &[ndarray::ArrayView2<'_, T>],
     window: Window,
     layout: &TileLayout,
+    first: usize,
 ) -> Vec<RawTile> {
     let (tw, th) = layout.tile;
     let across = layout.grid().0;
     let px = std::mem::size_of::<T>();
+    let samples = views.len();
+    let pixel = px * samples;
     let mut tiles = Vec::new();
-    let mut buf = vec![0u8; tw * th * px];
+    let mut buf = vec![0u8; tw * th * pixel];
     ENCODER.with(|enc| {
         let mut enc = enc.borrow_mut();
         for ty in (0..window.height).step_by(th) {
@@ -184,13 +261,21 @@ fn encode_typed<T: Pixel>(
                 let h = th.min(window.height - ty);
                 buf.fill(0);
                 for r in 0..h {
-                    let row = view.row(ty + r);
-                    let dst = &mut buf[r * tw * px..(r * tw + w) * px];
-                    for (c, out) in dst.chunks_exact_mut(px).enumerate() {
-                        out.copy_from_slice(pixel_bytes(&row[tx + c]));
+                    let dst = &mut buf[r * tw * pixel..(r * tw + w) * pixel];
+                    for (s, view) in views.iter().enumerate() {
+                        let row = view.row(ty + r);
+                        let row = row.slice(ndarray::s![tx..tx + w]);
+                        match row.as_slice() {
+                            Some(src) => interleave(dst, samples_bytes(src), s, samples, px),
+                            None => {
+                                for (c, out) in dst.chunks_exact_mut(pixel).enumerate() {
+                                    out[s * px..(s + 1) * px].copy_from_slice(pixel_bytes(&row[c]));
+                                }
+                            }
+                        }
                     }
                 }
-                let index = ((window.y_off + ty) / th) * across + (window.x_off + tx) / tw;
+                let index = first + ((window.y_off + ty) / th) * across + (window.x_off + tx) / tw;
                 tiles.push(RawTile {
                     index,
                     bytes: enc.encode(&buf),
@@ -199,6 +284,28 @@ fn encode_typed<T: Pixel>(
         }
     });
     tiles
+}
+
+/// Put the `px`-byte values of `src` at sample `s` of each `samples`-sample pixel of `dst`:
+/// one copy for one sample, a strided loop the compiler unrolls otherwise.
+fn interleave(dst: &mut [u8], src: &[u8], s: usize, samples: usize, px: usize) {
+    if samples == 1 {
+        dst.copy_from_slice(src);
+    } else if px == 1 {
+        for (out, &v) in dst.iter_mut().skip(s).step_by(samples).zip(src) {
+            *out = v;
+        }
+    } else {
+        for (out, v) in dst.chunks_exact_mut(samples * px).zip(src.chunks_exact(px)) {
+            out[s * px..(s + 1) * px].copy_from_slice(v);
+        }
+    }
+}
+
+/// A row of pixels' bytes as stored in a little-endian TIFF.
+fn samples_bytes<T: Pixel>(v: &[T]) -> &[u8] {
+    // SAFETY: as for `pixel_bytes`: plain numbers, the slice borrows `v` for its size exactly.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
 
 /// A pixel's bytes as stored in a little-endian TIFF.
@@ -246,11 +353,11 @@ impl TiledTiffOutput {
             .open(&tmp)
             .map_err(|e| cleanup(Error::io(&tmp, e)))?;
         let arrays = ifd::tile_arrays(&mut file, &tmp).map_err(cleanup)?;
-        let uncompressed = (layout.count() * layout.tile.0 * layout.tile.1) as u64
+        let uncompressed = (layout.count() * layout.tile.0 * layout.tile.1 * layout.bands) as u64
             * layout.datatype.size_bytes() as u64;
         // LZW can grow incompressible data by up to half; stay far from 4 GiB in classic TIFF.
         let fits = arrays.big || uncompressed / 2 * 3 < u64::from(u32::MAX) - (64 << 20);
-        if arrays.count != layout.count() as u64 || arrays.byte_counts.width < 4 || !fits {
+        if arrays.count != layout.tiles() as u64 || arrays.byte_counts.width < 4 || !fits {
             drop(file);
             let _ = std::fs::remove_file(&tmp);
             return Ok(None);
@@ -264,8 +371,8 @@ impl TiledTiffOutput {
             tmp,
             target,
             arrays,
-            offsets: vec![0; layout.count()],
-            counts: vec![0; layout.count()],
+            offsets: vec![0; layout.tiles()],
+            counts: vec![0; layout.tiles()],
             end,
         }))
     }

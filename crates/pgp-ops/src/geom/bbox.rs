@@ -51,6 +51,20 @@ pub enum BoundingBoxMode {
     Explicit(BoundingBox),
 }
 
+impl fmt::Display for BoundingBoxMode {
+    /// What [`FromStr`] reads back to the same mode: `union`, `intersection` or
+    /// `xmin,ymin,xmax,ymax` (each number in the shortest form that parses to the same value).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BoundingBoxMode::Union => f.write_str("union"),
+            BoundingBoxMode::Intersection => f.write_str("intersection"),
+            BoundingBoxMode::Explicit(b) => {
+                write!(f, "{},{},{},{}", b.xmin, b.ymin, b.xmax, b.ymax)
+            }
+        }
+    }
+}
+
 impl FromStr for BoundingBoxMode {
     type Err = Error;
     /// `union`, `intersection`, or four comma-separated numbers `xmin,ymin,xmax,ymax`.

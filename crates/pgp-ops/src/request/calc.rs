@@ -12,6 +12,7 @@ impl Request for ExpressionJob {
     const NAME: &'static str = "pgp.calc";
     const VERSION: u32 = 1;
     type Output = CalcReport;
+    type Error = crate::Error;
 
     fn run(&self, exec: &Executor) -> Result<CalcReport> {
         ExpressionJob::run(self, exec)

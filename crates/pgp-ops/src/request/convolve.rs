@@ -52,6 +52,7 @@ impl Request for ConvolveRequest {
     const NAME: &'static str = "pgp.convolve";
     const VERSION: u32 = 1;
     type Output = ();
+    type Error = crate::Error;
 
     fn run(&self, exec: &Executor) -> Result<()> {
         convolve_2d(

@@ -8,6 +8,10 @@
 //! is recomputed. The golden-checksum test (`tests/golden.rs`) fails when an output changes while
 //! its version does not.
 //!
+//! Operations built in other crates implement the same trait with their own error type: every
+//! `pgp-routing` function has its request there (`pgp_routing::request`), with its own golden
+//! test.
+//!
 //! ```
 //! use pgp_ops::request::{Request, WarpRequest};
 //! use pgp_exec::Executor;
@@ -56,10 +60,13 @@ pub trait Request: Clone + Serialize + DeserializeOwned + Send + Sync + 'static 
     const VERSION: u32;
     /// What a run returns besides its files (a report, statistics).
     type Output;
+    /// What a failed run returns: [`crate::Error`] for this crate's operations, the own error
+    /// type of operations built in other crates (routing).
+    type Error: std::error::Error + Send + Sync + 'static;
 
     /// Runs the operation on `exec`: its blocks, warps or features are spread over that
     /// executor, process pools included.
-    fn run(&self, exec: &Executor) -> Result<Self::Output>;
+    fn run(&self, exec: &Executor) -> Result<Self::Output, Self::Error>;
 
     /// The files it reads, in a fixed order.
     fn inputs(&self) -> Vec<PathBuf>;
@@ -73,24 +80,27 @@ pub trait Request: Clone + Serialize + DeserializeOwned + Send + Sync + 'static 
     fn with_outputs(&self, outputs: &[PathBuf]) -> Self;
 }
 
-/// `outputs` and `with_outputs` of a request that writes one file, its `target` field.
+/// [`Request::outputs`] and [`Request::with_outputs`] of a request that writes one file, its
+/// `target` field (every operation crate's requests use it, so it is exported).
+#[macro_export]
 macro_rules! one_target {
     () => {
-        fn outputs(&self) -> Vec<PathBuf> {
-            vec![self.target.clone()]
+        fn outputs(&self) -> ::std::vec::Vec<::std::path::PathBuf> {
+            ::std::vec![self.target.clone()]
         }
-        fn with_outputs(&self, outputs: &[PathBuf]) -> Self {
+        fn with_outputs(&self, outputs: &[::std::path::PathBuf]) -> Self {
             let mut request = self.clone();
-            if let Some(target) = outputs.first() {
+            if let ::std::option::Option::Some(target) = outputs.first() {
                 request.target = target.clone();
             }
             request
         }
     };
 }
-use one_target;
+pub(crate) use one_target;
 
-fn one_band() -> usize {
+/// Band 1: the default band of a request's raster (`#[serde(default = "...")]`).
+pub fn one_band() -> usize {
     1
 }
 

@@ -42,6 +42,7 @@ impl Request for ReclassifyRequest {
     const NAME: &'static str = "pgp.reclassify";
     const VERSION: u32 = 1;
     type Output = CalcReport;
+    type Error = crate::Error;
 
     fn run(&self, exec: &Executor) -> Result<CalcReport> {
         let map = read_value_table(&self.table, &self.key_field, &self.value_field)?;

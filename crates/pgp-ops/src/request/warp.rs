@@ -80,6 +80,7 @@ impl Request for WarpRequest {
     const NAME: &'static str = "pgp.warp";
     const VERSION: u32 = 1;
     type Output = WarpPath;
+    type Error = crate::Error;
 
     fn run(&self, exec: &Executor) -> Result<WarpPath> {
         let method = self.method()?;

@@ -51,6 +51,7 @@ impl Request for ZonalRequest {
     // 2: the JSON is one feature per line (as `pgp zonal-stats` prints it), no longer indented.
     const VERSION: u32 = 2;
     type Output = ZonalStats;
+    type Error = crate::Error;
 
     fn run(&self, exec: &Executor) -> Result<ZonalStats> {
         let stats = zonal_statistics(&self.raster, self.band, &self.vector, &self.options(), exec)?;

@@ -2,8 +2,9 @@
 //!
 //! - Threads without a halo borrow one set of handles per concurrent task from a [`RasterPool`]
 //!   (reads run in parallel, each thread decodes its own blocks).
-//! - Threads with a halo share one handle per input and take turns to read: blocks overlap, and
-//!   one handle's block cache decodes each file block once.
+//! - Threads whose items share file blocks (a halo, or windows smaller than the blocks) share
+//!   one handle per input and take turns to read: one handle's block cache decodes each file
+//!   block once.
 //! - A worker process keeps its handles (and the prepared operation) for the rest of the call
 //!   ([`with_worker_state`]), for the same reason: consecutive tasks of one call share file
 //!   blocks.
@@ -104,8 +105,9 @@ pub(crate) enum LocalHandles {
 
 impl LocalHandles {
     /// Opens (or checks) `paths` once here, so a missing input fails before any output exists.
-    pub(crate) fn open(paths: Vec<PathBuf>, halo: usize) -> Result<Arc<LocalHandles>> {
-        let handles = if halo > 0 {
+    /// `shared`: one handle per input for all threads (see [`BlockOp::shares_blocks`]).
+    pub(crate) fn open(paths: Vec<PathBuf>, shared: bool) -> Result<Arc<LocalHandles>> {
+        let handles = if shared {
             LocalHandles::Shared(
                 paths
                     .iter()

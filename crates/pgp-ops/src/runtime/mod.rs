@@ -46,6 +46,13 @@ pub trait BlockOp: Send + Sync + 'static {
         0
     }
 
+    /// Whether several items read the same file blocks (a halo, or windows smaller than the
+    /// inputs' blocks). The threads of a call then share one handle per input and take turns
+    /// to read, so each file block is decoded once, not once per thread.
+    fn shares_blocks(&self) -> bool {
+        self.halo() > 0
+    }
+
     /// Prepare for computing (on the caller for threads, in each worker process otherwise).
     fn prepare(&self) -> Result<Self::Prepared>;
 
@@ -245,7 +252,7 @@ fn map_for<'a, O: BlockOp>(
         _ => {
             let op = runner.op.clone();
             let prepared = Arc::new(op.prepare()?);
-            let handles = handles::LocalHandles::open(op.inputs(), op.halo())?;
+            let handles = handles::LocalHandles::open(op.inputs(), op.shares_blocks())?;
             Box::new(
                 exec.map_ordered(items, move |item| {
                     handles

@@ -4,7 +4,7 @@
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
-use pgp_core::tiles::{encode_window, FinishFn, RawTile, TileLayout, TiledTiffOutput};
+use pgp_core::tiles::{encode_bands, FinishFn, RawTile, TileLayout, TiledTiffOutput};
 use pgp_core::{DynArray, OutputRaster, Raster, RasterSpec, Window};
 
 use crate::{Error, Result};
@@ -192,7 +192,7 @@ pub enum Payload {
     Pixels(DynArray),
     /// One array per band, for outputs of several bands (band 1 first).
     Bands(Vec<DynArray>),
-    /// Band 1 compressed as the output's tiles.
+    /// Every band compressed as the output's tiles.
     Tiles(Vec<RawTile>),
 }
 
@@ -218,8 +218,13 @@ impl Payload {
     /// the output takes raw tiles; anything else is returned as it is.
     pub(crate) fn encoded(self, window: Window, layout: Option<&TileLayout>) -> Result<Payload> {
         match (layout, self) {
-            (Some(layout), Payload::Pixels(data)) => {
-                Ok(Payload::Tiles(encode_window(&data, window, layout)?))
+            (Some(layout), Payload::Pixels(data)) => Ok(Payload::Tiles(encode_bands(
+                std::slice::from_ref(&data),
+                window,
+                layout,
+            )?)),
+            (Some(layout), Payload::Bands(bands)) => {
+                Ok(Payload::Tiles(encode_bands(&bands, window, layout)?))
             }
             (_, other) => Ok(other),
         }
@@ -286,7 +291,13 @@ impl Sink {
             }
             (Sink::Raw(raw), Payload::Pixels(data)) => {
                 let layout = *raw.layout();
-                for t in encode_window(data, window, &layout)? {
+                for t in encode_bands(std::slice::from_ref(data), window, &layout)? {
+                    raw.write(&t)?;
+                }
+            }
+            (Sink::Raw(raw), Payload::Bands(bands)) => {
+                let layout = *raw.layout();
+                for t in encode_bands(bands, window, &layout)? {
                     raw.write(&t)?;
                 }
             }
@@ -295,11 +306,6 @@ impl Sink {
             }
             (Sink::Gdal(out, dirty), Payload::Bands(bands)) => {
                 dirty.write_bands(out, window, bands)?;
-            }
-            (Sink::Raw(_), Payload::Bands(_)) => {
-                return Err(Error::internal(
-                    "several bands for a one-band raw-tile output",
-                ))
             }
             (Sink::Gdal(..), Payload::Tiles(_)) => {
                 return Err(Error::internal(

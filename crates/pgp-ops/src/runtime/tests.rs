@@ -109,6 +109,69 @@ fn several_bands_are_read_and_written_as_one_window() {
 }
 
 #[test]
+fn several_bands_are_compressed_on_the_workers_for_either_interleaving() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("three.tif");
+    let base = three_bands(&source);
+    let a = Raster::open(&source).unwrap();
+    let whole = Window::new(0, 0, 300, 200);
+    for interleave in ["PIXEL", "BAND"] {
+        let mut spec = base.clone();
+        spec.driver = pgp_core::RasterDriver::new(
+            "GTiff",
+            [
+                "TILED=YES",
+                "BLOCKXSIZE=64",
+                "BLOCKYSIZE=64",
+                "COMPRESS=LZW",
+                &format!("INTERLEAVE={interleave}"),
+            ],
+        );
+        let mut digests = Vec::new();
+        for exec in [Executor::sync(), Executor::threads(2).unwrap()] {
+            let target = dir
+                .path()
+                .join(format!("{interleave}-{}.tif", exec.workers()));
+            // The sink takes raw tiles, so workers send compressed tiles, not pixels.
+            let sink = Sink::create(&target, &spec, Some((64, 64))).unwrap();
+            assert!(matches!(sink, Sink::Raw(_)), "{interleave}");
+            drop(sink);
+            let op = CopyAll {
+                path: source.clone(),
+                bands: vec![1, 2, 3],
+            };
+            let windows = Windows::Given {
+                step: Some((64, 64)),
+                windows: pgp_core::block_windows((300, 200), (64, 64), 0).collect(),
+            };
+            let out = RasterTarget {
+                operation: "test",
+                path: &target,
+                spec: &spec,
+            };
+            write_raster(&exec, &Runner::new(op), out, windows, Ok, |_| Ok(()))
+                .unwrap()
+                .commit(None)
+                .unwrap();
+            let b = Raster::open(&target).unwrap();
+            for band in 1..=3 {
+                assert_eq!(
+                    a.read::<u16>(band, whole).unwrap(),
+                    b.read::<u16>(band, whole).unwrap(),
+                    "{interleave} band {band} on {}",
+                    exec.spec()
+                );
+            }
+            digests.push(std::fs::read(&target).unwrap());
+        }
+        assert!(
+            digests[0] == digests[1],
+            "{interleave}: sync and threads differ"
+        );
+    }
+}
+
+#[test]
 fn a_failed_block_leaves_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("three.tif");
@@ -118,8 +181,10 @@ fn a_failed_block_leaves_no_output() {
         path: source,
         bands: vec![1, 2, 3],
     };
+    // Windows that are not whole tiles (so GDAL writes the output); the raw-tile path's
+    // failures are the window tests' (`a_panic_names_its_window...`).
     let windows = Windows::Given {
-        step: None,
+        step: Some((7, 200)),
         windows: vec![Window::new(0, 0, 7, 200), Window::new(7, 0, 293, 200)],
     };
     let out = RasterTarget {

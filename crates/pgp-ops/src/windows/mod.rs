@@ -390,6 +390,7 @@ fn run_map<K: Kernel>(
         &request.halo,
         &first,
         Some((spec.bands, datatype)),
+        spec::tile_size(&spec),
     )?;
     let runner = runner(WindowOp { plan, kernel });
     let target = RasterTarget {
@@ -478,11 +479,18 @@ fn run_fold<K: Kernel, V: DeserializeOwned, A>(
     mut fold: impl FnMut(A, V) -> Result<A>,
 ) -> Result<A> {
     let first = spec::check_inputs(&request.inputs)?;
-    let plan = spec::plan("fold_windows", &request.inputs, &request.halo, &first, None)?;
     let block = match request.block_size {
         Some(b) => spec::checked_block(b)?,
         None => Raster::open(&first.path)?.block_size(1)?,
     };
+    let plan = spec::plan(
+        "fold_windows",
+        &request.inputs,
+        &request.halo,
+        &first,
+        None,
+        Some(block),
+    )?;
     let runner = runner(WindowOp { plan, kernel });
     runner.check(exec, "fold_windows")?;
     let windows = block_windows(first.raster_size, block, 0).enumerate();

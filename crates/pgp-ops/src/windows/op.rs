@@ -34,6 +34,8 @@ pub struct Plan {
     pub(crate) geotransform: GeoTransform,
     /// Bands and type of the output (none for folds).
     pub(crate) output: Option<(usize, DataType)>,
+    /// Whether several windows read one block of some input (see `BlockOp::shares_blocks`).
+    pub(crate) shares_blocks: bool,
 }
 
 impl Plan {
@@ -280,6 +282,10 @@ impl<K: Kernel> BlockOp for WindowOp<K> {
 
     fn halo(&self) -> usize {
         self.plan.halo
+    }
+
+    fn shares_blocks(&self) -> bool {
+        self.plan.halo > 0 || self.plan.shares_blocks
     }
 
     fn prepare(&self) -> Result<()> {

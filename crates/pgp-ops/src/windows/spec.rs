@@ -124,18 +124,45 @@ fn like_input(first: &RasterInfo, block: Option<(usize, usize)>) -> Result<Raste
     })
 }
 
+/// The `(cols, rows)` of the windows an output of `spec` is written in, when its tiles say
+/// (`None` for strips, whose size GDAL chooses).
+pub(crate) fn tile_size(spec: &RasterSpec) -> Option<(usize, usize)> {
+    let d = &spec.driver;
+    if !d
+        .option("TILED")
+        .is_some_and(|v| v.eq_ignore_ascii_case("YES"))
+    {
+        return None;
+    }
+    let side = |key: &str| d.option(key).map_or(Some(256), |v| v.trim().parse().ok());
+    Some((side("BLOCKXSIZE")?, side("BLOCKYSIZE")?))
+}
+
+/// Whether windows of `window` pixels, laid from the raster's top-left corner, split blocks of
+/// `block` pixels (so several windows read each block) in a raster of `size`.
+fn splits_blocks(window: (usize, usize), block: (usize, usize), size: (usize, usize)) -> bool {
+    let whole = |w: usize, b: usize, n: usize| w >= n || (b > 0 && w.is_multiple_of(b));
+    !(whole(window.0, block.0, size.0) && whole(window.1, block.1, size.1))
+}
+
 /// What every window of the call needs: the inputs' bands and fill values, the halo, the grid.
+/// `window` is the windows' size, when known.
 pub(crate) fn plan(
     operation: &str,
     inputs: &[PathBuf],
     halo: &Halo,
     first: &RasterInfo,
     output: Option<(usize, DataType)>,
+    window: Option<(usize, usize)>,
 ) -> Result<Plan> {
     let mut bands = Vec::with_capacity(inputs.len());
     let mut fill = Vec::with_capacity(inputs.len());
+    let mut shares_blocks = false;
     for path in inputs {
         let raster = Raster::open(path)?;
+        if let Some(window) = window {
+            shares_blocks |= splits_blocks(window, raster.block_size(1)?, first.raster_size);
+        }
         let numbers = raster.all_bands();
         let mut values = Vec::with_capacity(numbers.len());
         for &band in &numbers {
@@ -167,5 +194,25 @@ pub(crate) fn plan(
         size: first.raster_size,
         geotransform: first.geotransform,
         output,
+        shares_blocks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splits_blocks;
+
+    #[test]
+    fn windows_split_blocks_unless_they_hold_whole_ones() {
+        let size = (3000, 3000);
+        assert!(splits_blocks((128, 128), (256, 256), size));
+        assert!(!splits_blocks((256, 256), (256, 256), size));
+        assert!(!splits_blocks((512, 256), (256, 256), size));
+        assert!(splits_blocks((256, 128), (256, 256), size));
+        // Strips: windows narrower than the raster split every strip.
+        assert!(splits_blocks((128, 128), (3000, 1), size));
+        assert!(!splits_blocks((3000, 128), (3000, 1), size));
+        // A window as large as the raster holds every block whole.
+        assert!(!splits_blocks((4000, 4000), (256, 256), size));
+    }
 }

@@ -10,16 +10,18 @@
 //! from 1; joined-away segments leave gaps). Serial: each walk follows flow paths.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use pgp_core::gdal::vector::{Feature, LayerAccess, OGRwkbGeometryType};
 use pgp_exec::Executor;
+use pgp_ops::request::{one_band, Request};
+use serde::{Deserialize, Serialize};
 
 use crate::common::{
     is_close, same_size, scratch_dir, RasterBand, Ticker, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA,
     INFLOW_OFFSETS, ROW_OFFSETS,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grid::{cache_budget, Grid};
 use crate::outlets::{flow_dir_nodata, FlowDirType};
 use crate::vectors;
@@ -554,6 +556,81 @@ fn write_segments(segments: &[Segment], info: &pgp_core::RasterInfo, target: &Pa
         }
         Ok(count)
     })
+}
+
+fn default_threshold() -> i64 {
+    StrahlerOptions::default().min_flow_accum_threshold
+}
+
+fn default_river_order() -> i32 {
+    StrahlerOptions::default().river_order
+}
+
+fn default_min_p_val() -> f64 {
+    StrahlerOptions::default().min_p_val
+}
+
+/// `pgp.routing.extract_strahler_streams_d8`: [`extract_strahler_streams_d8`] as one
+/// serialisable value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtractStrahlerStreamsD8Request {
+    /// D8 flow directions.
+    pub flow_dir: PathBuf,
+    /// Their band.
+    #[serde(default = "one_band")]
+    pub band: usize,
+    /// Their D8 flow accumulation (band 1).
+    pub flow_accum: PathBuf,
+    /// The DEM (band 1).
+    pub dem: PathBuf,
+    /// The stream segments (GeoPackage).
+    pub target: PathBuf,
+    /// Flow accumulation at which a pixel is stream (100).
+    #[serde(default = "default_threshold")]
+    pub min_flow_accum_threshold: i64,
+    /// The order that makes a river (5).
+    #[serde(default = "default_river_order")]
+    pub river_order: i32,
+    /// Autotune the threshold per river (false).
+    #[serde(default)]
+    pub autotune_flow_accumulation: bool,
+    /// The p-value of the autotuning test (0.05).
+    #[serde(default = "default_min_p_val")]
+    pub min_p_val: f64,
+}
+
+impl Request for ExtractStrahlerStreamsD8Request {
+    const NAME: &'static str = "pgp.routing.extract_strahler_streams_d8";
+    const VERSION: u32 = 1;
+    /// The number of segments.
+    type Output = u64;
+    type Error = Error;
+
+    fn run(&self, exec: &Executor) -> Result<u64> {
+        let options = StrahlerOptions {
+            min_flow_accum_threshold: self.min_flow_accum_threshold,
+            river_order: self.river_order,
+            autotune_flow_accumulation: self.autotune_flow_accumulation,
+            min_p_val: self.min_p_val,
+        };
+        extract_strahler_streams_d8(
+            &RasterBand::new(&self.flow_dir, self.band),
+            &RasterBand::first(&self.flow_accum),
+            &RasterBand::first(&self.dem),
+            &self.target,
+            &options,
+            exec,
+        )
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        vec![
+            self.flow_dir.clone(),
+            self.flow_accum.clone(),
+            self.dem.clone(),
+        ]
+    }
+    pgp_ops::one_target!();
 }
 
 #[cfg(test)]

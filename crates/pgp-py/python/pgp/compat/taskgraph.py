@@ -1,91 +1,62 @@
-"""``import pgp.compat.taskgraph as taskgraph``: taskgraph 0.11's API, keyed by content.
+"""``import pgp.compat.taskgraph as taskgraph``: taskgraph 0.11's API on pgp's task graph.
 
-A Python implementation of taskgraph's ``TaskGraph`` / ``Task`` that keys tasks the way pgp's
-task graph does: by SHA-256 digests of the input and output files' contents (pgp's own
-``hash_file``, run without the GIL, memoised by file identity), never by size and mtime, so
-touching a file reruns nothing and editing it reruns exactly what reads it. A task's record is
-written only after its function returned and every target exists and has been digested, in one
-SQLite transaction: a crash at any point leaves no record that a rerun would accept.
+``TaskGraph`` / ``Task`` as taskgraph 0.11 behaves, run by pgp-graph (the engine behind
+``pgp run``) in the cache directory:
+
+* Tasks are keyed by SHA-256 digests of the files they read (pgp-graph hashes them without the
+  GIL and memoises digests by file identity), never by size and mtime: touching a file reruns
+  nothing, editing it reruns exactly what reads it. A Python function is versioned by its
+  source, as taskgraph does.
+* Crash safety: a task writes its targets under temporary names beside them (the targets found
+  among its arguments are handed to it as those temporary paths); they are renamed into place,
+  hashed, and only then recorded, atomically. A task that raises, or a process killed at any
+  point, leaves no record a rerun would accept.
+* A pgp function as ``func`` (``pgp.raster_calculator`` with an expression string,
+  ``reclassify_raster``, ``align_and_resize_raster_stack``, ``zonal_statistics``, also from
+  ``pgp.compat.pygeoprocessing``) runs natively as pgp-graph's registered node of that
+  operation (``pgp.calc``, ``pgp.reclassify``, ``pgp.align``, ``pgp.zonal_stats``), with no
+  Python in the loop; ``Task.op`` says which. Its ``executor=`` is not used: the graph's
+  threads are the budget of all its work.
+* ``TaskGraph(..., dry_run=True)``: tasks are declared but nothing runs; ``join()`` prints, and
+  ``dry_run()`` returns, which tasks would run (and why), be skipped, or be restored.
+* ``report(path=None)`` writes pgp-graph's HTML report of the run (graph, timeline, where each
+  task ran) to ``path`` (default ``<cache dir>/report.html``).
 
 Differences from taskgraph 0.11, on purpose:
 
-* Tasks run on ``n_workers`` threads of this process (``n_workers < 0``: in ``add_task``;
-  ``0``: one thread), not in a process pool: pgp's functions release the GIL, so they run in
-  parallel; pure-Python task functions are serialised by the GIL as any threads are.
-* ``hash_algorithm`` is accepted and ignored (content digests always; ``hash_target_files=False``
-  still means "targets only need to exist").
-* A file another task writes is a dependency even when ``dependent_task_list`` omits it, and two
-  tasks with different work may not write the same file (RuntimeError naming both).
-* ``copy_duplicate_artifact`` / ``hardlink_allowed`` (taskgraph 0.10) are accepted and ignored.
+* Tasks run on threads of this process (``n_workers < 0``: each task runs to its end inside
+  ``add_task``; ``0``: one thread; ``N``: N threads), never in a process pool: pgp's functions
+  and native tasks release the GIL, so they run in parallel; Python code holds the GIL only
+  while it runs. With ``n_workers < 0`` a native task parallelises over all cores.
+* ``hash_algorithm`` is accepted and ignored (content digests always).
+  ``hash_target_files=False`` means targets only need to exist; input files still count by
+  content (taskgraph would only check that they exist).
+* A file another task writes is a dependency even when ``dependent_task_list`` omits it; a
+  task reading a file may not be added after it started when a later task writes that file.
+  Two tasks with different work may not write the same file (RuntimeError naming both).
+* The task name is part of a Python task's key: renaming a task reruns it once.
+* ``copy_duplicate_artifact`` / ``hardlink_allowed`` (taskgraph 0.10) are accepted and
+  ignored; ``reporting_interval`` too (see ``report()``).
 * A failed task's exception is raised again by its ``join()``/``get()`` and by
-  ``TaskGraph.join()``; tasks that depend on it fail without running.
-
-Not implemented: taskgraph's ``reporting_interval`` logging and pgp-graph's dry run and HTML
-report (those need the task graph in Rust, which runs registered operations, not Python
-functions).
+  ``TaskGraph.join()``; tasks that depend on it fail without running (RuntimeError naming the
+  dependency). A native task's failure is a RuntimeError with pgp's message.
 """
 
 import hashlib
-import heapq
 import inspect
-import itertools
 import json
 import os
 import pathlib
 import pickle
-import sqlite3
+import shutil
 import threading
-import time
+import warnings
+import weakref
 
 from .. import _pgp
+from ._native_tasks import native_task
 
 __version__ = '0.11.2+pgp'
-_RACY_SECONDS = 2.0  # a file changed this recently may change again within its mtime tick
-
-
-class _Store:
-    """Records (key -> target digests, result) and the digest memo, in one SQLite file."""
-
-    def __init__(self, path):
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute('PRAGMA journal_mode=WAL')
-        self._db.execute('CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, '
-                         'targets TEXT NOT NULL, result BLOB)')
-        self._db.execute('CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, '
-                         'identity TEXT NOT NULL, digest TEXT NOT NULL)')
-
-    def digest(self, path):
-        """SHA-256 of the file's contents, memoised while its identity (size, mtime, ctime,
-        inode) is unchanged and old enough to trust."""
-        st = os.stat(path)
-        identity = f'{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}'
-        with self._lock:
-            row = self._db.execute('SELECT identity, digest FROM digests WHERE path = ?',
-                                   (path,)).fetchone()
-        if row is not None and row[0] == identity:
-            return row[1]
-        digest = _pgp.hash_file(path)
-        if time.time() - st.st_mtime_ns / 1e9 > _RACY_SECONDS:
-            with self._lock:
-                self._db.execute('INSERT OR REPLACE INTO digests VALUES (?, ?, ?)',
-                                 (path, identity, digest))
-        return digest
-
-    def lookup(self, key):
-        with self._lock:
-            row = self._db.execute('SELECT targets, result FROM records WHERE key = ?',
-                                   (key,)).fetchone()
-        return None if row is None else (json.loads(row[0]), row[1])
-
-    def record(self, key, targets, result):
-        with self._lock:
-            self._db.execute('INSERT OR REPLACE INTO records VALUES (?, ?, ?)',
-                             (key, json.dumps(targets), result))
-
-    def close(self):
-        with self._lock:
-            self._db.close()
 
 
 def _norm(path):
@@ -112,23 +83,19 @@ def _walk(value, found):
             _walk(v, found)
 
 
-def _scrub(value, targets, stores):
-    """A JSON-able description of an argument for keys: existing files become their content
-    digests (``stores`` digests them), targets a marker, callables their name and source."""
+def _describe(value, places):
+    """A JSON-able description of an argument for keys: a file the task reads or writes
+    becomes its place (``['input', i]`` / ``['target', i]``, the graph adds the contents),
+    an ignored file a marker, a callable its name and source digest."""
     if isinstance(value, (str, pathlib.PurePath)):
         text = os.fspath(value)
-        norm = _norm(text)
-        if norm in targets:
-            return ['target', norm]
-        if stores is not None and os.path.isfile(text):
-            return ['file', stores(norm)]
-        return text
+        return places.get(_norm(text), text)
     if isinstance(value, dict):
-        return {str(k): _scrub(v, targets, stores) for k, v in sorted(value.items(), key=str)}
+        return {str(k): _describe(v, places) for k, v in sorted(value.items(), key=str)}
     if isinstance(value, (list, tuple)):
-        return [_scrub(v, targets, stores) for v in value]
+        return [_describe(v, places) for v in value]
     if isinstance(value, (set, frozenset)):
-        return sorted((_scrub(v, targets, stores) for v in value), key=repr)
+        return sorted((_describe(v, places) for v in value), key=repr)
     if callable(value):
         return ['callable', getattr(value, '__qualname__', repr(value)), _source_digest(value)]
     if isinstance(value, (int, float, bool)) or value is None:
@@ -136,106 +103,101 @@ def _scrub(value, targets, stores):
     return repr(value)
 
 
+def _substitute(value, temps):
+    """``value`` with every target path replaced by its temporary path (same type)."""
+    if isinstance(value, (str, pathlib.PurePath)):
+        temp = temps.get(_norm(value))
+        if temp is None:
+            return value
+        return temp if isinstance(value, str) else type(value)(temp)
+    if isinstance(value, dict):
+        return type(value)((k, _substitute(v, temps)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_substitute(v, temps) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return type(value)(_substitute(v, temps) for v in value)
+    return value
+
+
 class Task:
     """One task of a :class:`TaskGraph`: ``join()`` waits for it, ``get()`` returns its result
     (with ``store_result=True``)."""
 
-    def __init__(self, graph, func, args, kwargs, task_name, targets, ignore, hash_targets,
-                 dependencies, ignore_directories, priority, transient_run, store_result):
+    def __init__(self, graph, task_name, store_result, dry_run):
         self.task_name = task_name
-        self._graph = graph
-        self._func, self._args, self._kwargs = func, args, kwargs
-        self._targets = targets
-        self._ignore = ignore
-        self._hash_targets = hash_targets
-        self._dependencies = dependencies
-        self._ignore_directories = ignore_directories
-        self.priority = priority
-        self._transient_run = transient_run
+        self._graph = weakref.ref(graph)
         self._store_result = store_result
-        self._done = threading.Event()
+        self._dry_run = dry_run
+        self._handle = None
+        self._native = None
         self._error = None
-        self._result = None
-        self.skipped = None
-        self.identity = hashlib.sha256(json.dumps([
-            getattr(func, '__name__', repr(func)), _source_digest(func),
-            _scrub([args, kwargs], set(targets), None), sorted(targets)]).encode()).hexdigest()
+        self._outcome = None
 
     def __repr__(self):
         return f'Task({self.task_name!r})'
 
-    def _key(self, store):
-        inputs = []
-        _walk([self._args, self._kwargs], inputs)
-        skip = set(self._targets) | {_norm(p) for p in self._ignore}
-        digests = {}
-        for path in inputs:
-            norm = _norm(path)
-            if norm in skip or not os.path.exists(norm):
-                continue
-            if os.path.isdir(norm):
-                if self._ignore_directories:
-                    continue
-                digests[norm] = 'directory'
-            else:
-                digests[norm] = store.digest(norm)
-        described = _scrub([self._args, self._kwargs], set(self._targets),
-                           lambda p: digests.get(p, 'ignored'))
-        return hashlib.sha256(json.dumps([
-            getattr(self._func, '__name__', repr(self._func)), _source_digest(self._func),
-            described, sorted(self._targets), self._store_result]).encode()).hexdigest()
+    @property
+    def op(self):
+        """What runs the task: ``pgp.calc``, ``pgp.align``, ... for pgp's own operations (no
+        Python runs), ``fn:<task name>`` for a Python function."""
+        return self._handle.op
 
-    def _targets_match(self, recorded, store):
-        if sorted(recorded) != sorted(self._targets):
-            return False
-        for path, digest in recorded.items():
-            if not os.path.isfile(path):
-                return False
-            if self._hash_targets and store.digest(path) != digest:
-                return False
-        return True
+    @property
+    def skipped(self):
+        """Whether the task was up to date and did not run (None until it is done)."""
+        if self._outcome is None:
+            status = self._handle.status
+            return status == 'skipped' if status in ('skipped', 'completed', 'restored',
+                                                       'failed') else None
+        return self._outcome[0] == 'skipped'
 
-    def _run(self):
-        store = self._graph._store
-        try:
-            for dep in self._dependencies:
-                dep._done.wait()
-                if dep._error is not None:
+    def _runner(self, func, args, kwargs, targets):
+        """The body pgp-graph calls (on one of its threads, with the GIL) with the temporary
+        paths to write the targets to."""
+        store_result, name = self._store_result, self.task_name
+
+        def run(temporaries):
+            temps = dict(zip(targets, temporaries))
+            try:
+                result = None
+                if func is not None:
+                    result = func(*_substitute(args, temps), **_substitute(kwargs, temps))
+                for target, temp in temps.items():
+                    # A target the function found on its own (not among its arguments) was
+                    # written in place: it joins the others before they are renamed back.
+                    if not os.path.exists(temp) and os.path.exists(target):
+                        os.replace(target, temp)
+                missing = [t for t, temp in temps.items() if not os.path.exists(temp)]
+                if missing:
                     raise RuntimeError(
-                        f"task {self.task_name!r} did not run: its dependency "
-                        f"{dep.task_name!r} failed: {dep._error!r}") from dep._error
-            key = self._key(store)
-            found = store.lookup(key)
-            if found is not None and self._targets_match(found[0], store):
-                self.skipped = True
-                if self._store_result and found[1] is not None:
-                    self._result = pickle.loads(found[1])
-                return
-            self.skipped = False
-            result = self._func(*self._args, **self._kwargs) if self._func else None
-            missing = [p for p in self._targets if not os.path.exists(p)]
-            if missing:
-                raise RuntimeError(
-                    f"task {self.task_name!r} finished but did not create its targets: "
-                    f"{', '.join(missing)}")
-            self._result = result if self._store_result else None
-            if not self._transient_run:
-                digests = {p: (store.digest(p) if self._hash_targets else 'exists')
-                           for p in self._targets}
-                store.record(key, digests,
-                             pickle.dumps(result) if self._store_result else None)
-        except BaseException as error:  # noqa: BLE001 - handed to whoever joins
-            self._error = error
-        finally:
-            self._done.set()
-            self._graph._finished(self)
+                        f"task {name!r} finished but did not create its targets: "
+                        f"{', '.join(missing)}")
+                return pickle.dumps(result) if store_result else None
+            except BaseException as error:  # noqa: BLE001 - raised again by join()
+                self._error = error
+                raise
+        return run
+
+    def _wait(self, timeout=None):
+        if self._outcome is None:
+            if self._dry_run:
+                return ('planned', None, None)
+            outcome = self._handle.wait(timeout)
+            if outcome is None:
+                return None
+            self._outcome = outcome
+        return self._outcome
 
     def join(self, timeout=None):
         """Waits for the task; True when it finished, False on timeout. Raises its error."""
-        if not self._done.wait(timeout):
+        outcome = self._wait(timeout)
+        if outcome is None:
             return False
-        if self._error is not None:
-            raise self._error
+        status, _, message = outcome
+        if status == 'failed':
+            if self._error is not None:
+                raise self._error
+            raise RuntimeError(f"task {self.task_name!r} failed: {message}")
         return True
 
     def get(self, timeout=None):
@@ -243,35 +205,35 @@ class Task:
         if not self._store_result:
             raise ValueError(f"task {self.task_name!r} was added without store_result=True, "
                              "so it has no result to get")
+        if self._dry_run:
+            raise RuntimeError(f"task {self.task_name!r} is in a dry run: it has no result")
         if not self.join(timeout):
             raise RuntimeError(f"task {self.task_name!r} timed out after {timeout} s")
-        return self._result
+        if self._native is not None:
+            return self._native.result()
+        data = self._outcome[1]
+        return pickle.loads(data) if data else None
 
 
 class TaskGraph:
-    """taskgraph's ``TaskGraph(taskgraph_cache_dir_path, n_workers, reporting_interval=None)``."""
+    """taskgraph's ``TaskGraph(taskgraph_cache_dir_path, n_workers, reporting_interval=None)``;
+    ``dry_run=True`` declares tasks without running them (see :meth:`dry_run`)."""
 
-    def __init__(self, taskgraph_cache_dir_path, n_workers, reporting_interval=None):
+    def __init__(self, taskgraph_cache_dir_path, n_workers, reporting_interval=None,
+                 dry_run=False):
         del reporting_interval
-        os.makedirs(taskgraph_cache_dir_path, exist_ok=True)
-        self._store = _Store(os.path.join(taskgraph_cache_dir_path, 'pgp_taskgraph.db'))
+        self._cache_dir = os.path.abspath(os.fspath(taskgraph_cache_dir_path))
+        os.makedirs(self._cache_dir, exist_ok=True)
         self._n_workers = int(n_workers)
-        self._lock = threading.Condition()
+        threads = 0 if self._n_workers < 0 else max(1, self._n_workers)
+        self._graph = _pgp.Graph(self._cache_dir, threads)
+        self._dry_run = bool(dry_run)
+        self._lock = threading.Lock()
         self._tasks = []
         self._by_identity = {}
         self._writer_of = {}
-        self._ready = []
-        self._order = itertools.count()
-        self._waiting = {}
         self._closed = False
-        self._stopping = False
-        self._threads = []
-        if self._n_workers >= 0:
-            for i in range(max(1, self._n_workers)):
-                t = threading.Thread(target=self._worker, name=f'pgp-taskgraph-{i}',
-                                     daemon=True)
-                t.start()
-                self._threads.append(t)
+        self._plan_printed = False
 
     def add_task(self, func=None, args=None, kwargs=None, task_name=None,
                  target_path_list=None, ignore_path_list=None, hash_target_files=True,
@@ -279,25 +241,34 @@ class TaskGraph:
                  hash_algorithm='sizetimestamp', transient_run=False, store_result=False,
                  copy_duplicate_artifact=False, hardlink_allowed=False):
         """Adds a task; returns its :class:`Task` (the existing one for a duplicate)."""
-        del hash_algorithm, copy_duplicate_artifact, hardlink_allowed
+        del hash_algorithm, copy_duplicate_artifact, hardlink_allowed, ignore_directories
         if self._closed:
             raise ValueError('add_task called on a closed TaskGraph')
         args = list(args or [])
         kwargs = dict(kwargs or {})
         targets = [_norm(p) for p in (target_path_list or [])]
+        ignored = {_norm(p) for p in (ignore_path_list or [])}
         name = task_name or getattr(func, '__name__', 'task')
         dependencies = list(dependent_task_list or [])
         with self._lock:
-            inputs = []
-            _walk([args, kwargs], inputs)
-            for path in inputs:
-                writer = self._writer_of.get(_norm(path))
-                if writer is not None and writer not in dependencies:
-                    dependencies.append(writer)
-            task = Task(self, func, args, kwargs, name, targets, list(ignore_path_list or []),
-                        bool(hash_target_files), dependencies, ignore_directories, priority,
-                        bool(transient_run), bool(store_result))
-            existing = self._by_identity.get(task.identity)
+            found = []
+            _walk([args, kwargs], found)
+            inputs, places = [], {t: ['target', i] for i, t in enumerate(targets)}
+            for path in found:
+                norm = _norm(path)
+                if norm in places:
+                    continue
+                if norm in ignored:
+                    places[norm] = ['ignored']
+                elif norm in self._writer_of or os.path.isfile(norm):
+                    places[norm] = ['input', len(inputs)]
+                    inputs.append(norm)
+            source = _source_digest(func) if func is not None else ''
+            described = _describe([args, kwargs], places)
+            identity = hashlib.sha256(json.dumps([
+                getattr(func, '__name__', repr(func)), source, described,
+                sorted(targets)]).encode()).hexdigest()
+            existing = self._by_identity.get(identity)
             if existing is not None:
                 return existing
             for path in targets:
@@ -305,63 +276,109 @@ class TaskGraph:
                 if other is not None:
                     raise RuntimeError(f"{path} is a target of task {other.task_name!r} and "
                                        f"of task {name!r}; a file has one writer")
-            self._by_identity[task.identity] = task
+            task = Task(self, name, bool(store_result), self._dry_run)
+            handles = [d._handle for d in dependencies]
+            native = None
+            if not ignored and hash_target_files:
+                native = native_task(func, args, kwargs, self._cache_dir)
+                if native is not None and not set(targets) <= {_norm(t)
+                                                               for t in native.targets}:
+                    native = None  # targets the operation does not write: run it as Python
+            try:
+                if native is not None:
+                    task._native = native
+                    task._handle = native.add(self._graph, name, handles, int(priority),
+                                              bool(transient_run))
+                    targets = [_norm(t) for t in native.targets]
+                else:
+                    key = json.dumps([getattr(func, '__name__', repr(func)), source,
+                                      described, bool(store_result)]).encode()
+                    task._handle = self._graph.add_python(
+                        name, task._runner(func, args, kwargs, targets), key, inputs, targets,
+                        handles, int(priority), bool(transient_run), not hash_target_files)
+            except (RuntimeError, ValueError) as error:
+                raise RuntimeError(f"task {name!r} could not be added: {error}") from error
+            self._by_identity[identity] = task
             for path in targets:
                 self._writer_of[path] = task
             self._tasks.append(task)
-            pending = [d for d in dependencies if not d._done.is_set()]
-            if self._n_workers >= 0:
-                if pending:
-                    self._waiting[task] = set(pending)
-                else:
-                    heapq.heappush(self._ready, (-priority, next(self._order), task))
-                    self._lock.notify()
-        if self._n_workers < 0:
-            task._run()
+            if not self._dry_run:
+                self._graph.start()
+        if self._n_workers < 0 and not self._dry_run:
+            task._wait()
         return task
-
-    def _finished(self, task):
-        with self._lock:
-            for waiting, deps in list(self._waiting.items()):
-                deps.discard(task)
-                if not deps:
-                    del self._waiting[waiting]
-                    heapq.heappush(self._ready, (-waiting.priority, next(self._order), waiting))
-            self._lock.notify_all()
-
-    def _worker(self):
-        while True:
-            with self._lock:
-                # After close(), a worker stays while tasks still wait on running ones.
-                while not self._ready and not (self._stopping and not self._waiting):
-                    self._lock.wait()
-                if not self._ready:
-                    return
-                _, _, task = heapq.heappop(self._ready)
-            task._run()
 
     def join(self, timeout=None):
         """Waits for every task; True when all finished, False on timeout. Raises the first
-        task error."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for task in list(self._tasks):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not task._done.wait(left):
-                return False
+        task error. In a dry run, prints the plan (once) instead."""
+        if self._dry_run:
+            if not self._plan_printed:
+                self._plan_printed = True
+                for step in self.dry_run():
+                    reason = '' if step['action'] == 'skip' else f"  ({step['reason']})"
+                    print(f"{step['action']:8s} {step['task']}{reason}")
+            return True
+        if self._graph is None:
+            done = True
+        else:
+            done = self._graph.join(timeout)
+        if not done:
+            return False
+        try:
+            for task in list(self._tasks):
+                task._wait()
+        finally:
+            if self._closed:
+                self._release(report=True)
         for task in self._tasks:
-            if task._error is not None:
-                raise task._error
+            task.join()
         return True
 
     def close(self):
-        """No more tasks; workers stop once the queued ones are done."""
+        """No more tasks; the graph lets go of the cache directory once joined."""
         self._closed = True
-        with self._lock:
-            self._stopping = True
-            self._lock.notify_all()
+
+    def dry_run(self):
+        """What a run would do, in dependency order, without running anything: a list of
+        ``{'task', 'action' ('run', 'skip' or 'restore'), 'reason'}``. Meant for
+        ``TaskGraph(..., dry_run=True)``, where no task runs."""
+        if self._graph is None:
+            raise ValueError('the TaskGraph was joined after close(): nothing to plan')
+        return [{'task': name, 'action': action, 'reason': reason}
+                for name, action, reason in self._graph.dry_run()]
+
+    def report(self, path=None):
+        """Writes the HTML report of the run so far (graph, timeline, where each task ran);
+        returns its path (default ``<cache dir>/report.html``). A closed graph writes that
+        default report itself when joined, before it lets go of the cache directory; after
+        that, ``report(path)`` copies it."""
+        default = os.path.join(self._cache_dir, 'report.html')
+        path = os.path.abspath(os.fspath(path or default))
+        if self._graph is not None:
+            self._graph.report(path, self._cache_dir)
+        elif path != default:
+            if not os.path.exists(default):
+                raise ValueError(f'the TaskGraph was released without a report ({default})')
+            temp = f'{path}.tmp-{os.getpid()}'
+            shutil.copyfile(default, temp)
+            os.replace(temp, path)
+        return path
+
+    def _release(self, report=False):
+        graph, self._graph = self._graph, None
+        if graph is None:
+            return
+        try:
+            if report:
+                try:
+                    graph.report(os.path.join(self._cache_dir, 'report.html'), self._cache_dir)
+                except RuntimeError as error:  # the run's result comes first
+                    warnings.warn(str(error))
+        finally:
+            graph.release()
 
     def __del__(self):
         try:
-            self.close()
+            self._release()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass

@@ -1,41 +1,78 @@
-//! The report a person opens after `pgp run`: an HTML page with the graph and a timeline of
-//! which tasks ran at the same time, which were skipped, and how long each took.
+//! The report a person opens after a run: an HTML page with the graph and a timeline of which
+//! tasks ran at the same time, which were skipped, and how long each took. Built from the
+//! graph's [`Event`]s ([`note_event`]) and its tasks and edges ([`Graph::tasks`],
+//! [`Graph::edges`]), so every front end (`pgp run`, the Python package's task graph) draws the
+//! same page; a front end may add a section of its own (the CLI's thumbnails of outputs).
+//!
+//! ```
+//! use pgp_graph::report::{note_event, write_report, ReportPage, TaskRecord};
+//! use pgp_graph::{Event, Graph, Task};
+//! use std::sync::{Arc, Mutex};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let records: Arc<Mutex<Vec<TaskRecord>>> = Arc::default();
+//! let sink = Arc::clone(&records);
+//! let t0 = std::time::Instant::now();
+//! let graph = Graph::builder(dir.path().join("ws"))
+//!     .on_event(move |e: &Event| note_event(&mut sink.lock().unwrap(), e, t0.elapsed().as_secs_f64()))
+//!     .open()?;
+//! let out = dir.path().join("a.txt");
+//! graph.add_fn(Task::new("write a").writes([&out]), (), |_, io| std::fs::write(io.output(0), "a"))?;
+//! graph.join()?;
+//! let page = ReportPage { title: "example", executor: "sync", seconds: t0.elapsed().as_secs_f64(), extra: "", extra_style: "" };
+//! write_report(&dir.path().join("report.html"), &graph, &records.lock().unwrap(), &page)?;
+//! assert!(std::fs::read_to_string(dir.path().join("report.html"))?.contains("write a"));
+//! # Ok(()) }
+//! ```
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use pgp::exec::WorkerId;
-use pgp::graph::Event;
-use pgp::pipeline::Pipeline;
-use serde_json::Value;
+use crate::events::Event;
+use crate::graph::Graph;
+use crate::inspect::TaskSummary;
+use pgp_exec::WorkerId;
 
 /// What became of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
+    /// Not started (or never mentioned by an event).
     Pending,
+    /// Started, not finished.
     Running,
+    /// Ran and was recorded.
     Ran,
+    /// Up to date: not run.
     Skipped,
     /// Restored from the shared cache.
     Restored,
+    /// Failed, was failed by a dependency, or was cancelled.
     Failed,
 }
 
 /// One task's story, from the graph's events.
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
+    /// The task's name.
     pub name: String,
+    /// What became of it.
     pub state: TaskState,
+    /// When it started being checked or run, in seconds into the run.
     pub start: Option<f64>,
+    /// When it was done, in seconds into the run.
     pub end: Option<f64>,
+    /// Why it ran.
     pub reason: Option<String>,
+    /// Why it failed.
     pub error: Option<String>,
     /// Where its operation ran (a thread, a worker process, a Slurm job and node).
     pub worker: Option<WorkerId>,
 }
 
 impl TaskRecord {
+    /// A task nothing has happened to yet.
     pub fn new(name: &str) -> TaskRecord {
         TaskRecord {
             name: name.to_string(),
@@ -151,56 +188,21 @@ fn color(state: TaskState) -> &'static str {
     }
 }
 
-fn strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
-    match v {
-        Value::String(s) => out.push(s),
-        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-        Value::Object(m) => m.values().for_each(|x| strings(x, out)),
-        _ => {}
-    }
-}
-
-/// Edges `(from, to)` between task indices: a task that reads another's output, or lists it in
-/// `after`.
-fn edges(p: &Pipeline) -> Vec<(usize, usize)> {
-    let mut producer: HashMap<String, usize> = HashMap::new();
-    for (i, t) in p.tasks.iter().enumerate() {
-        for o in &t.outputs {
-            producer.insert(o.to_string_lossy().into_owned(), i);
-        }
-    }
-    let mut out = Vec::new();
-    for (j, t) in p.tasks.iter().enumerate() {
-        let mut s = Vec::new();
-        strings(&t.args, &mut s);
-        for x in s {
-            if let Some(&i) = producer.get(x) {
-                if i != j && !out.contains(&(i, j)) {
-                    out.push((i, j));
-                }
-            }
-        }
-        for a in &t.after {
-            if let Some(i) = p.tasks.iter().position(|u| &u.name == a) {
-                if !out.contains(&(i, j)) {
-                    out.push((i, j));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn graph_svg(p: &Pipeline, recs: &[TaskRecord]) -> String {
-    let n = p.tasks.len();
-    let e = edges(p);
-    // Layer = longest path from a source (tasks only refer to earlier tasks, so one pass).
+fn graph_svg(tasks: &[TaskSummary], e: &[(usize, usize)], recs: &[TaskRecord]) -> String {
+    let n = tasks.len();
+    // Layer = longest path from a source. A producer may be added after its reader, so relax
+    // the edges until nothing changes (at most n rounds: the graph is acyclic).
     let mut layer = vec![0usize; n];
-    for j in 0..n {
-        for &(i, k) in &e {
-            if k == j {
-                layer[j] = layer[j].max(layer[i] + 1);
+    for _ in 0..n {
+        let mut changed = false;
+        for &(i, k) in e {
+            if i < n && k < n && layer[k] < layer[i] + 1 {
+                layer[k] = layer[i] + 1;
+                changed = true;
             }
+        }
+        if !changed {
+            break;
         }
     }
     let mut row_in_layer = vec![0usize; n];
@@ -224,7 +226,7 @@ fn graph_svg(p: &Pipeline, recs: &[TaskRecord]) -> String {
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>
 "##
     );
-    for &(i, j) in &e {
+    for &(i, j) in e {
         let (x1, y1) = pos(i);
         let (x2, y2) = pos(j);
         let _ = writeln!(
@@ -236,7 +238,7 @@ fn graph_svg(p: &Pipeline, recs: &[TaskRecord]) -> String {
             y2 + bh / 2.0
         );
     }
-    for (j, t) in p.tasks.iter().enumerate() {
+    for (j, t) in tasks.iter().enumerate() {
         let (x, y) = pos(j);
         let state = recs
             .iter()
@@ -344,23 +346,47 @@ fn workers_table(recs: &[TaskRecord]) -> String {
     s
 }
 
-/// Write the HTML report (atomically: a half-written report is never left behind).
+/// What a report says besides the graph's own tasks and events.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportPage<'a> {
+    /// What ran (a pipeline file, a script).
+    pub title: &'a str,
+    /// The executor's spec.
+    pub executor: &'a str,
+    /// Wall time of the run, in seconds.
+    pub seconds: f64,
+    /// HTML of the front end's own sections, placed after the timeline (may be empty).
+    pub extra: &'a str,
+    /// CSS for those sections (may be empty).
+    pub extra_style: &'a str,
+}
+
+/// Writes the HTML report of `graph`'s run, from the `recs` its events made (atomically: a
+/// half-written report is never left behind). Tasks the events never mentioned show as not
+/// finished.
 pub fn write_report(
     path: &Path,
-    p: &Pipeline,
+    graph: &Graph,
     recs: &[TaskRecord],
-    total: f64,
-    executor: &str,
-    dot: &str,
-    outputs: &str,
+    page: &ReportPage<'_>,
 ) -> std::io::Result<()> {
+    let tasks = graph.tasks();
+    let mut recs = recs.to_vec();
+    for t in &tasks {
+        if !recs.iter().any(|r| r.name == t.name) {
+            recs.push(TaskRecord::new(&t.name));
+        }
+    }
+    let recs = &recs[..];
+    let (total, executor, outputs) = (page.seconds, page.executor, page.extra);
+    let dot = graph.to_dot();
     let count = |st: TaskState| recs.iter().filter(|r| r.state == st).count();
     let html = format!(
         r##"<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>pgp run: {title}</title>
+<html><head><meta charset="utf-8"><title>pgp: {title}</title>
 <style>body{{font-family:sans-serif;margin:2em;color:#222}} .k span{{display:inline-block;width:1em;height:1em;margin:0 .3em 0 1em;vertical-align:middle}} table.workers td,table.workers th{{padding:.1em .8em;text-align:left}} {outputs_style}</style></head>
 <body>
-<h1>pgp run: {title}</h1>
+<h1>pgp: {title}</h1>
 <p>{total:.3} s on <code>{executor}</code>: {ran} ran, {restored} restored from cache, {skipped} skipped, {failed} failed.</p>
 <p class="k"><span style="background:#4c9be8"></span>ran<span style="background:#7fc8a9"></span>restored from cache<span style="background:#b8c4ce"></span>skipped<span style="background:#e8574c"></span>failed<span style="background:#f0c04c"></span>not finished</p>
 <h2>Graph</h2>
@@ -373,16 +399,16 @@ pub fn write_report(
 <details><summary>DOT</summary><pre>{dot}</pre></details>
 </body></html>
 "##,
-        title = esc(&p.path.display().to_string()),
+        title = esc(page.title),
         ran = count(TaskState::Ran),
         skipped = count(TaskState::Skipped),
         restored = count(TaskState::Restored),
         failed = count(TaskState::Failed),
-        graph = graph_svg(p, recs),
+        graph = graph_svg(&tasks, &graph.edges(), recs),
         timeline = timeline_svg(recs, total),
         workers = workers_table(recs),
-        dot = esc(dot),
-        outputs_style = super::report_outputs::OUTPUTS_STYLE,
+        dot = esc(&dot),
+        outputs_style = page.extra_style,
     );
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
