@@ -160,6 +160,22 @@ pub const ALL: &[Case] = &[
         check: None,
         run: io_floor,
     },
+    Case {
+        name: "calc_simple_gdal_reads",
+        parallel: true,
+        processes: false,
+        peers: &[],
+        check: None,
+        run: calc_simple_gdal_reads,
+    },
+    Case {
+        name: "pgp_io_floor",
+        parallel: true,
+        processes: false,
+        peers: &[],
+        check: None,
+        run: pgp_io_floor,
+    },
 ];
 
 /// Both convolve with FFTs in float64, but pygeoprocessing 2.4 adds each block's contribution
@@ -208,6 +224,13 @@ fn calc_simple(d: &Data, out: &Path, exec: &Executor) -> AnyResult<Outputs> {
         exec,
     )?;
     Ok((one("simple", target), timed(t)))
+}
+
+/// `calc_simple` with every input read through GDAL (libtiff decoding inside `RasterIO`), as
+/// before pgp decoded whole tiles itself: the difference is what `tiles::decode` saves.
+fn calc_simple_gdal_reads(d: &Data, out: &Path, exec: &Executor) -> AnyResult<Outputs> {
+    pgp::core::tiles::decode::set_raw_tile_reads(false);
+    calc_simple(d, out, exec)
 }
 
 /// Terms of the peer's `heavy_op`.
@@ -330,9 +353,11 @@ fn convolve_gauss31_ignore_nodata(d: &Data, out: &Path, exec: &Executor) -> AnyR
     convolve(d, out, exec, true)
 }
 
-/// The I/O floor of the raster calculator: read both inputs of `a*2+b` block by block and write
-/// one float32 output with the default creation options, computing nothing.
+/// GDAL's I/O floor of the raster calculator: read both inputs of `a*2+b` block by block and
+/// write one float32 output with the default creation options, computing nothing, all through
+/// GDAL on one thread.
 fn io_floor(d: &Data, out: &Path, _exec: &Executor) -> AnyResult<Outputs> {
+    pgp::core::tiles::decode::set_raw_tile_reads(false);
     let t = Instant::now();
     let a = Raster::open(&d.dem)?;
     let b = Raster::open(&d.weight)?;
@@ -346,6 +371,37 @@ fn io_floor(d: &Data, out: &Path, _exec: &Executor) -> AnyResult<Outputs> {
         o.raster().write(1, w.x_off, w.y_off, x.view())?;
     }
     o.commit()?;
+    Ok((one("floor", target), timed(t)))
+}
+
+/// pgp's own I/O floor of `a*2+b`: on the executor's workers, decode both inputs' tiles
+/// (`tiles::decode`) and LZW-encode the output's tiles from `a` (`tiles::encode_window`),
+/// computing nothing; the calling thread only appends tiles, as the calculator's does.
+fn pgp_io_floor(d: &Data, out: &Path, exec: &Executor) -> AnyResult<Outputs> {
+    use pgp::core::tiles::{encode_window, RawTile, TiledTiffOutput};
+    use pgp::core::{DynArray, RasterPool};
+    let t = Instant::now();
+    let info = Raster::open(&d.dem)?.info()?;
+    let target = out.join("floor.tif");
+    let spec = RasterSpec::like(&info, DataType::F32).nodata(Some(OUT_NODATA));
+    let mut o = TiledTiffOutput::create(&target, &spec)?.ok_or("no raw-tile output")?;
+    let layout = *o.layout();
+    let pool = std::sync::Arc::new(RasterPool::new([&d.dem, &d.weight]));
+    let windows: Vec<_> = block_windows(info.raster_size, layout.tile, LARGEST_BLOCK).collect();
+    let blocks = exec.map_ordered(windows, move |w| {
+        pool.with(|r| {
+            let a = r[0].read::<f32>(1, w)?;
+            std::hint::black_box(r[1].read_dyn(1, w)?);
+            encode_window(&DynArray::from(a), w, &layout)
+        })
+    });
+    for tiles in blocks {
+        let tiles: Vec<RawTile> = tiles??;
+        for tile in &tiles {
+            o.write(tile)?;
+        }
+    }
+    o.commit(None)?;
     Ok((one("floor", target), timed(t)))
 }
 

@@ -117,6 +117,14 @@ pub enum Error {
         /// What is wrong with it (`directory nodir/sub does not exist`).
         problem: String,
     },
+    /// A TIFF whose directory or tiles pgp reads itself is corrupt or truncated.
+    #[error("{}: corrupt TIFF: {message}", path.display())]
+    CorruptTiff {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where (`tile 12 of band 1: LZW stream ends after 310 of 65536 bytes`).
+        message: String,
+    },
     /// A filesystem error on a path.
     #[error("{}: {source}", path.display())]
     Io {

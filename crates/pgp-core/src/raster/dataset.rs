@@ -14,6 +14,7 @@ use ndarray::{Array2, ArrayView2};
 
 use crate::gdal_env::{init, last_error_message, reset_error};
 use crate::raster::dynarray::DynArray;
+use crate::tiles::decode::{pixel_bytes_mut, TiffTiles};
 use crate::{
     with_pixel_type, BoundingBox, DataType, Error, GeoTransform, Pixel, RasterInfo, Result, Window,
 };
@@ -26,6 +27,8 @@ pub struct Raster {
     writable: bool,
     /// End (exclusive) of the rows read since GDAL's cache was last released; 0 for none.
     read_end: std::cell::Cell<usize>,
+    /// The file's own tiles, decoded without GDAL, when its layout allows (on first read).
+    tiles: std::cell::OnceCell<Option<TiffTiles>>,
 }
 
 fn is_virtual(path: &Path) -> bool {
@@ -83,6 +86,7 @@ impl Raster {
             path: path.to_path_buf(),
             writable: false,
             read_end: Default::default(),
+            tiles: Default::default(),
         })
     }
 
@@ -94,6 +98,7 @@ impl Raster {
             path: path.to_path_buf(),
             writable: true,
             read_end: Default::default(),
+            tiles: Default::default(),
         })
     }
 
@@ -103,6 +108,7 @@ impl Raster {
             ds,
             writable: true,
             read_end: Default::default(),
+            tiles: Default::default(),
         }
     }
 
@@ -312,6 +318,9 @@ impl Raster {
         let slice = out
             .as_slice_mut()
             .ok_or_else(|| Error::invalid("out", "array is not contiguous"))?;
+        if self.read_tiles(band, window, slice) {
+            return Ok(());
+        }
         self.io_read(band, window, T::as_storage_slice_mut(slice))
     }
 
@@ -339,9 +348,70 @@ impl Raster {
     fn read_raw<T: Pixel>(&self, band: usize, window: Window) -> Result<Array2<T>> {
         self.check_window(&window)?;
         let mut buf = vec![T::default(); window.area()];
-        self.io_read(band, window, T::as_storage_slice_mut(&mut buf))?;
+        if !self.read_tiles(band, window, &mut buf) {
+            self.io_read(band, window, T::as_storage_slice_mut(&mut buf))?;
+        }
         Array2::from_shape_vec(window.shape(), buf)
             .map_err(|e| Error::invalid("window", e.to_string()))
+    }
+
+    /// Whether GDAL reads of this raster may be replaced by decoding its tiles directly
+    /// ([`TiffTiles`]): false once [`Raster::read_through_gdal`] was called, for rasters open
+    /// for update, for other drivers, for files whose GDAL view differs from their first TIFF
+    /// directory and where GDAL decodes faster ([`TiffTiles::beats_gdal`]).
+    pub fn reads_raw_tiles(&self) -> bool {
+        self.tile_reader().is_some()
+    }
+
+    /// Read everything through GDAL from now on (comparisons, benchmarks);
+    /// [`tiles::decode::set_raw_tile_reads`](crate::tiles::decode::set_raw_tile_reads) does
+    /// the same for every raster.
+    pub fn read_through_gdal(&mut self) {
+        self.tiles = std::cell::OnceCell::from(None);
+    }
+
+    fn tile_reader(&self) -> Option<&TiffTiles> {
+        self.tiles.get_or_init(|| self.open_tile_reader()).as_ref()
+    }
+
+    fn open_tile_reader(&self) -> Option<TiffTiles> {
+        let off = std::env::var_os("PGP_TILE_READS").is_some_and(|v| v == "gdal");
+        if off
+            || self.writable
+            || is_virtual(&self.path)
+            || self.ds.driver().short_name() != "GTiff"
+        {
+            return None;
+        }
+        // A corrupt directory is GDAL's to report, on the read.
+        let tiles = TiffTiles::open(&self.path).ok().flatten()?;
+        let bands = self.band_count();
+        let same = tiles.size() == self.size()
+            && tiles.band_count() == bands
+            && (1..=bands).all(|b| {
+                self.block_size(b).ok() == Some(tiles.tile_size())
+                    && self.data_type(b).ok() == Some(tiles.data_type())
+            });
+        (same && tiles.beats_gdal()).then_some(tiles)
+    }
+
+    /// Decode `window` of `band` from the file's tiles when that path applies; false means
+    /// "read through GDAL" (also after a decoding error, which GDAL then reports its way).
+    fn read_tiles<T: Pixel>(&self, band: usize, window: Window, buf: &mut [T]) -> bool {
+        let Some(tiles) = self.tile_reader() else {
+            return false;
+        };
+        if tiles.data_type() != T::DATA_TYPE || !tiles.is_aligned(window) {
+            return false;
+        }
+        let done = matches!(
+            tiles.read_window_into(band, window, pixel_bytes_mut(buf)),
+            Ok(true)
+        );
+        if done {
+            self.note_read(window);
+        }
+        done
     }
 
     /// Notes that `window` was read, for [`Raster::forget_rows_above`].

@@ -13,6 +13,7 @@
 //! and reopens the file with GDAL for statistics. Other creation options take GDAL's own path
 //! ([`TileLayout::for_spec`] says which).
 
+pub mod decode;
 mod ifd;
 mod lzw;
 
