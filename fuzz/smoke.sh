@@ -13,7 +13,7 @@ RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions \
 -Coverflow-checks" cargo build --release --bins --target "$TRIPLE"
-for target in expression pipeline_file cache_size executor_spec tiff_tiles; do
+for target in expression pipeline_file cache_size executor_spec tiff_tiles bounding_box_mode; do
     mkdir -p "corpus/$target" "artifacts/$target"
     "target/$TRIPLE/release/$target" -max_total_time="$SECONDS_PER_TARGET" \
         -artifact_prefix="artifacts/$target/" -print_final_stats=1 \
