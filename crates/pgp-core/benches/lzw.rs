@@ -11,22 +11,21 @@ use std::time::Instant;
 use ndarray::Array2;
 use pgp_core::tiles::{encode_window, TileLayout};
 use pgp_core::{
-    block_windows, sample, with_pixel_type, DynArray, GeoTransform, OutputRaster, Raster,
-    RasterDriver, RasterSpec, Window,
+    block_windows, with_pixel_type, DynArray, GeoTransform, OutputRaster, Raster, RasterDriver,
+    RasterSpec, Window,
 };
 
-type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+mod common;
+
+use common::AnyResult;
 
 fn main() -> AnyResult<()> {
-    let size: usize = std::env::var("PGP_BENCH_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4096);
-    let dir = tempfile::tempdir()?;
-    let dem = dir.path().join("dem.tif");
-    sample::dem(&dem, size, 11)?;
-    let landcover = dir.path().join("landcover.tif");
-    sample::landcover(&landcover, size, 11)?;
+    let common::Inputs {
+        size,
+        dem,
+        landcover,
+        dir,
+    } = common::inputs()?;
     let whole = |path: &Path| -> AnyResult<DynArray> {
         let r = Raster::open(path)?;
         let (cols, rows) = r.size();

@@ -10,20 +10,19 @@
 use std::path::Path;
 use std::time::Instant;
 
-use pgp_core::{block_windows, sample, Raster, RasterDriver, RasterSpec, Window};
+use pgp_core::{block_windows, Raster, RasterDriver, RasterSpec, Window};
 
-type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+mod common;
+
+use common::AnyResult;
 
 fn main() -> AnyResult<()> {
-    let size: usize = std::env::var("PGP_BENCH_SIZE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4096);
-    let dir = tempfile::tempdir()?;
-    let dem = dir.path().join("dem.tif");
-    sample::dem(&dem, size, 11)?;
-    let landcover = dir.path().join("landcover.tif");
-    sample::landcover(&landcover, size, 11)?;
+    let common::Inputs {
+        size,
+        dem,
+        landcover,
+        dir,
+    } = common::inputs()?;
     println!("rasters of {size} x {size} pixels, 256 x 256 tiles, read in rows of tiles");
     let codings = [
         ("LZW", "1"),
