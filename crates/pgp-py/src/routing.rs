@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use pgp_core::LayerRef;
+use pgp_exec::Executor;
 use pgp_routing::{
     D8AccumulationOptions, DecayFactor, FillOptions, FlowDirType, RasterBand, StrahlerOptions,
     SubwatershedOptions, WatershedOptions,
@@ -12,6 +13,17 @@ use pyo3::prelude::*;
 use crate::errors::routing_err;
 use crate::executor::resolve;
 use crate::interrupt;
+
+/// Runs a routing step on the executor the caller gave (resolved first), off the GIL and
+/// interruptible by Ctrl-C, with pgp-routing's errors raised as Python's.
+fn run_step<T: Send + 'static>(
+    py: Python<'_>,
+    executor: Option<&Bound<'_, PyAny>>,
+    step: impl FnOnce(&Executor) -> pgp_routing::Result<T> + Send + 'static,
+) -> PyResult<T> {
+    let exec = resolve(py, executor)?;
+    interrupt::run(py, move |_| step(&exec))?.map_err(routing_err)
+}
 
 fn band(b: (PathBuf, usize)) -> RasterBand {
     RasterBand::new(b.0, b.1)
@@ -27,15 +39,13 @@ fn fill_pits(
     single_outlet: Option<(usize, usize)>,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let exec = resolve(py, executor)?;
     let opts = FillOptions {
         max_pixel_fill_count,
         single_outlet,
     };
-    interrupt::run(py, move |_| {
-        pgp_routing::fill_pits(&band(dem), &target, &opts, &exec)
-    })?
-    .map_err(routing_err)
+    run_step(py, executor, move |exec| {
+        pgp_routing::fill_pits(&band(dem), &target, &opts, exec)
+    })
 }
 
 /// `kind`: `d8` or `mfd`.
@@ -48,16 +58,14 @@ fn flow_dir(
     target: PathBuf,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let exec = resolve(py, executor)?;
     let mfd = kind == "mfd";
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         if mfd {
-            pgp_routing::flow_dir_mfd(&band(dem), &target, &exec)
+            pgp_routing::flow_dir_mfd(&band(dem), &target, exec)
         } else {
-            pgp_routing::flow_dir_d8(&band(dem), &target, &exec)
+            pgp_routing::flow_dir_d8(&band(dem), &target, exec)
         }
-    })?
-    .map_err(routing_err)
+    })
 }
 
 /// D8 accumulation; `decay` is a constant, a `(path, band)`, or None.
@@ -74,7 +82,6 @@ fn flow_accumulation_d8(
     min_decay_proportion: f64,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let exec = resolve(py, executor)?;
     let decay = match (decay_constant, decay_raster) {
         (Some(c), _) => Some(DecayFactor::Constant(c)),
         (None, Some(r)) => Some(DecayFactor::Raster(band(r))),
@@ -85,10 +92,9 @@ fn flow_accumulation_d8(
         decay,
         min_decay_proportion,
     };
-    interrupt::run(py, move |_| {
-        pgp_routing::flow_accumulation_d8(&band(flow_dir), &target, &opts, &exec)
-    })?
-    .map_err(routing_err)
+    run_step(py, executor, move |exec| {
+        pgp_routing::flow_accumulation_d8(&band(flow_dir), &target, &opts, exec)
+    })
 }
 
 #[pyfunction]
@@ -100,12 +106,10 @@ fn flow_accumulation_mfd(
     weight: Option<(PathBuf, usize)>,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         let w = weight.map(band);
-        pgp_routing::flow_accumulation_mfd(&band(flow_dir), &target, w.as_ref(), &exec)
-    })?
-    .map_err(routing_err)
+        pgp_routing::flow_accumulation_mfd(&band(flow_dir), &target, w.as_ref(), exec)
+    })
 }
 
 #[pyfunction]
@@ -117,11 +121,9 @@ fn extract_streams_d8(
     target: PathBuf,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
-        pgp_routing::extract_streams_d8(&band(flow_accum), threshold, &target, &exec)
-    })?
-    .map_err(routing_err)
+    run_step(py, executor, move |exec| {
+        pgp_routing::extract_streams_d8(&band(flow_accum), threshold, &target, exec)
+    })
 }
 
 #[pyfunction]
@@ -135,18 +137,16 @@ fn extract_streams_mfd(
     trace_threshold_proportion: f64,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         pgp_routing::extract_streams_mfd(
             &band(flow_accum),
             &band(flow_dir),
             threshold,
             &target,
             trace_threshold_proportion,
-            &exec,
+            exec,
         )
-    })?
-    .map_err(routing_err)
+    })
 }
 
 /// `kind`: `d8` or `mfd`.
@@ -161,18 +161,16 @@ fn distance_to_channel(
     weight: Option<(PathBuf, usize)>,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
-    let exec = resolve(py, executor)?;
     let mfd = kind == "mfd";
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         let w = weight.map(band);
         let (f, c) = (band(flow_dir), band(channels));
         if mfd {
-            pgp_routing::distance_to_channel_mfd(&f, &c, &target, w.as_ref(), &exec)
+            pgp_routing::distance_to_channel_mfd(&f, &c, &target, w.as_ref(), exec)
         } else {
-            pgp_routing::distance_to_channel_d8(&f, &c, &target, w.as_ref(), &exec)
+            pgp_routing::distance_to_channel_d8(&f, &c, &target, w.as_ref(), exec)
         }
-    })?
-    .map_err(routing_err)
+    })
 }
 
 /// `kind`: `d8` or `mfd` (any case). Returns the number of outlets written.
@@ -186,11 +184,9 @@ fn detect_outlets(
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
     let kind: FlowDirType = kind.parse().map_err(routing_err)?;
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
-        pgp_routing::detect_outlets(&band(flow_dir), kind, &target, &exec)
-    })?
-    .map_err(routing_err)
+    run_step(py, executor, move |exec| {
+        pgp_routing::detect_outlets(&band(flow_dir), kind, &target, exec)
+    })
 }
 
 /// `(drain, drain_height, sink, sink_height)`, pixels as `(x, y)` or None.
@@ -203,11 +199,9 @@ fn detect_lowest_drain_and_sink(
     dem: (PathBuf, usize),
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<DrainSink> {
-    let exec = resolve(py, executor)?;
-    let found = interrupt::run(py, move |_| {
-        pgp_routing::detect_lowest_drain_and_sink(&band(dem), &exec)
-    })?
-    .map_err(routing_err)?;
+    let found = run_step(py, executor, move |exec| {
+        pgp_routing::detect_lowest_drain_and_sink(&band(dem), exec)
+    })?;
     Ok((
         found.drain,
         found.drain_height,
@@ -227,21 +221,13 @@ fn delineate_watersheds_d8(
     target_layer_name: String,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
-    let exec = resolve(py, executor)?;
     let opts = WatershedOptions {
         layer: LayerRef::Index(0),
         target_layer_name,
     };
-    interrupt::run(py, move |_| {
-        pgp_routing::delineate_watersheds_d8(
-            &band(flow_dir),
-            &outflow_vector,
-            &target,
-            &opts,
-            &exec,
-        )
-    })?
-    .map_err(routing_err)
+    run_step(py, executor, move |exec| {
+        pgp_routing::delineate_watersheds_d8(&band(flow_dir), &outflow_vector, &target, &opts, exec)
+    })
 }
 
 /// Returns the number of stream segments written.
@@ -260,24 +246,22 @@ fn extract_strahler_streams_d8(
     autotune_flow_accumulation: bool,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
-    let exec = resolve(py, executor)?;
     let opts = StrahlerOptions {
         min_flow_accum_threshold,
         river_order,
         autotune_flow_accumulation,
         min_p_val,
     };
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         pgp_routing::extract_strahler_streams_d8(
             &band(flow_dir),
             &band(flow_accum),
             &band(dem),
             &target,
             &opts,
-            &exec,
+            exec,
         )
-    })?
-    .map_err(routing_err)
+    })
 }
 
 /// Returns the number of subwatersheds written.
@@ -292,21 +276,19 @@ fn calculate_subwatershed_boundary(
     outlet_at_confluence: bool,
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<u64> {
-    let exec = resolve(py, executor)?;
     let opts = SubwatershedOptions {
         max_steps_per_watershed,
         outlet_at_confluence,
     };
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         pgp_routing::calculate_subwatershed_boundary(
             &band(flow_dir),
             &strahler_streams,
             &target,
             &opts,
-            &exec,
+            exec,
         )
-    })?
-    .map_err(routing_err)
+    })
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
