@@ -1,8 +1,9 @@
 //! `distance_to_channel_d8` and `distance_to_channel_mfd`: the length of the flow path from
 //! each pixel down to the first stream pixel (diagonal steps sqrt(2), or the weight of each
 //! pixel stepped from when a weight raster is given). MFD distances are the flow-weighted mean
-//! over downstream neighbours. Serial walks in the channel raster's block order, as
-//! pygeoprocessing's, through the tile cache.
+//! over downstream neighbours. D8 distances are tile-parallel (`distance_tiles`); MFD
+//! distances are a serial walk in the channel raster's block order, as pygeoprocessing's,
+//! through the tile cache.
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{
     is_close, neighbour, same_size, scan_in_block_order, scratch_dir, write_grid, RasterBand,
-    Ticker, IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS, SQRT2,
+    Ticker, IMPROBABLE_FLOAT_NODATA, SQRT2,
 };
+use crate::distance_tiles::{distance_tiled, D8DistanceInputs};
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, Cell, Grid, TILE};
 use crate::request::{Mfd, D8};
@@ -152,46 +154,35 @@ fn walk_channels<T: Cell>(
 }
 
 /// D8 distance from each pixel to the stream pixels (value 1) of `channels` along the D8
-/// directions of `flow_dir`, into `target` (Float64, nodata -1).
+/// directions of `flow_dir`, into `target` (Float64, nodata -1). Tile-parallel on `exec`
+/// (see `distance_tiles`), with pygeoprocessing's pixels.
 pub fn distance_to_channel_d8(
     flow_dir: &RasterBand,
     channels: &RasterBand,
     target: &Path,
     weight: Option<&RasterBand>,
-    _exec: &Executor,
+    exec: &Executor,
 ) -> Result<()> {
-    let mut stack: Vec<(f64, usize, usize)> = Vec::new();
-    let dirs = (128u8, cache_budget() / 8);
-    walk_channels(
-        flow_dir,
-        channels,
-        target,
+    let (_, info) = flow_dir.open()?;
+    let (_, channel_info) = channels.open()?;
+    same_size(flow_dir, &info, channels, &channel_info)?;
+    let weight = match weight {
+        None => None,
+        Some(w) => {
+            let (_, i) = w.open()?;
+            same_size(flow_dir, &info, w, &i)?;
+            let nodata = w.nodata(&i).unwrap_or(IMPROBABLE_FLOAT_NODATA);
+            Some((w.path.clone(), w.band, nodata))
+        }
+    };
+    let inputs = D8DistanceInputs {
+        flow_dir: flow_dir.path.clone(),
+        dir_band: flow_dir.band,
+        channels: channels.path.clone(),
+        channel_band: channels.band,
         weight,
-        "distance_to_channel_d8",
-        dirs,
-        |w, x, y| {
-            if w.channels.get(x, y) != 1.0 {
-                return Ok(());
-            }
-            stack.push((0.0, x, y));
-            while let Some((value, xq, yq)) = stack.pop() {
-                w.distance.set(xq, yq, value);
-                for d in 0..8 {
-                    let Some((xn, yn)) = neighbour(xq, yq, d, w.cols, w.rows) else {
-                        continue;
-                    };
-                    if w.channels.get(xn, yn) == 1.0 {
-                        continue;
-                    }
-                    if w.dirs.get(xn, yn) == INFLOW_OFFSETS[d] {
-                        let step = step_weight(&mut w.weights, xn, yn, d);
-                        stack.push((step + value, xn, yn));
-                    }
-                }
-            }
-            Ok(())
-        },
-    )
+    };
+    distance_tiled(&inputs, &info, target, TILE, exec)
 }
 
 struct Frame {
