@@ -30,9 +30,9 @@ use crate::common::{is_close, write_tiles, COL_OFFSETS, ROW_OFFSETS, SQRT2};
 use crate::distance::DISTANCE_NODATA;
 use crate::error::{Error, Result};
 
-/// The rasters a D8 distance reads.
+/// The rasters a distance reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct D8DistanceInputs {
+pub(crate) struct DistanceInputs {
     pub flow_dir: PathBuf,
     pub dir_band: usize,
     pub channels: PathBuf,
@@ -44,7 +44,7 @@ pub(crate) struct D8DistanceInputs {
 /// One tile of the distance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DistanceJob {
-    inputs: D8DistanceInputs,
+    inputs: DistanceInputs,
     window: Window,
     raster_size: (usize, usize),
     /// The final pass: for each pixel (index in the tile) whose flow leaves the tile into a
@@ -109,7 +109,7 @@ struct Tile {
     steps: Vec<f64>,
 }
 
-fn read_tile(inputs: &D8DistanceInputs, window: Window) -> Result<Tile> {
+fn read_tile(inputs: &DistanceInputs, window: Window) -> Result<Tile> {
     let _cap = crate::grid::GdalCacheCap::hold();
     let dirs: Vec<u8> = Raster::open(&inputs.flow_dir)?
         .read_as::<u8>(inputs.dir_band, window)?
@@ -284,7 +284,7 @@ fn run_job(job: &DistanceJob) -> Result<DistanceOutput> {
 /// D8 distance to the channels of `inputs` on the grid of `info`, in tiles of `chunk`
 /// pixels, into `target`.
 pub(crate) fn distance_tiled(
-    inputs: &D8DistanceInputs,
+    inputs: &DistanceInputs,
     info: &RasterInfo,
     target: &Path,
     chunk: usize,
@@ -513,7 +513,7 @@ mod tests {
             } else {
                 dirs.iter().map(|d| if d % 2 == 1 { SQRT2 } else { 1.0 }).collect()
             };
-            let inputs = D8DistanceInputs {
+            let inputs = DistanceInputs {
                 flow_dir: paths[0].clone(),
                 dir_band: 1,
                 channels: paths[1].clone(),

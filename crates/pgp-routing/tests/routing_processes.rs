@@ -1,4 +1,4 @@
-//! The parallel passes (block-local first passes, the tile-parallel fill, D8 distance) give the
+//! The parallel passes (block-local first passes, the tile-parallel fill and distances) give the
 //! same pixels on a process pool and on threads as on the synchronous executor, whatever the
 //! raster's shape (this binary is its own worker program, hence its own `main`).
 
@@ -28,10 +28,22 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
     let dist_w = dir.join("dist_w.tif");
     let weight = RasterBand::first(&filled);
     distance_to_channel_d8(&d8_band, &streams_band, &dist_w, Some(&weight), exec).unwrap();
-    let mut digests: Vec<String> = [filled.clone(), d8.clone(), mfd, acc, streams, dist, dist_w]
-        .iter()
-        .map(|p| common::digest(p))
-        .collect();
+    let dist_mfd = dir.join("dist_mfd.tif");
+    let mfd_band = RasterBand::first(&mfd);
+    distance_to_channel_mfd(&mfd_band, &streams_band, &dist_mfd, Some(&weight), exec).unwrap();
+    let mut digests: Vec<String> = [
+        filled.clone(),
+        d8.clone(),
+        mfd,
+        acc,
+        streams,
+        dist,
+        dist_w,
+        dist_mfd,
+    ]
+    .iter()
+    .map(|p| common::digest(p))
+    .collect();
     let outlets = dir.join("outlets.gpkg");
     detect_outlets(&RasterBand::first(&d8), FlowDirType::D8, &outlets, exec).unwrap();
     digests.push(common::vector_digest(&outlets, "outlets"));
