@@ -77,7 +77,8 @@
 //! - The block-local passes, 4x4 tiles a job: pit candidates of the serial `fill_pits`, every
 //!   non-plateau direction of `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`,
 //!   `detect_outlets`, `detect_lowest_drain_and_sink` (block results are merged in block
-//!   order, so they are the serial ones).
+//!   order, so they are the serial ones); and the reduction of `extract_streams_mfd`'s inputs
+//!   to what its trace compares (two bytes a pixel), before the serial trace.
 //!
 //! Serial, through the cache: plateau resolution, weighted, decayed and MFD accumulation
 //! (their floating-point sums are added in pygeoprocessing's order, which a parallel join

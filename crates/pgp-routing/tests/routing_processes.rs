@@ -28,9 +28,21 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
     let dist_w = dir.join("dist_w.tif");
     let weight = RasterBand::first(&filled);
     distance_to_channel_d8(&d8_band, &streams_band, &dist_w, Some(&weight), exec).unwrap();
-    let dist_mfd = dir.join("dist_mfd.tif");
+    let acc_mfd = dir.join("acc_mfd.tif");
+    flow_accumulation_mfd(&RasterBand::first(&mfd), &acc_mfd, None, exec).unwrap();
+    let streams_mfd = dir.join("streams_mfd.tif");
+    let acc_mfd_band = RasterBand::first(&acc_mfd);
     let mfd_band = RasterBand::first(&mfd);
-    distance_to_channel_mfd(&mfd_band, &streams_band, &dist_mfd, Some(&weight), exec).unwrap();
+    extract_streams_mfd(&acc_mfd_band, &mfd_band, 20.0, &streams_mfd, 0.7, exec).unwrap();
+    let dist_mfd = dir.join("dist_mfd.tif");
+    distance_to_channel_mfd(
+        &mfd_band,
+        &RasterBand::first(&streams_mfd),
+        &dist_mfd,
+        Some(&weight),
+        exec,
+    )
+    .unwrap();
     let mut digests: Vec<String> = [
         filled.clone(),
         d8.clone(),
@@ -39,6 +51,7 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
         streams,
         dist,
         dist_w,
+        streams_mfd,
         dist_mfd,
     ]
     .iter()
