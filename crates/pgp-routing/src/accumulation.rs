@@ -18,6 +18,7 @@ use crate::common::{
     is_close, neighbour, same_size, scratch_dir, write_grid, RasterBand, Ticker,
     IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
 };
+use crate::accumulation_tiles::WeightBand;
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, tile_windows, Cell, Grid};
 
@@ -80,6 +81,21 @@ fn weight_grid(
         Grid::from_raster(raster, w.band, nodata, budget, scratch),
         nodata,
     )))
+}
+
+/// `weight` checked against the grid of `base`, for the tile-parallel accumulations.
+fn weight_band(
+    base: &RasterBand,
+    base_info: &pgp_core::RasterInfo,
+    weight: &RasterBand,
+) -> Result<WeightBand> {
+    let (_, info) = weight.open()?;
+    same_size(base, base_info, weight, &info)?;
+    Ok(WeightBand {
+        path: weight.path.clone(),
+        band: weight.band,
+        nodata: weight.nodata(&info).unwrap_or(IMPROBABLE_FLOAT_NODATA),
+    })
 }
 
 #[inline]
@@ -153,14 +169,20 @@ pub fn flow_accumulation_d8(
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
     let dir_nodata = flow_dir.nodata(&info).map_or(128i32, |v| v as i32);
-    if options.weight.is_none() && options.decay.is_none() {
-        // Counts are exact in any order: the tile-parallel accumulation.
+    if options.decay.is_none() {
+        // Sums along the tree: the tile-parallel accumulation.
         drop(raster);
+        let weight = options
+            .weight
+            .as_ref()
+            .map(|w| weight_band(flow_dir, &info, w))
+            .transpose()?;
         return crate::accumulation_tiles::accumulate_tiled(
             &flow_dir.path,
             flow_dir.band,
             &info,
             dir_nodata,
+            weight,
             target,
             crate::grid::TILE,
             exec,
@@ -323,10 +345,9 @@ pub fn flow_accumulation_mfd(
     flow_dir: &RasterBand,
     target: &Path,
     weight: Option<&RasterBand>,
-    _exec: &Executor,
+    exec: &Executor,
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
-    let (cols, rows) = info.raster_size;
     if info.datatypes[flow_dir.band - 1] == DataType::F32
         || info.datatypes[flow_dir.band - 1] == DataType::F64
     {
@@ -335,88 +356,17 @@ pub fn flow_accumulation_mfd(
             "MFD flow directions are integers (Int32 nibbles); this band holds floats",
         ));
     }
-    let scratch = scratch_dir(target);
-    let budget = cache_budget();
-    let dirs = Grid::<i32>::from_raster(raster, flow_dir.band, 0, budget / 5, &scratch);
-    let accum = Grid::<f64>::new(
-        cols,
-        rows,
-        IMPROBABLE_FLOAT_NODATA,
-        budget * 2 / 5,
-        &scratch,
-    );
-    let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 20, &scratch);
-    let mut weights = weight_grid(weight, flow_dir, &info, budget * 7 / 20, &scratch)?;
-    let mut stack: Vec<Frame> = Vec::new();
-    let is_outlet = |dirs: &mut Grid<i32>, x: usize, y: usize| {
-        let code = dirs.get(x, y);
-        code != 0
-            && (0..8).any(|d| {
-                (code >> (d * 4)) & 0xF != 0
-                    && match neighbour(x, y, d, cols, rows) {
-                        None => true,
-                        Some((xn, yn)) => dirs.get(xn, yn) == 0,
-                    }
-            })
-    };
-    let mut walk = Walk { dirs, accum };
-    walk.walk_from_outlets(
-        "flow_accumulation_mfd",
-        is_outlet,
-        |Walk { dirs, accum }, x, y| {
-            let weight = weight_at(&mut weights, x, y);
-            stack.push(Frame {
-                x,
-                y,
-                next_dir: 0,
-                value: weight,
-                decaying: VecDeque::new(),
-            });
-            visited.set(x, y, 1);
-            while let Some(top) = stack.last_mut() {
-                let (px, py) = (top.x, top.y);
-                let mut child = None;
-                for i in top.next_dir..8 {
-                    let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
-                        continue;
-                    };
-                    let up = dirs.get(xn, yn);
-                    let share = (up >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF;
-                    if share == 0 {
-                        continue;
-                    }
-                    let up_accum = accum.get(xn, yn);
-                    if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) && visited.get(xn, yn) == 0 {
-                        top.next_dir = i;
-                        let weight = weight_at(&mut weights, xn, yn);
-                        visited.set(xn, yn, 1);
-                        child = Some(Frame {
-                            x: xn,
-                            y: yn,
-                            next_dir: 0,
-                            value: weight,
-                            decaying: VecDeque::new(),
-                        });
-                        break;
-                    }
-                    let total: i32 = (0..8).map(|k| (up >> (k * 4)) & 0xF).sum();
-                    top.value += up_accum * f64::from(share) / f64::from(total as f32);
-                }
-                if let Some(c) = child {
-                    stack.push(c);
-                    continue;
-                }
-                let Some(done) = stack.pop() else { break };
-                accum.set(done.x, done.y, done.value);
-            }
-            Ok(())
-        },
-    )?;
-    visited.status()?;
-    if let Some((g, _)) = &mut weights {
-        g.status()?;
-    }
-    walk.write(&info, target)
+    drop(raster);
+    let weight = weight.map(|w| weight_band(flow_dir, &info, w)).transpose()?;
+    crate::accumulation_mfd_tiles::accumulate_mfd_tiled(
+        &flow_dir.path,
+        flow_dir.band,
+        &info,
+        weight,
+        target,
+        crate::grid::TILE,
+        exec,
+    )
 }
 
 fn default_min_decay_proportion() -> f64 {

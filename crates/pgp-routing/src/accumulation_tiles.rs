@@ -1,10 +1,11 @@
-//! Tile-parallel unweighted D8 flow accumulation (after Barnes' parallel flow accumulation,
+//! Tile-parallel D8 flow accumulation without decay (after Barnes' parallel flow accumulation,
 //! 2017).
 //!
-//! Without weights or decay every accumulation is a count of pixels, so sums are exact in any
-//! order and this gives pygeoprocessing's pixels bit for bit:
+//! Without weights every accumulation is a count of pixels, so sums are exact in any order and
+//! this gives pygeoprocessing's pixels bit for bit; with weights the same terms are added in
+//! another (fixed) order, so sums agree with pygeoprocessing's to rounding:
 //!
-//! 1. In parallel, each tile counts its own upstream pixels (a topological pass over the tile's
+//! 1. In parallel, each tile sums its own upstream weights (a topological pass over the tile's
 //!    directions, as if nothing flowed in from outside) and, for every perimeter pixel, the
 //!    perimeter pixel through which its flow leaves the tile (if it does).
 //! 2. Serially, on the perimeters only: a pixel whose flow crosses into another tile adds its
@@ -21,7 +22,7 @@ use pgp_core::{Raster, RasterInfo, Window};
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{write_tiles, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, ROW_OFFSETS};
+use crate::common::{is_close, write_tiles, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, ROW_OFFSETS};
 use crate::error::{Error, Result};
 
 /// A direction code that is no direction.
@@ -36,9 +37,31 @@ pub(crate) struct CountJob {
     band: usize,
     window: Window,
     dir_nodata: i32,
+    /// Per-pixel weights (every pixel weighs 1 without).
+    weight: Option<WeightBand>,
     /// What flows in across the tile's edges: `(pixel index in the tile, count)`. `None` in the
     /// first pass.
     inflows: Option<Vec<(u32, f64)>>,
+}
+
+/// A weight raster's band and nodata (pixels matching it weigh 0).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WeightBand {
+    pub(crate) path: PathBuf,
+    pub(crate) band: usize,
+    pub(crate) nodata: f64,
+}
+
+impl WeightBand {
+    /// The weights of `window`, row-major, nodata as 0.
+    pub(crate) fn read(&self, window: Window) -> Result<Vec<f64>> {
+        let raster = Raster::open(&self.path)?;
+        let block = raster.read_as::<f64>(self.band, window)?;
+        Ok(block
+            .iter()
+            .map(|v| if is_close(*v, self.nodata) { 0.0 } else { *v })
+            .collect())
+    }
 }
 
 /// What the first pass learns about a tile's perimeter, by perimeter position
@@ -134,9 +157,15 @@ fn inside(x: usize, y: usize, d: usize, w: usize, h: usize) -> Option<usize> {
     }
 }
 
-/// Counts of a tile: each valid pixel is 1 plus its inflow plus what flows into it inside the
-/// tile; `None` for invalid ones.
-fn count(dirs: &[u8], w: usize, h: usize, inflow: &[f64]) -> Vec<Option<f64>> {
+/// Accumulations of a tile: each valid pixel is its weight (1 without weights) plus its inflow
+/// plus what flows into it inside the tile; `None` for invalid ones.
+fn count(
+    dirs: &[u8],
+    w: usize,
+    h: usize,
+    weights: Option<&[f64]>,
+    inflow: &[f64],
+) -> Vec<Option<f64>> {
     let mut upstream = vec![0u8; w * h];
     for i in 0..w * h {
         if dirs[i] == NO_DIR {
@@ -154,7 +183,7 @@ fn count(dirs: &[u8], w: usize, h: usize, inflow: &[f64]) -> Vec<Option<f64>> {
         .filter(|i| dirs[*i] != NO_DIR && upstream[*i] == 0)
         .collect();
     while let Some(i) = ready.pop_front() {
-        let total = 1.0 + sums[i];
+        let total = weights.map_or(1.0, |ws| ws[i]) + sums[i];
         counts[i] = Some(total);
         if let Some(n) = inside(i % w, i / w, dirs[i] as usize, w, h) {
             if dirs[n] != NO_DIR {
@@ -190,7 +219,11 @@ fn run_job(job: &CountJob) -> Result<CountOutput> {
     for (i, v) in job.inflows.iter().flatten() {
         inflow[*i as usize] += v;
     }
-    let counts = count(&dirs, w, h, &inflow);
+    let weights = match &job.weight {
+        Some(band) => Some(band.read(job.window)?),
+        None => None,
+    };
+    let counts = count(&dirs, w, h, weights.as_deref(), &inflow);
     if job.inflows.is_some() {
         let mut bytes = Vec::with_capacity(w * h * 8);
         for c in &counts {
@@ -229,12 +262,15 @@ fn run_job(job: &CountJob) -> Result<CountOutput> {
     Ok(CountOutput::Perimeter(perimeter))
 }
 
-/// Unweighted, undecayed D8 accumulation of `path` (band `band`) into `target`.
+/// Undecayed D8 accumulation of `path` (band `band`), weighted by `weight` if given, into
+/// `target`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate_tiled(
     path: &Path,
     band: usize,
     info: &RasterInfo,
     dir_nodata: i32,
+    weight: Option<WeightBand>,
     target: &Path,
     chunk: usize,
     exec: &Executor,
@@ -248,6 +284,7 @@ pub(crate) fn accumulate_tiled(
         band,
         window,
         dir_nodata,
+        weight: weight.clone(),
         inflows,
     };
     let internal =
@@ -424,7 +461,7 @@ mod tests {
             let serial = dir.path().join("serial.tif");
             crate::accumulation::d8_serial(&band, raster, &info, 128, &serial, &Default::default()).unwrap();
             let tiled = dir.path().join("tiled.tif");
-            accumulate_tiled(&d8, 1, &info, 128, &tiled, chunk, &exec).unwrap();
+            accumulate_tiled(&d8, 1, &info, 128, None, &tiled, chunk, &exec).unwrap();
             let (a, b) = (read(&serial), read(&tiled));
             for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                 prop_assert!(x.to_bits() == y.to_bits(), "pixel ({}, {}): serial {}, tiles of {} {}", i % cols, i / cols, x, chunk, y);

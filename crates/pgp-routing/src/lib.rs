@@ -102,6 +102,7 @@
 #![allow(clippy::needless_range_loop)]
 
 mod accumulation;
+mod accumulation_mfd_tiles;
 mod accumulation_tiles;
 mod blocks;
 mod common;
