@@ -1,9 +1,10 @@
 //! `flow_accumulation_d8` and `flow_accumulation_mfd`.
 //!
-//! From every outlet (a pixel whose flow leaves the raster or enters nodata) a depth-first walk
-//! goes upstream and sums, on the way back, each pixel's weight and its upstream neighbours'
-//! accumulations in direction order, exactly as pygeoprocessing's stack does; so even weighted
-//! and MFD sums are added in the same order and come out bit-identical. The walk is serial (its
+//! D8 accumulation without decay is tile-parallel ([`crate::accumulation_tiles`]). Decayed D8
+//! and MFD accumulation walk from every outlet (a pixel whose flow leaves the raster or enters
+//! nodata) depth-first upstream and sum, on the way back, each pixel's weight and its upstream
+//! neighbours' accumulations in direction order, exactly as pygeoprocessing's stack does; so
+//! their sums are added in the same order and come out bit-identical. The walk is serial (its
 //! cost is one visit per pixel through the tile cache); outlets are met in tile order.
 
 use std::collections::VecDeque;
@@ -14,11 +15,11 @@ use pgp_exec::Executor;
 use pgp_ops::request::{one_band, Request};
 use serde::{Deserialize, Serialize};
 
+use crate::accumulation_tiles::WeightBand;
 use crate::common::{
     is_close, neighbour, same_size, scratch_dir, write_grid, RasterBand, Ticker,
     IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
 };
-use crate::accumulation_tiles::WeightBand;
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, tile_windows, Cell, Grid};
 
@@ -345,9 +346,10 @@ pub fn flow_accumulation_mfd(
     flow_dir: &RasterBand,
     target: &Path,
     weight: Option<&RasterBand>,
-    exec: &Executor,
+    _exec: &Executor,
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
+    let (cols, rows) = info.raster_size;
     if info.datatypes[flow_dir.band - 1] == DataType::F32
         || info.datatypes[flow_dir.band - 1] == DataType::F64
     {
@@ -356,17 +358,88 @@ pub fn flow_accumulation_mfd(
             "MFD flow directions are integers (Int32 nibbles); this band holds floats",
         ));
     }
-    drop(raster);
-    let weight = weight.map(|w| weight_band(flow_dir, &info, w)).transpose()?;
-    crate::accumulation_mfd_tiles::accumulate_mfd_tiled(
-        &flow_dir.path,
-        flow_dir.band,
-        &info,
-        weight,
-        target,
-        crate::grid::TILE,
-        exec,
-    )
+    let scratch = scratch_dir(target);
+    let budget = cache_budget();
+    let dirs = Grid::<i32>::from_raster(raster, flow_dir.band, 0, budget / 5, &scratch);
+    let accum = Grid::<f64>::new(
+        cols,
+        rows,
+        IMPROBABLE_FLOAT_NODATA,
+        budget * 2 / 5,
+        &scratch,
+    );
+    let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 20, &scratch);
+    let mut weights = weight_grid(weight, flow_dir, &info, budget * 7 / 20, &scratch)?;
+    let mut stack: Vec<Frame> = Vec::new();
+    let is_outlet = |dirs: &mut Grid<i32>, x: usize, y: usize| {
+        let code = dirs.get(x, y);
+        code != 0
+            && (0..8).any(|d| {
+                (code >> (d * 4)) & 0xF != 0
+                    && match neighbour(x, y, d, cols, rows) {
+                        None => true,
+                        Some((xn, yn)) => dirs.get(xn, yn) == 0,
+                    }
+            })
+    };
+    let mut walk = Walk { dirs, accum };
+    walk.walk_from_outlets(
+        "flow_accumulation_mfd",
+        is_outlet,
+        |Walk { dirs, accum }, x, y| {
+            let weight = weight_at(&mut weights, x, y);
+            stack.push(Frame {
+                x,
+                y,
+                next_dir: 0,
+                value: weight,
+                decaying: VecDeque::new(),
+            });
+            visited.set(x, y, 1);
+            while let Some(top) = stack.last_mut() {
+                let (px, py) = (top.x, top.y);
+                let mut child = None;
+                for i in top.next_dir..8 {
+                    let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
+                        continue;
+                    };
+                    let up = dirs.get(xn, yn);
+                    let share = (up >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF;
+                    if share == 0 {
+                        continue;
+                    }
+                    let up_accum = accum.get(xn, yn);
+                    if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) && visited.get(xn, yn) == 0 {
+                        top.next_dir = i;
+                        let weight = weight_at(&mut weights, xn, yn);
+                        visited.set(xn, yn, 1);
+                        child = Some(Frame {
+                            x: xn,
+                            y: yn,
+                            next_dir: 0,
+                            value: weight,
+                            decaying: VecDeque::new(),
+                        });
+                        break;
+                    }
+                    let total: i32 = (0..8).map(|k| (up >> (k * 4)) & 0xF).sum();
+                    top.value += up_accum * f64::from(share) / f64::from(total as f32);
+                }
+                if let Some(c) = child {
+                    stack.push(c);
+                    continue;
+                }
+                let Some(done) = stack.pop() else { break };
+                accum.set(done.x, done.y, done.value);
+            }
+            Ok(())
+        },
+    )?;
+    visited.status()?;
+    if let Some((g, _)) = &mut weights {
+        g.status()?;
+    }
+    walk.write(&info, target)
 }
 
 fn default_min_decay_proportion() -> f64 {
@@ -435,7 +508,8 @@ impl FlowAccumulationD8Request {
 
 impl Request for FlowAccumulationD8Request {
     const NAME: &'static str = "pgp.routing.flow_accumulation_d8";
-    const VERSION: u32 = 1;
+    // 2: weighted sums are added in the tiles' order (equal to rounding).
+    const VERSION: u32 = 2;
     type Output = ();
     type Error = Error;
 

@@ -432,6 +432,33 @@ mod tests {
             .collect()
     }
 
+    /// Directions of a DEM of `cells` (8 for nodata) written to `dir`.
+    fn directions(dir: &Path, cols: usize, rows: usize, cells: &[u8]) -> PathBuf {
+        let dem = dir.join("dem.tif");
+        let values: Vec<f32> = cells[..cols * rows]
+            .iter()
+            .map(|c| if *c == 8 { -1.0 } else { f32::from(*c) })
+            .collect();
+        write_f32(&dem, cols, rows, values, -1.0);
+        let d8 = dir.join("d8.tif");
+        flow_dir_d8(&RasterBand::first(&dem), &d8, &Executor::sync()).unwrap();
+        d8
+    }
+
+    fn write_f32(path: &Path, cols: usize, rows: usize, values: Vec<f32>, nodata: f64) {
+        let spec = RasterSpec::new(
+            cols,
+            rows,
+            DataType::F32,
+            GeoTransform::north_up(0.0, 0.0, 1.0, -1.0),
+        )
+        .nodata(Some(nodata));
+        let mut out = OutputRaster::create(path, &spec).unwrap();
+        let a = ndarray::Array2::from_shape_vec((rows, cols), values).unwrap();
+        out.raster().write(1, 0, 0, a.view()).unwrap();
+        out.commit().unwrap();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(120))]
         // Directions of any DEM (plateaus, nodata, one-pixel-wide rasters), any tile size down
@@ -442,20 +469,8 @@ mod tests {
             cells in proptest::collection::vec(0u8..9, 900),
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let dem = dir.path().join("dem.tif");
-            let spec = RasterSpec::new(cols, rows, DataType::F32, GeoTransform::north_up(0.0, 0.0, 1.0, -1.0))
-                .nodata(Some(-1.0));
-            let values: Vec<f32> = cells[..cols * rows]
-                .iter()
-                .map(|c| if *c == 8 { -1.0 } else { f32::from(*c) })
-                .collect();
-            let mut out = OutputRaster::create(&dem, &spec).unwrap();
-            let a = ndarray::Array2::from_shape_vec((rows, cols), values).unwrap();
-            out.raster().write(1, 0, 0, a.view()).unwrap();
-            out.commit().unwrap();
+            let d8 = directions(dir.path(), cols, rows, &cells);
             let exec = Executor::sync();
-            let d8 = dir.path().join("d8.tif");
-            flow_dir_d8(&RasterBand::first(&dem), &d8, &exec).unwrap();
             let band = RasterBand::first(&d8);
             let (raster, info) = band.open().unwrap();
             let serial = dir.path().join("serial.tif");
@@ -465,6 +480,42 @@ mod tests {
             let (a, b) = (read(&serial), read(&tiled));
             for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                 prop_assert!(x.to_bits() == y.to_bits(), "pixel ({}, {}): serial {}, tiles of {} {}", i % cols, i / cols, x, chunk, y);
+            }
+        }
+
+        // With weights (some nodata, some negative): the tiles add the serial walk's terms in
+        // another order, so they agree to rounding, and nodata where it has nodata.
+        #[test]
+        fn weighted_tiles_sum_as_the_serial_walk(
+            cols in 1usize..30, rows in 1usize..30, chunk in 1usize..12,
+            cells in proptest::collection::vec(0u8..9, 900),
+            weights in proptest::collection::vec(-50i32..1000, 900),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let d8 = directions(dir.path(), cols, rows, &cells);
+            let weight = dir.path().join("weight.tif");
+            // -50..0 are nodata (-7), the rest weigh from -0.5 to ~10 in steps of 0.01.
+            let values: Vec<f32> = weights[..cols * rows]
+                .iter()
+                .map(|w| if *w < 0 { -7.0 } else { (*w - 50) as f32 / 100.0 })
+                .collect();
+            write_f32(&weight, cols, rows, values, -7.0);
+            let band = RasterBand::first(&d8);
+            let (raster, info) = band.open().unwrap();
+            let serial = dir.path().join("serial.tif");
+            let options = crate::D8AccumulationOptions {
+                weight: Some(RasterBand::first(&weight)),
+                ..Default::default()
+            };
+            crate::accumulation::d8_serial(&band, raster, &info, 128, &serial, &options).unwrap();
+            let tiled = dir.path().join("tiled.tif");
+            let weight_band = WeightBand { path: weight.clone(), band: 1, nodata: -7.0 };
+            accumulate_tiled(&d8, 1, &info, 128, Some(weight_band), &tiled, chunk, &Executor::sync()).unwrap();
+            let (a, b) = (read(&serial), read(&tiled));
+            let scale: f64 = weights[..cols * rows].iter().map(|w| f64::from((w - 50).abs()) / 100.0).sum();
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                // Cancelling terms: the bound is relative to the sum of magnitudes.
+                prop_assert!((x - y).abs() <= 1e-12 * scale.max(1.0), "pixel ({}, {}): serial {}, tiles of {} {}", i % cols, i / cols, x, chunk, y);
             }
         }
     }

@@ -7,7 +7,12 @@ mod common;
 use pgp_exec::Executor;
 use pgp_routing::*;
 
-fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec<String> {
+fn outputs(
+    exec: &Executor,
+    dir: &std::path::Path,
+    dem: &std::path::Path,
+    weight: &std::path::Path,
+) -> Vec<String> {
     std::fs::create_dir_all(dir).unwrap();
     let dem = RasterBand::first(dem);
     let filled = dir.join("filled.tif");
@@ -18,9 +23,16 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
     flow_dir_mfd(&RasterBand::first(&filled), &mfd, exec).unwrap();
     let acc = dir.join("acc.tif");
     flow_accumulation_d8(&RasterBand::first(&d8), &acc, &Default::default(), exec).unwrap();
+    // Weighted sums are added in the tiles' order, which must not depend on the executor.
+    let acc_weighted = dir.join("acc_weighted.tif");
+    let weighted = D8AccumulationOptions {
+        weight: Some(RasterBand::first(weight)),
+        ..Default::default()
+    };
+    flow_accumulation_d8(&RasterBand::first(&d8), &acc_weighted, &weighted, exec).unwrap();
     let streams = dir.join("streams.tif");
     extract_streams_d8(&RasterBand::first(&acc), 20.0, &streams, exec).unwrap();
-    let mut digests: Vec<String> = [filled.clone(), d8.clone(), mfd, acc, streams]
+    let mut digests: Vec<String> = [filled.clone(), d8.clone(), mfd, acc, acc_weighted, streams]
         .iter()
         .map(|p| common::digest(p))
         .collect();
@@ -30,6 +42,16 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
     let found = detect_lowest_drain_and_sink(&RasterBand::first(&filled), exec).unwrap();
     digests.push(common::drain_sink_text(&found));
     digests
+}
+
+/// Float64 weights (thirds and sevenths) whose sums round differently in different orders, so
+/// an executor-dependent summation order would show.
+fn write_inexact_weights(dem: &std::path::Path, target: &std::path::Path) {
+    let (cols, rows) = pgp_core::Raster::open(dem).unwrap().size();
+    let weights = ndarray::Array2::from_shape_fn((rows, cols), |(y, x)| {
+        1.0 / (3.0 + ((x * 7 + y * 13) % 5) as f64) + ((x + y) % 7) as f64 / 7.0
+    });
+    common::write(target, &weights, None, None);
 }
 
 fn main() {
@@ -67,14 +89,16 @@ fn a_process_pool_gives_the_same_pixels_as_sync() {
     for case in &cases {
         let base = dir.path().join(case.name);
         let (dem, _) = common::write_case(case, &base.join("in"));
-        let sync = outputs(&Executor::sync(), &base.join("sync"), &dem);
-        let on_procs = outputs(&procs, &base.join("procs"), &dem);
+        let weight = base.join("in").join("weight_f64.tif");
+        write_inexact_weights(&dem, &weight);
+        let sync = outputs(&Executor::sync(), &base.join("sync"), &dem, &weight);
+        let on_procs = outputs(&procs, &base.join("procs"), &dem, &weight);
         assert_eq!(
             sync, on_procs,
             "{}: process pool and sync disagree",
             case.name
         );
-        let on_threads = outputs(&threads, &base.join("threads"), &dem);
+        let on_threads = outputs(&threads, &base.join("threads"), &dem, &weight);
         assert_eq!(sync, on_threads, "{}: threads and sync disagree", case.name);
     }
 }
