@@ -11,9 +11,12 @@
 //! 2. Serially, on the perimeters only: a pixel whose flow crosses into another tile adds its
 //!    total to every pixel down to where that flow leaves the next tile; taken in topological
 //!    order (flow has no cycles) this gives each crossing pixel its total.
-//! 3. In parallel, each tile counts again with what flows in across its edges added.
+//! 3. Serially, what flows into each tile across its edges is added to the tile's sums along
+//!    its flow path, to where it leaves the tile (the rest of a tile does not change).
 //!
-//! Memory: one tile per worker, and a few numbers per perimeter pixel of the raster.
+//! The tiles' sums and directions wait for step 3 in bounded tile caches ([`Grid`]), so the
+//! inputs are read (and decoded) once. Memory: one tile per worker, the caches, and a few
+//! numbers per perimeter pixel of the raster.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -22,8 +25,11 @@ use pgp_core::{Raster, RasterInfo, Window};
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{is_close, write_tiles, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, ROW_OFFSETS};
-use crate::error::{Error, Result};
+use crate::common::{
+    is_close, scratch_dir, write_grid, Ticker, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, ROW_OFFSETS,
+};
+use crate::error::Result;
+use crate::grid::Grid;
 
 /// A direction code that is no direction.
 const NO_DIR: u8 = u8::MAX;
@@ -39,9 +45,6 @@ pub(crate) struct CountJob {
     dir_nodata: i32,
     /// Per-pixel weights (every pixel weighs 1 without).
     weight: Option<WeightBand>,
-    /// What flows in across the tile's edges: `(pixel index in the tile, count)`. `None` in the
-    /// first pass.
-    inflows: Option<Vec<(u32, f64)>>,
 }
 
 /// A weight raster's band and nodata (pixels matching it weigh 0).
@@ -76,15 +79,16 @@ pub(crate) struct Perimeter {
     local: Vec<f64>,
 }
 
-/// The registered operation of both passes: the first returns the tile's [`Perimeter`], the
-/// final one (given inflows) the tile's counts as little-endian `f64`s, row-major.
+/// The registered operation of step 1.
 pub(crate) struct CountOp;
 
-/// The result of a [`CountOp`].
+/// The result of a [`CountOp`]: the tile's perimeter, and its directions (`NO_DIR` where
+/// invalid) and sums (nodata where invalid), row-major.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum CountOutput {
-    Perimeter(Perimeter),
-    Counts(Vec<u8>),
+pub(crate) struct CountOutput {
+    perimeter: Perimeter,
+    dirs: Vec<u8>,
+    sums: Vec<f64>,
 }
 
 impl RemoteOp for CountOp {
@@ -215,22 +219,12 @@ fn run_job(job: &CountJob) -> Result<CountOutput> {
             }
         })
         .collect();
-    let mut inflow = vec![0.0; w * h];
-    for (i, v) in job.inflows.iter().flatten() {
-        inflow[*i as usize] += v;
-    }
+    let inflow = vec![0.0; w * h];
     let weights = match &job.weight {
         Some(band) => Some(band.read(job.window)?),
         None => None,
     };
     let counts = count(&dirs, w, h, weights.as_deref(), &inflow);
-    if job.inflows.is_some() {
-        let mut bytes = Vec::with_capacity(w * h * 8);
-        for c in &counts {
-            bytes.extend_from_slice(&c.unwrap_or(IMPROBABLE_FLOAT_NODATA).to_le_bytes());
-        }
-        return Ok(CountOutput::Counts(bytes));
-    }
     let n = perimeter_len(w, h);
     let mut perimeter = Perimeter {
         dirs: Vec::with_capacity(n),
@@ -259,7 +253,32 @@ fn run_job(job: &CountJob) -> Result<CountOutput> {
         }
         perimeter.exits.push(exit);
     }
-    Ok(CountOutput::Perimeter(perimeter))
+    Ok(CountOutput {
+        perimeter,
+        dirs,
+        sums: counts
+            .into_iter()
+            .map(|c| c.unwrap_or(IMPROBABLE_FLOAT_NODATA))
+            .collect(),
+    })
+}
+
+/// Stores `values` (row-major) at `window` of `grid`: a whole grid tile at once when the window
+/// is one.
+fn put_window<T: crate::grid::Cell>(grid: &mut Grid<T>, window: Window, values: &[T]) {
+    use crate::grid::TILE;
+    let (x0, y0) = (window.x_off, window.y_off);
+    if x0 % TILE == 0 && y0 % TILE == 0 && window.width <= TILE && window.height <= TILE {
+        let tile = (y0 / TILE) * grid.tiles_x() + x0 / TILE;
+        let data = grid.tile_mut(tile);
+        for (r, row) in values.chunks_exact(window.width).enumerate() {
+            data[r * TILE..r * TILE + window.width].copy_from_slice(row);
+        }
+        return;
+    }
+    for (i, v) in values.iter().enumerate() {
+        grid.set(x0 + i % window.width, y0 + i / window.width, *v);
+    }
 }
 
 /// Undecayed D8 accumulation of `path` (band `band`), weighted by `weight` if given, into
@@ -279,16 +298,23 @@ pub(crate) fn accumulate_tiled(
     let (cols, rows) = info.raster_size;
     let windows: Vec<Window> = pgp_core::block_windows((cols, rows), (chunk, chunk), 0).collect();
     let tiles_x = cols.div_ceil(chunk).max(1);
-    let job = |window: Window, inflows: Option<Vec<(u32, f64)>>| CountJob {
+    let job = |window: Window| CountJob {
         path: path.to_path_buf(),
         band,
         window,
         dir_nodata,
         weight: weight.clone(),
-        inflows,
     };
-    let internal =
-        |what: &str| Error::invalid(path.display().to_string(), format!("internal: {what}"));
+    let scratch = scratch_dir(target);
+    let budget = crate::grid::cache_budget();
+    let mut sums = Grid::<f64>::new(
+        cols,
+        rows,
+        IMPROBABLE_FLOAT_NODATA,
+        budget / 9 * 8,
+        &scratch,
+    );
+    let mut dirs = Grid::<u8>::new(cols, rows, NO_DIR, budget / 9, &scratch);
     let mut perimeters = Vec::with_capacity(windows.len());
     let mut offsets = Vec::with_capacity(windows.len() + 1);
     let mut total = 0usize;
@@ -297,10 +323,17 @@ pub(crate) fn accumulate_tiled(
         "tiles",
         windows.len(),
     );
-    for result in exec.map_ordered_op::<CountOp>(windows.iter().map(|w| job(*w, None))) {
-        let CountOutput::Perimeter(p) = result? else {
-            return Err(internal("the first pass returned counts"));
-        };
+    for (w, result) in windows
+        .iter()
+        .zip(exec.map_ordered_op::<CountOp>(windows.iter().map(|w| job(*w))))
+    {
+        let CountOutput {
+            perimeter: p,
+            dirs: tile_dirs,
+            sums: tile_sums,
+        } = result?;
+        put_window(&mut dirs, *w, &tile_dirs);
+        put_window(&mut sums, *w, &tile_sums);
         offsets.push(total);
         total += p.dirs.len();
         perimeters.push(p);
@@ -371,47 +404,57 @@ pub(crate) fn accumulate_tiled(
     }
     drop(waiting);
     drop(crossing_target);
-    // What flows into each tile across its edges.
-    let mut inflows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); windows.len()];
+    // What flows into each tile across its edges, added along its path to where it leaves.
+    let mut ticker = Ticker::start(
+        "flow_accumulation_d8: adding inflows",
+        "tiles",
+        windows.len(),
+    );
     for t in 0..windows.len() {
         for p in 0..perimeters[t].dirs.len() {
             if perimeters[t].exits[p] as usize != p {
                 continue;
             }
-            if let Some((tn, pn)) = downstream(t, p) {
-                let wn = windows[tn];
-                let (x, y) = perimeter_pixel(pn, wn.width, wn.height);
-                inflows[tn].push(((y * wn.width + x) as u32, totals[offsets[t] + p]));
+            let Some((tn, pn)) = downstream(t, p) else {
+                continue;
+            };
+            let inflow = totals[offsets[t] + p];
+            let wn = windows[tn];
+            let (x, y) = perimeter_pixel(pn, wn.width, wn.height);
+            let (mut x, mut y) = (wn.x_off + x, wn.y_off + y);
+            // At most the tile's area steps: flow has no cycles.
+            for _ in 0..wn.area() {
+                let d = dirs.get(x, y);
+                if d == NO_DIR {
+                    break;
+                }
+                let sum = sums.get(x, y) + inflow;
+                sums.set(x, y, sum);
+                let gx = x as isize + COL_OFFSETS[d as usize];
+                let gy = y as isize + ROW_OFFSETS[d as usize];
+                let inside_tile = gx >= wn.x_off as isize
+                    && gy >= wn.y_off as isize
+                    && (gx as usize) < wn.x_off + wn.width
+                    && (gy as usize) < wn.y_off + wn.height;
+                if !inside_tile {
+                    break;
+                }
+                (x, y) = (gx as usize, gy as usize);
             }
         }
+        ticker.advance(1);
     }
+    drop(ticker);
     drop(perimeters);
     drop(totals);
-    let jobs = windows
-        .iter()
-        .zip(inflows)
-        .map(|(w, inflow)| job(*w, Some(inflow)));
-    let results = exec.map_ordered_op::<CountOp>(jobs);
-    let tiles = windows
-        .iter()
-        .zip(results)
-        .map(|(w, result)| match result? {
-            CountOutput::Counts(bytes) => Ok((
-                *w,
-                bytes
-                    .chunks_exact(8)
-                    .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                    .collect::<Vec<f64>>(),
-            )),
-            CountOutput::Perimeter(_) => Err(internal("the final pass returned no counts")),
-        });
-    write_tiles(
-        "flow_accumulation_d8: counting with inflows",
-        tiles,
+    dirs.status()?;
+    write_grid(
+        &mut sums,
         info,
         target,
         pgp_core::DataType::F64,
         Some(IMPROBABLE_FLOAT_NODATA),
+        |v: f64| v,
     )
 }
 
