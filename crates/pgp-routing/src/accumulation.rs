@@ -22,6 +22,7 @@ use crate::common::{
 };
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, tile_windows, Cell, Grid};
+use crate::prefetch::decoded_grid;
 
 /// How load decays along D8 flow paths (`custom_decay_factor` of pygeoprocessing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,9 +347,10 @@ pub fn flow_accumulation_mfd(
     flow_dir: &RasterBand,
     target: &Path,
     weight: Option<&RasterBand>,
-    _exec: &Executor,
+    exec: &Executor,
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
+    drop(raster);
     let (cols, rows) = info.raster_size;
     if info.datatypes[flow_dir.band - 1] == DataType::F32
         || info.datatypes[flow_dir.band - 1] == DataType::F64
@@ -360,7 +362,10 @@ pub fn flow_accumulation_mfd(
     }
     let scratch = scratch_dir(target);
     let budget = cache_budget();
-    let dirs = Grid::<i32>::from_raster(raster, flow_dir.band, 0, budget / 5, &scratch);
+    // Decoded on the executor: the walk itself is serial, reading need not be.
+    let dirs = decoded_grid(flow_dir, (cols, rows), 0, budget / 5, &scratch, exec, |v| {
+        v as i32
+    })?;
     let accum = Grid::<f64>::new(
         cols,
         rows,
@@ -369,7 +374,14 @@ pub fn flow_accumulation_mfd(
         &scratch,
     );
     let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 20, &scratch);
-    let mut weights = weight_grid(weight, flow_dir, &info, budget * 7 / 20, &scratch)?;
+    let mut weights = match weight {
+        Some(w) => {
+            let band = weight_band(flow_dir, &info, w)?;
+            let grid = decoded_grid(w, (cols, rows), 0.0, budget * 7 / 20, &scratch, exec, |v| v)?;
+            Some((grid, band.nodata))
+        }
+        None => None,
+    };
     let mut stack: Vec<Frame> = Vec::new();
     let is_outlet = |dirs: &mut Grid<i32>, x: usize, y: usize| {
         let code = dirs.get(x, y);

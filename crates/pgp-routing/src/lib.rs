@@ -70,6 +70,8 @@
 //!   with its to rounding, and the tests compare them with a tolerance.
 //!   (A direction raster with cycles, which `flow_dir_d8` never makes, differs here: pixels
 //!   upstream of a cycle get counts, where the serial walk from outlets never reaches them.)
+//! - Decoding the inputs of `flow_accumulation_mfd` (directions and weights go into its tile
+//!   caches before its serial walk, so the walk never waits on decompression).
 //! - The block-local passes, 4x4 tiles a job: pit candidates of the serial `fill_pits`, every
 //!   non-plateau direction of `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`,
 //!   `detect_outlets`, `detect_lowest_drain_and_sink` (block results are merged in block
@@ -118,6 +120,7 @@ mod fill_tiles;
 mod flow_dir;
 pub mod grid;
 mod outlets;
+mod prefetch;
 pub mod request;
 mod strahler;
 mod streams;

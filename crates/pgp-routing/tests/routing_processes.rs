@@ -30,12 +30,29 @@ fn outputs(
         ..Default::default()
     };
     flow_accumulation_d8(&RasterBand::first(&d8), &acc_weighted, &weighted, exec).unwrap();
+    // MFD accumulation decodes its inputs on the executor before its serial walk.
+    let acc_mfd = dir.join("acc_mfd.tif");
+    flow_accumulation_mfd(
+        &RasterBand::first(&mfd),
+        &acc_mfd,
+        Some(&RasterBand::first(weight)),
+        exec,
+    )
+    .unwrap();
     let streams = dir.join("streams.tif");
     extract_streams_d8(&RasterBand::first(&acc), 20.0, &streams, exec).unwrap();
-    let mut digests: Vec<String> = [filled.clone(), d8.clone(), mfd, acc, acc_weighted, streams]
-        .iter()
-        .map(|p| common::digest(p))
-        .collect();
+    let mut digests: Vec<String> = [
+        filled.clone(),
+        d8.clone(),
+        mfd,
+        acc,
+        acc_weighted,
+        acc_mfd,
+        streams,
+    ]
+    .iter()
+    .map(|p| common::digest(p))
+    .collect();
     let outlets = dir.join("outlets.gpkg");
     detect_outlets(&RasterBand::first(&d8), FlowDirType::D8, &outlets, exec).unwrap();
     digests.push(common::vector_digest(&outlets, "outlets"));
