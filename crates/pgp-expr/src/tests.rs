@@ -130,6 +130,16 @@ proptest! {
         check(&source, &a, &b, k);
     }
 
+    /// Repeated subexpressions are computed once and their registers live until their last
+    /// reader: the same expression three times over, nested, must still match the tree walk.
+    #[test]
+    fn shared_subexpressions_match_tree_walk(
+        x in expr_strategy(), y in expr_strategy(), (a, b) in arrays(), k in -3.0..3.0f64
+    ) {
+        let source = format!("where({x}, ({y}) * ({x}), ({x}) - ({y})) + max({y}, {x}, {y})");
+        check(&source, &a, &b, k);
+    }
+
     #[test]
     fn any_text_parses_or_errors_inside_it(s in "[a-z0-9 +*/()<>=!,.-]{0,40}") {
         match Expression::parse(&s) {
