@@ -366,7 +366,9 @@ fn calc_out_bands_write_one_band_per_expression_on_every_executor() {
         .collect();
     assert!(band2.contains(&nodata));
     for executor in ["sync", "threading:2", "multiprocessing:2"] {
-        let out = dir.path().join(format!("bands_{}.tif", executor.replace(':', "_")));
+        let out = dir
+            .path()
+            .join(format!("bands_{}.tif", executor.replace(':', "_")));
         let v = json_of(
             pgp()
                 .args(["calc", "--out-band", "d*2", "--out-band", "d - w", "--in"])
@@ -392,7 +394,15 @@ fn calc_out_band_and_expr_together_are_refused_naming_the_argument() {
     let bind = format!("a={}", data.dem.display());
     let err = one_line_error(
         pgp()
-            .args(["calc", "a + 1", "--out-band", "a * 2", "--in", &bind, "--out"])
+            .args([
+                "calc",
+                "a + 1",
+                "--out-band",
+                "a * 2",
+                "--in",
+                &bind,
+                "--out",
+            ])
             .arg(&out),
     );
     assert!(err.contains("--out-band") && err.contains("EXPR"), "{err}");
@@ -401,7 +411,15 @@ fn calc_out_band_and_expr_together_are_refused_naming_the_argument() {
     // A bad band expression is marked at its column, like EXPR.
     let err = error_of(
         pgp()
-            .args(["calc", "--out-band", "a", "--out-band", "a * * 2", "--in", &bind])
+            .args([
+                "calc",
+                "--out-band",
+                "a",
+                "--out-band",
+                "a * * 2",
+                "--in",
+                &bind,
+            ])
             .arg("--out")
             .arg(&out),
     );
