@@ -138,7 +138,7 @@ fn set_statistics(
     let mut band = raster
         .dataset()
         .rasterband(band)
-        .map_err(|e| pgp_core::Error::gdal(&job.target, &format!("opening band {band}"), e))?;
+        .map_err(|e| pgp_core::Error::gdal(&job.target, format!("opening band {band}"), e))?;
     band.set_metadata_item("STATISTICS_VALID_PERCENT", &percent, "")
         .map_err(|e| pgp_core::Error::gdal(&job.target, "setting statistics metadata", e))?;
     Ok(())
