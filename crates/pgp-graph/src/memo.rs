@@ -34,7 +34,8 @@ const MEMO_MAGIC: &[u8; 8] = b"PGPGMEMO";
 
 /// The racy window for files whose timestamps have kernel-tick resolution (see module docs).
 pub const FINE_WINDOW: Duration = Duration::from_millis(50);
-const MEMO_VERSION: u32 = 1;
+/// 2: BLAKE3 digests (a memo of format 1 holds SHA-256 ones and is dropped).
+const MEMO_VERSION: u32 = 2;
 
 /// What identifies one version of a file without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -383,6 +383,53 @@ fn a_foreign_directory_is_refused_not_wiped() {
     );
 }
 
+#[test]
+fn a_store_of_format_1_is_upgraded_and_its_entries_are_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = project(dir.path(), "a", "hello");
+    assert_eq!(run(&a, &store).runs, ["upper", "count"]);
+    // What a store of format 1 (SHA-256 names) says, and what a crash midway through an
+    // earlier upgrade left.
+    let format = store.join("FORMAT");
+    fs::remove_file(&format).unwrap();
+    fs::write(&format, "pgp-graph cache 1\n").unwrap();
+    let leftover = store.join("tmp/format-1-blobs-1-2-3");
+    fs::create_dir_all(&leftover).unwrap();
+    fs::write(leftover.join("x"), "old").unwrap();
+
+    let b = project(dir.path(), "b", "hello");
+    let second = run(&b, &store);
+    assert_eq!(second.runs, ["upper", "count"], "old entries are misses");
+    assert!(second.report.restored.is_empty());
+    assert!(
+        second
+            .report
+            .warnings
+            .iter()
+            .any(|w| w.contains("upgraded from format 1") && w.contains("2 entries")),
+        "{:?}",
+        second.report.warnings
+    );
+    assert_eq!(fs::read_to_string(&format).unwrap(), "pgp-graph cache 2\n");
+    assert!(!leftover.exists());
+    let stats = Cache::open(&store).unwrap().stats().unwrap();
+    assert_eq!((stats.entries, stats.blobs, stats.temporaries), (2, 2, 0));
+    // The upgraded store serves what was added since.
+    let c = project(dir.path(), "c", "hello");
+    assert_eq!(run(&c, &store).report.restored, ["upper", "count"]);
+    // A format it does not know is still refused, not wiped.
+    fs::remove_file(&format).unwrap();
+    fs::write(&format, "pgp-graph cache 9\n").unwrap();
+    let err = Cache::open(&store).unwrap_err();
+    assert!(err.to_string().contains("its FORMAT says"), "{err}");
+    let entries = fs::read_dir(store.join("tasks"))
+        .unwrap()
+        .flat_map(|fan| fs::read_dir(fan.unwrap().path()).unwrap())
+        .count();
+    assert_eq!(entries, 2, "nothing of it was removed");
+}
+
 // --- Real processes -------------------------------------------------------------------------
 
 /// The child side of the process tests: when `PGP_TEST_CACHE_CHILD` names a store, adds the

@@ -60,7 +60,7 @@ pub struct VerifyReport {
 }
 
 /// Files two levels down (`kind/<fan-out>/<name>`), with their metadata.
-fn walk(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
+pub(super) fn walk(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
     let mut out = Vec::new();
     let fans = match fs::read_dir(dir) {
         Ok(f) => f,
