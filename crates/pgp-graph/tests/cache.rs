@@ -18,6 +18,8 @@ struct Run {
     events: Vec<Event>,
     plan: Vec<(String, PlanAction)>,
     result: String,
+    /// Files the graph read and hashed through its memo.
+    hashed: u64,
 }
 
 fn declare(
@@ -74,6 +76,7 @@ fn run(root: &Path, cache: &Path) -> Run {
         .collect();
     let report = g.join().unwrap();
     let result = h.result().unwrap();
+    let hashed = g.files_hashed();
     drop(g);
     let runs = runs.lock().unwrap().clone();
     let events = events.lock().unwrap().clone();
@@ -83,6 +86,7 @@ fn run(root: &Path, cache: &Path) -> Run {
         events,
         plan,
         result,
+        hashed,
     }
 }
 
@@ -151,6 +155,56 @@ fn a_fresh_project_on_the_same_store_restores_everything_and_runs_nothing() {
     let c = project(dir.path(), "c", "other");
     assert_eq!(run(&c, &store).runs, ["upper", "count"]);
     assert_eq!(Cache::open(&store).unwrap().stats().unwrap().entries, 4);
+}
+
+/// Every blob's mtime set an hour back: what a store filled by an earlier run looks like.
+fn age_blobs(store: &Path) {
+    let old =
+        filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - 3600, 0);
+    for fan in fs::read_dir(store.join("blobs")).unwrap() {
+        for blob in fs::read_dir(fan.unwrap().path()).unwrap() {
+            filetime::set_file_mtime(blob.unwrap().path(), old).unwrap();
+        }
+    }
+}
+
+#[test]
+fn restored_outputs_are_read_once_to_verify_them_and_not_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = project(dir.path(), "a", "hello");
+    run(&a, &store);
+    age_blobs(&store);
+    let b = project(dir.path(), "b", "hello");
+    // Left alone long enough that its digest is trusted once hashed (the racy-timestamp rule:
+    // 50 ms where timestamps are fine-grained, else the default 2 s window).
+    let ctime_ns = fs::metadata(b.join("data/in.txt")).unwrap().ctime_nsec();
+    let fine = ctime_ns % 1_000_000 != 0;
+    std::thread::sleep(std::time::Duration::from_millis(if fine {
+        60
+    } else {
+        2100
+    }));
+    let second = run(&b, &store);
+    assert_eq!(second.report.restored, ["upper", "count"]);
+    // Only the input is hashed through the memo: the recorder records each restored output
+    // by the digest its verification found, and `count` reads `up.bin` by that digest too.
+    assert_eq!(second.hashed, 1);
+    assert_eq!(
+        fs::read(b.join("work/up.bin")).unwrap(),
+        fs::read(a.join("work/up.bin")).unwrap()
+    );
+    // The record holds the right digests: the next run skips both, and an edit is still seen.
+    let third = run(&b, &store);
+    assert_eq!(third.report.skipped, ["upper", "count"]);
+    fs::remove_file(b.join("work/count.txt")).unwrap();
+    fs::write(b.join("work/count.txt"), "edited").unwrap();
+    let fourth = run(&b, &store);
+    assert_eq!(fourth.report.restored, ["count"]);
+    assert_eq!(
+        fs::read_to_string(b.join("work/count.txt")).unwrap(),
+        "65535"
+    );
 }
 
 #[test]
@@ -529,7 +583,7 @@ fn assert_store_sound(store: &Path, sources: &[PathBuf], scratch: &Path) {
         if let Some(found) = cache.lookup(&entry.key).unwrap() {
             assert_eq!(found, entry);
             match cache.restore(&found, std::slice::from_ref(&target)) {
-                Ok(()) => assert_eq!(fs::read(&target).unwrap(), fs::read(&src).unwrap()),
+                Ok(_) => assert_eq!(fs::read(&target).unwrap(), fs::read(&src).unwrap()),
                 // A killed writer's round removed the blob on purpose: a miss, not damage.
                 Err(pgp_graph::cache::RestoreFailure::Missing(_)) => {}
                 Err(e) => panic!("{e}"),

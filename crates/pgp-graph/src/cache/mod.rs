@@ -21,6 +21,7 @@ pub(crate) use writer::CacheWriter;
 
 use crate::digest::{hash_file, Digest};
 use crate::fsutil::{frame, sync_dir, sync_file, unframe};
+use crate::memo::{now_ns, FileStamp};
 use files::{materialize, Modes, Placed};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -65,6 +66,18 @@ pub struct Entry {
     pub outputs: Vec<EntryOutput>,
     /// The task's serialised return value.
     pub result: Vec<u8>,
+}
+
+/// One restored output as its verification found it: the graph records it by this digest
+/// instead of reading it again, as long as the file keeps the stamp's size, mtime and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The content digest (the entry's, which the restored bytes matched).
+    pub digest: Digest,
+    /// The restored file's stamp while it was hashed (at its temporary path).
+    pub stamp: FileStamp,
+    /// When hashing started (ns since the epoch).
+    pub hashed_at_ns: i128,
 }
 
 /// Why an entry could not be restored; the task then runs (and its outputs are added again).
@@ -308,8 +321,14 @@ impl Cache {
     /// Restores `entry`'s outputs to `targets` (one per output; temporary paths the graph then
     /// puts in place): reflink, else hard link (blobs are read-only, so the output is too),
     /// else copy; each restored file is hashed and must match its digest. A blob that does not
-    /// is removed from the store and nothing of it is left at its target.
-    pub fn restore(&self, entry: &Entry, targets: &[PathBuf]) -> Result<(), RestoreFailure> {
+    /// is removed from the store and nothing of it is left at its target. Returns what each
+    /// output's verification found.
+    pub fn restore(
+        &self,
+        entry: &Entry,
+        targets: &[PathBuf],
+    ) -> Result<Vec<Verified>, RestoreFailure> {
+        let mut verified = Vec::with_capacity(targets.len());
         for (out, target) in entry.outputs.iter().zip(targets) {
             let blob = self.blob_path(&out.digest);
             match fs::metadata(&blob) {
@@ -324,7 +343,16 @@ impl Cache {
                 io::ErrorKind::NotFound => RestoreFailure::Missing(blob.clone()),
                 _ => RestoreFailure::Io(target.clone(), e),
             })?;
-            let found = hash_file(target).map_err(|e| {
+            let hashed = (|| {
+                let before = FileStamp::of(target)?;
+                let hashed_at_ns = now_ns();
+                let digest = hash_file(target)?;
+                if FileStamp::of(target)? != before {
+                    return Err(io::Error::other("changed while it was being verified"));
+                }
+                Ok((digest, before, hashed_at_ns))
+            })();
+            let (found, stamp, hashed_at_ns) = hashed.map_err(|e| {
                 let _ = fs::remove_file(target);
                 match e.kind() {
                     io::ErrorKind::PermissionDenied => RestoreFailure::Unreadable(blob.clone(), e),
@@ -340,9 +368,14 @@ impl Cache {
                 // A private copy: writable like any output the task would have written.
                 let _ = files::set_mode(target, 0o644);
             }
+            verified.push(Verified {
+                digest: found,
+                stamp,
+                hashed_at_ns,
+            });
         }
         self.note_hit(&entry.key);
-        Ok(())
+        Ok(verified)
     }
 
     /// Adds a task's result: each output file `sources[i]` (which must still hash to
