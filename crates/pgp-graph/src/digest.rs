@@ -30,6 +30,20 @@ impl Digest {
         s
     }
 
+    /// Parses the [`Digest::to_hex`] form (64 hex characters, either case).
+    pub fn from_hex(hex: &str) -> Option<Digest> {
+        let bytes = hex.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let nibble = |c: u8| char::from(c).to_digit(16);
+            out[i] = u8::try_from(nibble(pair[0])? * 16 + nibble(pair[1])?).ok()?;
+        }
+        Some(Digest(out))
+    }
+
     /// The first `n` hex characters, for short display names.
     pub fn short_hex(&self, n: usize) -> String {
         let mut s = self.to_hex();
@@ -103,6 +117,20 @@ mod tests {
             let p = dir.path().join("f");
             std::fs::write(&p, &data).unwrap();
             proptest::prop_assert_eq!(hash_file(&p).unwrap(), Digest::of_bytes(&data));
+        }
+    }
+
+    proptest::proptest! {
+        /// Hex prints and parses back; anything else than 64 hex digits is refused.
+        #[test]
+        fn hex_round_trips(bytes in proptest::array::uniform32(0u8..), cut in 0usize..64) {
+            let d = Digest(bytes);
+            proptest::prop_assert_eq!(Digest::from_hex(&d.to_hex()), Some(d));
+            proptest::prop_assert_eq!(Digest::from_hex(&d.to_hex().to_uppercase()), Some(d));
+            proptest::prop_assert_eq!(Digest::from_hex(&d.to_hex()[..cut]), None);
+            let mut bad = d.to_hex();
+            bad.replace_range(cut..=cut, "g");
+            proptest::prop_assert_eq!(Digest::from_hex(&bad), None);
         }
     }
 

@@ -419,6 +419,55 @@ fn verify_and_gc_find_damage_and_free_least_recently_used_first() {
 }
 
 #[test]
+fn derived_files_are_verified_and_collected_with_their_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = project(dir.path(), "a", "hello");
+    run(&a, &store);
+    let cache = Cache::open(&store).unwrap();
+    let (up, count) = (
+        digest_of(&a.join("work/up.bin")),
+        digest_of(&a.join("work/count.txt")),
+    );
+    cache.add_derived(&up, "thumb.png", b"up picture").unwrap();
+    cache
+        .add_derived(&count, "thumb.png", b"count picture")
+        .unwrap();
+    // Of a blob the store never had: kept for the grace (its blob may be on its way).
+    let stray = Digest::of_bytes(b"never added");
+    cache.add_derived(&stray, "thumb.png", b"stray").unwrap();
+    let damaged = cache.derived_path(&count, "thumb.png");
+    let mut bytes = fs::read(&damaged).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    fs::remove_file(&damaged).unwrap();
+    fs::write(&damaged, &bytes).unwrap();
+
+    let found = cache.verify().unwrap();
+    assert_eq!(found.derived_checked, 3);
+    assert_eq!(found.damaged_derived, std::slice::from_ref(&damaged));
+    assert!(found.damaged_blobs.is_empty() && found.bad_entries.is_empty());
+    assert!(!damaged.exists());
+    assert_eq!(
+        cache.derived(&up, "thumb.png").as_deref(),
+        Some(&b"up picture"[..])
+    );
+
+    let kept = cache.gc(u64::MAX).unwrap();
+    assert_eq!(
+        kept.derived_removed, 0,
+        "blobs kept, stray within its grace"
+    );
+    let freed = cache.gc(0).unwrap();
+    assert_eq!((freed.blobs_removed, freed.derived_removed), (2, 1));
+    assert_eq!(cache.derived(&up, "thumb.png"), None, "gone with its blob");
+    assert_eq!(
+        cache.derived(&stray, "thumb.png").as_deref(),
+        Some(&b"stray"[..])
+    );
+}
+
+#[test]
 fn a_foreign_directory_is_refused_not_wiped() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("precious.txt"), "data").unwrap();

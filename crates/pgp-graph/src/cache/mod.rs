@@ -10,6 +10,7 @@
 //! [`GraphBuilder::cache`]: crate::GraphBuilder::cache
 #![doc = include_str!("README.md")]
 
+mod derived;
 mod files;
 mod maintain;
 mod size;
