@@ -4,7 +4,7 @@
 //! was made, e.g. `thumb-v2-256.png`), framed (magic, version, checksum) so damage is detected
 //! and never served, and removed by `gc` once its blob is gone.
 
-use super::Cache;
+use super::{files, Cache};
 use crate::digest::Digest;
 use crate::fsutil::{frame, unframe};
 use std::fs;
@@ -65,8 +65,10 @@ impl Cache {
     }
 
     /// Keeps `bytes` as the file of `kind` derived from the blob of `of`: written under a
-    /// temporary name, fsynced and renamed into place, so readers see all of it or nothing,
-    /// and two writers of the same file leave one of their (identical) copies.
+    /// temporary name and renamed into place, so readers see all of it or nothing, and two
+    /// writers of the same file leave one of their (identical) copies. Not fsynced: one torn by
+    /// a power failure fails its checksum and is made again, and a run that draws a thousand
+    /// thumbnails should not wait for two thousand fsyncs.
     pub fn add_derived(&self, of: &Digest, kind: &str, bytes: &[u8]) -> io::Result<()> {
         if !valid_kind(kind) {
             return Err(io::Error::new(
@@ -75,13 +77,14 @@ impl Cache {
             ));
         }
         let tmp = self.tmp_path("derived");
-        let written = self
-            .write_file(
-                &tmp,
-                &frame(DERIVED_MAGIC, DERIVED_VERSION, bytes),
-                self.modes.file,
-            )
-            .and_then(|()| self.place(&tmp, &self.derived_path(of, kind)));
+        let dest = self.derived_path(of, kind);
+        let written = fs::write(&tmp, frame(DERIVED_MAGIC, DERIVED_VERSION, bytes))
+            .and_then(|()| files::set_mode(&tmp, self.modes.file))
+            .and_then(|()| match dest.parent() {
+                Some(dir) => self.make_dir(dir),
+                None => Ok(()),
+            })
+            .and_then(|()| fs::rename(&tmp, &dest));
         if written.is_err() {
             let _ = fs::remove_file(&tmp);
         }
