@@ -37,15 +37,15 @@ const SIN_TINY: f64 = 7.450_580_596_923_828e-9; // 2^-27
 /// Adding 1.5 * 2^52 rounds a double below 2^51 to an integer held in the low mantissa bits.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 
-const TWO_OVER_PI: f64 = 0.636_619_772_367_581_4;
+const TWO_OVER_PI: f64 = std::f64::consts::FRAC_2_PI;
 /// pi/2 as three doubles whose sum is pi/2 to 159 bits.
-const PIO2_1: f64 = 1.570_796_326_794_896_6;
+const PIO2_1: f64 = std::f64::consts::FRAC_PI_2;
 const PIO2_2: f64 = 6.123_233_995_736_766e-17;
 const PIO2_3: f64 = -1.497_384_904_859_169_8e-33;
 
-const LOG2_E: f64 = 1.442_695_040_888_963_4;
+const LOG2_E: f64 = std::f64::consts::LOG2_E;
 /// ln 2 as two doubles.
-const LN2_1: f64 = 0.693_147_180_559_945_3;
+const LN2_1: f64 = std::f64::consts::LN_2;
 const LN2_2: f64 = 2.319_046_813_846_299_6e-17;
 
 /// 1/n! for n = 0..=17, rounded to double.

@@ -37,10 +37,17 @@ fn max_ulps(core: fn(f64) -> f64, libm: fn(f64) -> f64, lo: f64, hi: f64, n: usi
         .unwrap_or(0)
 }
 
+/// (name, pgp's kernel, libm's function, low end, high end) of one sweep.
+type Sweep = (&'static str, fn(f64) -> f64, fn(f64) -> f64, f64, f64);
+/// A function of one value.
+type ScalarFn = fn(f64) -> f64;
+/// A function over a block of values.
+type BlockFn = fn(&[f64], &mut [f64]);
+
 #[test]
 fn within_one_ulp_of_libm_on_dense_sweeps() {
     let n = 200_000;
-    let cases: [(&str, fn(f64) -> f64, fn(f64) -> f64, f64, f64); 8] = [
+    let cases: [Sweep; 8] = [
         ("sin", sin_core, f64::sin, -7.0, 7.0),
         ("sin", sin_core, f64::sin, -1e5, 1e5),
         ("sin", sin_core, f64::sin, 1e8, TRIG_LIMIT),
@@ -138,8 +145,7 @@ fn blocks_compute_what_the_scalar_functions_compute() {
     x[500] = 800.0;
     x[501] = -800.0;
     let mut out = vec![0.0; x.len()];
-    let fns: [(fn(&[f64], &mut [f64]), fn(f64) -> f64); 3] =
-        [(sin_slice, sin), (cos_slice, cos), (exp_slice, exp)];
+    let fns: [(BlockFn, ScalarFn); 3] = [(sin_slice, sin), (cos_slice, cos), (exp_slice, exp)];
     for (block, scalar) in fns {
         block(&x, &mut out);
         for (&v, &o) in x.iter().zip(&out) {
