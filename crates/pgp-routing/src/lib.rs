@@ -112,6 +112,7 @@ mod fill_tiles;
 mod flow_dir;
 pub mod grid;
 mod outlets;
+mod plateaus;
 pub mod request;
 mod strahler;
 mod streams;
