@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::blocks::{run_pass, Pass};
 use crate::common::{
-    scan_in_block_order, scratch_dir, write_grid, RasterBand, Ticker, IMPROBABLE_FLOAT_NODATA,
+    neighbour, scan_in_block_order, scratch_dir, write_grid, RasterBand, Ticker,
+    IMPROBABLE_FLOAT_NODATA,
 };
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, Cell, Grid, TILE};
@@ -67,32 +68,33 @@ struct Plateaus<T: Cell> {
 }
 
 impl<T: Cell> Store for Plateaus<T> {
+    type Pixel = (usize, usize);
     type Dir = T;
-    fn size(&self) -> (usize, usize) {
-        (self.cols, self.rows)
-    }
     fn nodata(&self) -> f64 {
         self.nodata
     }
     fn far(&self) -> f64 {
         self.far
     }
-    fn height(&mut self, x: usize, y: usize) -> f64 {
+    fn neighbour(&self, (x, y): (usize, usize), d: usize) -> Option<(usize, usize)> {
+        neighbour(x, y, d, self.cols, self.rows)
+    }
+    fn height(&mut self, (x, y): (usize, usize)) -> f64 {
         self.heights.get(x, y)
     }
-    fn set_dir(&mut self, x: usize, y: usize, dir: T) {
+    fn set_dir(&mut self, (x, y): (usize, usize), dir: T) {
         self.dirs.set(x, y, dir);
     }
-    fn distance(&mut self, x: usize, y: usize) -> f64 {
+    fn distance(&mut self, (x, y): (usize, usize)) -> f64 {
         self.distance.get(x, y)
     }
-    fn set_distance(&mut self, x: usize, y: usize, distance: f64) {
+    fn set_distance(&mut self, (x, y): (usize, usize), distance: f64) {
         self.distance.set(x, y, distance);
     }
-    fn marks(&mut self, x: usize, y: usize) -> u8 {
+    fn marks(&mut self, (x, y): (usize, usize)) -> u8 {
         self.marks.get(x, y)
     }
-    fn set_marks(&mut self, x: usize, y: usize, marks: u8) {
+    fn set_marks(&mut self, (x, y): (usize, usize), marks: u8) {
         self.marks.set(x, y, marks);
     }
 }
@@ -169,7 +171,7 @@ fn flow_dir<M: Encoding>(dem: &RasterBand, target: &Path, exec: &Executor) -> Re
             }
             if p.dirs.get(x, y) == M::UNRESOLVED {
                 let root = p.heights.get(x, y);
-                M::drain(&mut p, &mut queues, x, y, root);
+                M::drain(&mut p, &mut queues, (x, y), root);
             }
             Ok(())
         },

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use pgp_core::Window;
 
 use crate::blocks::Halo;
-use crate::common::{is_close, neighbour, INFLOW_OFFSETS, SQRT2, SQRT2_INV};
+use crate::common::{is_close, COL_OFFSETS, INFLOW_OFFSETS, ROW_OFFSETS, SQRT2, SQRT2_INV};
 use crate::flow_dir::{pack_mfd, D8_NODATA, D8_UNRESOLVED, MFD_NODATA, MFD_UNRESOLVED};
 use crate::grid::Cell;
 use crate::request::{Mfd, D8};
@@ -27,23 +27,28 @@ use crate::request::{Mfd, D8};
 const SEARCHED: u8 = 1;
 /// `marks` bit (MFD): a drain, or queued for directions.
 const QUEUED: u8 = 2;
+/// `marks` bit of a job window's halo: outside the window.
+const HALO: u8 = 4;
 
-/// The rasters plateau resolution works on, in raster coordinates.
+/// The rasters plateau resolution works on, pixels named by [`Store::Pixel`].
 pub(crate) trait Store {
+    /// A pixel's name: raster coordinates, or an index into arrays.
+    type Pixel: Copy;
     /// The direction encoding.
     type Dir: Copy;
-    /// The raster's `(cols, rows)`.
-    fn size(&self) -> (usize, usize);
     /// The DEM's nodata (pygeoprocessing's improbable value when it has none).
     fn nodata(&self) -> f64;
     /// The distance of pixels no drain has reached yet.
     fn far(&self) -> f64;
-    fn height(&mut self, x: usize, y: usize) -> f64;
-    fn set_dir(&mut self, x: usize, y: usize, dir: Self::Dir);
-    fn distance(&mut self, x: usize, y: usize) -> f64;
-    fn set_distance(&mut self, x: usize, y: usize, distance: f64);
-    fn marks(&mut self, x: usize, y: usize) -> u8;
-    fn set_marks(&mut self, x: usize, y: usize, marks: u8);
+    /// The neighbour of `p` in direction `d`, `None` off the raster. A store may instead give
+    /// a pixel holding nodata there: every rule below treats the two alike.
+    fn neighbour(&self, p: Self::Pixel, d: usize) -> Option<Self::Pixel>;
+    fn height(&mut self, p: Self::Pixel) -> f64;
+    fn set_dir(&mut self, p: Self::Pixel, dir: Self::Dir);
+    fn distance(&mut self, p: Self::Pixel) -> f64;
+    fn set_distance(&mut self, p: Self::Pixel, distance: f64);
+    fn marks(&mut self, p: Self::Pixel) -> u8;
+    fn set_marks(&mut self, p: Self::Pixel, marks: u8);
 
     /// Whether the plateau being searched reaches beyond the pixels this store holds, so it
     /// must be left for another store to drain (the search is finished but nothing is drained).
@@ -52,53 +57,52 @@ pub(crate) trait Store {
     }
 
     /// The height of the neighbour in direction `d`, nodata off the raster.
-    fn height_towards(&mut self, x: usize, y: usize, d: usize) -> f64 {
-        let (cols, rows) = self.size();
-        match neighbour(x, y, d, cols, rows) {
+    #[inline]
+    fn height_towards(&mut self, p: Self::Pixel, d: usize) -> f64 {
+        match self.neighbour(p, d) {
             None => self.nodata(),
-            Some((xn, yn)) => self.height(xn, yn),
+            Some(n) => self.height(n),
         }
     }
 
     /// Queues the neighbour in direction `d` for the flat search unless it was searched.
-    fn queue_flat(&mut self, x: usize, y: usize, d: usize, search: &mut VecDeque<(usize, usize)>) {
-        let (cols, rows) = self.size();
-        if let Some((xn, yn)) = neighbour(x, y, d, cols, rows) {
-            let m = self.marks(xn, yn);
-            if m & SEARCHED == 0 {
-                search.push_back((xn, yn));
-                self.set_marks(xn, yn, m | SEARCHED);
+    #[inline]
+    fn queue_flat(&mut self, p: Self::Pixel, d: usize, search: &mut VecDeque<Self::Pixel>) {
+        if let Some(n) = self.neighbour(p, d) {
+            if self.mark(n, SEARCHED) {
+                search.push_back(n);
             }
         }
     }
 
-    /// Sets `bit` in the marks of `(x, y)`; whether it was clear.
-    fn mark(&mut self, x: usize, y: usize, bit: u8) -> bool {
-        let m = self.marks(x, y);
-        self.set_marks(x, y, m | bit);
+    /// Sets `bit` in the marks of `p`; whether it was clear.
+    #[inline]
+    fn mark(&mut self, p: Self::Pixel, bit: u8) -> bool {
+        let m = self.marks(p);
+        self.set_marks(p, m | bit);
         m & bit == 0
     }
 
     /// Breadth-first distances from `drains` over the plateau at height `root`, calling
-    /// `stepped(self, x, y, d)` for every pixel given a shorter distance from direction `d`.
+    /// `stepped(self, p, d)` for every pixel given a shorter distance from direction `d`.
+    #[inline]
     fn relax(
         &mut self,
-        drains: &mut VecDeque<(usize, usize)>,
+        drains: &mut VecDeque<Self::Pixel>,
         root: f64,
-        mut stepped: impl FnMut(&mut Self, usize, usize, usize),
+        mut stepped: impl FnMut(&mut Self, Self::Pixel, usize),
     ) {
-        let (cols, rows) = self.size();
-        while let Some((xq, yq)) = drains.pop_front() {
-            let dist = self.distance(xq, yq);
+        while let Some(q) = drains.pop_front() {
+            let dist = self.distance(q);
             for d in 0..8 {
-                let Some((xn, yn)) = neighbour(xq, yq, d, cols, rows) else {
+                let Some(n) = self.neighbour(q, d) else {
                     continue;
                 };
                 let n_dist = dist + if d & 1 == 1 { SQRT2 } else { 1.0 };
-                if self.height(xn, yn) == root && self.distance(xn, yn) > n_dist {
-                    stepped(self, xn, yn, d);
-                    self.set_distance(xn, yn, n_dist);
-                    drains.push_back((xn, yn));
+                if self.height(n) == root && self.distance(n) > n_dist {
+                    stepped(self, n, d);
+                    self.set_distance(n, n_dist);
+                    drains.push_back(n);
                 }
             }
         }
@@ -106,15 +110,15 @@ pub(crate) trait Store {
 }
 
 /// The queues of plateau resolution, kept between plateaus so they are allocated once.
-pub(crate) struct Queues<T> {
-    search: VecDeque<(usize, usize)>,
-    drains: VecDeque<(usize, usize)>,
-    nodata_drains: VecDeque<(usize, usize, T)>,
-    directions: VecDeque<(usize, usize)>,
+pub(crate) struct Queues<P, T> {
+    search: VecDeque<P>,
+    drains: VecDeque<P>,
+    nodata_drains: VecDeque<(P, T)>,
+    directions: VecDeque<P>,
 }
 
-impl<T> Queues<T> {
-    pub(crate) fn new() -> Queues<T> {
+impl<P, T> Queues<P, T> {
+    pub(crate) fn new() -> Queues<P, T> {
         Queues {
             search: VecDeque::new(),
             drains: VecDeque::new(),
@@ -143,13 +147,12 @@ pub(crate) trait Method {
     const UNRESOLVED: Self::Dir;
     /// The output's nodata, which a plateau without any drain keeps.
     const NODATA: Self::Dir;
-    /// Drains the plateau of height `root` whose root is `(x, y)`; whether it had any drain
+    /// Drains the plateau of height `root` whose root is `p`; whether it had any drain
     /// (false also when it [reaches beyond](Store::reaches_beyond) the store).
     fn drain<S: Store<Dir = Self::Dir>>(
         s: &mut S,
-        q: &mut Queues<Self::Dir>,
-        x: usize,
-        y: usize,
+        q: &mut Queues<S::Pixel, Self::Dir>,
+        p: S::Pixel,
         root: f64,
     ) -> bool;
 }
@@ -161,20 +164,19 @@ impl Method for D8 {
 
     fn drain<S: Store<Dir = u8>>(
         s: &mut S,
-        q: &mut Queues<u8>,
-        x: usize,
-        y: usize,
+        q: &mut Queues<S::Pixel, u8>,
+        p: S::Pixel,
         root: f64,
     ) -> bool {
         let nodata = s.nodata();
-        q.search.push_back((x, y));
-        s.mark(x, y, SEARCHED);
-        while let Some((xq, yq)) = q.search.pop_front() {
+        q.search.push_back(p);
+        s.mark(p, SEARCHED);
+        while let Some(pq) = q.search.pop_front() {
             let mut best_dir: Option<usize> = None;
             let mut best = 0.0f64;
             let mut diagonal_nodata = true;
             for d in 0..8 {
-                let n = s.height_towards(xq, yq, d);
+                let n = s.height_towards(pq, d);
                 if is_close(n, nodata) {
                     if diagonal_nodata && best == 0.0 {
                         best_dir = Some(d);
@@ -187,7 +189,7 @@ impl Method for D8 {
                     continue;
                 }
                 if slope == 0.0 {
-                    s.queue_flat(xq, yq, d, &mut q.search);
+                    s.queue_flat(pq, d, &mut q.search);
                     continue;
                 }
                 if d & 1 == 1 {
@@ -200,11 +202,11 @@ impl Method for D8 {
             }
             if let Some(d) = best_dir {
                 if best > 0.0 {
-                    s.set_dir(xq, yq, d as u8);
-                    s.set_distance(xq, yq, 0.0);
-                    q.drains.push_back((xq, yq));
+                    s.set_dir(pq, d as u8);
+                    s.set_distance(pq, 0.0);
+                    q.drains.push_back(pq);
                 } else {
-                    q.nodata_drains.push_back((xq, yq, d as u8));
+                    q.nodata_drains.push_back((pq, d as u8));
                 }
             }
         }
@@ -212,17 +214,17 @@ impl Method for D8 {
             return false;
         }
         if q.drains.is_empty() {
-            for (xq, yq, d) in q.nodata_drains.drain(..) {
-                s.set_dir(xq, yq, d);
-                s.set_distance(xq, yq, 0.0);
-                q.drains.push_back((xq, yq));
+            for (pq, d) in q.nodata_drains.drain(..) {
+                s.set_dir(pq, d);
+                s.set_distance(pq, 0.0);
+                q.drains.push_back(pq);
             }
         } else {
             q.nodata_drains.clear();
         }
         let drained = !q.drains.is_empty();
-        s.relax(&mut q.drains, root, |s, xn, yn, d| {
-            s.set_dir(xn, yn, INFLOW_OFFSETS[d]);
+        s.relax(&mut q.drains, root, |s, n, d| {
+            s.set_dir(n, INFLOW_OFFSETS[d]);
         });
         drained
     }
@@ -235,22 +237,20 @@ impl Method for Mfd {
 
     fn drain<S: Store<Dir = i32>>(
         s: &mut S,
-        q: &mut Queues<i32>,
-        x: usize,
-        y: usize,
+        q: &mut Queues<S::Pixel, i32>,
+        p: S::Pixel,
         root: f64,
     ) -> bool {
         let (nodata, far) = (s.nodata(), s.far());
-        let (cols, rows) = s.size();
-        q.search.push_back((x, y));
-        s.mark(x, y, SEARCHED);
-        while let Some((xq, yq)) = q.search.pop_front() {
+        q.search.push_back(p);
+        s.mark(p, SEARCHED);
+        while let Some(pq) = q.search.pop_front() {
             let mut slopes = [0.0f64; 8];
             let mut nodata_slopes = [0.0f64; 8];
             let mut sum = 0.0;
             let mut nodata_sum = 0.0;
             for d in 0..8 {
-                let n = s.height_towards(xq, yq, d);
+                let n = s.height_towards(pq, d);
                 if is_close(n, nodata) {
                     let w = if d & 1 == 1 { SQRT2_INV } else { 1.0 };
                     nodata_sum += w;
@@ -262,7 +262,7 @@ impl Method for Mfd {
                     continue;
                 }
                 if slope == 0.0 {
-                    s.queue_flat(xq, yq, d, &mut q.search);
+                    s.queue_flat(pq, d, &mut q.search);
                     continue;
                 }
                 if d & 1 == 1 {
@@ -272,43 +272,43 @@ impl Method for Mfd {
                 sum += slope;
             }
             if sum > 0.0 {
-                s.set_dir(xq, yq, pack_mfd(&slopes, sum));
-                s.set_distance(xq, yq, 0.0);
-                s.mark(xq, yq, QUEUED);
-                q.drains.push_back((xq, yq));
+                s.set_dir(pq, pack_mfd(&slopes, sum));
+                s.set_distance(pq, 0.0);
+                s.mark(pq, QUEUED);
+                q.drains.push_back(pq);
             } else if nodata_sum > 0.0 {
                 let code = pack_mfd(&nodata_slopes, nodata_sum);
-                q.nodata_drains.push_back((xq, yq, code));
+                q.nodata_drains.push_back((pq, code));
             }
         }
         if q.left_for_later(s) {
             return false;
         }
         if q.drains.is_empty() {
-            for (xq, yq, code) in q.nodata_drains.drain(..) {
-                s.set_dir(xq, yq, code);
-                s.set_distance(xq, yq, 0.0);
-                s.mark(xq, yq, QUEUED);
-                q.drains.push_back((xq, yq));
+            for (pq, code) in q.nodata_drains.drain(..) {
+                s.set_dir(pq, code);
+                s.set_distance(pq, 0.0);
+                s.mark(pq, QUEUED);
+                q.drains.push_back(pq);
             }
         } else {
             q.nodata_drains.clear();
         }
         let drained = !q.drains.is_empty();
         q.directions.extend(q.drains.iter().copied());
-        s.relax(&mut q.drains, root, |_, _, _, _| {});
-        while let Some((xq, yq)) = q.directions.pop_front() {
-            let dist = s.distance(xq, yq);
+        s.relax(&mut q.drains, root, |_, _, _| {});
+        while let Some(pq) = q.directions.pop_front() {
+            let dist = s.distance(pq);
             let mut weights = [0.0f64; 8];
             let mut sum = 0.0;
             for d in 0..8 {
-                let Some((xn, yn)) = neighbour(xq, yq, d, cols, rows) else {
+                let Some(n) = s.neighbour(pq, d) else {
                     continue;
                 };
-                if s.height(xn, yn) != root {
+                if s.height(n) != root {
                     continue;
                 }
-                let n_dist = s.distance(xn, yn);
+                let n_dist = s.distance(n);
                 if n_dist == far {
                     continue;
                 }
@@ -316,112 +316,93 @@ impl Method for Mfd {
                     let w = if d & 1 == 1 { SQRT2_INV } else { 1.0 };
                     weights[d] = w;
                     sum += w;
-                } else if s.mark(xn, yn, QUEUED) {
-                    q.directions.push_back((xn, yn));
+                } else if s.mark(n, QUEUED) {
+                    q.directions.push_back(n);
                 }
             }
             if sum != 0.0 {
-                s.set_dir(xq, yq, pack_mfd(&weights, sum));
+                s.set_dir(pq, pack_mfd(&weights, sum));
             }
         }
         drained
     }
 }
 
-/// One job's window as a [`Store`]: heights from its halo, directions in place, distances and
-/// marks over the window and its halo.
+/// One job's window as a [`Store`], pixels named by their index in the window's halo (whose
+/// cells beyond the raster hold nodata, which every rule treats as it treats the raster's
+/// edge): heights from the halo, and directions, distances and marks over the same cells.
 struct WindowStore<'a, T> {
-    size: (usize, usize),
     nodata: f64,
     far: f64,
-    window: Window,
-    halo: &'a Halo,
-    dirs: &'a mut [T],
+    /// Index offsets of the eight neighbours.
+    offsets: [isize; 8],
+    heights: &'a [f64],
+    dirs: Vec<T>,
     distance: Vec<f64>,
     marks: Vec<u8>,
     /// Whether the current plateau's search met a pixel of its height outside the window.
     beyond: bool,
 }
 
-impl<T> WindowStore<'_, T> {
-    /// Index into the halo-sized arrays of raster pixel `(x, y)` (the window or its halo).
-    #[inline]
-    fn at(&self, x: usize, y: usize) -> usize {
-        (y + 1 - self.window.y_off) * self.halo.stride + (x + 1 - self.window.x_off)
-    }
-
-    /// Index into the window's directions of `(x, y)`, which must be inside the window.
-    #[inline]
-    fn dir_at(&self, x: usize, y: usize) -> usize {
-        (y - self.window.y_off) * self.window.width + (x - self.window.x_off)
-    }
-
-    #[inline]
-    fn inside(&self, x: usize, y: usize) -> bool {
-        let w = self.window;
-        x >= w.x_off && y >= w.y_off && x < w.x_off + w.width && y < w.y_off + w.height
-    }
-}
-
 impl<T: Copy> Store for WindowStore<'_, T> {
+    type Pixel = usize;
     type Dir = T;
-    fn size(&self) -> (usize, usize) {
-        self.size
-    }
     fn nodata(&self) -> f64 {
         self.nodata
     }
     fn far(&self) -> f64 {
         self.far
     }
+    /// Plateau pixels are inside the window, so their neighbours are in the halo.
     #[inline]
-    fn height(&mut self, x: usize, y: usize) -> f64 {
-        self.halo.values[self.at(x, y)]
+    fn neighbour(&self, p: usize, d: usize) -> Option<usize> {
+        Some(p.wrapping_add_signed(self.offsets[d]))
     }
     #[inline]
-    fn set_dir(&mut self, x: usize, y: usize, dir: T) {
-        let i = self.dir_at(x, y);
-        self.dirs[i] = dir;
+    fn height(&mut self, p: usize) -> f64 {
+        self.heights[p]
     }
     #[inline]
-    fn distance(&mut self, x: usize, y: usize) -> f64 {
-        self.distance[self.at(x, y)]
+    fn set_dir(&mut self, p: usize, dir: T) {
+        self.dirs[p] = dir;
     }
     #[inline]
-    fn set_distance(&mut self, x: usize, y: usize, distance: f64) {
-        let i = self.at(x, y);
-        self.distance[i] = distance;
+    fn distance(&mut self, p: usize) -> f64 {
+        self.distance[p]
     }
     #[inline]
-    fn marks(&mut self, x: usize, y: usize) -> u8 {
-        self.marks[self.at(x, y)]
+    fn set_distance(&mut self, p: usize, distance: f64) {
+        self.distance[p] = distance;
     }
     #[inline]
-    fn set_marks(&mut self, x: usize, y: usize, marks: u8) {
-        let i = self.at(x, y);
-        self.marks[i] = marks;
+    fn marks(&mut self, p: usize) -> u8 {
+        self.marks[p]
+    }
+    #[inline]
+    fn set_marks(&mut self, p: usize, marks: u8) {
+        self.marks[p] = marks;
     }
     fn reaches_beyond(&self) -> bool {
         self.beyond
     }
 
-    /// The search stays inside the window: a flat neighbour outside it means the plateau
+    /// The search stays inside the window: a flat neighbour in the halo means the plateau
     /// crosses the window's edge.
     #[inline]
-    fn queue_flat(&mut self, x: usize, y: usize, d: usize, search: &mut VecDeque<(usize, usize)>) {
-        let (cols, rows) = self.size;
-        if let Some((xn, yn)) = neighbour(x, y, d, cols, rows) {
-            if !self.inside(xn, yn) {
-                self.beyond = true;
-            } else if self.mark(xn, yn, SEARCHED) {
-                search.push_back((xn, yn));
-            }
+    fn queue_flat(&mut self, p: usize, d: usize, search: &mut VecDeque<usize>) {
+        let n = p.wrapping_add_signed(self.offsets[d]);
+        let m = self.marks[n];
+        if m & HALO != 0 {
+            self.beyond = true;
+        } else if m & SEARCHED == 0 {
+            self.marks[n] = m | SEARCHED;
+            search.push_back(n);
         }
     }
 }
 
-/// Calls `visit(x, y)` for the pixels of `w` in pygeoprocessing's scan order, the raster's
-/// blocks of `block` row-major, each row-major.
+/// Calls `visit(x, y)` for the pixels of `w` (window coordinates) in pygeoprocessing's scan
+/// order: the raster's blocks of `block` row-major, each row-major.
 fn scan_window(w: Window, block: (usize, usize), mut visit: impl FnMut(usize, usize)) {
     let (bx, by) = (block.0.max(1), block.1.max(1));
     let (x_end, y_end) = (w.x_off + w.width, w.y_off + w.height);
@@ -437,7 +418,7 @@ fn scan_window(w: Window, block: (usize, usize), mut visit: impl FnMut(usize, us
             );
             for y in y0..y1 {
                 for x in x0..x1 {
-                    visit(x, y);
+                    visit(x - w.x_off, y - w.y_off);
                 }
             }
         }
@@ -463,50 +444,67 @@ pub(crate) fn drain_enclosed<M: Method>(
         return;
     }
     let far = (size.0 as u64 * size.1 as u64) as f64;
+    let stride = halo.stride;
     let area = halo.values.len();
+    let halo_rows = area / stride;
+    // The window's directions laid out like the halo, the ring holding nodata (never read).
+    let mut halo_dirs = vec![M::NODATA; area];
+    for (r, row) in dirs.chunks_exact(w.width).enumerate() {
+        let start = (r + 1) * stride + 1;
+        halo_dirs[start..start + w.width].copy_from_slice(row);
+    }
+    let mut marks = vec![0u8; area];
+    for (i, m) in marks.iter_mut().enumerate() {
+        let (r, c) = (i / stride, i % stride);
+        if r == 0 || c == 0 || r == halo_rows - 1 || c == stride - 1 {
+            *m = HALO;
+        }
+    }
+    let mut offsets = [0isize; 8];
+    for d in 0..8 {
+        offsets[d] = ROW_OFFSETS[d] * stride as isize + COL_OFFSETS[d];
+    }
     let mut s = WindowStore {
-        size,
         nodata,
         far,
-        window: w,
-        halo,
-        dirs,
+        offsets,
+        heights: &halo.values,
+        dirs: halo_dirs,
         distance: vec![far; area],
-        marks: vec![0u8; area],
+        marks,
         beyond: false,
     };
     let mut q = Queues::new();
-    let mut drainless: Vec<(usize, usize)> = Vec::new();
+    let mut drainless: Vec<usize> = Vec::new();
     scan_window(w, scan_block, |x, y| {
-        if s.dirs[s.dir_at(x, y)] != M::UNRESOLVED || s.marks(x, y) & SEARCHED != 0 {
+        let p = (y + 1) * stride + x + 1;
+        if s.dirs[p] != M::UNRESOLVED || s.marks[p] & SEARCHED != 0 {
             return;
         }
-        let height = s.height(x, y);
+        let height = s.heights[p];
         if !height.is_finite() {
             return;
         }
         s.beyond = false;
-        if M::drain(&mut s, &mut q, x, y, height) || s.beyond {
+        if M::drain(&mut s, &mut q, p, height) || s.beyond {
             return;
         }
-        // No drain: every pixel of the plateau is unresolved; they keep nodata.
-        let i = s.dir_at(x, y);
-        s.dirs[i] = M::NODATA;
-        drainless.push((x, y));
-        while let Some((xq, yq)) = drainless.pop() {
-            for d in 0..8 {
-                let Some((xn, yn)) = neighbour(xq, yq, d, size.0, size.1) else {
-                    continue;
-                };
-                // Pixels of this height are all inside the window (the search said so).
-                if s.height(xn, yn) == height {
-                    let i = s.dir_at(xn, yn);
-                    if s.dirs[i] == M::UNRESOLVED {
-                        s.dirs[i] = M::NODATA;
-                        drainless.push((xn, yn));
-                    }
+        // No drain: every pixel of the plateau is unresolved, and keeps nodata. Pixels of
+        // its height are all inside the window (the search said so).
+        s.dirs[p] = M::NODATA;
+        drainless.push(p);
+        while let Some(pq) = drainless.pop() {
+            for offset in offsets {
+                let n = pq.wrapping_add_signed(offset);
+                if s.heights[n] == height && s.dirs[n] == M::UNRESOLVED {
+                    s.dirs[n] = M::NODATA;
+                    drainless.push(n);
                 }
             }
         }
     });
+    for (r, row) in dirs.chunks_exact_mut(w.width).enumerate() {
+        let start = (r + 1) * stride + 1;
+        row.copy_from_slice(&s.dirs[start..start + w.width]);
+    }
 }
