@@ -100,8 +100,11 @@ impl<T: Cell> Store for Plateaus<T> {
 }
 
 /// What differs between the two encodings outside plateau resolution.
-trait Encoding: Method {
+trait Encoding: Method + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// The function's name, in progress messages.
     const NAME: &'static str;
+    /// The request's operation name.
+    const OPERATION: &'static str;
     const DATATYPE: DataType;
     /// The block-local pass, given pygeoprocessing's scan block.
     fn pass(scan_block: (usize, usize)) -> Pass;
@@ -112,6 +115,7 @@ trait Encoding: Method {
 
 impl Encoding for D8 {
     const NAME: &'static str = "flow_dir_d8";
+    const OPERATION: &'static str = "pgp.routing.flow_dir_d8";
     const DATATYPE: DataType = DataType::U8;
     fn pass(scan_block: (usize, usize)) -> Pass {
         Pass::D8 { scan_block }
@@ -122,6 +126,7 @@ impl Encoding for D8 {
 
 impl Encoding for Mfd {
     const NAME: &'static str = "flow_dir_mfd";
+    const OPERATION: &'static str = "pgp.routing.flow_dir_mfd";
     const DATATYPE: DataType = DataType::I32;
     fn pass(scan_block: (usize, usize)) -> Pass {
         Pass::Mfd { scan_block }
@@ -232,29 +237,14 @@ impl<M> FlowDirRequest<M> {
     }
 }
 
-impl Request for FlowDirRequest<D8> {
-    const NAME: &'static str = "pgp.routing.flow_dir_d8";
+impl<M: Encoding> Request for FlowDirRequest<M> {
+    const NAME: &'static str = M::OPERATION;
     const VERSION: u32 = 1;
     type Output = ();
     type Error = Error;
 
     fn run(&self, exec: &Executor) -> Result<()> {
-        flow_dir_d8(&self.dem_band(), &self.target, exec)
-    }
-    fn inputs(&self) -> Vec<PathBuf> {
-        vec![self.dem.clone()]
-    }
-    pgp_ops::one_target!();
-}
-
-impl Request for FlowDirRequest<Mfd> {
-    const NAME: &'static str = "pgp.routing.flow_dir_mfd";
-    const VERSION: u32 = 1;
-    type Output = ();
-    type Error = Error;
-
-    fn run(&self, exec: &Executor) -> Result<()> {
-        flow_dir_mfd(&self.dem_band(), &self.target, exec)
+        flow_dir::<M>(&self.dem_band(), &self.target, exec)
     }
     fn inputs(&self) -> Vec<PathBuf> {
         vec![self.dem.clone()]
