@@ -1,6 +1,10 @@
 //! `pgp`: the command-line face of pgp. Parses arguments, calls the library, prints results.
 //! Every failure exits non-zero with one line that names the file or argument at fault.
 
+// Doc comments here are clap's `--help` texts, printed as written: `threading[:N]` in them is
+// usage syntax for the reader of the help, not a rustdoc link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 mod commands;
 mod output;
 mod progress;

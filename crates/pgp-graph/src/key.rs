@@ -20,7 +20,7 @@ pub struct KeyParts {
     /// The operation's version; bump it when the code changes what it writes.
     pub op_version: u32,
     /// The canonical arguments: bincode of the op's `Args`, declared paths replaced by
-    /// placeholders ([`canonical_args`]).
+    /// placeholders (`canonical_args`).
     pub args: Vec<u8>,
     /// The files read, in declaration order, with their content digests: the path relative to
     /// the project root, or `None` for a file outside it (keyed by its content alone).

@@ -84,7 +84,7 @@ pub struct RawTile {
 
 impl TileLayout {
     /// The layout when `spec` can be written as raw tiles: GTiff, tiled, LZW, no predictor, no
-    /// fill value, pixel or band interleaved, only options in [`UNDERSTOOD`]. `None` means "let
+    /// fill value, pixel or band interleaved, only creation options pgp's writer understands (`UNDERSTOOD`). `None` means "let
     /// GDAL write".
     pub fn for_spec(spec: &RasterSpec) -> Option<TileLayout> {
         let d = &spec.driver;

@@ -134,7 +134,7 @@ impl Cache {
 
     /// Removes least recently used entries (last restored, else added) until the blobs take at
     /// most `max_bytes`, then the blobs no entry names. Temporary files and unreferenced blobs
-    /// younger than [`GRACE`] are left to the writers that may own them.
+    /// younger than an hour (`GRACE`) are left to the writers that may own them.
     pub fn gc(&self, max_bytes: u64) -> io::Result<GcReport> {
         self.gc_with_grace(max_bytes, GRACE)
     }

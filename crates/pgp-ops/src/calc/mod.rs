@@ -146,11 +146,11 @@ pub(crate) fn output_spec(
 /// `local_op` receives a [`Block`] holding every input for one window (raster blocks in their own
 /// pixel type, scalars, broadcast arrays) and returns an array of the block's shape, in any pixel
 /// type: it is converted to `datatype` the way GDAL converts written arrays. Raster inputs must
-/// share one size ([`Error::SizeMismatch`](crate::Error::SizeMismatch) names the one that
+/// share one size ([`Error::SizeMismatch`] names the one that
 /// differs); the output takes the first raster's grid and projection.
 ///
 /// Runs blocks in parallel on `exec` (sync or threads; a process pool is refused with
-/// [`ExecError::NotSendable`] because a closure cannot cross processes).
+/// [`pgp_exec::ExecError::NotSendable`] because a closure cannot cross processes).
 pub fn raster_calculator<F, A>(
     inputs: &[CalcInput],
     local_op: F,

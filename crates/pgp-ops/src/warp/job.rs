@@ -351,7 +351,7 @@ impl Drop for TempOutput {
     }
 }
 
-/// [`run_warp_job`] as a registered operation, on any executor. Its error travels back typed
+/// The warp job (`run_warp_job`) as a registered operation, on any executor. Its error travels back typed
 /// (the same [`crate::Error`] variant a thread would give).
 pub struct WarpOp;
 

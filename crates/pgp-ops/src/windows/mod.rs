@@ -9,8 +9,8 @@
 //! depend on the executor or its worker count.
 //!
 //! - On `sync` and `threading` executors, pass a closure.
-//! - On a process pool, register a plain function once with [`register_window_fn!`] (or
-//!   [`register_fold_fn!`] for folds) and pass the marker type it defines
+//! - On a process pool, register a plain function once with [`register_window_fn!`](crate::register_window_fn!) (or
+//!   [`register_fold_fn!`](crate::register_fold_fn!) for folds) and pass the marker type it defines
 //!   ([`map_windows_registered`], [`fold_windows_registered`]). Each worker process opens every
 //!   input once per call and keeps it open for the call's next windows. A closure given to a
 //!   process pool is refused with [`ExecError::NotSendable`](pgp_exec::ExecError) before any work.
@@ -237,8 +237,8 @@ pub struct WindowReport {
     pub windows: usize,
 }
 
-/// A plain function registered for process pools by [`register_window_fn!`] or
-/// [`register_fold_fn!`]: those macros implement it, not users.
+/// A plain function registered for process pools by [`register_window_fn!`](crate::register_window_fn!) or
+/// [`register_fold_fn!`](crate::register_fold_fn!): those macros implement it, not users.
 pub trait RegisteredWindowFn: 'static {
     /// The name worker processes find it by.
     const NAME: &'static str;
@@ -287,7 +287,7 @@ macro_rules! register_window_fn {
 
 /// Registers a plain function `fn(&WindowData<'_, I>) -> pgp_ops::Result<V>` for
 /// [`fold_windows_registered`], as a marker type of the given name (see
-/// [`register_window_fn!`]). `V` is what the fold receives for every window.
+/// [`register_window_fn!`](crate::register_window_fn!)). `V` is what the fold receives for every window.
 #[macro_export]
 macro_rules! register_fold_fn {
     ($vis:vis $marker:ident = $f:path) => {
@@ -343,7 +343,7 @@ where
     run_map(request, O::DATA_TYPE, exec, Runner::in_process, kernel)
 }
 
-/// [`map_windows`] with a function registered by [`register_window_fn!`]: runs on every
+/// [`map_windows`] with a function registered by [`register_window_fn!`](crate::register_window_fn!): runs on every
 /// executor, process pools included.
 pub fn map_windows_registered<M: RegisteredWindowFn>(
     request: &WindowMap,
@@ -443,7 +443,7 @@ where
     run_fold(request, exec, Runner::in_process, kernel, init, fold)
 }
 
-/// [`fold_windows`] with a function registered by [`register_fold_fn!`]: runs on every
+/// [`fold_windows`] with a function registered by [`register_fold_fn!`](crate::register_fold_fn!): runs on every
 /// executor, process pools included. `V` must be the type the function returns.
 pub fn fold_windows_registered<M: RegisteredWindowFn, V: DeserializeOwned, A>(
     request: &WindowFold,
