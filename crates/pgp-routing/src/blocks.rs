@@ -1,6 +1,7 @@
 //! The block-local first passes of the routing steps, as registered operations so they run on
-//! every executor (worker processes included): each reads one 256x256 tile plus a one-pixel
-//! halo, computes what needs nothing beyond that halo, and returns it for the serial phase.
+//! every executor (worker processes included): each reads a window of tiles plus a one-pixel
+//! halo, computes what needs nothing beyond that halo (for flow directions, also the plateaus
+//! wholly inside the window), and returns it for the serial phase.
 
 use std::path::PathBuf;
 
@@ -68,7 +69,7 @@ pub(crate) enum Pass {
     },
     /// D8 directions: the steepest downhill neighbour (lowest code on ties), 128 for nodata;
     /// then the plateaus wholly inside the job's window drained, the DEM being scanned in
-    /// blocks of `scan_block` (see [`crate::plateaus`]).
+    /// blocks of `scan_block` (see [`crate::plateaus`]);
     /// [`crate::flow_dir::D8_UNRESOLVED`] where a plateau crosses the window's edge.
     D8 { scan_block: (usize, usize) },
     /// MFD directions: slope-weighted nibbles, 0 for nodata, plateaus as for `D8`;

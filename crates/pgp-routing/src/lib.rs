@@ -64,14 +64,16 @@
 //!   topological order, tiles count again with their inflows. Counts are exact in any order.
 //!   (A direction raster with cycles, which `flow_dir_d8` never makes, differs here: pixels
 //!   upstream of a cycle get counts, where the serial walk from outlets never reaches them.)
-//! - The block-local passes, 4x4 tiles a job: pit candidates of the serial `fill_pits`, every
-//!   non-plateau direction of `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`,
-//!   `detect_outlets`, `detect_lowest_drain_and_sink` (block results are merged in block
-//!   order, so they are the serial ones).
+//! - The block-local passes, up to 4x4 tiles a job: pit candidates of the serial `fill_pits`,
+//!   `extract_streams_d8`, `detect_outlets`, `detect_lowest_drain_and_sink` (block results are
+//!   merged in block order, so they are the serial ones), and `flow_dir_d8`/`flow_dir_mfd`:
+//!   every direction off plateaus, and every plateau lying wholly inside the job's window (a
+//!   plateau's directions depend only on its pixels, its surroundings and its root, the first
+//!   of its pixels met in pygeoprocessing's scan order, so they are the serial ones).
 //!
-//! Serial, through the cache: plateau resolution, weighted, decayed and MFD accumulation
-//! (their floating-point sums are added in pygeoprocessing's order, which a parallel join
-//! would change), MFD stream tracing, distances, watershed delineation, Strahler streams and
+//! Serial, through the cache: plateaus crossing job windows, weighted, decayed and MFD
+//! accumulation (their floating-point sums are added in pygeoprocessing's order, which a
+//! parallel join would change), MFD stream tracing, distances, watershed delineation, Strahler streams and
 //! subwatersheds, which follow flow paths across the whole raster.
 //!
 //! # Requests
