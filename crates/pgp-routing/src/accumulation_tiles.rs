@@ -76,7 +76,7 @@ impl RemoteOp for CountOp {
 pgp_exec::register_op!(CountOp);
 
 /// Pixels on the perimeter of a `w` x `h` tile.
-fn perimeter_len(w: usize, h: usize) -> usize {
+pub(crate) fn perimeter_len(w: usize, h: usize) -> usize {
     if h == 1 {
         w
     } else if w == 1 {
@@ -88,7 +88,7 @@ fn perimeter_len(w: usize, h: usize) -> usize {
 
 /// The position of `(x, y)` on the perimeter of a `w` x `h` tile: top row, bottom row, left
 /// column, right column (corners in the rows).
-fn perimeter_position(x: usize, y: usize, w: usize, h: usize) -> Option<usize> {
+pub(crate) fn perimeter_position(x: usize, y: usize, w: usize, h: usize) -> Option<usize> {
     if y == 0 {
         Some(x)
     } else if y == h - 1 {
@@ -103,7 +103,7 @@ fn perimeter_position(x: usize, y: usize, w: usize, h: usize) -> Option<usize> {
 }
 
 /// The pixel of a `w` x `h` tile at perimeter position `p`.
-fn perimeter_pixel(p: usize, w: usize, h: usize) -> (usize, usize) {
+pub(crate) fn perimeter_pixel(p: usize, w: usize, h: usize) -> (usize, usize) {
     if h == 1 || p < w {
         (p, 0)
     } else if p < 2 * w && w > 1 {
@@ -124,7 +124,7 @@ fn perimeter_pixel(p: usize, w: usize, h: usize) -> (usize, usize) {
 
 /// The neighbour of `(x, y)` in direction `d` inside a `w` x `h` tile.
 #[inline]
-fn inside(x: usize, y: usize, d: usize, w: usize, h: usize) -> Option<usize> {
+pub(crate) fn inside(x: usize, y: usize, d: usize, w: usize, h: usize) -> Option<usize> {
     let xn = x as isize + COL_OFFSETS[d];
     let yn = y as isize + ROW_OFFSETS[d];
     if xn < 0 || yn < 0 || xn as usize >= w || yn as usize >= h {

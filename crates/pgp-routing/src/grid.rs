@@ -57,7 +57,7 @@ macro_rules! cell {
         }
     )*};
 }
-cell!(u8, i32, u32, f32, f64);
+cell!(u8, u16, i32, u32, f32, f64);
 
 /// The memory the tile caches of one routing step may use, in bytes: three quarters of the
 /// routing cache setting, the other quarter being GDAL's block cache (see [`cache_setting`]).

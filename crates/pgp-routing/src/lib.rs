@@ -64,16 +64,28 @@
 //!   topological order, tiles count again with their inflows. Counts are exact in any order.
 //!   (A direction raster with cycles, which `flow_dir_d8` never makes, differs here: pixels
 //!   upstream of a cycle get counts, where the serial walk from outlets never reaches them.)
+//! - `distance_to_channel_d8`, weighted or not: tiles follow their flow paths alone, the chains
+//!   of steps from their perimeters to where flow leaves them are evaluated across tiles, and
+//!   tiles are evaluated again from their exits. Each distance is still the one chain of
+//!   additions from its stream up, in pygeoprocessing's order, so the pixels are bit for bit
+//!   pygeoprocessing's.
+//! - `distance_to_channel_mfd`, weighted or not: the same three passes, with each open
+//!   perimeter pixel's downstream dependencies (flow share, step, target) evaluated across
+//!   tiles and each tile evaluated again with its one-pixel ring known. A pixel's value is
+//!   still its one sum of downstream terms in direction order, so bit for bit too, on any
+//!   direction raster without cycles (`flow_dir_mfd` makes none).
 //! - The block-local passes, up to 4x4 tiles a job: pit candidates of the serial `fill_pits`,
 //!   `extract_streams_d8`, `detect_outlets`, `detect_lowest_drain_and_sink` (block results are
-//!   merged in block order, so they are the serial ones), and `flow_dir_d8`/`flow_dir_mfd`:
-//!   every direction off plateaus, and every plateau lying wholly inside the job's window (a
-//!   plateau's directions depend only on its pixels, its surroundings and its root, the first
-//!   of its pixels met in pygeoprocessing's scan order, so they are the serial ones).
+//!   merged in block order, so they are the serial ones); the reduction of
+//!   `extract_streams_mfd`'s inputs to what its trace compares (two bytes a pixel), before the
+//!   serial trace; and `flow_dir_d8`/`flow_dir_mfd`: every direction off plateaus, and every
+//!   plateau lying wholly inside the job's window (a plateau's directions depend only on its
+//!   pixels, its surroundings and its root, the first of its pixels met in pygeoprocessing's
+//!   scan order, so they are the serial ones).
 //!
 //! Serial, through the cache: plateaus crossing job windows, weighted, decayed and MFD
 //! accumulation (their floating-point sums are added in pygeoprocessing's order, which a
-//! parallel join would change), MFD stream tracing, distances, watershed delineation, Strahler streams and
+//! parallel join would change), MFD stream tracing, watershed delineation, Strahler streams and
 //! subwatersheds, which follow flow paths across the whole raster.
 //!
 //! # Requests
@@ -108,6 +120,8 @@ mod accumulation_tiles;
 mod blocks;
 mod common;
 mod distance;
+mod distance_mfd_tiles;
+mod distance_tiles;
 mod error;
 mod fill;
 mod fill_tiles;

@@ -2,7 +2,8 @@
 //!
 //! D8 streams are a threshold on the accumulation, block-local and parallel over tiles. MFD
 //! streams are traced upstream from outlets over the accumulation and directions (serial, in
-//! tile order, as pygeoprocessing does): pixels at or above the threshold become streams, pixels
+//! tile order, as pygeoprocessing does, over two bytes a pixel the inputs are reduced to in
+//! parallel first): pixels at or above the threshold become streams, pixels
 //! at or above `trace_threshold_proportion` of it are provisional and become streams only when
 //! a stream pixel upstream flows through them; provisional pixels left over become 0.
 
@@ -112,6 +113,82 @@ pub fn extract_streams_d8(
     )
 }
 
+/// What the MFD trace needs of a pixel, packed: its accumulation against the nodata and the
+/// thresholds (low byte) and which of its eight directions carry flow (high byte), so the
+/// serial trace reads two bytes a pixel and the decoding runs in parallel.
+mod class {
+    /// The accumulation is nodata by pygeoprocessing's `is_close`.
+    pub const NODATA_CLOSE: u16 = 1;
+    /// The accumulation equals nodata exactly (the outlet test compares with `==`).
+    pub const NODATA_EXACT: u16 = 2;
+    /// The accumulation is at least the threshold.
+    pub const STREAM: u16 = 4;
+    /// The accumulation is at least the trace threshold.
+    pub const TRACE: u16 = 8;
+    /// The direction code is the directions' nodata.
+    pub const DIR_NODATA: u16 = 16;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClassJob {
+    accum: (PathBuf, usize, f64),
+    dirs: (PathBuf, usize, i32),
+    window: Window,
+    threshold: f64,
+    trace_threshold: f64,
+}
+
+struct ClassOp;
+
+impl RemoteOp for ClassOp {
+    const NAME: &'static str = "pgp.routing.stream_trace_classes";
+    type Args = ClassJob;
+    type Output = Vec<u16>;
+    fn run(job: ClassJob) -> std::result::Result<Vec<u16>, String> {
+        let read = || -> Result<Vec<u16>> {
+            let _cap = crate::grid::GdalCacheCap::hold();
+            let accum = Raster::open(&job.accum.0)?.read_as::<f64>(job.accum.1, job.window)?;
+            let dirs = Raster::open(&job.dirs.0)?.read_as::<i32>(job.dirs.1, job.window)?;
+            let nodata = job.accum.2;
+            Ok(accum
+                .iter()
+                .zip(dirs.iter())
+                .map(|(&a, &code)| {
+                    let mut c = 0;
+                    if is_close(a, nodata) {
+                        c |= class::NODATA_CLOSE;
+                    }
+                    if a == nodata {
+                        c |= class::NODATA_EXACT;
+                    }
+                    if a >= job.threshold {
+                        c |= class::STREAM;
+                    }
+                    if a >= job.trace_threshold {
+                        c |= class::TRACE;
+                    }
+                    if code == job.dirs.2 {
+                        c |= class::DIR_NODATA;
+                    }
+                    let mask = (0..8).fold(0u16, |m, d| {
+                        m | (u16::from((code >> (d * 4)) & 0xF != 0) << d)
+                    });
+                    c | mask << 8
+                })
+                .collect())
+        };
+        read().map_err(|e| e.to_string())
+    }
+}
+
+pgp_exec::register_op!(ClassOp);
+
+/// Whether direction `d` carries flow in the packed class `c`.
+#[inline]
+fn flows(c: u16, d: usize) -> bool {
+    (c >> (8 + d)) & 1 != 0
+}
+
 /// MFD streams from the accumulation `flow_accum` and directions `flow_dir`: pixels reached
 /// upstream from an outlet whose accumulation is at least `threshold`, continuing through
 /// pixels of at least `trace_threshold_proportion * threshold` that lead to more stream.
@@ -121,7 +198,7 @@ pub fn extract_streams_mfd(
     threshold: f64,
     target: &Path,
     trace_threshold_proportion: f64,
-    _exec: &Executor,
+    exec: &Executor,
 ) -> Result<()> {
     if !(0.0..=1.0).contains(&trace_threshold_proportion) {
         return Err(Error::invalid(
@@ -129,46 +206,57 @@ pub fn extract_streams_mfd(
             format!("should be in the range [0.0, 1.0], got {trace_threshold_proportion}"),
         ));
     }
-    let (accum_raster, info) = flow_accum.open()?;
-    let (dir_raster, dir_info) = flow_dir.open()?;
+    let (_, info) = flow_accum.open()?;
+    let (_, dir_info) = flow_dir.open()?;
     same_size(flow_accum, &info, flow_dir, &dir_info)?;
     let (cols, rows) = info.raster_size;
     let accum_nodata = flow_accum.nodata(&info).unwrap_or(IMPROBABLE_FLOAT_NODATA);
     let dir_nodata = flow_dir.nodata(&dir_info).map_or(0, |v| v as i32);
     let scratch = scratch_dir(target);
     let budget = cache_budget();
-    let mut accum = Grid::<f64>::from_raster(
-        accum_raster,
-        flow_accum.band,
-        accum_nodata,
-        budget * 8 / 13,
-        &scratch,
-    );
-    let mut dirs =
-        Grid::<i32>::from_raster(dir_raster, flow_dir.band, 0, budget * 4 / 13, &scratch);
-    let mut streams = Grid::<u8>::new(cols, rows, STREAM_NODATA, budget / 13, &scratch);
+    let mut classes = Grid::<u16>::new(cols, rows, 0, budget * 2 / 3, &scratch);
+    let mut streams = Grid::<u8>::new(cols, rows, STREAM_NODATA, budget / 3, &scratch);
     let trace_threshold = trace_threshold_proportion * threshold;
+    let windows: Vec<Window> = tile_windows(cols, rows).map(|(_, w)| w).collect();
+    let mut ticker = Ticker::start("extract_streams_mfd: classes", "tiles", windows.len());
+    let jobs = windows.iter().map(|w| ClassJob {
+        accum: (flow_accum.path.clone(), flow_accum.band, accum_nodata),
+        dirs: (flow_dir.path.clone(), flow_dir.band, dir_nodata),
+        window: *w,
+        threshold,
+        trace_threshold,
+    });
+    for (tile, result) in exec.map_ordered_op::<ClassOp>(jobs).enumerate() {
+        let values = result?;
+        let w = windows[tile];
+        let data = classes.tile_mut(tile);
+        for r in 0..w.height {
+            data[r * TILE..r * TILE + w.width]
+                .copy_from_slice(&values[r * w.width..(r + 1) * w.width]);
+        }
+        ticker.advance(1);
+    }
+    drop(ticker);
+    classes.status()?;
     let mut open: VecDeque<(usize, usize)> = VecDeque::new();
     let mut backtrace: VecDeque<(usize, usize)> = VecDeque::new();
-    let windows: Vec<_> = tile_windows(cols, rows).collect();
-    let mut ticker = Ticker::start("extract_streams_mfd", "tiles", windows.len());
-    for (_, w) in windows {
+    let mut ticker = Ticker::start("extract_streams_mfd: tracing", "tiles", windows.len());
+    for w in windows {
         for y in w.y_off..w.y_off + w.height {
             for x in w.x_off..w.x_off + w.width {
-                let a = accum.get(x, y);
-                if is_close(a, accum_nodata) || streams.get(x, y) != STREAM_NODATA {
+                let c = classes.get(x, y);
+                if c & class::NODATA_CLOSE != 0 || streams.get(x, y) != STREAM_NODATA {
                     continue;
                 }
                 streams.set(x, y, 0);
-                if a < threshold {
+                if c & class::STREAM == 0 {
                     continue;
                 }
-                let code = dirs.get(x, y);
                 let outlet = (0..8).any(|d| {
-                    (code >> (d * 4)) & 0xF != 0
+                    flows(c, d)
                         && match neighbour(x, y, d, cols, rows) {
                             None => true,
-                            Some((xn, yn)) => accum.get(xn, yn) == accum_nodata,
+                            Some((xn, yn)) => classes.get(xn, yn) & class::NODATA_EXACT != 0,
                         }
                 });
                 if outlet {
@@ -180,25 +268,22 @@ pub fn extract_streams_mfd(
                         let Some((xs, ys)) = neighbour(xo, yo, i, cols, rows) else {
                             continue;
                         };
-                        let code = dirs.get(xs, ys);
-                        if code == dir_nodata
-                            || (code >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF == 0
-                        {
+                        let cs = classes.get(xs, ys);
+                        if cs & class::DIR_NODATA != 0 || !flows(cs, INFLOW_OFFSETS[i] as usize) {
                             continue;
                         }
                         let s = streams.get(xs, ys);
                         if s == 1 || s == 2 {
                             continue;
                         }
-                        let a = accum.get(xs, ys);
-                        if a >= threshold {
+                        if cs & class::STREAM != 0 {
                             streams.set(xs, ys, 1);
                             open.push_back((xs, ys));
                             backtrace.push_back((xs, ys));
                             while let Some((xb, yb)) = backtrace.pop_front() {
-                                let code = dirs.get(xb, yb);
+                                let cb = classes.get(xb, yb);
                                 for k in 0..8 {
-                                    if (code >> (k * 4)) & 0xF == 0 {
+                                    if !flows(cb, k) {
                                         continue;
                                     }
                                     let Some((xk, yk)) = neighbour(xb, yb, k, cols, rows) else {
@@ -210,7 +295,7 @@ pub fn extract_streams_mfd(
                                     }
                                 }
                             }
-                        } else if a >= trace_threshold {
+                        } else if cs & class::TRACE != 0 {
                             streams.set(xs, ys, 2);
                             open.push_back((xs, ys));
                         }
@@ -219,8 +304,7 @@ pub fn extract_streams_mfd(
             }
         }
         ticker.advance(1);
-        accum.status()?;
-        dirs.status()?;
+        classes.status()?;
     }
     drop(ticker);
     streams.status()?;

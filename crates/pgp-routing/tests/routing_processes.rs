@@ -1,6 +1,6 @@
-//! The parallel passes (block-local first passes, the tile-parallel fill) give the same pixels
-//! on a process pool and on threads as on the synchronous executor, whatever the raster's shape
-//! (this binary is its own worker program, hence its own `main`).
+//! The parallel passes (block-local first passes, the tile-parallel fill and distances) give the
+//! same pixels on a process pool and on threads as on the synchronous executor, whatever the
+//! raster's shape (this binary is its own worker program, hence its own `main`).
 
 mod common;
 
@@ -20,10 +20,43 @@ fn outputs(exec: &Executor, dir: &std::path::Path, dem: &std::path::Path) -> Vec
     flow_accumulation_d8(&RasterBand::first(&d8), &acc, &Default::default(), exec).unwrap();
     let streams = dir.join("streams.tif");
     extract_streams_d8(&RasterBand::first(&acc), 20.0, &streams, exec).unwrap();
-    let mut digests: Vec<String> = [filled.clone(), d8.clone(), mfd, acc, streams]
-        .iter()
-        .map(|p| common::digest(p))
-        .collect();
+    let dist = dir.join("dist.tif");
+    let d8_band = RasterBand::first(&d8);
+    let streams_band = RasterBand::first(&streams);
+    distance_to_channel_d8(&d8_band, &streams_band, &dist, None, exec).unwrap();
+    // Weighted by the filled DEM: any float raster will do.
+    let dist_w = dir.join("dist_w.tif");
+    let weight = RasterBand::first(&filled);
+    distance_to_channel_d8(&d8_band, &streams_band, &dist_w, Some(&weight), exec).unwrap();
+    let acc_mfd = dir.join("acc_mfd.tif");
+    flow_accumulation_mfd(&RasterBand::first(&mfd), &acc_mfd, None, exec).unwrap();
+    let streams_mfd = dir.join("streams_mfd.tif");
+    let acc_mfd_band = RasterBand::first(&acc_mfd);
+    let mfd_band = RasterBand::first(&mfd);
+    extract_streams_mfd(&acc_mfd_band, &mfd_band, 20.0, &streams_mfd, 0.7, exec).unwrap();
+    let dist_mfd = dir.join("dist_mfd.tif");
+    distance_to_channel_mfd(
+        &mfd_band,
+        &RasterBand::first(&streams_mfd),
+        &dist_mfd,
+        Some(&weight),
+        exec,
+    )
+    .unwrap();
+    let mut digests: Vec<String> = [
+        filled.clone(),
+        d8.clone(),
+        mfd,
+        acc,
+        streams,
+        dist,
+        dist_w,
+        streams_mfd,
+        dist_mfd,
+    ]
+    .iter()
+    .map(|p| common::digest(p))
+    .collect();
     let outlets = dir.join("outlets.gpkg");
     detect_outlets(&RasterBand::first(&d8), FlowDirType::D8, &outlets, exec).unwrap();
     digests.push(common::vector_digest(&outlets, "outlets"));
