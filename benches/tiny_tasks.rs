@@ -19,6 +19,7 @@ use pgp::ops::calc::{ExprInput, ExpressionJob};
 fn job(input: &Path, i: usize, target: PathBuf) -> ExpressionJob {
     ExpressionJob {
         expression: format!("a + {i}").parse().expect("a valid expression"),
+        more_bands: Vec::new(),
         inputs: BTreeMap::from([(
             "a".to_string(),
             ExprInput::Raster {

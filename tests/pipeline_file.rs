@@ -249,3 +249,45 @@ fn a_task_walltime_is_read_in_slurm_forms() {
         assert!(msg.contains("MM:SS"), "{msg}");
     }
 }
+
+/// `pgp.calc` with one expression per band: the pipeline file's list form runs as one task
+/// writing every band, and a rerun finds it done.
+#[test]
+fn a_calc_task_writes_one_band_per_listed_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = pgp::core::sample::generate(d.join("data"), 64, 7).unwrap();
+    let out = d.join("bands.tif");
+    let body = format!(
+        r#"
+[[task]]
+name = "bands"
+op = "pgp.calc"
+args = {{ expression = ["dem * 2", "dem + k"], inputs = {{ dem = "{dem}", k = 1 }}, target = "{out}", options = {{ datatype = "F64", nodata = -1.0 }} }}
+"#,
+        dem = data.dem.display(),
+        out = out.display()
+    );
+    let p = Pipeline::load(write_pipeline(d, &body)).unwrap();
+    for expected_ran in [1, 0] {
+        let g = Graph::open(d.join("ws"), Executor::threads(2).unwrap()).unwrap();
+        p.add_to(&g).unwrap();
+        assert_eq!(g.join().unwrap().ran.len(), expected_ran);
+    }
+    let whole = pgp::core::Window::new(0, 0, 64, 64);
+    let dem = pgp::core::Raster::open(&data.dem).unwrap();
+    let dem = dem.read::<f32>(1, whole).unwrap();
+    let r = pgp::core::Raster::open(&out).unwrap();
+    assert_eq!(r.band_count(), 2);
+    let (b1, b2) = (
+        r.read::<f64>(1, whole).unwrap(),
+        r.read::<f64>(2, whole).unwrap(),
+    );
+    for ((&v, &o1), &o2) in dem.iter().zip(b1.iter()).zip(b2.iter()) {
+        if f64::from(v) == pgp::core::sample::DEM_NODATA {
+            assert_eq!((o1, o2), (-1.0, -1.0));
+        } else {
+            assert_eq!((o1, o2), (f64::from(v) * 2.0, f64::from(v) + 1.0));
+        }
+    }
+}

@@ -1,5 +1,8 @@
-//! Syntax tree to a flat register program: constants folded, scalar inputs substituted,
-//! registers reused. Each instruction of the program is later one vectorised loop over a block.
+//! Syntax tree to a flat register program: constants folded, scalar inputs substituted, repeated
+//! subexpressions computed once, registers reused. Each instruction of the program is later one
+//! vectorised loop over a block.
+
+use std::collections::HashMap;
 
 use super::ast::{Bin, Node, NodeKind, Un};
 
@@ -69,24 +72,27 @@ pub enum Binding {
 
 /// Compile `root`. `bind` says what each variable is; every variable of the tree must be bound
 /// (the caller checks names first).
+///
+/// Two steps: the tree becomes a list of distinct computations (a subexpression written twice,
+/// like `x` in `sin(x * 2) + cos(x + 1)` with `x = a * 1e-3`, is computed once), then each
+/// computation gets a register, freed after its last reader.
 pub(crate) fn compile(root: &Node, bind: &dyn Fn(&str) -> Binding) -> Program {
-    let mut c = Compiler {
+    let mut numbering = Numbering {
         inputs: Vec::new(),
-        instrs: Vec::new(),
-        free: Vec::new(),
-        n_regs: 0,
+        ops: Vec::new(),
+        seen: HashMap::new(),
         bind,
     };
-    let result = c.node(root);
-    let strict = !c
-        .instrs
+    let result = numbering.node(root);
+    let (instrs, n_regs, result) = allocate(&numbering.ops, result);
+    let strict = !instrs
         .iter()
         .any(|i| matches!(i, Instr::Where { .. } | Instr::IsNodata { .. }));
-    let cost = c.instrs.iter().map(instr_cost).sum();
+    let cost = instrs.iter().map(instr_cost).sum();
     Program {
-        inputs: c.inputs,
-        instrs: c.instrs,
-        n_regs: c.n_regs,
+        inputs: numbering.inputs,
+        instrs,
+        n_regs,
         result,
         strict,
         cost,
@@ -117,37 +123,57 @@ fn instr_cost(i: &Instr) -> u32 {
     }
 }
 
-struct Compiler<'b> {
+/// An operand before register allocation: a computation by its index, an input, a constant
+/// (by its bits, so that equal constants are equal keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Operand {
+    Op(usize),
+    Input(usize),
+    Const(u64),
+}
+
+/// A computation, identified by what it does to what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Op {
+    Un(Un, Operand),
+    Bin(Bin, Operand, Operand),
+    Where(Operand, Operand, Operand),
+    IsNodata(Operand),
+}
+
+impl Op {
+    fn operands(&self) -> Vec<Operand> {
+        match *self {
+            Op::Un(_, a) | Op::IsNodata(a) => vec![a],
+            Op::Bin(_, a, b) => vec![a, b],
+            Op::Where(c, a, b) => vec![c, a, b],
+        }
+    }
+}
+
+struct Numbering<'b> {
     inputs: Vec<String>,
-    instrs: Vec<Instr>,
-    free: Vec<usize>,
-    n_regs: usize,
+    ops: Vec<Op>,
+    seen: HashMap<Op, usize>,
     bind: &'b dyn Fn(&str) -> Binding,
 }
 
-impl Compiler<'_> {
-    fn alloc(&mut self) -> usize {
-        self.free.pop().unwrap_or_else(|| {
-            self.n_regs += 1;
-            self.n_regs - 1
-        })
-    }
-
-    /// Registers hold single-use temporaries (the program is a tree), so an operand's register
-    /// is free once the instruction reading it has been emitted.
-    fn release(&mut self, args: &[Arg]) {
-        for a in args {
-            if let Arg::Reg(r) = a {
-                self.free.push(*r);
-            }
+impl Numbering<'_> {
+    fn op(&mut self, op: Op) -> Operand {
+        if let Some(&i) = self.seen.get(&op) {
+            return Operand::Op(i);
         }
+        self.ops.push(op);
+        self.seen.insert(op, self.ops.len() - 1);
+        Operand::Op(self.ops.len() - 1)
     }
 
-    fn node(&mut self, n: &Node) -> Arg {
+    fn node(&mut self, n: &Node) -> Operand {
+        let konst = |v: f64| Operand::Const(v.to_bits());
         match &n.kind {
-            NodeKind::Num(v) => Arg::Const(*v),
+            NodeKind::Num(v) => konst(*v),
             NodeKind::Var(name) => match (self.bind)(name) {
-                Binding::Scalar(v) => Arg::Const(v),
+                Binding::Scalar(v) => konst(v),
                 Binding::Block => {
                     let idx = match self.inputs.iter().position(|s| s == name) {
                         Some(i) => i,
@@ -156,55 +182,104 @@ impl Compiler<'_> {
                             self.inputs.len() - 1
                         }
                     };
-                    Arg::Input(idx)
+                    Operand::Input(idx)
                 }
             },
-            NodeKind::Unary(op, x) => {
-                let a = self.node(x);
-                if let Arg::Const(v) = a {
-                    return Arg::Const(op.apply(v));
-                }
-                let out = self.alloc();
-                self.instrs.push(Instr::Un { op: *op, a, out });
-                self.release(&[a]);
-                Arg::Reg(out)
-            }
+            NodeKind::Unary(op, x) => match self.node(x) {
+                Operand::Const(v) => konst(op.apply(f64::from_bits(v))),
+                a => self.op(Op::Un(*op, a)),
+            },
             NodeKind::Binary(op, l, r) => {
                 let a = self.node(l);
                 let b = self.node(r);
-                if let (Arg::Const(x), Arg::Const(y)) = (a, b) {
-                    return Arg::Const(op.apply(x, y));
+                if let (Operand::Const(x), Operand::Const(y)) = (a, b) {
+                    return konst(op.apply(f64::from_bits(x), f64::from_bits(y)));
                 }
-                let out = self.alloc();
-                self.instrs.push(Instr::Bin { op: *op, a, b, out });
-                self.release(&[a, b]);
-                Arg::Reg(out)
+                self.op(Op::Bin(*op, a, b))
             }
             NodeKind::Where(cond, t, f) => {
                 let c = self.node(cond);
-                if let Arg::Const(v) = c {
+                if let Operand::Const(v) = c {
                     // Constants are always valid: the chosen branch is the whole answer.
-                    return if v != 0.0 { self.node(t) } else { self.node(f) };
+                    return if f64::from_bits(v) != 0.0 {
+                        self.node(t)
+                    } else {
+                        self.node(f)
+                    };
                 }
                 let a = self.node(t);
                 let b = self.node(f);
-                let out = self.alloc();
-                self.instrs.push(Instr::Where { c, a, b, out });
-                self.release(&[c, a, b]);
-                Arg::Reg(out)
+                self.op(Op::Where(c, a, b))
             }
-            NodeKind::IsNodata(x) => {
-                let a = self.node(x);
-                if let Arg::Const(_) = a {
-                    return Arg::Const(0.0);
-                }
-                let out = self.alloc();
-                self.instrs.push(Instr::IsNodata { a, out });
-                self.release(&[a]);
-                Arg::Reg(out)
+            NodeKind::IsNodata(x) => match self.node(x) {
+                Operand::Const(_) => konst(0.0),
+                a => self.op(Op::IsNodata(a)),
+            },
+        }
+    }
+}
+
+/// Registers for the computations, in order: each gets a free register (never one of its own
+/// operands'), and gives it back after the last computation that reads it.
+fn allocate(ops: &[Op], result: Operand) -> (Vec<Instr>, usize, Arg) {
+    let mut last_read = vec![None; ops.len()];
+    for (i, op) in ops.iter().enumerate() {
+        for a in op.operands() {
+            if let Operand::Op(j) = a {
+                last_read[j] = Some(i);
             }
         }
     }
+    let mut reg_of = vec![usize::MAX; ops.len()];
+    let mut free: Vec<usize> = Vec::new();
+    let mut n_regs = 0;
+    let mut instrs = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        let arg = |a: Operand| match a {
+            Operand::Op(j) => Arg::Reg(reg_of[j]),
+            Operand::Input(k) => Arg::Input(k),
+            Operand::Const(v) => Arg::Const(f64::from_bits(v)),
+        };
+        let out = free.pop().unwrap_or_else(|| {
+            n_regs += 1;
+            n_regs - 1
+        });
+        instrs.push(match *op {
+            Op::Un(op, a) => Instr::Un { op, a: arg(a), out },
+            Op::Bin(op, a, b) => Instr::Bin {
+                op,
+                a: arg(a),
+                b: arg(b),
+                out,
+            },
+            Op::Where(c, a, b) => Instr::Where {
+                c: arg(c),
+                a: arg(a),
+                b: arg(b),
+                out,
+            },
+            Op::IsNodata(a) => Instr::IsNodata { a: arg(a), out },
+        });
+        reg_of[i] = out;
+        let mut done: Vec<usize> = op
+            .operands()
+            .into_iter()
+            .filter_map(|a| match a {
+                Operand::Op(j) if last_read[j] == Some(i) && result != Operand::Op(j) => Some(j),
+                _ => None,
+            })
+            .collect();
+        // `x * x` reads x twice and frees it once.
+        done.sort_unstable();
+        done.dedup();
+        free.extend(done.into_iter().map(|j| reg_of[j]));
+    }
+    let result = match result {
+        Operand::Op(j) => Arg::Reg(reg_of[j]),
+        Operand::Input(k) => Arg::Input(k),
+        Operand::Const(v) => Arg::Const(f64::from_bits(v)),
+    };
+    (instrs, n_regs, result)
 }
 
 #[cfg(test)]
@@ -242,6 +317,36 @@ mod tests {
         assert_eq!(p.result, Arg::Input(0));
         assert_eq!(p.inputs, vec!["a".to_string()]);
         assert!(p.strict);
+    }
+
+    #[test]
+    fn repeated_subexpressions_are_computed_once() {
+        // x = a * 0.001 three times per term, -x once per term: one multiplication and one
+        // negation in all, and 9 other instructions per term.
+        let x = "(a * 0.001)";
+        let src: Vec<String> = (1..=4)
+            .map(|i| format!("(sin({x} * {i}) * exp(-{x} / {i}) + sqrt(abs(cos({x} + {i}))))"))
+            .collect();
+        let p = compile(&parse(&src.join(" + ")).unwrap(), &all_blocks);
+        let count = |want: Bin| {
+            p.instrs
+                .iter()
+                .filter(|i| matches!(i, Instr::Bin { op, b: Arg::Const(c), .. } if *op == want && *c == 0.001))
+                .count()
+        };
+        assert_eq!(count(Bin::Mul), 1, "{:?}", p.instrs);
+        let negs = p
+            .instrs
+            .iter()
+            .filter(|i| matches!(i, Instr::Un { op: Un::Neg, .. }))
+            .count();
+        assert_eq!(negs, 1);
+        assert_eq!(p.instrs.len(), 2 + 4 * 10 + 3);
+        // That x stays in its register until the last term reads it, `heavy_formula_matches_
+        // direct_rust` checks by evaluation.
+        // Different constants are different computations; so are 0 and -0.
+        let p = compile(&parse("a * 0 + a * -0 + a * 0").unwrap(), &all_blocks);
+        assert_eq!(p.instrs.len(), 2 + 1 + 1);
     }
 
     #[test]

@@ -34,6 +34,9 @@
 //!   `atan2(y, x)`, `pow(a, b)`, `floor`, `ceil`, `round` (halves to even), `trunc`, `isnan`,
 //!   `isinf`, `isnodata(x)`.
 //! * Arithmetic is IEEE double precision; the result is converted to the target type at the end.
+//!   `sin`, `cos` and `exp` are pgp's vectorised kernels ([`math`]), within 1 ulp of the
+//!   correctly rounded result (so they may differ from libm's in the last bit); the other
+//!   functions are the platform's libm.
 //!
 //! **Nodata** flows through the computation: a value computed from a nodata pixel is nodata, so
 //! by default a pixel that is nodata in any input used is nodata in the output. An expression
@@ -50,6 +53,7 @@
 mod ast;
 mod compile;
 mod lexer;
+pub mod math;
 mod parser;
 mod range;
 mod vm;

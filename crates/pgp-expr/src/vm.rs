@@ -108,7 +108,7 @@ fn step(instr: &Instr, inputs: &[InputBlock<'_>], regs: &mut Registers, n: usize
     };
     let valid = match instr {
         Instr::Un { op, a, .. } => {
-            un_dispatch(*op, src(a), &mut values);
+            un(*op, src(a), &mut values);
             mask(a).map(<[bool]>::to_vec)
         }
         Instr::Bin { op, a, b, .. } => {
@@ -218,6 +218,17 @@ fn kernel2(a: Src<'_>, b: Src<'_>, out: &mut [f64], f: impl Fn(f64, f64) -> f64)
     }
 }
 
+/// pgp's block kernels for the functions it has them for ([`crate::math`]), the generic loops
+/// for the rest.
+fn un(op: Un, a: Src<'_>, out: &mut [f64]) {
+    match (op, a) {
+        (Un::Sin, Src::S(x)) => crate::math::sin_slice(x, out),
+        (Un::Cos, Src::S(x)) => crate::math::cos_slice(x, out),
+        (Un::Exp, Src::S(x)) => crate::math::exp_slice(x, out),
+        _ => un_dispatch(op, a, out),
+    }
+}
+
 /// One monomorphic loop per operation: the operation is a constant inside each closure, so its
 /// `match` folds away and simple arithmetic vectorises.
 ///
@@ -225,7 +236,8 @@ fn kernel2(a: Src<'_>, b: Src<'_>, out: &mut [f64], f: impl Fn(f64, f64) -> f64)
 /// run time (wider vectors for arithmetic, `sqrt` and rounding), so a generic build runs AVX-512 or
 /// AVX2 code where it can. Every version computes the same bits: Rust neither contracts `a * b + c`
 /// into a fused multiply-add nor reorders float arithmetic, `sqrt` is correctly rounded at any
-/// width, and `sin`, `exp` and the like stay the same scalar libm calls.
+/// width, `sin`, `cos` and `exp` go to [`crate::math`] (whose versions agree too), and `log`, `tan`
+/// and the like stay the same scalar libm calls.
 #[multiversion(targets(
     "x86_64+avx512f+avx512dq+avx512vl+avx2+fma",
     "x86_64+avx2+fma",

@@ -42,8 +42,8 @@ pub mod zonal;
 
 pub use align::{align_and_resize_raster_stack, AlignOptions, AlignReport, StackMask};
 pub use calc::{
-    evaluate, evaluate_expression, raster_calculator, raster_map, raster_reduce, reclassify_raster,
-    CalcInput, CalcOptions, CalcReport, ExprInput, ExprOptions, ExpressionJob,
+    evaluate, evaluate_bands, evaluate_expression, raster_calculator, raster_map, raster_reduce,
+    reclassify_raster, CalcInput, CalcOptions, CalcReport, ExprInput, ExprOptions, ExpressionJob,
 };
 pub use convolve::{convolve_2d, ConvolveOptions};
 pub use distance::{distance_transform_edt, DistanceOptions};

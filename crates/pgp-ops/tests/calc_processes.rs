@@ -5,10 +5,11 @@ mod common;
 
 use common::*;
 use pgp_core::DataType;
+use pgp_core::Raster;
 use pgp_exec::{ExecError, Executor};
 use pgp_ops::calc::{
     evaluate, raster_calculator, raster_map, reclassify_raster, CalcInput, CalcOptions, ExprInput,
-    ExprOptions, MapOptions, ReclassifyOptions,
+    ExprOptions, ExpressionJob, MapOptions, ReclassifyOptions,
 };
 use pgp_ops::Error;
 
@@ -16,6 +17,10 @@ use pgp_ops::Error;
 pub fn checks() -> Vec<(&'static str, fn())> {
     vec![
         ("expressions_match_threads", expressions_match_threads),
+        (
+            "several_bands_are_exact_on_every_executor",
+            several_bands_are_exact_on_every_executor,
+        ),
         (
             "reclassify_reports_unmapped_values",
             reclassify_reports_unmapped_values,
@@ -128,6 +133,89 @@ fn expressions_match_threads() {
     let err = evaluate(&expr2, &b2, &target, &ExprOptions::default(), &pool).unwrap_err();
     assert!(err.to_string().contains("gone.tif"), "{err}");
     assert!(!target.exists() && leftovers(dir.path()).is_empty());
+}
+
+/// A job with one expression per band (the request pipeline files and graph nodes run): every
+/// band's pixels against the same arithmetic done here on the inputs' pixels, the same file on
+/// every executor, and each band's statistics written.
+fn several_bands_are_exact_on_every_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let size = (517, 263);
+    let i = inputs(dir.path(), size);
+    let job = |target: &str| -> ExpressionJob {
+        serde_json::from_value(serde_json::json!({
+            "expression": ["lc * 2", "a + lc", "where(isnodata(a), 7, a * k)"],
+            "inputs": { "a": i.a, "lc": i.lc, "k": 0.5 },
+            "target": dir.path().join(target),
+            "options": { "datatype": "F64", "nodata": -1.0 },
+        }))
+        .unwrap()
+    };
+    let whole = pgp_core::Window::new(0, 0, size.0, size.1);
+    let a = Raster::open(&i.a).unwrap().read::<f32>(1, whole).unwrap();
+    let lc = Raster::open(&i.lc).unwrap().read::<u8>(1, whole).unwrap();
+    let a_nodata = |v: f32| f64::from(v) == A_NODATA;
+    let lc_nodata = |v: u8| f64::from(v) == LC_NODATA;
+    let expected: Vec<Vec<f64>> = vec![
+        lc.iter()
+            .map(|&l| {
+                if lc_nodata(l) {
+                    -1.0
+                } else {
+                    f64::from(l) * 2.0
+                }
+            })
+            .collect(),
+        a.iter()
+            .zip(lc.iter())
+            .map(|(&a, &l)| {
+                if a_nodata(a) || lc_nodata(l) {
+                    -1.0
+                } else {
+                    f64::from(a) + f64::from(l)
+                }
+            })
+            .collect(),
+        a.iter()
+            .map(|&a| if a_nodata(a) { 7.0 } else { f64::from(a) * 0.5 })
+            .collect(),
+    ];
+    assert!(expected[0].contains(&-1.0) && expected[1].contains(&-1.0));
+    let executors = [
+        Executor::sync(),
+        Executor::threads(2).unwrap(),
+        Executor::processes(2).unwrap(),
+    ];
+    let mut sums = Vec::new();
+    for (n, exec) in executors.iter().enumerate() {
+        let job = job(&format!("out{n}.tif"));
+        let report = job.run(exec).unwrap();
+        let out = Raster::open(&job.target).unwrap();
+        assert_eq!(out.band_count(), 3, "{}", exec.spec());
+        for (band, want) in expected.iter().enumerate() {
+            assert_eq!(out.nodata(band + 1).unwrap(), Some(-1.0));
+            let got = out.read::<f64>(band + 1, whole).unwrap();
+            assert_eq!(
+                got.iter().copied().collect::<Vec<f64>>(),
+                *want,
+                "band {}",
+                band + 1
+            );
+            let valid: Vec<f64> = want.iter().copied().filter(|&v| v != -1.0).collect();
+            let stats = out
+                .statistics(band + 1)
+                .unwrap()
+                .expect("statistics written");
+            let max = valid.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(stats.max, max, "band {}", band + 1);
+        }
+        assert_eq!(
+            report.valid_pixels,
+            Some(expected[0].iter().filter(|&&v| v != -1.0).count() as u64)
+        );
+        sums.push(pixel_sha256(&job.target));
+    }
+    assert!(sums.windows(2).all(|w| w[0] == w[1]), "{sums:?}");
 }
 
 fn reclassify_reports_unmapped_values() {

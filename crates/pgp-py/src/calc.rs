@@ -18,6 +18,7 @@ use crate::errors::{ops_err, Raised};
 use crate::executor::resolve;
 use crate::info::driver;
 use crate::interrupt::{self, Interrupt};
+use crate::ops::run_step;
 
 pub(crate) fn options(
     stats: bool,
@@ -167,11 +168,10 @@ fn evaluate_expression<'py>(
             driver_options,
         ),
     };
-    let exec = resolve(py, executor)?;
-    let result = interrupt::run(py, move |_| {
-        pgp_ops::evaluate(&expr, &bindings, &target, &opts, &exec)
+    let result = run_step(py, executor, move |exec| {
+        pgp_ops::evaluate(&expr, &bindings, &target, &opts, exec)
     })?;
-    report(py, &result.map_err(ops_err)?)
+    report(py, &result)
 }
 
 /// `raster_map`: `op(list of 1-D float64 arrays of the pixels valid in every input)`.
@@ -294,8 +294,7 @@ fn reclassify_raster<'py>(
         values_required,
         calc: options(true, pgp_core::LARGEST_BLOCK, driver_name, driver_options),
     };
-    let exec = resolve(py, executor)?;
-    let result = interrupt::run(py, move |_| {
+    let result = run_step(py, executor, move |exec| {
         pgp_ops::reclassify_raster(
             &path,
             band,
@@ -304,10 +303,10 @@ fn reclassify_raster<'py>(
             dt,
             target_nodata,
             &opts,
-            &exec,
+            exec,
         )
     })?;
-    report(py, &result.map_err(ops_err)?)
+    report(py, &result)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

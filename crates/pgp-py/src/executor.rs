@@ -89,15 +89,30 @@ fn build(py: Python<'_>, spec: &str) -> PyResult<Executor> {
     Executor::from_spec(&spec).map_err(exec_err)
 }
 
+/// The pools by spec, with the id of the process that started them: a child made by `fork`
+/// (Python's `multiprocessing`) inherits the map but not the pools' threads or pipes.
+type Pools = (u32, HashMap<String, Executor>);
+
 fn cached(py: Python<'_>, spec: &str) -> PyResult<Executor> {
-    static POOLS: OnceLock<Mutex<HashMap<String, Executor>>> = OnceLock::new();
+    static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
     let key = parse(spec)?.to_string();
     let pools = POOLS.get_or_init(Default::default);
-    if let Some(exec) = pools.lock().get(&key) {
-        return Ok(exec.clone());
+    {
+        let mut pools = pools.lock();
+        if pools.0 != std::process::id() {
+            // The parent's pools are not this process's to shut down: dropping them would
+            // wait for threads that do not exist here.
+            std::mem::forget(std::mem::replace(
+                &mut *pools,
+                (std::process::id(), HashMap::new()),
+            ));
+        }
+        if let Some(exec) = pools.1.get(&key) {
+            return Ok(exec.clone());
+        }
     }
     let exec = build(py, &key)?;
-    pools.lock().insert(key, exec.clone());
+    pools.lock().1.insert(key, exec.clone());
     Ok(exec)
 }
 

@@ -270,6 +270,7 @@ impl PyGraph {
         inputs.extend(scalars.into_iter().map(|(n, v)| (n, ExprInput::Scalar(v))));
         let job = ExpressionJob {
             expression,
+            more_bands: Vec::new(),
             inputs,
             target,
             options: ExprOptions {

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use pgp_core::{BoundingBox, DataType};
+use pgp_exec::Executor;
 use pgp_ops::{
     AlignOptions, BoundingBoxMode, Burn, ConvolveOptions, CreateRasterOptions, DistanceOptions,
     MaskOptions, RasterizeOptions, ReprojectVectorOptions, ResampleMethod, SlopeOptions,
@@ -22,6 +23,17 @@ use crate::arrays::{datatype, from_numpy};
 use crate::errors::{ops_err, raise, Kind};
 use crate::executor::resolve;
 use crate::interrupt;
+
+/// Runs an operation on the executor the caller gave (resolved first), off the GIL and
+/// interruptible by Ctrl-C, with pgp-ops' errors raised as Python's.
+pub(crate) fn run_step<T: Send + 'static>(
+    py: Python<'_>,
+    executor: Option<&Bound<'_, PyAny>>,
+    step: impl FnOnce(&Executor) -> pgp_ops::Result<T> + Send + 'static,
+) -> PyResult<T> {
+    let exec = resolve(py, executor)?;
+    interrupt::run(py, move |_| step(&exec))?.map_err(ops_err)
+}
 
 /// `defaults` with the keys of the JSON object `given` replaced.
 fn merged<T: Serialize + DeserializeOwned>(defaults: T, given: &str, what: &str) -> PyResult<T> {
@@ -76,12 +88,10 @@ fn warp_raster(
 ) -> PyResult<()> {
     let m = method(resample_method)?;
     let opts: WarpOptions = merged(WarpOptions::default(), options, "warp_raster")?;
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
-        pgp_ops::warp_raster(&base, pixel_size, &target, m, &opts, &exec)
-    })?
+    run_step(py, executor, move |exec| {
+        pgp_ops::warp_raster(&base, pixel_size, &target, m, &opts, exec)
+    })
     .map(|_| ())
-    .map_err(ops_err)
 }
 
 #[pyfunction]
@@ -106,14 +116,12 @@ fn align_and_resize_raster_stack(
         options,
         "align_and_resize_raster_stack",
     )?;
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         pgp_ops::align_and_resize_raster_stack(
-            &bases, &targets, &methods, pixel_size, mode, &opts, &exec,
+            &bases, &targets, &methods, pixel_size, mode, &opts, exec,
         )
-    })?
+    })
     .map(|_| ())
-    .map_err(ops_err)
 }
 
 /// `{fid: {'min', 'max', 'sum', 'count', 'nodata_count'}}`, and `value_counts` as `(value,
@@ -128,11 +136,9 @@ fn zonal_statistics<'py>(
     executor: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts: ZonalOptions = merged(ZonalOptions::default(), options, "zonal_statistics")?;
-    let exec = resolve(py, executor)?;
-    let stats = interrupt::run(py, move |_| {
-        pgp_ops::zonal_statistics(&raster, band, &vector, &opts, &exec)
-    })?
-    .map_err(ops_err)?;
+    let stats = run_step(py, executor, move |exec| {
+        pgp_ops::zonal_statistics(&raster, band, &vector, &opts, exec)
+    })?;
     let out = PyDict::new(py);
     for (fid, s) in stats {
         let d = PyDict::new(py);
@@ -162,8 +168,7 @@ fn convolve_2d(
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let opts: ConvolveOptions = merged(ConvolveOptions::default(), options, "convolve_2d")?;
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
+    run_step(py, executor, move |exec| {
         pgp_ops::convolve_2d(
             &signal,
             signal_band,
@@ -171,10 +176,9 @@ fn convolve_2d(
             kernel_band,
             &target,
             &opts,
-            &exec,
+            exec,
         )
-    })?
-    .map_err(ops_err)
+    })
 }
 
 #[pyfunction]
@@ -191,11 +195,9 @@ fn distance_transform_edt(
         options,
         "distance_transform_edt",
     )?;
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
-        pgp_ops::distance_transform_edt(&base, band, &target, &opts, &exec)
-    })?
-    .map_err(ops_err)
+    run_step(py, executor, move |exec| {
+        pgp_ops::distance_transform_edt(&base, band, &target, &opts, exec)
+    })
 }
 
 #[pyfunction]
@@ -208,11 +210,9 @@ fn calculate_slope(
     executor: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let opts: SlopeOptions = merged(SlopeOptions::default(), options, "calculate_slope")?;
-    let exec = resolve(py, executor)?;
-    interrupt::run(py, move |_| {
-        pgp_ops::calculate_slope(&dem, band, &target, &opts, &exec)
-    })?
-    .map_err(ops_err)
+    run_step(py, executor, move |exec| {
+        pgp_ops::calculate_slope(&dem, band, &target, &opts, exec)
+    })
 }
 
 /// `kernels.*`: `kind` is `dichotomous`, `exponential_decay`, `linear_decay` or
@@ -329,11 +329,9 @@ fn stitch_rasters(
         .map(|m| method(m))
         .collect::<PyResult<_>>()?;
     let opts: StitchOptions = merged(StitchOptions::default(), options, "stitch_rasters")?;
-    let exec = resolve(py, executor)?;
-    let r = interrupt::run(py, move |_| {
-        pgp_ops::stitch_rasters(&bases, &methods, (&target.0, target.1), &opts, &exec)
-    })?
-    .map_err(ops_err)?;
+    let r = run_step(py, executor, move |exec| {
+        pgp_ops::stitch_rasters(&bases, &methods, (&target.0, target.1), &opts, exec)
+    })?;
     Ok((r.stitched, r.skipped))
 }
 

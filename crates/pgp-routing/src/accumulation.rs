@@ -1,9 +1,10 @@
 //! `flow_accumulation_d8` and `flow_accumulation_mfd`.
 //!
-//! From every outlet (a pixel whose flow leaves the raster or enters nodata) a depth-first walk
-//! goes upstream and sums, on the way back, each pixel's weight and its upstream neighbours'
-//! accumulations in direction order, exactly as pygeoprocessing's stack does; so even weighted
-//! and MFD sums are added in the same order and come out bit-identical. The walk is serial (its
+//! D8 accumulation without decay is tile-parallel ([`crate::accumulation_tiles`]). Decayed D8
+//! and MFD accumulation walk from every outlet (a pixel whose flow leaves the raster or enters
+//! nodata) depth-first upstream and sum, on the way back, each pixel's weight and its upstream
+//! neighbours' accumulations in direction order, exactly as pygeoprocessing's stack does; so
+//! their sums are added in the same order and come out bit-identical. The walk is serial (its
 //! cost is one visit per pixel through the tile cache); outlets are met in tile order.
 
 use std::collections::VecDeque;
@@ -14,12 +15,14 @@ use pgp_exec::Executor;
 use pgp_ops::request::{one_band, Request};
 use serde::{Deserialize, Serialize};
 
+use crate::accumulation_tiles::WeightBand;
 use crate::common::{
     is_close, neighbour, same_size, scratch_dir, write_grid, RasterBand, Ticker,
     IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
 };
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, tile_windows, Cell, Grid};
+use crate::prefetch::decoded_grid;
 
 /// How load decays along D8 flow paths (`custom_decay_factor` of pygeoprocessing).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,6 +83,21 @@ fn weight_grid(
         Grid::from_raster(raster, w.band, nodata, budget, scratch),
         nodata,
     )))
+}
+
+/// `weight` checked against the grid of `base`, for the tile-parallel accumulations.
+fn weight_band(
+    base: &RasterBand,
+    base_info: &pgp_core::RasterInfo,
+    weight: &RasterBand,
+) -> Result<WeightBand> {
+    let (_, info) = weight.open()?;
+    same_size(base, base_info, weight, &info)?;
+    Ok(WeightBand {
+        path: weight.path.clone(),
+        band: weight.band,
+        nodata: weight.nodata(&info).unwrap_or(IMPROBABLE_FLOAT_NODATA),
+    })
 }
 
 #[inline]
@@ -153,14 +171,20 @@ pub fn flow_accumulation_d8(
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
     let dir_nodata = flow_dir.nodata(&info).map_or(128i32, |v| v as i32);
-    if options.weight.is_none() && options.decay.is_none() {
-        // Counts are exact in any order: the tile-parallel accumulation.
+    if options.decay.is_none() {
+        // Sums along the tree: the tile-parallel accumulation.
         drop(raster);
+        let weight = options
+            .weight
+            .as_ref()
+            .map(|w| weight_band(flow_dir, &info, w))
+            .transpose()?;
         return crate::accumulation_tiles::accumulate_tiled(
             &flow_dir.path,
             flow_dir.band,
             &info,
             dir_nodata,
+            weight,
             target,
             crate::grid::TILE,
             exec,
@@ -323,9 +347,10 @@ pub fn flow_accumulation_mfd(
     flow_dir: &RasterBand,
     target: &Path,
     weight: Option<&RasterBand>,
-    _exec: &Executor,
+    exec: &Executor,
 ) -> Result<()> {
     let (raster, info) = flow_dir.open()?;
+    drop(raster);
     let (cols, rows) = info.raster_size;
     if info.datatypes[flow_dir.band - 1] == DataType::F32
         || info.datatypes[flow_dir.band - 1] == DataType::F64
@@ -337,7 +362,10 @@ pub fn flow_accumulation_mfd(
     }
     let scratch = scratch_dir(target);
     let budget = cache_budget();
-    let dirs = Grid::<i32>::from_raster(raster, flow_dir.band, 0, budget / 5, &scratch);
+    // Decoded on the executor: the walk itself is serial, reading need not be.
+    let dirs = decoded_grid(flow_dir, (cols, rows), 0, budget / 5, &scratch, exec, |v| {
+        v as i32
+    })?;
     let accum = Grid::<f64>::new(
         cols,
         rows,
@@ -346,7 +374,14 @@ pub fn flow_accumulation_mfd(
         &scratch,
     );
     let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 20, &scratch);
-    let mut weights = weight_grid(weight, flow_dir, &info, budget * 7 / 20, &scratch)?;
+    let mut weights = match weight {
+        Some(w) => {
+            let band = weight_band(flow_dir, &info, w)?;
+            let grid = decoded_grid(w, (cols, rows), 0.0, budget * 7 / 20, &scratch, exec, |v| v)?;
+            Some((grid, band.nodata))
+        }
+        None => None,
+    };
     let mut stack: Vec<Frame> = Vec::new();
     let is_outlet = |dirs: &mut Grid<i32>, x: usize, y: usize| {
         let code = dirs.get(x, y);
@@ -485,7 +520,8 @@ impl FlowAccumulationD8Request {
 
 impl Request for FlowAccumulationD8Request {
     const NAME: &'static str = "pgp.routing.flow_accumulation_d8";
-    const VERSION: u32 = 1;
+    // 2: weighted sums are added in the tiles' order (equal to rounding).
+    const VERSION: u32 = 2;
     type Output = ();
     type Error = Error;
 

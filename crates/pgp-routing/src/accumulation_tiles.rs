@@ -1,18 +1,22 @@
-//! Tile-parallel unweighted D8 flow accumulation (after Barnes' parallel flow accumulation,
+//! Tile-parallel D8 flow accumulation without decay (after Barnes' parallel flow accumulation,
 //! 2017).
 //!
-//! Without weights or decay every accumulation is a count of pixels, so sums are exact in any
-//! order and this gives pygeoprocessing's pixels bit for bit:
+//! Without weights every accumulation is a count of pixels, so sums are exact in any order and
+//! this gives pygeoprocessing's pixels bit for bit; with weights the same terms are added in
+//! another (fixed) order, so sums agree with pygeoprocessing's to rounding:
 //!
-//! 1. In parallel, each tile counts its own upstream pixels (a topological pass over the tile's
+//! 1. In parallel, each tile sums its own upstream weights (a topological pass over the tile's
 //!    directions, as if nothing flowed in from outside) and, for every perimeter pixel, the
 //!    perimeter pixel through which its flow leaves the tile (if it does).
 //! 2. Serially, on the perimeters only: a pixel whose flow crosses into another tile adds its
 //!    total to every pixel down to where that flow leaves the next tile; taken in topological
 //!    order (flow has no cycles) this gives each crossing pixel its total.
-//! 3. In parallel, each tile counts again with what flows in across its edges added.
+//! 3. Serially, what flows into each tile across its edges is added to the tile's sums along
+//!    its flow path, to where it leaves the tile (the rest of a tile does not change).
 //!
-//! Memory: one tile per worker, and a few numbers per perimeter pixel of the raster.
+//! The tiles' sums and directions wait for step 3 in bounded tile caches ([`Grid`]), so the
+//! inputs are read (and decoded) once. Memory: one tile per worker, the caches, and a few
+//! numbers per perimeter pixel of the raster.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -21,8 +25,11 @@ use pgp_core::{Raster, RasterInfo, Window};
 use pgp_exec::{Executor, RemoteOp};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{write_tiles, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, ROW_OFFSETS};
-use crate::error::{Error, Result};
+use crate::common::{
+    is_close, scratch_dir, write_grid, Ticker, COL_OFFSETS, IMPROBABLE_FLOAT_NODATA, ROW_OFFSETS,
+};
+use crate::error::Result;
+use crate::grid::Grid;
 
 /// A direction code that is no direction.
 const NO_DIR: u8 = u8::MAX;
@@ -36,9 +43,28 @@ pub(crate) struct CountJob {
     band: usize,
     window: Window,
     dir_nodata: i32,
-    /// What flows in across the tile's edges: `(pixel index in the tile, count)`. `None` in the
-    /// first pass.
-    inflows: Option<Vec<(u32, f64)>>,
+    /// Per-pixel weights (every pixel weighs 1 without).
+    weight: Option<WeightBand>,
+}
+
+/// A weight raster's band and nodata (pixels matching it weigh 0).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WeightBand {
+    pub(crate) path: PathBuf,
+    pub(crate) band: usize,
+    pub(crate) nodata: f64,
+}
+
+impl WeightBand {
+    /// The weights of `window`, row-major, nodata as 0.
+    pub(crate) fn read(&self, window: Window) -> Result<Vec<f64>> {
+        let raster = Raster::open(&self.path)?;
+        let block = raster.read_as::<f64>(self.band, window)?;
+        Ok(block
+            .iter()
+            .map(|v| if is_close(*v, self.nodata) { 0.0 } else { *v })
+            .collect())
+    }
 }
 
 /// What the first pass learns about a tile's perimeter, by perimeter position
@@ -53,15 +79,16 @@ pub(crate) struct Perimeter {
     local: Vec<f64>,
 }
 
-/// The registered operation of both passes: the first returns the tile's [`Perimeter`], the
-/// final one (given inflows) the tile's counts as little-endian `f64`s, row-major.
+/// The registered operation of step 1.
 pub(crate) struct CountOp;
 
-/// The result of a [`CountOp`].
+/// The result of a [`CountOp`]: the tile's perimeter, and its directions (`NO_DIR` where
+/// invalid) and sums (nodata where invalid), row-major.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum CountOutput {
-    Perimeter(Perimeter),
-    Counts(Vec<u8>),
+pub(crate) struct CountOutput {
+    perimeter: Perimeter,
+    dirs: Vec<u8>,
+    sums: Vec<f64>,
 }
 
 impl RemoteOp for CountOp {
@@ -134,9 +161,15 @@ pub(crate) fn inside(x: usize, y: usize, d: usize, w: usize, h: usize) -> Option
     }
 }
 
-/// Counts of a tile: each valid pixel is 1 plus its inflow plus what flows into it inside the
-/// tile; `None` for invalid ones.
-fn count(dirs: &[u8], w: usize, h: usize, inflow: &[f64]) -> Vec<Option<f64>> {
+/// Accumulations of a tile: each valid pixel is its weight (1 without weights) plus its inflow
+/// plus what flows into it inside the tile; `None` for invalid ones.
+fn count(
+    dirs: &[u8],
+    w: usize,
+    h: usize,
+    weights: Option<&[f64]>,
+    inflow: &[f64],
+) -> Vec<Option<f64>> {
     let mut upstream = vec![0u8; w * h];
     for i in 0..w * h {
         if dirs[i] == NO_DIR {
@@ -154,7 +187,7 @@ fn count(dirs: &[u8], w: usize, h: usize, inflow: &[f64]) -> Vec<Option<f64>> {
         .filter(|i| dirs[*i] != NO_DIR && upstream[*i] == 0)
         .collect();
     while let Some(i) = ready.pop_front() {
-        let total = 1.0 + sums[i];
+        let total = weights.map_or(1.0, |ws| ws[i]) + sums[i];
         counts[i] = Some(total);
         if let Some(n) = inside(i % w, i / w, dirs[i] as usize, w, h) {
             if dirs[n] != NO_DIR {
@@ -186,18 +219,12 @@ fn run_job(job: &CountJob) -> Result<CountOutput> {
             }
         })
         .collect();
-    let mut inflow = vec![0.0; w * h];
-    for (i, v) in job.inflows.iter().flatten() {
-        inflow[*i as usize] += v;
-    }
-    let counts = count(&dirs, w, h, &inflow);
-    if job.inflows.is_some() {
-        let mut bytes = Vec::with_capacity(w * h * 8);
-        for c in &counts {
-            bytes.extend_from_slice(&c.unwrap_or(IMPROBABLE_FLOAT_NODATA).to_le_bytes());
-        }
-        return Ok(CountOutput::Counts(bytes));
-    }
+    let inflow = vec![0.0; w * h];
+    let weights = match &job.weight {
+        Some(band) => Some(band.read(job.window)?),
+        None => None,
+    };
+    let counts = count(&dirs, w, h, weights.as_deref(), &inflow);
     let n = perimeter_len(w, h);
     let mut perimeter = Perimeter {
         dirs: Vec::with_capacity(n),
@@ -226,15 +253,43 @@ fn run_job(job: &CountJob) -> Result<CountOutput> {
         }
         perimeter.exits.push(exit);
     }
-    Ok(CountOutput::Perimeter(perimeter))
+    Ok(CountOutput {
+        perimeter,
+        dirs,
+        sums: counts
+            .into_iter()
+            .map(|c| c.unwrap_or(IMPROBABLE_FLOAT_NODATA))
+            .collect(),
+    })
 }
 
-/// Unweighted, undecayed D8 accumulation of `path` (band `band`) into `target`.
+/// Stores `values` (row-major) at `window` of `grid`: a whole grid tile at once when the window
+/// is one.
+fn put_window<T: crate::grid::Cell>(grid: &mut Grid<T>, window: Window, values: &[T]) {
+    use crate::grid::TILE;
+    let (x0, y0) = (window.x_off, window.y_off);
+    if x0 % TILE == 0 && y0 % TILE == 0 && window.width <= TILE && window.height <= TILE {
+        let tile = (y0 / TILE) * grid.tiles_x() + x0 / TILE;
+        let data = grid.tile_mut(tile);
+        for (r, row) in values.chunks_exact(window.width).enumerate() {
+            data[r * TILE..r * TILE + window.width].copy_from_slice(row);
+        }
+        return;
+    }
+    for (i, v) in values.iter().enumerate() {
+        grid.set(x0 + i % window.width, y0 + i / window.width, *v);
+    }
+}
+
+/// Undecayed D8 accumulation of `path` (band `band`), weighted by `weight` if given, into
+/// `target`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn accumulate_tiled(
     path: &Path,
     band: usize,
     info: &RasterInfo,
     dir_nodata: i32,
+    weight: Option<WeightBand>,
     target: &Path,
     chunk: usize,
     exec: &Executor,
@@ -243,15 +298,23 @@ pub(crate) fn accumulate_tiled(
     let (cols, rows) = info.raster_size;
     let windows: Vec<Window> = pgp_core::block_windows((cols, rows), (chunk, chunk), 0).collect();
     let tiles_x = cols.div_ceil(chunk).max(1);
-    let job = |window: Window, inflows: Option<Vec<(u32, f64)>>| CountJob {
+    let job = |window: Window| CountJob {
         path: path.to_path_buf(),
         band,
         window,
         dir_nodata,
-        inflows,
+        weight: weight.clone(),
     };
-    let internal =
-        |what: &str| Error::invalid(path.display().to_string(), format!("internal: {what}"));
+    let scratch = scratch_dir(target);
+    let budget = crate::grid::cache_budget();
+    let mut sums = Grid::<f64>::new(
+        cols,
+        rows,
+        IMPROBABLE_FLOAT_NODATA,
+        budget / 9 * 8,
+        &scratch,
+    );
+    let mut dirs = Grid::<u8>::new(cols, rows, NO_DIR, budget / 9, &scratch);
     let mut perimeters = Vec::with_capacity(windows.len());
     let mut offsets = Vec::with_capacity(windows.len() + 1);
     let mut total = 0usize;
@@ -260,10 +323,17 @@ pub(crate) fn accumulate_tiled(
         "tiles",
         windows.len(),
     );
-    for result in exec.map_ordered_op::<CountOp>(windows.iter().map(|w| job(*w, None))) {
-        let CountOutput::Perimeter(p) = result? else {
-            return Err(internal("the first pass returned counts"));
-        };
+    for (w, result) in windows
+        .iter()
+        .zip(exec.map_ordered_op::<CountOp>(windows.iter().map(|w| job(*w))))
+    {
+        let CountOutput {
+            perimeter: p,
+            dirs: tile_dirs,
+            sums: tile_sums,
+        } = result?;
+        put_window(&mut dirs, *w, &tile_dirs);
+        put_window(&mut sums, *w, &tile_sums);
         offsets.push(total);
         total += p.dirs.len();
         perimeters.push(p);
@@ -334,47 +404,57 @@ pub(crate) fn accumulate_tiled(
     }
     drop(waiting);
     drop(crossing_target);
-    // What flows into each tile across its edges.
-    let mut inflows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); windows.len()];
+    // What flows into each tile across its edges, added along its path to where it leaves.
+    let mut ticker = Ticker::start(
+        "flow_accumulation_d8: adding inflows",
+        "tiles",
+        windows.len(),
+    );
     for t in 0..windows.len() {
         for p in 0..perimeters[t].dirs.len() {
             if perimeters[t].exits[p] as usize != p {
                 continue;
             }
-            if let Some((tn, pn)) = downstream(t, p) {
-                let wn = windows[tn];
-                let (x, y) = perimeter_pixel(pn, wn.width, wn.height);
-                inflows[tn].push(((y * wn.width + x) as u32, totals[offsets[t] + p]));
+            let Some((tn, pn)) = downstream(t, p) else {
+                continue;
+            };
+            let inflow = totals[offsets[t] + p];
+            let wn = windows[tn];
+            let (x, y) = perimeter_pixel(pn, wn.width, wn.height);
+            let (mut x, mut y) = (wn.x_off + x, wn.y_off + y);
+            // At most the tile's area steps: flow has no cycles.
+            for _ in 0..wn.area() {
+                let d = dirs.get(x, y);
+                if d == NO_DIR {
+                    break;
+                }
+                let sum = sums.get(x, y) + inflow;
+                sums.set(x, y, sum);
+                let gx = x as isize + COL_OFFSETS[d as usize];
+                let gy = y as isize + ROW_OFFSETS[d as usize];
+                let inside_tile = gx >= wn.x_off as isize
+                    && gy >= wn.y_off as isize
+                    && (gx as usize) < wn.x_off + wn.width
+                    && (gy as usize) < wn.y_off + wn.height;
+                if !inside_tile {
+                    break;
+                }
+                (x, y) = (gx as usize, gy as usize);
             }
         }
+        ticker.advance(1);
     }
+    drop(ticker);
     drop(perimeters);
     drop(totals);
-    let jobs = windows
-        .iter()
-        .zip(inflows)
-        .map(|(w, inflow)| job(*w, Some(inflow)));
-    let results = exec.map_ordered_op::<CountOp>(jobs);
-    let tiles = windows
-        .iter()
-        .zip(results)
-        .map(|(w, result)| match result? {
-            CountOutput::Counts(bytes) => Ok((
-                *w,
-                bytes
-                    .chunks_exact(8)
-                    .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
-                    .collect::<Vec<f64>>(),
-            )),
-            CountOutput::Perimeter(_) => Err(internal("the final pass returned no counts")),
-        });
-    write_tiles(
-        "flow_accumulation_d8: counting with inflows",
-        tiles,
+    dirs.status()?;
+    write_grid(
+        &mut sums,
         info,
         target,
         pgp_core::DataType::F64,
         Some(IMPROBABLE_FLOAT_NODATA),
+        |v: f64| v,
     )
 }
 
@@ -395,6 +475,33 @@ mod tests {
             .collect()
     }
 
+    /// Directions of a DEM of `cells` (8 for nodata) written to `dir`.
+    fn directions(dir: &Path, cols: usize, rows: usize, cells: &[u8]) -> PathBuf {
+        let dem = dir.join("dem.tif");
+        let values: Vec<f32> = cells[..cols * rows]
+            .iter()
+            .map(|c| if *c == 8 { -1.0 } else { f32::from(*c) })
+            .collect();
+        write_f32(&dem, cols, rows, values, -1.0);
+        let d8 = dir.join("d8.tif");
+        flow_dir_d8(&RasterBand::first(&dem), &d8, &Executor::sync()).unwrap();
+        d8
+    }
+
+    fn write_f32(path: &Path, cols: usize, rows: usize, values: Vec<f32>, nodata: f64) {
+        let spec = RasterSpec::new(
+            cols,
+            rows,
+            DataType::F32,
+            GeoTransform::north_up(0.0, 0.0, 1.0, -1.0),
+        )
+        .nodata(Some(nodata));
+        let mut out = OutputRaster::create(path, &spec).unwrap();
+        let a = ndarray::Array2::from_shape_vec((rows, cols), values).unwrap();
+        out.raster().write(1, 0, 0, a.view()).unwrap();
+        out.commit().unwrap();
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(120))]
         // Directions of any DEM (plateaus, nodata, one-pixel-wide rasters), any tile size down
@@ -405,29 +512,53 @@ mod tests {
             cells in proptest::collection::vec(0u8..9, 900),
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let dem = dir.path().join("dem.tif");
-            let spec = RasterSpec::new(cols, rows, DataType::F32, GeoTransform::north_up(0.0, 0.0, 1.0, -1.0))
-                .nodata(Some(-1.0));
-            let values: Vec<f32> = cells[..cols * rows]
-                .iter()
-                .map(|c| if *c == 8 { -1.0 } else { f32::from(*c) })
-                .collect();
-            let mut out = OutputRaster::create(&dem, &spec).unwrap();
-            let a = ndarray::Array2::from_shape_vec((rows, cols), values).unwrap();
-            out.raster().write(1, 0, 0, a.view()).unwrap();
-            out.commit().unwrap();
+            let d8 = directions(dir.path(), cols, rows, &cells);
             let exec = Executor::sync();
-            let d8 = dir.path().join("d8.tif");
-            flow_dir_d8(&RasterBand::first(&dem), &d8, &exec).unwrap();
             let band = RasterBand::first(&d8);
             let (raster, info) = band.open().unwrap();
             let serial = dir.path().join("serial.tif");
             crate::accumulation::d8_serial(&band, raster, &info, 128, &serial, &Default::default()).unwrap();
             let tiled = dir.path().join("tiled.tif");
-            accumulate_tiled(&d8, 1, &info, 128, &tiled, chunk, &exec).unwrap();
+            accumulate_tiled(&d8, 1, &info, 128, None, &tiled, chunk, &exec).unwrap();
             let (a, b) = (read(&serial), read(&tiled));
             for (i, (x, y)) in a.iter().zip(&b).enumerate() {
                 prop_assert!(x.to_bits() == y.to_bits(), "pixel ({}, {}): serial {}, tiles of {} {}", i % cols, i / cols, x, chunk, y);
+            }
+        }
+
+        // With weights (some nodata, some negative): the tiles add the serial walk's terms in
+        // another order, so they agree to rounding, and nodata where it has nodata.
+        #[test]
+        fn weighted_tiles_sum_as_the_serial_walk(
+            cols in 1usize..30, rows in 1usize..30, chunk in 1usize..12,
+            cells in proptest::collection::vec(0u8..9, 900),
+            weights in proptest::collection::vec(-50i32..1000, 900),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let d8 = directions(dir.path(), cols, rows, &cells);
+            let weight = dir.path().join("weight.tif");
+            // -50..0 are nodata (-7), the rest weigh from -0.5 to ~10 in steps of 0.01.
+            let values: Vec<f32> = weights[..cols * rows]
+                .iter()
+                .map(|w| if *w < 0 { -7.0 } else { (*w - 50) as f32 / 100.0 })
+                .collect();
+            write_f32(&weight, cols, rows, values, -7.0);
+            let band = RasterBand::first(&d8);
+            let (raster, info) = band.open().unwrap();
+            let serial = dir.path().join("serial.tif");
+            let options = crate::D8AccumulationOptions {
+                weight: Some(RasterBand::first(&weight)),
+                ..Default::default()
+            };
+            crate::accumulation::d8_serial(&band, raster, &info, 128, &serial, &options).unwrap();
+            let tiled = dir.path().join("tiled.tif");
+            let weight_band = WeightBand { path: weight.clone(), band: 1, nodata: -7.0 };
+            accumulate_tiled(&d8, 1, &info, 128, Some(weight_band), &tiled, chunk, &Executor::sync()).unwrap();
+            let (a, b) = (read(&serial), read(&tiled));
+            let scale: f64 = weights[..cols * rows].iter().map(|w| f64::from((w - 50).abs()) / 100.0).sum();
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                // Cancelling terms: the bound is relative to the sum of magnitudes.
+                prop_assert!((x - y).abs() <= 1e-12 * scale.max(1.0), "pixel ({}, {}): serial {}, tiles of {} {}", i % cols, i / cols, x, chunk, y);
             }
         }
     }

@@ -41,8 +41,11 @@
 //! drain by breadth-first distance from their drains with ties to the first found, nodata and
 //! edge drains count only when a plateau has no downhill drain, MFD weights come from slopes
 //! rounded to nibbles, and pit search uses a heap reordered as `std::priority_queue` reorders
-//! it. Accumulations and distances add their terms in pygeoprocessing's order, so they are
-//! bit-identical too (the tests compare against checksums of pygeoprocessing's outputs).
+//! it. Decayed and MFD accumulations and distances add their terms in pygeoprocessing's order,
+//! so they are bit-identical too (the tests compare against checksums of pygeoprocessing's
+//! outputs). Weighted D8 accumulation adds its terms in another order (see below), so it
+//! agrees with pygeoprocessing's to rounding (within 1e-9 relative; exactly when the sums are
+//! exact, as for Float32 weights on rasters of fewer than 2^29 pixels).
 //!
 //! # Parallel and bounded memory
 //!
@@ -60,8 +63,11 @@
 //!   tiles are raised to their labels' spill levels). The filled DEM is unique, so this is
 //!   pygeoprocessing's result; with a fill limit or a single outlet the result depends on the
 //!   visiting order, and pygeoprocessing's serial algorithm runs instead.
-//! - `flow_accumulation_d8` without weights or decay: tiles count alone, perimeters join in
-//!   topological order, tiles count again with their inflows. Counts are exact in any order.
+//! - `flow_accumulation_d8` without decay: tiles sum their weights alone, perimeters join in
+//!   topological order, tiles sum again with their inflows. Counts are exact in any order;
+//!   weighted sums are added in an order fixed by the raster and the tiling alone (so the
+//!   same on every executor), which is not pygeoprocessing's depth-first order: they agree
+//!   with its to rounding, and the tests compare them with a tolerance.
 //!   (A direction raster with cycles, which `flow_dir_d8` never makes, differs here: pixels
 //!   upstream of a cycle get counts, where the serial walk from outlets never reaches them.)
 //! - `distance_to_channel_d8`, weighted or not: tiles follow their flow paths alone, the chains
@@ -74,6 +80,8 @@
 //!   tiles and each tile evaluated again with its one-pixel ring known. A pixel's value is
 //!   still its one sum of downstream terms in direction order, so bit for bit too, on any
 //!   direction raster without cycles (`flow_dir_mfd` makes none).
+//! - Decoding the inputs of `flow_accumulation_mfd` (directions and weights go into its tile
+//!   caches before its serial walk, so the walk never waits on decompression).
 //! - The block-local passes, up to 4x4 tiles a job: pit candidates of the serial `fill_pits`,
 //!   `extract_streams_d8`, `detect_outlets`, `detect_lowest_drain_and_sink` (block results are
 //!   merged in block order, so they are the serial ones); the reduction of
@@ -83,9 +91,9 @@
 //!   pixels, its surroundings and its root, the first of its pixels met in pygeoprocessing's
 //!   scan order, so they are the serial ones).
 //!
-//! Serial, through the cache: plateaus crossing job windows, weighted, decayed and MFD
-//! accumulation (their floating-point sums are added in pygeoprocessing's order, which a
-//! parallel join would change), MFD stream tracing, watershed delineation, Strahler streams and
+//! Serial, through the cache: plateaus crossing job windows, decayed and MFD accumulation
+//! (their floating-point sums are added in pygeoprocessing's order, which a parallel join
+//! would change), MFD stream tracing, watershed delineation, Strahler streams and
 //! subwatersheds, which follow flow paths across the whole raster.
 //!
 //! # Requests
@@ -129,6 +137,7 @@ mod flow_dir;
 pub mod grid;
 mod outlets;
 mod plateaus;
+mod prefetch;
 pub mod request;
 mod strahler;
 mod streams;

@@ -40,6 +40,11 @@ const GOLDEN: &[(&str, u32, &str)] = &[
         "cbdcf946e8501fb8c93567c3ffe7e277976a8fdf24a36655ee288ba563b6279a",
     ),
     (
+        "pgp.routing.flow_accumulation_d8",
+        2,
+        "cbdcf946e8501fb8c93567c3ffe7e277976a8fdf24a36655ee288ba563b6279a",
+    ),
+    (
         "pgp.routing.flow_accumulation_mfd",
         1,
         "d25474809585efc19f87f3a2d9114f0b0c079a4cf98090e1811a38c10a6f90e5",

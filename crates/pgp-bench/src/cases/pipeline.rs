@@ -71,6 +71,7 @@ fn declare(graph: &Graph, d: &Data, work: &Path) -> AnyResult<()> {
     };
     let runoff = ExpressionJob {
         expression: Expression::parse("precip * coef * (1 + dem / 1000)")?,
+        more_bands: Vec::new(),
         inputs: BTreeMap::from([
             ("dem".to_string(), raster(&aligned[0])),
             ("coef".to_string(), raster(&coef)),

@@ -1,11 +1,12 @@
-//! `pgp calc EXPR --in NAME=PATH[:BAND] ... --out PATH`: raster algebra.
+//! `pgp calc EXPR --in NAME=PATH[:BAND] ... --out PATH`: raster algebra; with
+//! `--out-band EXPR` given once per band instead of `EXPR`, a several-band output.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use pgp::core::DataType;
 use pgp::ops::expr::ExprError;
-use pgp::ops::{evaluate_expression, ExprOptions};
+use pgp::ops::{evaluate_bands, ExprInput, ExprOptions, Expression};
 use serde_json::json;
 
 use super::common::{
@@ -17,9 +18,16 @@ use super::{CaretError, CmdResult, ERROR_PREFIX};
 /// Arguments of `pgp calc`.
 #[derive(Debug, clap::Args)]
 pub struct CalcArgs {
-    /// The expression, e.g. `where(lc == 3, dem * 2.5, -9999)`.
+    /// The expression, e.g. `where(lc == 3, dem * 2.5, -9999)`: a one-band output. For several
+    /// bands leave it out and give `--out-band` once per band.
     #[arg(allow_hyphen_values = true)]
-    expr: String,
+    expr: Option<String>,
+    /// One output band's expression; repeat for each band, band 1 first (e.g.
+    /// `--out-band 'r*2' --out-band 'g+1'` writes 2 bands). All bands share the `--in`
+    /// bindings, `--type` (default: one that holds every band's results) and `--nodata`, and
+    /// are computed in one pass. Not with `EXPR`.
+    #[arg(long = "out-band", value_name = "EXPR", allow_hyphen_values = true)]
+    out_bands: Vec<String>,
     /// Bind a name to a raster band: NAME=PATH, or NAME=PATH:BAND (band from 1; default 1).
     #[arg(long = "in", value_name = "NAME=PATH[:BAND]", value_parser = parse_binding, required = true)]
     inputs: Vec<Binding>,
@@ -98,11 +106,30 @@ fn expression_error(e: &ExprError) -> String {
     format!("{line}\n{}^", " ".repeat(indent))
 }
 
+/// The band expressions: `EXPR` alone, or the `--out-band`s.
+fn band_texts(args: &CalcArgs) -> Result<Vec<&str>, String> {
+    match (&args.expr, args.out_bands.as_slice()) {
+        (Some(expr), []) => Ok(vec![expr.as_str()]),
+        (None, []) => {
+            Err("give the expression (EXPR), or one --out-band EXPR per output band".to_string())
+        }
+        (None, bands) => Ok(bands.iter().map(String::as_str).collect()),
+        (Some(expr), _) => Err(format!(
+            "--out-band cannot be combined with the expression `{expr}` given as EXPR: give \
+             every band, band 1 first, as --out-band EXPR"
+        )),
+    }
+}
+
 /// Run `pgp calc`.
 pub fn run(args: CalcArgs) -> CmdResult {
     // Parse first: a bad expression is reported before any file is looked at.
-    if let Err(e) = args.expr.parse::<pgp::ops::Expression>() {
-        return Err(CaretError(expression_error(&e)).into());
+    let mut bands = Vec::new();
+    for text in band_texts(&args)? {
+        match text.parse::<Expression>() {
+            Ok(e) => bands.push(e),
+            Err(e) => return Err(CaretError(expression_error(&e)).into()),
+        }
     }
     let mut seen = HashSet::new();
     for b in &args.inputs {
@@ -113,10 +140,17 @@ pub fn run(args: CalcArgs) -> CmdResult {
     }
     require_output(&args.out, "--out")?;
     let exec = args.executor.build()?;
-    let rasters: Vec<(&str, &PathBuf, usize)> = args
+    // In the order given: the output takes the first input's grid.
+    let bindings: Vec<(String, ExprInput)> = args
         .inputs
         .iter()
-        .map(|b| (b.name.as_str(), &b.path, b.band))
+        .map(|b| {
+            let input = ExprInput::Raster {
+                path: b.path.clone(),
+                band: b.band,
+            };
+            (b.name.clone(), input)
+        })
         .collect();
     let options = ExprOptions {
         datatype: args.datatype,
@@ -124,7 +158,7 @@ pub fn run(args: CalcArgs) -> CmdResult {
         ..Default::default()
     };
     let stopwatch = Stopwatch::start();
-    let report = match evaluate_expression(&args.expr, &rasters, &args.out, &options, &exec) {
+    let report = match evaluate_bands(&bands, &bindings, &args.out, &options, &exec) {
         Ok(r) => r,
         Err(pgp::ops::Error::Expression(e)) => return Err(CaretError(expression_error(&e)).into()),
         Err(e) => return Err(e.into()),

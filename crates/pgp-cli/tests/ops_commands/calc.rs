@@ -329,3 +329,100 @@ fn calc_power_chain_is_an_error_not_an_abort() {
     assert!(err.contains("nested deeper than 256 levels"), "{err:.200}");
     assert!(!out.exists());
 }
+
+/// Band `band` of `path`, all pixels as f64.
+fn band_pixels(path: &std::path::Path, band: usize) -> Vec<f64> {
+    let r = pgp::core::Raster::open(path).unwrap();
+    let (cols, rows) = r.size();
+    r.read_as::<f64>(band, pgp::core::Window::new(0, 0, cols, rows))
+        .unwrap()
+        .iter()
+        .copied()
+        .collect()
+}
+
+#[test]
+fn calc_out_bands_write_one_band_per_expression_on_every_executor() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let (_, dem) = read(&data.dem);
+    let (_, weight) = read(&data.weight);
+    let nodata = -1.0;
+    // Independent of pgp's evaluation: the same arithmetic on the pixels read back here.
+    let band1: Vec<f64> = dem
+        .iter()
+        .map(|&d| if d == DEM_NODATA { nodata } else { d * 2.0 })
+        .collect();
+    let band2: Vec<f64> = dem
+        .iter()
+        .zip(weight.iter())
+        .map(|(&d, &w)| {
+            if d == DEM_NODATA || w.is_nan() {
+                nodata
+            } else {
+                d - w
+            }
+        })
+        .collect();
+    assert!(band2.contains(&nodata));
+    for executor in ["sync", "threading:2", "multiprocessing:2"] {
+        let out = dir
+            .path()
+            .join(format!("bands_{}.tif", executor.replace(':', "_")));
+        let v = json_of(
+            pgp()
+                .args(["calc", "--out-band", "d*2", "--out-band", "d - w", "--in"])
+                .arg(format!("d={}", data.dem.display()))
+                .arg("--in")
+                .arg(format!("w={}", data.weight.display()))
+                .arg("--out")
+                .arg(&out)
+                .args(["--type", "float64", "--nodata", "-1"])
+                .args(["--executor", executor, "--json"]),
+        );
+        assert_eq!(v["outputs"][0]["nodata"], serde_json::json!([-1.0, -1.0]));
+        assert_eq!(band_pixels(&out, 1), band1, "{executor}");
+        assert_eq!(band_pixels(&out, 2), band2, "{executor}");
+    }
+}
+
+#[test]
+fn calc_out_band_and_expr_together_are_refused_naming_the_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_data(dir.path());
+    let out = dir.path().join("never.tif");
+    let bind = format!("a={}", data.dem.display());
+    let err = one_line_error(
+        pgp()
+            .args([
+                "calc",
+                "a + 1",
+                "--out-band",
+                "a * 2",
+                "--in",
+                &bind,
+                "--out",
+            ])
+            .arg(&out),
+    );
+    assert!(err.contains("--out-band") && err.contains("EXPR"), "{err}");
+    let err = one_line_error(pgp().args(["calc", "--in", &bind, "--out"]).arg(&out));
+    assert!(err.contains("--out-band") && err.contains("EXPR"), "{err}");
+    // A bad band expression is marked at its column, like EXPR.
+    let err = error_of(
+        pgp()
+            .args([
+                "calc",
+                "--out-band",
+                "a",
+                "--out-band",
+                "a * * 2",
+                "--in",
+                &bind,
+            ])
+            .arg("--out")
+            .arg(&out),
+    );
+    assert_caret(&err, "a * * 2", 5, '*');
+    assert!(!out.exists());
+}

@@ -29,7 +29,8 @@ pub struct CalcReport {
     pub blocks: usize,
     /// Pixels that are not nodata (or NaN), when statistics were calculated.
     pub valid_pixels: Option<u64>,
-    /// The statistics written to the band (`None` when off, or when no pixel is valid).
+    /// The statistics written to band 1 (`None` when off, or when no pixel is valid); every
+    /// band of a several-band output gets its own in the file.
     pub statistics: Option<pgp_core::BandStatistics>,
 }
 
@@ -48,6 +49,8 @@ pub(crate) struct Job {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct BlockStats {
     pub moments: Option<Moments>,
+    /// The moments of bands 2, 3, ... of a block of several bands.
+    pub more_moments: Vec<Moments>,
     /// Input values the operation had no mapping for (reclassification).
     pub unmapped: Vec<f64>,
 }
@@ -87,25 +90,55 @@ pub(crate) fn typed_block(
         data,
         BlockStats {
             moments,
+            more_moments: Vec::new(),
             unmapped: Vec::new(),
         },
     )
 }
 
-/// GDAL statistics plus the share of valid pixels, as GDAL's own statistics write them.
+/// [`typed_block`] for one array per band (band 1 first).
+pub(crate) fn typed_bands(
+    window: Window,
+    mut bands: Vec<DynArray>,
+    nodata: Option<f64>,
+    stats: bool,
+) -> CalcBlock {
+    if bands.len() == 1 {
+        return typed_block(window, bands.remove(0), nodata, stats);
+    }
+    let mut moments = bands.iter().map(|b| block_moments(b, nodata));
+    let side = if stats {
+        BlockStats {
+            moments: moments.next(),
+            more_moments: moments.collect(),
+            unmapped: Vec::new(),
+        }
+    } else {
+        BlockStats::default()
+    };
+    Computed {
+        window,
+        data: Some(runtime::Payload::Bands(bands)),
+        side,
+    }
+}
+
+/// GDAL statistics of `band` plus the share of valid pixels, as GDAL's own statistics write
+/// them.
 fn set_statistics(
     raster: &mut Raster,
+    band: usize,
     s: pgp_core::BandStatistics,
     valid: u64,
     job: &Job,
 ) -> pgp_core::Result<()> {
-    raster.set_statistics(1, s)?;
+    raster.set_statistics(band, s)?;
     let total = (job.spec.cols * job.spec.rows) as f64;
     let percent = format!("{:.2}", valid as f64 / total * 100.0);
     let mut band = raster
         .dataset()
-        .rasterband(1)
-        .map_err(|e| pgp_core::Error::gdal(&job.target, "opening band 1", e))?;
+        .rasterband(band)
+        .map_err(|e| pgp_core::Error::gdal(&job.target, format!("opening band {band}"), e))?;
     band.set_metadata_item("STATISTICS_VALID_PERCENT", &percent, "")
         .map_err(|e| pgp_core::Error::gdal(&job.target, "setting statistics metadata", e))?;
     Ok(())
@@ -129,6 +162,7 @@ where
     O: BlockOp<Item = Window, Side = BlockStats>,
 {
     let mut moments = Moments::default();
+    let mut more_moments = vec![Moments::default(); job.spec.bands.saturating_sub(1)];
     let mut unmapped = Unmapped::default();
     let target = RasterTarget {
         operation: job.operation,
@@ -142,6 +176,9 @@ where
         if let Some(m) = &side.moments {
             moments.merge(m);
         }
+        for (total, m) in more_moments.iter_mut().zip(&side.more_moments) {
+            total.merge(m);
+        }
         unmapped.extend(side.unmapped);
         Ok(())
     })?;
@@ -151,11 +188,27 @@ where
     } else {
         None
     };
-    let valid = moments.count;
     let blocks = written.blocks;
-    written.commit(statistics.map(|s| -> pgp_core::tiles::FinishFn<'_> {
-        Box::new(move |raster: &mut Raster| set_statistics(raster, s, valid, job))
-    }))?;
+    // Every band with a valid pixel gets its statistics, band 1 first.
+    let per_band: Vec<(usize, pgp_core::BandStatistics, u64)> = if job.stats {
+        std::iter::once(moments)
+            .chain(more_moments)
+            .enumerate()
+            .filter_map(|(i, m)| m.statistics().map(|s| (i + 1, s, m.count)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    written.commit(
+        (!per_band.is_empty()).then(|| -> pgp_core::tiles::FinishFn<'_> {
+            Box::new(move |raster: &mut Raster| {
+                for (band, s, valid) in &per_band {
+                    set_statistics(raster, *band, *s, *valid, job)?;
+                }
+                Ok(())
+            })
+        }),
+    )?;
     Ok(CalcReport {
         target: job.target.clone(),
         size: (job.spec.cols, job.spec.rows),

@@ -9,7 +9,7 @@ use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use super::cast::gdal_convert;
-use super::engine::{typed_block, CalcBlock, CalcReport, Job};
+use super::engine::{typed_bands, CalcBlock, CalcReport, Job};
 use super::inputs::{self, CalcInput, NodataTest};
 use super::kernel::{self, KernelSpec};
 use super::{output_spec, CalcOptions};
@@ -184,7 +184,24 @@ pub fn evaluate(
     options: &ExprOptions,
     exec: &Executor,
 ) -> Result<CalcReport> {
+    evaluate_bands(std::slice::from_ref(expr), bindings, target, options, exec)
+}
+
+/// [`evaluate`] with one expression per output band (band 1 first), all over the same
+/// bindings, in one pass over the windows; every band shares the type, nodata and options
+/// (the default type holds every band's results). The report's statistics are band 1's;
+/// every band's are written to the file.
+pub fn evaluate_bands(
+    bands: &[Expression],
+    bindings: &[(String, ExprInput)],
+    target: impl AsRef<Path>,
+    options: &ExprOptions,
+    exec: &Executor,
+) -> Result<CalcReport> {
     let target = target.as_ref();
+    let Some(first) = bands.first() else {
+        return Err(Error::invalid("expression", "no band expression given"));
+    };
     let names: Vec<&str> = bindings.iter().map(|(n, _)| n.as_str()).collect();
     let mut seen = HashSet::new();
     if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
@@ -193,12 +210,12 @@ pub fn evaluate(
             format!("`{dup}` is bound more than once"),
         ));
     }
-    expr.check_bound(&names)?;
-    let used: Vec<(String, ExprInput)> = bindings
-        .iter()
-        .filter(|(n, _)| expr.variables().contains(n))
-        .cloned()
-        .collect();
+    for expr in bands {
+        expr.check_bound(&names)?;
+    }
+    let uses = |n: &String| bands.iter().any(|e| e.variables().contains(n));
+    let used: Vec<(String, ExprInput)> =
+        bindings.iter().filter(|(n, _)| uses(n)).cloned().collect();
     let calc_inputs: Vec<CalcInput> = used
         .iter()
         .filter_map(|(_, b)| match b {
@@ -208,7 +225,7 @@ pub fn evaluate(
         .collect();
     if calc_inputs.is_empty() {
         return Err(Error::Expression(ExprError::new(
-            expr.source(),
+            first.source(),
             1,
             "the expression uses no raster, so there is no grid to compute on",
         )));
@@ -217,19 +234,30 @@ pub fn evaluate(
     let datatype = match options.datatype {
         Some(t) => t,
         None => {
-            let (t, why) = default_datatype(expr, &used, &checked.rasters, options.nodata);
-            crate::progress::note("evaluate", &format!("output type {t}: {why}"));
-            t
+            let mut chosen: Option<DataType> = None;
+            for (i, expr) in bands.iter().enumerate() {
+                let (t, why) = default_datatype(expr, &used, &checked.rasters, options.nodata);
+                let band = if bands.len() > 1 {
+                    format!(" of band {}", i + 1)
+                } else {
+                    String::new()
+                };
+                crate::progress::note("evaluate", &format!("output type{band} {t}: {why}"));
+                chosen = Some(chosen.map_or(t, |c| c.promote(t)));
+            }
+            chosen.unwrap_or(DataType::F64)
         }
     };
     let nodata = options.nodata.unwrap_or_else(|| datatype.default_nodata());
     super::check_nodata_fits(nodata, datatype)?;
+    // One nodata value stands for every band.
     let spec = output_spec(
         &checked,
         datatype,
         Some(nodata),
         crate::runtime::with_compression_threads(&options.calc.driver, exec),
-    );
+    )
+    .bands(bands.len());
     let job = Job {
         operation: "evaluate",
         target: target.to_path_buf(),
@@ -238,7 +266,7 @@ pub fn evaluate(
         largest_block: options.calc.largest_block,
     };
     let kernel = ExprSpec {
-        expr: expr.clone(),
+        bands: bands.to_vec(),
         bindings: used,
         datatype,
         nodata,
@@ -345,8 +373,9 @@ fn integer_type_for(range: (f64, f64), nodata: Option<f64>) -> DataType {
 /// An expression kernel as data: what travels to worker processes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ExprSpec {
-    expr: Expression,
-    /// The bindings the expression uses.
+    /// One expression per output band.
+    bands: Vec<Expression>,
+    /// The bindings the expressions use.
     bindings: Vec<(String, ExprInput)>,
     datatype: DataType,
     nodata: f64,
@@ -385,8 +414,10 @@ const GATHER_COST: u32 = 16;
 
 /// A compiled expression kernel.
 pub(crate) struct PreparedExpr {
-    program: Program,
-    /// Per program input: band and nodata test; the raster handle has the same index.
+    /// Per output band: its program and, per program input, the index of its block.
+    programs: Vec<(Program, Vec<usize>)>,
+    /// Per block read (the union of the programs' inputs): band and nodata test; the raster
+    /// handle has the same index.
     bands: Vec<(usize, NodataTest)>,
     datatype: DataType,
     nodata: f64,
@@ -403,17 +434,32 @@ impl ExprSpec {
             .map(|(_, b)| b)
     }
 
-    fn program(&self) -> Program {
-        self.expr.compile(&|name| match self.lookup(name) {
-            Some(ExprInput::Scalar(v)) => Binding::Scalar(*v),
-            _ => Binding::Block,
-        })
+    fn programs(&self) -> Vec<Program> {
+        self.bands
+            .iter()
+            .map(|expr| {
+                expr.compile(&|name| match self.lookup(name) {
+                    Some(ExprInput::Scalar(v)) => Binding::Scalar(*v),
+                    _ => Binding::Block,
+                })
+            })
+            .collect()
     }
 
-    /// One raster per program input, in program order.
+    /// The names read per pixel by any band, in order of first use (band 1's program first).
+    fn block_names(programs: &[Program]) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for name in programs.iter().flat_map(Program::inputs) {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
+    /// One raster per block read, in [`ExprSpec::block_names`] order.
     pub fn raster_paths(&self) -> Vec<PathBuf> {
-        self.program()
-            .inputs()
+        Self::block_names(&self.programs())
             .iter()
             .filter_map(|name| match self.lookup(name) {
                 Some(ExprInput::Raster { path, .. }) => Some(path.clone()),
@@ -423,9 +469,10 @@ impl ExprSpec {
     }
 
     pub fn prepare(&self) -> Result<PreparedExpr> {
-        let program = self.program();
-        let mut bands = Vec::with_capacity(program.inputs().len());
-        for name in program.inputs() {
+        let programs = self.programs();
+        let names = Self::block_names(&programs);
+        let mut bands = Vec::with_capacity(names.len());
+        for name in &names {
             let Some(ExprInput::Raster { path, band }) = self.lookup(name) else {
                 return Err(Error::invalid(
                     "bindings",
@@ -438,8 +485,23 @@ impl ExprSpec {
                 NodataTest::new(r.data_type(*band)?, r.nodata(*band)?),
             ));
         }
+        let programs = programs
+            .into_iter()
+            .map(|program| {
+                let index = program
+                    .inputs()
+                    .iter()
+                    .map(|name| {
+                        names.iter().position(|n| n == name).ok_or_else(|| {
+                            Error::internal(format!("`{name}` is missing from the blocks read"))
+                        })
+                    })
+                    .collect::<Result<Vec<usize>>>()?;
+                Ok((program, index))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(PreparedExpr {
-            program,
+            programs,
             bands,
             datatype: self.datatype,
             nodata: self.nodata,
@@ -451,7 +513,8 @@ impl ExprSpec {
 }
 
 impl PreparedExpr {
-    /// Read the inputs of `window`, evaluate, and convert to the output type.
+    /// Read the inputs of `window` (each once, whichever bands use it), evaluate every band,
+    /// and convert to the output type.
     ///
     /// The block is evaluated in chunks of [`CHUNK`] pixels: every instruction runs over one
     /// chunk, then the next chunk follows, so the registers stay in the CPU cache instead of
@@ -462,47 +525,56 @@ impl PreparedExpr {
         for (i, (band, _)) in self.bands.iter().enumerate() {
             blocks.push(inputs.read_dyn(i, *band, window)?);
         }
-        let data = with_pixel_type!(self.datatype, T => {
-            let mut typed: Vec<T> = Vec::with_capacity(n);
-            self.run_chunks(&blocks, n, &mut typed)
-                .map_err(|value| Error::ValueDoesNotFit {
-                    operation: "evaluate".to_string(),
-                    value,
-                    datatype: self.datatype,
-                    window,
-                    advice: "leave the output type out to get one that holds every result, \
-                             choose a wider one, or map NaN with default_nan"
-                        .to_string(),
-                })?;
-            Array2::from_shape_vec(window.shape(), typed)
-                .map_err(|e| Error::invalid("window", e.to_string()))?
-                .into()
-        });
-        Ok(typed_block(window, data, Some(self.nodata), self.stats))
+        let mut out = Vec::with_capacity(self.programs.len());
+        for (program, index) in &self.programs {
+            let used: Vec<(&DynArray, NodataTest)> = index
+                .iter()
+                .map(|&i| (&blocks[i], self.bands[i].1))
+                .collect();
+            let data = with_pixel_type!(self.datatype, T => {
+                let mut typed: Vec<T> = Vec::with_capacity(n);
+                self.run_chunks(program, &used, n, &mut typed)
+                    .map_err(|value| Error::ValueDoesNotFit {
+                        operation: "evaluate".to_string(),
+                        value,
+                        datatype: self.datatype,
+                        window,
+                        advice: "leave the output type out to get one that holds every result, \
+                                 choose a wider one, or map NaN with default_nan"
+                            .to_string(),
+                    })?;
+                Array2::from_shape_vec(window.shape(), typed)
+                    .map_err(|e| Error::invalid("window", e.to_string()))?
+                    .into()
+            });
+            out.push(data);
+        }
+        Ok(typed_bands(window, out, Some(self.nodata), self.stats))
     }
 
     /// Evaluate into `out`; `Err(value)` for the first valid result `T` cannot hold.
     fn run_chunks<T: Pixel>(
         &self,
-        blocks: &[DynArray],
+        program: &Program,
+        blocks: &[(&DynArray, NodataTest)],
         n: usize,
         out: &mut Vec<T>,
     ) -> std::result::Result<(), f64> {
         // Gathering the valid pixels costs a few operations per pixel: worth it only for
         // programs that cost more than that.
-        let gather = self.program.is_strict() && self.program.cost() >= GATHER_COST;
+        let gather = program.is_strict() && program.cost() >= GATHER_COST;
         let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(CHUNK); blocks.len()];
         let mut result = Vec::with_capacity(CHUNK);
         let mut start = 0;
         while start < n {
             let end = (start + CHUNK).min(n);
             let mut masks = Vec::with_capacity(blocks.len());
-            for ((block, v), (_, test)) in blocks.iter().zip(&mut values).zip(&self.bands) {
+            for ((block, test), v) in blocks.iter().zip(&mut values) {
                 widen(block, start, end, v);
                 masks.push(test.mask(v));
             }
             let valid = if gather && masks.iter().any(Option::is_some) {
-                self.run_on_valid(&values, &masks, end - start, &mut result)
+                Self::run_on_valid(program, &values, &masks, end - start, &mut result)
             } else {
                 let inputs: Vec<InputBlock<'_>> = values
                     .iter()
@@ -512,7 +584,7 @@ impl PreparedExpr {
                         valid: m.as_deref(),
                     })
                     .collect();
-                self.program.run(&inputs, end - start, &mut result)
+                program.run(&inputs, end - start, &mut result)
             };
             self.append_output(&result, valid.as_deref(), out)?;
             start = end;
@@ -522,7 +594,7 @@ impl PreparedExpr {
 
     /// Strict programs are valid exactly where all inputs are: evaluate only those pixels.
     fn run_on_valid(
-        &self,
+        program: &Program,
         values: &[Vec<f64>],
         masks: &[Option<Vec<bool>>],
         n: usize,
@@ -548,7 +620,7 @@ impl PreparedExpr {
             .collect();
         let mut compact = Vec::new();
         // All-valid inputs give an all-valid result for a strict program.
-        let _ = self.program.run(&inputs, idx.len(), &mut compact);
+        let _ = program.run(&inputs, idx.len(), &mut compact);
         out.clear();
         out.resize(n, 0.0);
         for (&i, v) in idx.iter().zip(compact) {

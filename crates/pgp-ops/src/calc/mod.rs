@@ -66,7 +66,7 @@ use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 pub use engine::CalcReport;
-pub use expression::{evaluate, evaluate_expression, ExprInput, ExprOptions};
+pub use expression::{evaluate, evaluate_bands, evaluate_expression, ExprInput, ExprOptions};
 pub use inputs::{Block, BlockArg, CalcInput};
 pub use job::ExpressionJob;
 pub use map::{raster_map, MapOptions};

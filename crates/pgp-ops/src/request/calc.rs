@@ -10,7 +10,8 @@ use crate::Result;
 
 impl Request for ExpressionJob {
     const NAME: &'static str = "pgp.calc";
-    const VERSION: u32 = 1;
+    /// 2: `sin`, `cos` and `exp` are pgp's vectorised kernels (last-bit changes from libm's).
+    const VERSION: u32 = 2;
     type Output = CalcReport;
     type Error = crate::Error;
 
