@@ -111,6 +111,24 @@ fn a_fresh_project_restores_every_task_from_the_shared_store() {
     assert_eq!(names(&first, "ran").len(), 4);
     assert!(names(&first, "restored").is_empty());
     assert_eq!(stats(&store)["entries"], 4);
+    // The thumbnails went to the store too, beside their outputs' blobs; one is replaced by a
+    // marker, which the next project's report must show instead of drawing its own.
+    let derived: Vec<PathBuf> = std::fs::read_dir(store.join("derived"))
+        .unwrap()
+        .flat_map(|fan| std::fs::read_dir(fan.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(derived.len(), 5, "{derived:?}");
+    let name = derived[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (hex, kind) = name.split_once('.').unwrap();
+    let of = pgp::graph::Digest::from_hex(hex).unwrap();
+    let cache = pgp::graph::cache::Cache::open(&store).unwrap();
+    cache.add_derived(&of, kind, b"marker").unwrap();
 
     // Another project, same inputs, store named by the environment: nothing runs.
     let b = same_inputs(&a, "b");
@@ -149,6 +167,14 @@ fn a_fresh_project_restores_every_task_from_the_shared_store() {
         report.matches("<figure class=\"thumb\">").count(),
         5,
         "restored outputs get thumbnails"
+    );
+    let markers = std::fs::read_dir(b.join(".pgp/thumbnails"))
+        .unwrap()
+        .filter(|e| std::fs::read(e.as_ref().unwrap().path()).unwrap() == b"marker")
+        .count();
+    assert_eq!(
+        markers, 1,
+        "the store's thumbnail is taken, not drawn again"
     );
     assert_eq!(stats(&store)["hits"], 4);
 

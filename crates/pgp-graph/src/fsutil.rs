@@ -2,7 +2,7 @@
 //!
 //! Every file the graph keeps in its workspace is written with [`atomic_write`] (temporary file,
 //! fsync, rename, fsync of the directory) and framed with [`frame`]: a magic tag, a format
-//! version, the payload and a SHA-256 of the payload. A reader therefore sees either a complete,
+//! version, the payload and a BLAKE3 digest of the payload. A reader therefore sees either a complete,
 //! verified file or something it can recognise as not one of ours.
 
 use crate::digest::Digest;
@@ -129,7 +129,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Frames `payload` as `magic ‖ version (u32 LE) ‖ payload ‖ SHA-256(payload)`.
+/// Frames `payload` as `magic ‖ version (u32 LE) ‖ payload ‖ BLAKE3(payload)`.
 pub fn frame(magic: &[u8; 8], version: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 44);
     out.extend_from_slice(magic);

@@ -110,13 +110,6 @@ impl GraphBuilder {
         crate::temps::sweep(&workspace);
         let (memo, memo_warning) = DigestMemo::load(&store.memo_path(), self.racy_window);
         warnings.extend(memo_warning);
-        if let Some(sink) = &self.sink {
-            for message in &warnings {
-                sink(&Event::Warning {
-                    message: message.clone(),
-                });
-            }
-        }
         let cache = match &self.cache {
             None => None,
             Some(dir) => {
@@ -125,9 +118,17 @@ impl GraphBuilder {
                     source,
                 };
                 let cache = Cache::open(dir).map_err(cache_err)?;
+                warnings.extend(cache.notes().iter().cloned());
                 Some(CacheWriter::start(cache, self.sink.clone()).map_err(cache_err)?)
             }
         };
+        if let Some(sink) = &self.sink {
+            for message in &warnings {
+                sink(&Event::Warning {
+                    message: message.clone(),
+                });
+            }
+        }
         let ctx = Ctx {
             store,
             memo,

@@ -3,7 +3,7 @@
 //! worker's slot is not spent waiting for disks (fsync) or for outputs to settle; the worker
 //! only starts the outputs' writeback, so that the recorder's fsync finds little left to do.
 
-use crate::cache::{Entry, EntryOutput, RestoreFailure};
+use crate::cache::{Entry, EntryOutput, RestoreFailure, Verified};
 use crate::ctx::{Ctx, Refreshed};
 use crate::digest::Digest;
 use crate::error::TaskError;
@@ -55,6 +55,9 @@ pub struct Installed {
     temps: TempOutputs,
     /// The outputs came from the shared cache (the task did not run).
     pub restored: bool,
+    /// For restored outputs, what their verification found (one per output), so that the
+    /// recorder does not read them again; empty for a task that ran.
+    pub verified: Vec<Verified>,
     /// The directories the outputs were renamed into, once they were; not yet fsynced (the
     /// recorder does that once per directory for a whole group, before any record of the
     /// group is written).
@@ -236,6 +239,7 @@ fn execute(ctx: &Ctx, def: &Arc<TaskDef>, work: Work, start: Instant) -> Result<
                 start,
                 temps,
                 restored: false,
+                verified: Vec::new(),
                 dirs: Vec::new(),
             }))
         }
@@ -289,13 +293,14 @@ fn restore(
     let cache = ctx.cache()?;
     let temps = TempOutputs::create(ctx.store.root(), def).ok()?;
     match cache.restore(&entry, &temps.temps) {
-        Ok(()) => Some(Installed {
+        Ok(verified) => Some(Installed {
             def: Arc::clone(def),
             prepared: prepared.clone(),
             result: entry.result,
             start,
             temps,
             restored: true,
+            verified,
             dirs: Vec::new(),
         }),
         Err(RestoreFailure::Missing(_)) => None,

@@ -1,4 +1,4 @@
-//! Task keys: what a task's result depends on, condensed into one SHA-256.
+//! Task keys: what a task's result depends on, condensed into one BLAKE3 digest.
 //!
 //! Keys are *relocatable*: no part of one depends on where the project lies. Paths are taken
 //! relative to the project root ([`crate::paths::key_path`]), an input outside the root counts
@@ -9,7 +9,6 @@
 
 use crate::digest::Digest;
 use crate::paths::path_bytes;
-use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Everything a task key is computed from.
@@ -31,40 +30,43 @@ pub struct KeyParts {
 }
 
 /// Domain tag so that a key can never equal a digest of something else. v2: relocatable keys
-/// (v1 keys held absolute paths; records of that format are never taken for v2 ones).
-const KEY_DOMAIN: &[u8] = b"pgp-graph/task-key/v2\0";
+/// (v1 keys held absolute paths); v3: BLAKE3 instead of SHA-256, over BLAKE3 input digests.
+/// Records of an older format are never taken for current ones.
+const KEY_DOMAIN: &[u8] = b"pgp-graph/task-key/v3\0";
 
-fn put_bytes(h: &mut Sha256, bytes: &[u8]) {
+fn put_bytes(h: &mut blake3::Hasher, bytes: &[u8]) {
     // Length prefixes make the encoding injective: no two different part lists hash the same
     // byte stream (e.g. op "ab" + args "c" versus op "a" + args "bc").
-    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(&(bytes.len() as u64).to_le_bytes());
     h.update(bytes);
 }
 
 impl KeyParts {
-    /// SHA-256 over the length-prefixed parts.
+    /// BLAKE3 over the length-prefixed parts.
     pub fn key(&self) -> Digest {
-        let mut h = Sha256::new();
+        let mut h = blake3::Hasher::new();
         h.update(KEY_DOMAIN);
         put_bytes(&mut h, self.op_id.as_bytes());
-        h.update(self.op_version.to_le_bytes());
+        h.update(&self.op_version.to_le_bytes());
         put_bytes(&mut h, &self.args);
-        h.update((self.inputs.len() as u64).to_le_bytes());
+        h.update(&(self.inputs.len() as u64).to_le_bytes());
         for (path, digest) in &self.inputs {
             match path {
                 Some(path) => {
-                    h.update([1]);
+                    h.update(&[1]);
                     put_bytes(&mut h, &path_bytes(path));
                 }
-                None => h.update([0]),
+                None => {
+                    h.update(&[0]);
+                }
             }
-            h.update(digest.0);
+            h.update(&digest.0);
         }
-        h.update((self.outputs.len() as u64).to_le_bytes());
+        h.update(&(self.outputs.len() as u64).to_le_bytes());
         for path in &self.outputs {
             put_bytes(&mut h, &path_bytes(path));
         }
-        Digest(h.finalize().into())
+        Digest(*h.finalize().as_bytes())
     }
 }
 

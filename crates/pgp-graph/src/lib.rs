@@ -5,7 +5,7 @@
 //! and explicit dependencies can be added with [`Task::after`]. Cycles and files written by two
 //! tasks are refused when the task is added.
 //!
-//! A task is skipped when a record exists for its *key* — SHA-256 over its operation's id and
+//! A task is skipped when a record exists for its *key* — BLAKE3 over its operation's id and
 //! version, its serialised arguments, the content digests of its inputs and its output paths —
 //! and every output still has the recorded content, inode and mtime. Paths in keys are relative
 //! to the project root ([`GraphBuilder::root`]), so a copied or moved project keeps its records. Digests are memoised by

@@ -34,7 +34,8 @@ const MEMO_MAGIC: &[u8; 8] = b"PGPGMEMO";
 
 /// The racy window for files whose timestamps have kernel-tick resolution (see module docs).
 pub const FINE_WINDOW: Duration = Duration::from_millis(50);
-const MEMO_VERSION: u32 = 1;
+/// 2: BLAKE3 digests (a memo of format 1 holds SHA-256 ones and is dropped).
+const MEMO_VERSION: u32 = 2;
 
 /// What identifies one version of a file without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +107,10 @@ struct MemoEntry {
     digest: Digest,
     /// Wall-clock time (ns since epoch) at which hashing started.
     hashed_at_ns: i128,
+    /// Put in by the graph for a file it placed itself after verifying its content
+    /// ([`DigestMemo::vouch`]): trusted for as long as this process keeps it, never saved as such.
+    #[serde(skip)]
+    vouched: bool,
 }
 
 /// The digest of a file, with the stamp the file had when it was hashed.
@@ -162,7 +167,8 @@ enum Claim<'a> {
     Theirs(Arc<Hashing>),
 }
 
-fn now_ns() -> i128 {
+/// Wall-clock time, ns since the epoch (what memo entries are stamped with).
+pub fn now_ns() -> i128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128)
@@ -237,8 +243,8 @@ impl DigestMemo {
     fn trusted(&self, path: &Path, stamp: &FileStamp) -> Option<FileDigest> {
         let entries = self.entries.lock();
         let e = entries.get(path)?;
-        let trusted =
-            e.stamp == *stamp && e.stamp.newest_ns() + self.window_ns(stamp) <= e.hashed_at_ns;
+        let trusted = e.stamp == *stamp
+            && (e.vouched || e.stamp.newest_ns() + self.window_ns(stamp) <= e.hashed_at_ns);
         trusted.then_some(FileDigest {
             digest: e.digest,
             stamp: *stamp,
@@ -277,6 +283,7 @@ impl DigestMemo {
                         stamp: after,
                         digest,
                         hashed_at_ns,
+                        vouched: false,
                     },
                 );
                 self.dirty.store(true, Ordering::Relaxed);
@@ -325,6 +332,30 @@ impl DigestMemo {
     pub fn digest_settled(&self, path: &Path) -> io::Result<FileDigest> {
         std::thread::sleep(self.settle_wait(&FileStamp::of(path)?));
         self.digest(path)
+    }
+
+    /// Whether a file with `stamp` had been left alone long enough at `at_ns` (ns since the
+    /// epoch) that any later write changes its mtime: its mtime is older than the racy window.
+    pub fn mtime_settled(&self, stamp: &FileStamp, at_ns: i128) -> bool {
+        stamp.mtime_ns + self.window_ns(stamp) <= at_ns
+    }
+
+    /// Notes that the file at `path` has `found.digest` while it keeps `found.stamp`, without
+    /// reading it: for a file the graph itself placed after hashing its content (an output
+    /// restored from the shared cache, verified before it was renamed into place; the rename
+    /// changed only its ctime). Trusted in this process; saved as hashed at `hashed_at_ns`, so
+    /// a later run trusts it only under the racy-timestamp rule (usually: it hashes it once).
+    pub fn vouch(&self, path: &Path, found: FileDigest, hashed_at_ns: i128) {
+        self.entries.lock().insert(
+            path.to_path_buf(),
+            MemoEntry {
+                stamp: found.stamp,
+                digest: found.digest,
+                hashed_at_ns,
+                vouched: true,
+            },
+        );
+        self.dirty.store(true, Ordering::Relaxed);
     }
 
     /// Forgets what is known about `path` (used when the graph itself replaces the file).

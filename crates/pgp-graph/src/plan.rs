@@ -6,7 +6,6 @@ use crate::key::{canonical_args, key_inputs, KeyParts};
 use crate::memo::DigestMemo;
 use crate::paths::{key_path, path_bytes};
 use crate::store::{Record, Store};
-use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -167,24 +166,24 @@ impl KeyForm {
 /// records), or for a task without outputs its operation, name and `ordinal` (how
 /// many output-less tasks with that operation and name were added before it).
 pub fn identity_of(outputs: &[PathBuf], op_id: &str, name: &str, ordinal: u32) -> Digest {
-    let mut h = Sha256::new();
+    let mut h = blake3::Hasher::new();
     if outputs.is_empty() {
         h.update(b"pgp-graph/identity/no-outputs\0");
         for part in [op_id.as_bytes(), name.as_bytes()] {
-            h.update((part.len() as u64).to_le_bytes());
+            h.update(&(part.len() as u64).to_le_bytes());
             h.update(part);
         }
-        h.update(ordinal.to_le_bytes());
+        h.update(&ordinal.to_le_bytes());
     } else {
         h.update(b"pgp-graph/identity/outputs\0");
         let mut outs: Vec<_> = outputs.iter().map(|p| path_bytes(p)).collect();
         outs.sort();
         for o in outs {
-            h.update((o.len() as u64).to_le_bytes());
+            h.update(&(o.len() as u64).to_le_bytes());
             h.update(&o);
         }
     }
-    Digest(h.finalize().into())
+    Digest(*h.finalize().as_bytes())
 }
 
 /// A task's inputs hashed and its key computed.

@@ -18,13 +18,14 @@
 //! at any moment leaves no record a rerun would wrongly accept: a task handed here and not yet
 //! recorded simply reruns.
 
+use crate::cache::Verified;
 use crate::ctx::Ctx;
 use crate::digest::Digest;
 use crate::error::TaskError;
 use crate::events::Event;
 use crate::fsutil::sync_dir;
 use crate::job::{offer_to_cache, Completion, Installed, Outcome};
-use crate::memo::FileStamp;
+use crate::memo::{FileDigest, FileStamp};
 use crate::store::{OutputRecord, Record};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::HashMap;
@@ -187,14 +188,19 @@ fn settle_deadline(ctx: &Ctx, (id, mut task): (usize, Installed)) -> Waiting {
         };
     }
     let now = Instant::now();
-    let wait = task
-        .def
-        .outputs
-        .iter()
-        .filter_map(|path| FileStamp::of(path).ok())
-        .map(|stamp| ctx.memo.settle_wait(&stamp))
-        .max()
-        .unwrap_or_default();
+    // Restored outputs were hashed before they were renamed into place: the recorder takes
+    // their verified digests (see `record_of`) and has nothing to wait for.
+    let wait = if task.restored {
+        Duration::ZERO
+    } else {
+        task.def
+            .outputs
+            .iter()
+            .filter_map(|path| FileStamp::of(path).ok())
+            .map(|stamp| ctx.memo.settle_wait(&stamp))
+            .max()
+            .unwrap_or_default()
+    };
     Waiting {
         due: now + wait,
         id,
@@ -313,11 +319,18 @@ fn record_of(
     }
     let def = &task.def;
     let mut outputs = Vec::with_capacity(def.outputs.len());
-    for (path, key_path) in def.outputs.iter().zip(&def.key.outputs) {
-        let found = ctx.memo.digest(path).map_err(|e| TaskError::Output {
-            path: path.clone(),
-            message: format!("cannot hash: {e}"),
-        })?;
+    for (i, (path, key_path)) in def.outputs.iter().zip(&def.key.outputs).enumerate() {
+        let found = match task
+            .verified
+            .get(i)
+            .and_then(|v| still_verified(ctx, path, v))
+        {
+            Some(found) => found,
+            None => ctx.memo.digest(path).map_err(|e| TaskError::Output {
+                path: path.clone(),
+                message: format!("cannot hash: {e}"),
+            })?,
+        };
         outputs.push(OutputRecord {
             path: key_path.clone(),
             digest: found.digest,
@@ -336,4 +349,25 @@ fn record_of(
         duration_ns: u64::try_from(task.start.elapsed().as_nanos()).unwrap_or(u64::MAX),
         root: ctx.store.project_root().to_path_buf(),
     })
+}
+
+/// The digest a restored output was verified with, if the file at `path` is still the one that
+/// was hashed: same inode, size and mtime (the rename into place changed only its ctime), and
+/// an mtime that was already settled when it was hashed, so that any write since would have
+/// moved it. The memo then vouches for it for the rest of the run (dependents read it as
+/// input). Otherwise `None`: it is hashed like any output.
+fn still_verified(ctx: &Ctx, path: &std::path::Path, verified: &Verified) -> Option<FileDigest> {
+    let now = FileStamp::of(path).ok()?;
+    let was = &verified.stamp;
+    let same =
+        (now.size, now.mtime_ns, now.ino, now.dev) == (was.size, was.mtime_ns, was.ino, was.dev);
+    if !same || !ctx.memo.mtime_settled(was, verified.hashed_at_ns) {
+        return None;
+    }
+    let found = FileDigest {
+        digest: verified.digest,
+        stamp: now,
+    };
+    ctx.memo.vouch(path, found, verified.hashed_at_ns);
+    Some(found)
 }

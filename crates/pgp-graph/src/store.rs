@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 const RECORD_MAGIC: &[u8; 8] = b"PGPGREC\0";
 /// Bump when [`Record`] changes shape: old stores are then rebuilt, not misread. 2: relocatable
 /// keys (records of format 1 hold absolute-path keys; they are dropped, their tasks rerun once).
-pub const STORE_VERSION: u32 = 2;
+/// 3: BLAKE3 digests and keys instead of SHA-256 (records of format 2 are dropped likewise).
+pub const STORE_VERSION: u32 = 3;
 const FORMAT_FILE: &str = "FORMAT";
 
 fn format_line() -> String {

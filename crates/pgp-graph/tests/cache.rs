@@ -18,6 +18,8 @@ struct Run {
     events: Vec<Event>,
     plan: Vec<(String, PlanAction)>,
     result: String,
+    /// Files the graph read and hashed through its memo.
+    hashed: u64,
 }
 
 fn declare(
@@ -74,6 +76,7 @@ fn run(root: &Path, cache: &Path) -> Run {
         .collect();
     let report = g.join().unwrap();
     let result = h.result().unwrap();
+    let hashed = g.files_hashed();
     drop(g);
     let runs = runs.lock().unwrap().clone();
     let events = events.lock().unwrap().clone();
@@ -83,6 +86,7 @@ fn run(root: &Path, cache: &Path) -> Run {
         events,
         plan,
         result,
+        hashed,
     }
 }
 
@@ -151,6 +155,56 @@ fn a_fresh_project_on_the_same_store_restores_everything_and_runs_nothing() {
     let c = project(dir.path(), "c", "other");
     assert_eq!(run(&c, &store).runs, ["upper", "count"]);
     assert_eq!(Cache::open(&store).unwrap().stats().unwrap().entries, 4);
+}
+
+/// Every blob's mtime set an hour back: what a store filled by an earlier run looks like.
+fn age_blobs(store: &Path) {
+    let old =
+        filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() - 3600, 0);
+    for fan in fs::read_dir(store.join("blobs")).unwrap() {
+        for blob in fs::read_dir(fan.unwrap().path()).unwrap() {
+            filetime::set_file_mtime(blob.unwrap().path(), old).unwrap();
+        }
+    }
+}
+
+#[test]
+fn restored_outputs_are_read_once_to_verify_them_and_not_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = project(dir.path(), "a", "hello");
+    run(&a, &store);
+    age_blobs(&store);
+    let b = project(dir.path(), "b", "hello");
+    // Left alone long enough that its digest is trusted once hashed (the racy-timestamp rule:
+    // 50 ms where timestamps are fine-grained, else the default 2 s window).
+    let ctime_ns = fs::metadata(b.join("data/in.txt")).unwrap().ctime_nsec();
+    let fine = ctime_ns % 1_000_000 != 0;
+    std::thread::sleep(std::time::Duration::from_millis(if fine {
+        60
+    } else {
+        2100
+    }));
+    let second = run(&b, &store);
+    assert_eq!(second.report.restored, ["upper", "count"]);
+    // Only the input is hashed through the memo: the recorder records each restored output
+    // by the digest its verification found, and `count` reads `up.bin` by that digest too.
+    assert_eq!(second.hashed, 1);
+    assert_eq!(
+        fs::read(b.join("work/up.bin")).unwrap(),
+        fs::read(a.join("work/up.bin")).unwrap()
+    );
+    // The record holds the right digests: the next run skips both, and an edit is still seen.
+    let third = run(&b, &store);
+    assert_eq!(third.report.skipped, ["upper", "count"]);
+    fs::remove_file(b.join("work/count.txt")).unwrap();
+    fs::write(b.join("work/count.txt"), "edited").unwrap();
+    let fourth = run(&b, &store);
+    assert_eq!(fourth.report.restored, ["count"]);
+    assert_eq!(
+        fs::read_to_string(b.join("work/count.txt")).unwrap(),
+        "65535"
+    );
 }
 
 #[test]
@@ -365,6 +419,55 @@ fn verify_and_gc_find_damage_and_free_least_recently_used_first() {
 }
 
 #[test]
+fn derived_files_are_verified_and_collected_with_their_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = project(dir.path(), "a", "hello");
+    run(&a, &store);
+    let cache = Cache::open(&store).unwrap();
+    let (up, count) = (
+        digest_of(&a.join("work/up.bin")),
+        digest_of(&a.join("work/count.txt")),
+    );
+    cache.add_derived(&up, "thumb.png", b"up picture").unwrap();
+    cache
+        .add_derived(&count, "thumb.png", b"count picture")
+        .unwrap();
+    // Of a blob the store never had: kept for the grace (its blob may be on its way).
+    let stray = Digest::of_bytes(b"never added");
+    cache.add_derived(&stray, "thumb.png", b"stray").unwrap();
+    let damaged = cache.derived_path(&count, "thumb.png");
+    let mut bytes = fs::read(&damaged).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    fs::remove_file(&damaged).unwrap();
+    fs::write(&damaged, &bytes).unwrap();
+
+    let found = cache.verify().unwrap();
+    assert_eq!(found.derived_checked, 3);
+    assert_eq!(found.damaged_derived, std::slice::from_ref(&damaged));
+    assert!(found.damaged_blobs.is_empty() && found.bad_entries.is_empty());
+    assert!(!damaged.exists());
+    assert_eq!(
+        cache.derived(&up, "thumb.png").as_deref(),
+        Some(&b"up picture"[..])
+    );
+
+    let kept = cache.gc(u64::MAX).unwrap();
+    assert_eq!(
+        kept.derived_removed, 0,
+        "blobs kept, stray within its grace"
+    );
+    let freed = cache.gc(0).unwrap();
+    assert_eq!((freed.blobs_removed, freed.derived_removed), (2, 1));
+    assert_eq!(cache.derived(&up, "thumb.png"), None, "gone with its blob");
+    assert_eq!(
+        cache.derived(&stray, "thumb.png").as_deref(),
+        Some(&b"stray"[..])
+    );
+}
+
+#[test]
 fn a_foreign_directory_is_refused_not_wiped() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("precious.txt"), "data").unwrap();
@@ -381,6 +484,53 @@ fn a_foreign_directory_is_refused_not_wiped() {
         matches!(g, Err(pgp_graph::GraphError::Cache { .. })),
         "{g:?}"
     );
+}
+
+#[test]
+fn a_store_of_format_1_is_upgraded_and_its_entries_are_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let a = project(dir.path(), "a", "hello");
+    assert_eq!(run(&a, &store).runs, ["upper", "count"]);
+    // What a store of format 1 (SHA-256 names) says, and what a crash midway through an
+    // earlier upgrade left.
+    let format = store.join("FORMAT");
+    fs::remove_file(&format).unwrap();
+    fs::write(&format, "pgp-graph cache 1\n").unwrap();
+    let leftover = store.join("tmp/format-1-blobs-1-2-3");
+    fs::create_dir_all(&leftover).unwrap();
+    fs::write(leftover.join("x"), "old").unwrap();
+
+    let b = project(dir.path(), "b", "hello");
+    let second = run(&b, &store);
+    assert_eq!(second.runs, ["upper", "count"], "old entries are misses");
+    assert!(second.report.restored.is_empty());
+    assert!(
+        second
+            .report
+            .warnings
+            .iter()
+            .any(|w| w.contains("upgraded from format 1") && w.contains("2 entries")),
+        "{:?}",
+        second.report.warnings
+    );
+    assert_eq!(fs::read_to_string(&format).unwrap(), "pgp-graph cache 2\n");
+    assert!(!leftover.exists());
+    let stats = Cache::open(&store).unwrap().stats().unwrap();
+    assert_eq!((stats.entries, stats.blobs, stats.temporaries), (2, 2, 0));
+    // The upgraded store serves what was added since.
+    let c = project(dir.path(), "c", "hello");
+    assert_eq!(run(&c, &store).report.restored, ["upper", "count"]);
+    // A format it does not know is still refused, not wiped.
+    fs::remove_file(&format).unwrap();
+    fs::write(&format, "pgp-graph cache 9\n").unwrap();
+    let err = Cache::open(&store).unwrap_err();
+    assert!(err.to_string().contains("its FORMAT says"), "{err}");
+    let entries = fs::read_dir(store.join("tasks"))
+        .unwrap()
+        .flat_map(|fan| fs::read_dir(fan.unwrap().path()).unwrap())
+        .count();
+    assert_eq!(entries, 2, "nothing of it was removed");
 }
 
 // --- Real processes -------------------------------------------------------------------------
@@ -482,7 +632,7 @@ fn assert_store_sound(store: &Path, sources: &[PathBuf], scratch: &Path) {
         if let Some(found) = cache.lookup(&entry.key).unwrap() {
             assert_eq!(found, entry);
             match cache.restore(&found, std::slice::from_ref(&target)) {
-                Ok(()) => assert_eq!(fs::read(&target).unwrap(), fs::read(&src).unwrap()),
+                Ok(_) => assert_eq!(fs::read(&target).unwrap(), fs::read(&src).unwrap()),
                 // A killed writer's round removed the blob on purpose: a miss, not damage.
                 Err(pgp_graph::cache::RestoreFailure::Missing(_)) => {}
                 Err(e) => panic!("{e}"),

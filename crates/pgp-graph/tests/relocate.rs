@@ -172,20 +172,22 @@ fn an_absolute_path_into_the_old_project_is_outside_the_copy() {
 }
 
 #[test]
-fn records_of_the_old_absolute_key_format_are_a_miss_never_a_hit() {
-    let dir = tempfile::tempdir().unwrap();
-    let proj = project(dir.path(), "proj");
-    run_project(&proj, None);
-    // What a store of format 1 (absolute-path keys) says on disk.
-    fs::write(proj.join(".pgp/FORMAT"), "pgp-graph store 1\n").unwrap();
-    let (report, _) = run_project(&proj, None);
-    assert_eq!(ran(&report), ["upper", "length"]);
-    assert!(
-        report.warnings.iter().any(|w| w.contains("rebuilding")),
-        "{:?}",
-        report.warnings
-    );
-    assert!(run_project(&proj, None).0.ran.is_empty());
+fn records_of_older_store_formats_are_a_miss_never_a_hit() {
+    // Format 1: absolute-path keys; format 2: SHA-256 digests and keys (now BLAKE3).
+    for old in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let proj = project(dir.path(), "proj");
+        run_project(&proj, None);
+        fs::write(proj.join(".pgp/FORMAT"), format!("pgp-graph store {old}\n")).unwrap();
+        let (report, _) = run_project(&proj, None);
+        assert_eq!(ran(&report), ["upper", "length"], "format {old}");
+        assert!(
+            report.warnings.iter().any(|w| w.contains("rebuilding")),
+            "{:?}",
+            report.warnings
+        );
+        assert!(run_project(&proj, None).0.ran.is_empty());
+    }
 }
 
 #[test]

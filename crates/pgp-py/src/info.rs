@@ -264,7 +264,7 @@ pub(crate) fn register_sample(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sample_data, m)?)
 }
 
-/// The content digest pgp's task graph keys files by (SHA-256, hex), computed without the GIL.
+/// The content digest pgp's task graph keys files by (BLAKE3, hex), computed without the GIL.
 #[pyfunction]
 fn hash_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
     py.detach(|| pgp_graph::hash_file(&path))

@@ -96,6 +96,12 @@ pub fn run(args: CacheArgs) -> CmdResult {
             for p in &r.bad_entries {
                 outln!("bad entry (removed): {}", p.display())?;
             }
+            for p in &r.damaged_derived {
+                outln!(
+                    "damaged thumbnail (removed, drawn again when needed): {}",
+                    p.display()
+                )?;
+            }
             outln!(
                 "{} blobs ({}) and {} entries checked: {} damaged, {} unreadable, {} bad entries",
                 r.blobs_checked,

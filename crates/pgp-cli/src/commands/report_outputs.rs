@@ -5,12 +5,15 @@
 //! graph's, from its memo: nothing is read again). A skipped task's outputs keep their content,
 //! so its last thumbnail is found and shown without being drawn again, also in a copied or moved
 //! project; a task that ran wrote new content, so it is drawn. Thumbnails no report refers to
-//! any more are removed.
+//! any more are removed. With a shared cache, a drawn thumbnail is also kept in the store beside
+//! its output's blob, so a project that restores the output takes the thumbnail from there
+//! instead of reading the whole raster again to draw it.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use pgp::graph::cache::Cache;
 use pgp::graph::Digest;
 use pgp::pipeline::{Pipeline, PipelineTask};
 use pgp::view::{write_png, Options, ViewError};
@@ -45,16 +48,45 @@ fn thumbnail_name(content: &Digest) -> String {
     format!("{hex}.png")
 }
 
-/// The thumbnail of `path`: the cached one, else (when `draw`) a new one.
-fn thumbnail(workspace: &Path, path: &Path, draw: bool, digest_of: DigestOf<'_>) -> Shown {
-    let Some(name) = digest_of(path).map(|d| thumbnail_name(&d)) else {
+/// What a thumbnail is called in a shared store, beside its output's blob.
+fn thumbnail_kind() -> String {
+    format!("thumb-v{THUMBNAIL_VERSION}-{THUMBNAIL_SIZE}.png")
+}
+
+/// The thumbnail of `path`: the workspace's, else the shared store's, else (when `draw`) a new
+/// one, which is then offered to the store too.
+fn thumbnail(
+    workspace: &Path,
+    path: &Path,
+    draw: bool,
+    digest_of: DigestOf<'_>,
+    cache: Option<&Cache>,
+) -> Shown {
+    let Some(content) = digest_of(path) else {
         return Shown::Nothing("missing".into());
     };
+    let name = thumbnail_name(&content);
     let dir = workspace.join(THUMBNAIL_DIR);
     let file = dir.join(&name);
     let rel = format!("{THUMBNAIL_DIR}/{name}");
+    let offer = |file: &Path| {
+        if let Some(cache) = cache {
+            if !cache.derived_path(&content, &thumbnail_kind()).is_file() {
+                if let Ok(bytes) = std::fs::read(file) {
+                    // Best effort: a store we may not write to still serves the report.
+                    let _ = cache.add_derived(&content, &thumbnail_kind(), &bytes);
+                }
+            }
+        }
+    };
     if file.is_file() {
+        offer(&file);
         return Shown::Thumbnail { file: rel };
+    }
+    if let Some(bytes) = cache.and_then(|c| c.derived(&content, &thumbnail_kind())) {
+        if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&file, bytes).is_ok() {
+            return Shown::Thumbnail { file: rel };
+        }
     }
     if !draw {
         return Shown::Nothing("not drawn (the task did not finish)".into());
@@ -77,7 +109,10 @@ fn thumbnail(workspace: &Path, path: &Path, draw: bool, digest_of: DigestOf<'_>)
         return Shown::Nothing(format!("no thumbnail: {}: {e}", dir.display()));
     }
     match write_png(&picture, &file) {
-        Ok(()) => Shown::Thumbnail { file: rel },
+        Ok(()) => {
+            offer(&file);
+            Shown::Thumbnail { file: rel }
+        }
         Err(e) => Shown::Nothing(format!("no thumbnail: {e}")),
     }
 }
@@ -192,6 +227,7 @@ fn shown_of(
     task: &PipelineTask,
     state: TaskState,
     digest_of: DigestOf<'_>,
+    cache: Option<&Cache>,
 ) -> Vec<(PathBuf, Shown)> {
     let done = matches!(
         state,
@@ -207,20 +243,21 @@ fn shown_of(
                     Shown::Nothing("not finished".into())
                 }
             } else {
-                thumbnail(workspace, out, done, digest_of)
+                thumbnail(workspace, out, done, digest_of, cache)
             };
             (out.clone(), shown)
         })
         .collect()
 }
 
-/// Draw (or find) the thumbnails and build the report's "Outputs" section; thumbnails the
-/// section does not use are deleted.
+/// Draw (or find, in the workspace or the shared `cache`) the thumbnails and build the report's
+/// "Outputs" section; thumbnails the section does not use are deleted.
 pub fn outputs_section(
     workspace: &Path,
     p: &Pipeline,
     recs: &[TaskRecord],
     digest_of: DigestOf<'_>,
+    cache: Option<&Cache>,
 ) -> String {
     let mut used = BTreeSet::new();
     let mut s = String::from(
@@ -232,7 +269,7 @@ pub fn outputs_section(
             .find(|r| r.name == t.name)
             .map(|r| r.state)
             .unwrap_or(TaskState::Pending);
-        let shown = shown_of(workspace, t, state, digest_of);
+        let shown = shown_of(workspace, t, state, digest_of, cache);
         let mut cell = String::new();
         for (out, what) in &shown {
             let name = esc(&out.display().to_string());

@@ -251,7 +251,13 @@ pub fn run(args: RunArgs, verbose: bool) -> CmdResult {
     }
     let report_path = workspace.join("report.html");
     let digest_of = |path: &Path| graph.file_digest(path).ok();
-    let outputs = super::report_outputs::outputs_section(&workspace, &pipeline, &recs, &digest_of);
+    let outputs = super::report_outputs::outputs_section(
+        &workspace,
+        &pipeline,
+        &recs,
+        &digest_of,
+        graph.cache(),
+    );
     // The report is secondary: the run's own result comes first, then a warning if the report
     // could not be written (a full disk must not hide which tasks ran or failed).
     let title = pipeline.path.display().to_string();

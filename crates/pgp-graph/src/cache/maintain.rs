@@ -1,7 +1,8 @@
 //! Looking after a store: `stats`, `gc` (least recently used first) and `verify`.
 
+use super::derived::{blob_hex_of, intact, DERIVED_DIR};
 use super::{decode_entry, Cache, HITS_FILE};
-use crate::digest::hash_file;
+use crate::digest::{hash_file, Digest};
 use std::collections::HashMap;
 use std::fs;
 use std::io;
@@ -40,6 +41,8 @@ pub struct GcReport {
     pub bytes_kept: u64,
     /// Old temporary files removed.
     pub temporaries_removed: u64,
+    /// Derived files (thumbnails) removed with their blob.
+    pub derived_removed: u64,
 }
 
 /// What `pgp cache verify` found (and removed).
@@ -57,10 +60,14 @@ pub struct VerifyReport {
     pub entries_checked: u64,
     /// Entries that were damaged or named a missing blob: removed.
     pub bad_entries: Vec<PathBuf>,
+    /// Derived files (thumbnails) checked.
+    pub derived_checked: u64,
+    /// Derived files that were damaged: removed (they are made again when needed).
+    pub damaged_derived: Vec<PathBuf>,
 }
 
 /// Files two levels down (`kind/<fan-out>/<name>`), with their metadata.
-fn walk(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
+pub(super) fn walk(dir: &Path) -> io::Result<Vec<(PathBuf, fs::Metadata)>> {
     let mut out = Vec::new();
     let fans = match fs::read_dir(dir) {
         Ok(f) => f,
@@ -154,6 +161,7 @@ impl Cache {
             .into_iter()
             .map(|(p, m)| (p, (m.len(), age(&m))))
             .collect();
+        let found: std::collections::HashSet<PathBuf> = sizes.keys().cloned().collect();
         let mut refs: HashMap<PathBuf, u64> = HashMap::new();
         // (last use, entry path, its blobs)
         let mut entries: Vec<(u64, PathBuf, Vec<PathBuf>)> = Vec::new();
@@ -217,6 +225,17 @@ impl Cache {
             }
         }
         report.bytes_kept = sizes.values().map(|(s, _)| s).sum();
+        // Derived files go with their blob (or after the grace, if it never came).
+        for (path, md) in walk(&self.root.join(DERIVED_DIR))? {
+            let blob = blob_hex_of(&path)
+                .and_then(|hex| Digest::from_hex(&hex))
+                .map(|d| self.blob_path(&d));
+            let kept = blob.as_ref().is_some_and(|b| sizes.contains_key(b));
+            let removed_now = blob.as_ref().is_some_and(|b| found.contains(b));
+            if !kept && (removed_now || age(&md) >= grace) && fs::remove_file(&path).is_ok() {
+                report.derived_removed += 1;
+            }
+        }
         Ok(report)
     }
 
@@ -247,6 +266,13 @@ impl Cache {
             if !(named_right && complete) {
                 let _ = fs::remove_file(&path);
                 report.bad_entries.push(path);
+            }
+        }
+        for (path, _) in walk(&self.root.join(DERIVED_DIR))? {
+            report.derived_checked += 1;
+            if !intact(&path) {
+                let _ = fs::remove_file(&path);
+                report.damaged_derived.push(path);
             }
         }
         Ok(report)

@@ -1,6 +1,6 @@
 //! A content-addressed store of task results shared by projects, users and nodes.
 //!
-//! Output files are kept once each as *blobs* named by their SHA-256; a task's result is an
+//! Output files are kept once each as *blobs* named by their BLAKE3 digest; a task's result is an
 //! *entry* named by its (relocatable) task key that lists its outputs' places and digests and
 //! holds its return value. A graph opened with a cache ([`GraphBuilder::cache`]) restores a task
 //! whose key has an entry instead of running it, and adds what its tasks produce. The protocol
@@ -10,6 +10,7 @@
 //! [`GraphBuilder::cache`]: crate::GraphBuilder::cache
 #![doc = include_str!("README.md")]
 
+mod derived;
 mod files;
 mod maintain;
 mod size;
@@ -21,6 +22,7 @@ pub(crate) use writer::CacheWriter;
 
 use crate::digest::{hash_file, Digest};
 use crate::fsutil::{frame, sync_dir, sync_file, unframe};
+use crate::memo::{now_ns, FileStamp};
 use files::{materialize, Modes, Placed};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -29,9 +31,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 const FORMAT_FILE: &str = "FORMAT";
-const FORMAT_LINE: &str = "pgp-graph cache 1\n";
+/// 2: blobs named by BLAKE3, entries under BLAKE3 task keys (format 1: SHA-256).
+const FORMAT_LINE: &str = "pgp-graph cache 2\n";
+/// What a store of format 1 says; opening one upgrades it (its entries could never hit).
+const FORMAT_1_LINE: &str = "pgp-graph cache 1\n";
+/// Where an upgrade moves format 1's directories before removing them (under `tmp/`).
+const OLD_FORMAT_PREFIX: &str = "format-1-";
 const ENTRY_MAGIC: &[u8; 8] = b"PGPCENT\0";
-const ENTRY_VERSION: u32 = 1;
+const ENTRY_VERSION: u32 = 2;
 /// The file a byte is appended to per restored task: `stats` counts hits by its length, `gc`
 /// reads last use from it.
 const HITS_FILE: &str = "hits";
@@ -60,6 +67,18 @@ pub struct Entry {
     pub outputs: Vec<EntryOutput>,
     /// The task's serialised return value.
     pub result: Vec<u8>,
+}
+
+/// One restored output as its verification found it: the graph records it by this digest
+/// instead of reading it again, as long as the file keeps the stamp's size, mtime and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The content digest (the entry's, which the restored bytes matched).
+    pub digest: Digest,
+    /// The restored file's stamp while it was hashed (at its temporary path).
+    pub stamp: FileStamp,
+    /// When hashing started (ns since the epoch).
+    pub hashed_at_ns: i128,
 }
 
 /// Why an entry could not be restored; the task then runs (and its outputs are added again).
@@ -100,6 +119,8 @@ impl fmt::Display for RestoreFailure {
 pub struct Cache {
     root: PathBuf,
     modes: Modes,
+    /// What opening it did that its users should hear of (an upgrade).
+    notes: Vec<String>,
 }
 
 impl Cache {
@@ -111,9 +132,10 @@ impl Cache {
         fs::create_dir_all(&root).map_err(named)?;
         let modes = Modes::of_root(&root).map_err(named)?;
         let format = root.join(FORMAT_FILE);
-        let cache = Cache {
+        let mut cache = Cache {
             root: root.clone(),
             modes,
+            notes: Vec::new(),
         };
         // Two processes may create one store at once: each writes the same marker under a name
         // of its own and renames it into place, and a marker that appeared meanwhile is fine.
@@ -121,6 +143,10 @@ impl Cache {
         loop {
             match fs::read_to_string(&format) {
                 Ok(s) if s == FORMAT_LINE => break,
+                Ok(s) if s == FORMAT_1_LINE => {
+                    cache.upgrade_from_format_1().map_err(named)?;
+                    break;
+                }
                 Ok(s) => {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -162,6 +188,7 @@ impl Cache {
         for dir in ["blobs", "tasks", "tmp"] {
             cache.make_dir(&cache.root.join(dir)).map_err(named)?;
         }
+        cache.remove_old_format_leftovers();
         let hits = cache.root.join(HITS_FILE);
         if !hits.exists() {
             // Only counting hits needs it: a user who may not create it still restores.
@@ -177,6 +204,68 @@ impl Cache {
     /// The store's directory (absolute).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// What opening the store did that its user should hear of (an upgrade from an older
+    /// format), as warnings.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Upgrades a store of format 1 (SHA-256 names) in place. Its entries are filed under
+    /// SHA-256 task keys, which no current key can equal, so they could only ever miss: they
+    /// and their blobs are dropped (moved under `tmp/` first, so a crash midway leaves nothing
+    /// that looks like a current entry), and the marker is rewritten. A pgp that only knows
+    /// format 1 then refuses the store instead of misreading it.
+    fn upgrade_from_format_1(&mut self) -> io::Result<()> {
+        self.make_dir(&self.root.join("tmp"))?;
+        let mut dropped = 0usize;
+        for dir in ["tasks", "blobs"] {
+            let aside = self
+                .root
+                .join("tmp")
+                .join(files::unique_name(&format!("{OLD_FORMAT_PREFIX}{dir}")));
+            if dir == "tasks" {
+                dropped = maintain::walk(&self.root.join(dir)).map_or(0, |f| f.len());
+            }
+            match fs::rename(self.root.join(dir), &aside) {
+                Ok(()) => {}
+                // Another process upgrading at once moved it first.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let tmp = self.tmp_path("FORMAT");
+        let written = self
+            .write_file(&tmp, FORMAT_LINE.as_bytes(), self.modes.file)
+            .and_then(|()| fs::rename(&tmp, self.root.join(FORMAT_FILE)))
+            .and_then(|()| sync_dir(&self.root));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
+        self.notes.push(format!(
+            "cache {}: upgraded from format 1 (SHA-256) to {} (BLAKE3); its {dropped} \
+             entries could never match a current key and were dropped",
+            self.root.display(),
+            FORMAT_LINE.trim()
+        ));
+        Ok(())
+    }
+
+    /// Removes what an upgrade moved aside (also after a crash midway). Best effort.
+    fn remove_old_format_leftovers(&self) {
+        let Ok(tmp) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        for t in tmp.flatten() {
+            if t.file_name()
+                .to_string_lossy()
+                .starts_with(OLD_FORMAT_PREFIX)
+            {
+                let _ = fs::remove_dir_all(t.path());
+            }
+        }
     }
 
     /// Where the blob of `digest` lives.
@@ -233,8 +322,14 @@ impl Cache {
     /// Restores `entry`'s outputs to `targets` (one per output; temporary paths the graph then
     /// puts in place): reflink, else hard link (blobs are read-only, so the output is too),
     /// else copy; each restored file is hashed and must match its digest. A blob that does not
-    /// is removed from the store and nothing of it is left at its target.
-    pub fn restore(&self, entry: &Entry, targets: &[PathBuf]) -> Result<(), RestoreFailure> {
+    /// is removed from the store and nothing of it is left at its target. Returns what each
+    /// output's verification found.
+    pub fn restore(
+        &self,
+        entry: &Entry,
+        targets: &[PathBuf],
+    ) -> Result<Vec<Verified>, RestoreFailure> {
+        let mut verified = Vec::with_capacity(targets.len());
         for (out, target) in entry.outputs.iter().zip(targets) {
             let blob = self.blob_path(&out.digest);
             match fs::metadata(&blob) {
@@ -249,7 +344,16 @@ impl Cache {
                 io::ErrorKind::NotFound => RestoreFailure::Missing(blob.clone()),
                 _ => RestoreFailure::Io(target.clone(), e),
             })?;
-            let found = hash_file(target).map_err(|e| {
+            let hashed = (|| {
+                let before = FileStamp::of(target)?;
+                let hashed_at_ns = now_ns();
+                let digest = hash_file(target)?;
+                if FileStamp::of(target)? != before {
+                    return Err(io::Error::other("changed while it was being verified"));
+                }
+                Ok((digest, before, hashed_at_ns))
+            })();
+            let (found, stamp, hashed_at_ns) = hashed.map_err(|e| {
                 let _ = fs::remove_file(target);
                 match e.kind() {
                     io::ErrorKind::PermissionDenied => RestoreFailure::Unreadable(blob.clone(), e),
@@ -265,9 +369,14 @@ impl Cache {
                 // A private copy: writable like any output the task would have written.
                 let _ = files::set_mode(target, 0o644);
             }
+            verified.push(Verified {
+                digest: found,
+                stamp,
+                hashed_at_ns,
+            });
         }
         self.note_hit(&entry.key);
-        Ok(())
+        Ok(verified)
     }
 
     /// Adds a task's result: each output file `sources[i]` (which must still hash to
