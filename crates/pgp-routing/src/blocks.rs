@@ -1,6 +1,7 @@
 //! The block-local first passes of the routing steps, as registered operations so they run on
-//! every executor (worker processes included): each reads one 256x256 tile plus a one-pixel
-//! halo, computes what needs nothing beyond that halo, and returns it for the serial phase.
+//! every executor (worker processes included): each reads a window of tiles plus a one-pixel
+//! halo, computes what needs nothing beyond that halo (for flow directions, also the plateaus
+//! wholly inside the window), and returns it for the serial phase.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::common::{is_close, Ticker, COL_OFFSETS, ROW_OFFSETS, SQRT2_INV};
 use crate::error::Result;
 use crate::grid::{tile_windows, Cell, Grid, TILE};
+use crate::plateaus::drain_enclosed;
+use crate::request::{Mfd, D8};
 
 /// A tile of band `band` of `path` with a one-pixel halo, values as `f64`, `outside` beyond the
 /// raster's edge: pygeoprocessing's `_generate_read_bounds` buffers.
@@ -64,12 +67,14 @@ pub(crate) enum Pass {
     FillCandidates {
         single_outlet: Option<(usize, usize)>,
     },
-    /// D8 directions: the steepest downhill neighbour (lowest code on ties), 128 for nodata,
-    /// [`crate::flow_dir::D8_UNRESOLVED`] where the pixel has no downhill neighbour.
-    D8,
-    /// MFD directions: slope-weighted nibbles, 0 for nodata,
-    /// [`crate::flow_dir::MFD_UNRESOLVED`] where the pixel has no downhill neighbour.
-    Mfd,
+    /// D8 directions: the steepest downhill neighbour (lowest code on ties), 128 for nodata;
+    /// then the plateaus wholly inside the job's window drained, the DEM being scanned in
+    /// blocks of `scan_block` (see [`crate::plateaus`]);
+    /// [`crate::flow_dir::D8_UNRESOLVED`] where a plateau crosses the window's edge.
+    D8 { scan_block: (usize, usize) },
+    /// MFD directions: slope-weighted nibbles, 0 for nodata, plateaus as for `D8`;
+    /// [`crate::flow_dir::MFD_UNRESOLVED`] where a plateau crosses the window's edge.
+    Mfd { scan_block: (usize, usize) },
 }
 
 /// One tile of a first pass.
@@ -99,14 +104,20 @@ impl RemoteOp for TileOp {
 
 pgp_exec::register_op!(TileOp);
 
-/// Tiles across (and down) one job's window: a job reads its window with a one-pixel halo,
-/// so a window of 4x4 tiles decodes each block of the source about 2.25 times instead of 9.
-const JOB_TILES: usize = 4;
+/// Tiles across (and down) one job's window on a raster `tiles` tiles across or down, whichever
+/// is more. A job reads its window with a one-pixel halo, so a window of 4x4 tiles decodes each
+/// block of the source about 2.25 times instead of 9, and drains the plateaus inside it; but
+/// there are at least two windows across, so small rasters also have plateaus crossing
+/// windows (and their tests, the serial path).
+fn job_tiles(tiles: usize) -> usize {
+    (tiles / 2).clamp(1, 4)
+}
 
 fn run_tile(job: &TileJob) -> pgp_core::Result<Vec<(bool, Vec<u8>)>> {
     let _cap = crate::grid::GdalCacheCap::hold();
     let raster = Raster::open(&job.path)?;
     let halo = Halo::read::<f64>(&raster, job.band, job.window, job.nodata)?;
+    let size = raster.size();
     drop(raster);
     let w = job.window;
     let nodata = job.nodata;
@@ -128,16 +139,18 @@ fn run_tile(job: &TileJob) -> pgp_core::Result<Vec<(bool, Vec<u8>)>> {
             });
             split_tiles(w, &mask, |v| v == 1, true)
         }
-        Pass::D8 => {
-            let dirs = window_values(w, |x, y| {
+        Pass::D8 { scan_block } => {
+            let mut dirs = window_values(w, |x, y| {
                 d8_local(&halo, x, y, nodata).unwrap_or(crate::flow_dir::D8_UNRESOLVED)
             });
+            drain_enclosed::<D8>(&halo, w, size, nodata, scan_block, &mut dirs);
             split_tiles(w, &dirs, |v| v == crate::flow_dir::D8_UNRESOLVED, false)
         }
-        Pass::Mfd => {
-            let dirs = window_values(w, |x, y| {
+        Pass::Mfd { scan_block } => {
+            let mut dirs = window_values(w, |x, y| {
                 mfd_local(&halo, x, y, nodata).unwrap_or(crate::flow_dir::MFD_UNRESOLVED)
             });
+            drain_enclosed::<Mfd>(&halo, w, size, nodata, scan_block, &mut dirs);
             split_tiles(w, &dirs, |v| v == crate::flow_dir::MFD_UNRESOLVED, false)
         }
     })
@@ -250,7 +263,7 @@ pub(crate) fn run_pass<T: Cell>(
     let (cols, rows) = grid.size();
     let tiles_x = grid.tiles_x();
     let tiles = tile_windows(cols, rows).count();
-    let chunk = TILE * JOB_TILES;
+    let chunk = TILE * job_tiles(tiles_x.max(rows.div_ceil(TILE)));
     let windows: Vec<Window> = pgp_core::block_windows((cols, rows), (chunk, chunk), 0).collect();
     let mut ticker = Ticker::start(label, "tiles", tiles);
     let jobs = windows.iter().map(|w| TileJob {

@@ -82,13 +82,16 @@
 //!   direction raster without cycles (`flow_dir_mfd` makes none).
 //! - Decoding the inputs of `flow_accumulation_mfd` (directions and weights go into its tile
 //!   caches before its serial walk, so the walk never waits on decompression).
-//! - The block-local passes, 4x4 tiles a job: pit candidates of the serial `fill_pits`, every
-//!   non-plateau direction of `flow_dir_d8`/`flow_dir_mfd`, `extract_streams_d8`,
-//!   `detect_outlets`, `detect_lowest_drain_and_sink` (block results are merged in block
-//!   order, so they are the serial ones); and the reduction of `extract_streams_mfd`'s inputs
-//!   to what its trace compares (two bytes a pixel), before the serial trace.
+//! - The block-local passes, up to 4x4 tiles a job: pit candidates of the serial `fill_pits`,
+//!   `extract_streams_d8`, `detect_outlets`, `detect_lowest_drain_and_sink` (block results are
+//!   merged in block order, so they are the serial ones); the reduction of
+//!   `extract_streams_mfd`'s inputs to what its trace compares (two bytes a pixel), before the
+//!   serial trace; and `flow_dir_d8`/`flow_dir_mfd`: every direction off plateaus, and every
+//!   plateau lying wholly inside the job's window (a plateau's directions depend only on its
+//!   pixels, its surroundings and its root, the first of its pixels met in pygeoprocessing's
+//!   scan order, so they are the serial ones).
 //!
-//! Serial, through the cache: plateau resolution, decayed and MFD accumulation
+//! Serial, through the cache: plateaus crossing job windows, decayed and MFD accumulation
 //! (their floating-point sums are added in pygeoprocessing's order, which a parallel join
 //! would change), MFD stream tracing, watershed delineation, Strahler streams and
 //! subwatersheds, which follow flow paths across the whole raster.
@@ -133,6 +136,7 @@ mod fill_tiles;
 mod flow_dir;
 pub mod grid;
 mod outlets;
+mod plateaus;
 mod prefetch;
 pub mod request;
 mod strahler;
