@@ -461,19 +461,10 @@ pub(crate) fn accumulate_tiled(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rasters::read;
     use crate::{flow_dir_d8, RasterBand};
     use pgp_core::{DataType, GeoTransform, OutputRaster, RasterSpec};
     use proptest::prelude::*;
-
-    fn read(path: &Path) -> Vec<f64> {
-        let r = Raster::open(path).unwrap();
-        let (c, rows) = r.size();
-        r.read::<f64>(1, Window::full(c, rows))
-            .unwrap()
-            .iter()
-            .copied()
-            .collect()
-    }
 
     /// Directions of a DEM of `cells` (8 for nodata) written to `dir`.
     fn directions(dir: &Path, cols: usize, rows: usize, cells: &[u8]) -> PathBuf {

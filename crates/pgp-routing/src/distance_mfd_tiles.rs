@@ -505,33 +505,9 @@ pub(crate) fn mfd_distance_tiled(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rasters::{read, write};
     use crate::{flow_dir_mfd, RasterBand};
-    use pgp_core::{GeoTransform, OutputRaster, Pixel, RasterSpec};
     use proptest::prelude::*;
-
-    fn write<T: Pixel + Copy>(path: &Path, cols: usize, rows: usize, nodata: f64, v: Vec<T>) {
-        let spec = RasterSpec::new(
-            cols,
-            rows,
-            T::DATA_TYPE,
-            GeoTransform::north_up(0.0, 0.0, 1.0, -1.0),
-        )
-        .nodata(Some(nodata));
-        let mut out = OutputRaster::create(path, &spec).unwrap();
-        let a = ndarray::Array2::from_shape_vec((rows, cols), v).unwrap();
-        out.raster().write(1, 0, 0, a.view()).unwrap();
-        out.commit().unwrap();
-    }
-
-    fn read(path: &Path) -> Vec<f64> {
-        let r = Raster::open(path).unwrap();
-        let (c, rows) = r.size();
-        r.read::<f64>(1, Window::full(c, rows))
-            .unwrap()
-            .iter()
-            .copied()
-            .collect()
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(80))]

@@ -142,6 +142,8 @@ pub mod request;
 mod strahler;
 mod streams;
 mod subwatersheds;
+#[cfg(test)]
+mod test_rasters;
 mod vectors;
 mod watersheds;
 
