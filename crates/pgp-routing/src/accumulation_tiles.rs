@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use pgp_core::{Raster, RasterInfo, Window};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
@@ -91,16 +91,7 @@ pub(crate) struct CountOutput {
     sums: Vec<f64>,
 }
 
-impl RemoteOp for CountOp {
-    const NAME: &'static str = "pgp.routing.d8_counts";
-    type Args = CountJob;
-    type Output = CountOutput;
-    fn run(job: CountJob) -> std::result::Result<CountOutput, String> {
-        run_job(&job).map_err(|e| e.to_string())
-    }
-}
-
-pgp_exec::register_op!(CountOp);
+remote_tile_op!(CountOp, "pgp.routing.d8_counts", CountJob => CountOutput, run_job);
 
 /// Pixels on the perimeter of a `w` x `h` tile.
 pub(crate) fn perimeter_len(w: usize, h: usize) -> usize {

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use pgp_core::{Pixel, Raster, Window};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{is_close, Ticker, COL_OFFSETS, ROW_OFFSETS, SQRT2_INV};
@@ -93,16 +93,7 @@ pub(crate) struct TileJob {
 /// the serial phase needs.
 pub(crate) struct TileOp;
 
-impl RemoteOp for TileOp {
-    const NAME: &'static str = "pgp.routing.tile_pass";
-    type Args = TileJob;
-    type Output = Vec<(bool, Vec<u8>)>;
-    fn run(job: TileJob) -> std::result::Result<Vec<(bool, Vec<u8>)>, String> {
-        run_tile(&job).map_err(|e| e.to_string())
-    }
-}
-
-pgp_exec::register_op!(TileOp);
+remote_tile_op!(TileOp, "pgp.routing.tile_pass", TileJob => Vec<(bool, Vec<u8>)>, run_tile);
 
 /// Tiles across (and down) one job's window on a raster `tiles` tiles across or down, whichever
 /// is more. A job reads its window with a one-pixel halo, so a window of 4x4 tiles decodes each

@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use pgp_core::{Raster, RasterInfo, Window};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use crate::accumulation_tiles::{perimeter_len, perimeter_pixel, perimeter_position};
@@ -70,16 +70,7 @@ pub(crate) enum MfdDistanceOutput {
 /// The registered operation of both passes.
 pub(crate) struct MfdDistanceOp;
 
-impl RemoteOp for MfdDistanceOp {
-    const NAME: &'static str = "pgp.routing.mfd_distance";
-    type Args = MfdDistanceJob;
-    type Output = MfdDistanceOutput;
-    fn run(job: MfdDistanceJob) -> std::result::Result<MfdDistanceOutput, String> {
-        run_job(&job).map_err(|e| e.to_string())
-    }
-}
-
-pgp_exec::register_op!(MfdDistanceOp);
+remote_tile_op!(MfdDistanceOp, "pgp.routing.mfd_distance", MfdDistanceJob => MfdDistanceOutput, run_job);
 
 const UNKNOWN: u8 = 0;
 const ON_STACK: u8 = 1;

@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 
 use pgp_core::{Raster, RasterInfo, Window};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use crate::accumulation_tiles::{inside, perimeter_len, perimeter_pixel, perimeter_position};
@@ -88,16 +88,7 @@ pub(crate) enum DistanceOutput {
 /// The registered operation of both passes.
 pub(crate) struct DistanceOp;
 
-impl RemoteOp for DistanceOp {
-    const NAME: &'static str = "pgp.routing.d8_distance";
-    type Args = DistanceJob;
-    type Output = DistanceOutput;
-    fn run(job: DistanceJob) -> std::result::Result<DistanceOutput, String> {
-        run_job(&job).map_err(|e| e.to_string())
-    }
-}
-
-pgp_exec::register_op!(DistanceOp);
+remote_tile_op!(DistanceOp, "pgp.routing.d8_distance", DistanceJob => DistanceOutput, run_job);
 
 /// A tile's inputs, row-major.
 struct Tile {

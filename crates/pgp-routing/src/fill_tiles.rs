@@ -27,7 +27,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use pgp_core::{Raster, RasterInfo, Window};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{is_close, write_tiles, Ticker, COL_OFFSETS, ROW_OFFSETS};
@@ -76,16 +76,7 @@ pub(crate) enum FloodOutput {
     Filled(Vec<u8>),
 }
 
-impl RemoteOp for FloodOp {
-    const NAME: &'static str = "pgp.routing.fill_flood";
-    type Args = FloodJob;
-    type Output = FloodOutput;
-    fn run(job: FloodJob) -> std::result::Result<FloodOutput, String> {
-        run_job(&job).map_err(|e| e.to_string())
-    }
-}
-
-pgp_exec::register_op!(FloodOp);
+remote_tile_op!(FloodOp, "pgp.routing.fill_flood", FloodJob => FloodOutput, run_job);
 
 #[derive(Clone, Copy, PartialEq)]
 struct Queued {

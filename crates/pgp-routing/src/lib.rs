@@ -123,6 +123,22 @@
 // over `0..8` say that more plainly than iterator chains.
 #![allow(clippy::needless_range_loop)]
 
+/// Registers `$op` as the operation that runs one tile job on any executor, process pools
+/// included: `$run(&job)` in the worker, its error sent back as its message.
+macro_rules! remote_tile_op {
+    ($op:ty, $name:literal, $args:ty => $output:ty, $run:path) => {
+        impl pgp_exec::RemoteOp for $op {
+            const NAME: &'static str = $name;
+            type Args = $args;
+            type Output = $output;
+            fn run(job: $args) -> std::result::Result<$output, String> {
+                $run(&job).map_err(|e| e.to_string())
+            }
+        }
+        pgp_exec::register_op!($op);
+    };
+}
+
 mod accumulation;
 mod accumulation_tiles;
 mod blocks;

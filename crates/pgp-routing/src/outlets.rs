@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use gdal_sys::OGRFieldType::OFTInteger;
 use pgp_core::gdal::vector::{Feature, LayerAccess, OGRwkbGeometryType};
 use pgp_core::{DataType, Raster, Window};
-use pgp_exec::{Executor, RemoteOp};
+use pgp_exec::Executor;
 use pgp_ops::request::{one_band, Request};
 use serde::{Deserialize, Serialize};
 
@@ -56,16 +56,7 @@ type OutletResult = std::result::Result<Vec<(u32, u32)>, (u32, u32, i32)>;
 
 struct OutletOp;
 
-impl RemoteOp for OutletOp {
-    const NAME: &'static str = "pgp.routing.detect_outlets_block";
-    type Args = OutletJob;
-    type Output = OutletResult;
-    fn run(job: OutletJob) -> std::result::Result<OutletResult, String> {
-        outlets_in_block(&job).map_err(|e| e.to_string())
-    }
-}
-
-pgp_exec::register_op!(OutletOp);
+remote_tile_op!(OutletOp, "pgp.routing.detect_outlets_block", OutletJob => OutletResult, outlets_in_block);
 
 /// The block with pygeoprocessing's one-pixel margin. Its margin rule is kept as it is: a
 /// right (bottom) neighbour column (row) is read only when the block ends before the raster's
@@ -263,16 +254,7 @@ type Lowest = Option<(usize, usize, f64)>;
 
 struct DrainSinkOp;
 
-impl RemoteOp for DrainSinkOp {
-    const NAME: &'static str = "pgp.routing.lowest_drain_and_sink_block";
-    type Args = DrainSinkJob;
-    type Output = (Lowest, Lowest);
-    fn run(job: DrainSinkJob) -> std::result::Result<(Lowest, Lowest), String> {
-        lowest_in_block(&job).map_err(|e| e.to_string())
-    }
-}
-
-pgp_exec::register_op!(DrainSinkOp);
+remote_tile_op!(DrainSinkOp, "pgp.routing.lowest_drain_and_sink_block", DrainSinkJob => (Lowest, Lowest), lowest_in_block);
 
 /// Keeps `candidate` when it is strictly lower than `best` (so the first lowest one stays).
 fn lower(best: &mut Lowest, candidate: (usize, usize, f64)) {
