@@ -452,9 +452,8 @@ pub(crate) fn accumulate_tiled(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_rasters::read;
+    use crate::test_rasters::{read, write};
     use crate::{flow_dir_d8, RasterBand};
-    use pgp_core::{DataType, GeoTransform, OutputRaster, RasterSpec};
     use proptest::prelude::*;
 
     /// Directions of a DEM of `cells` (8 for nodata) written to `dir`.
@@ -464,24 +463,10 @@ mod tests {
             .iter()
             .map(|c| if *c == 8 { -1.0 } else { f32::from(*c) })
             .collect();
-        write_f32(&dem, cols, rows, values, -1.0);
+        write(&dem, cols, rows, -1.0, values);
         let d8 = dir.join("d8.tif");
         flow_dir_d8(&RasterBand::first(&dem), &d8, &Executor::sync()).unwrap();
         d8
-    }
-
-    fn write_f32(path: &Path, cols: usize, rows: usize, values: Vec<f32>, nodata: f64) {
-        let spec = RasterSpec::new(
-            cols,
-            rows,
-            DataType::F32,
-            GeoTransform::north_up(0.0, 0.0, 1.0, -1.0),
-        )
-        .nodata(Some(nodata));
-        let mut out = OutputRaster::create(path, &spec).unwrap();
-        let a = ndarray::Array2::from_shape_vec((rows, cols), values).unwrap();
-        out.raster().write(1, 0, 0, a.view()).unwrap();
-        out.commit().unwrap();
     }
 
     proptest! {
@@ -524,7 +509,7 @@ mod tests {
                 .iter()
                 .map(|w| if *w < 0 { -7.0 } else { (*w - 50) as f32 / 100.0 })
                 .collect();
-            write_f32(&weight, cols, rows, values, -7.0);
+            write(&weight, cols, rows, -7.0, values);
             let band = RasterBand::first(&d8);
             let (raster, info) = band.open().unwrap();
             let serial = dir.path().join("serial.tif");
