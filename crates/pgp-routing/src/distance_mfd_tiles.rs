@@ -344,12 +344,7 @@ pub(crate) fn mfd_distance_tiled(
         raster_size: (cols, rows),
         ring,
     };
-    let internal = |what: &str| {
-        Error::invalid(
-            inputs.flow_dir.display().to_string(),
-            format!("internal: {what}"),
-        )
-    };
+    let internal = |what: &str| Error::internal(&inputs.flow_dir, what);
     let mut ticker = crate::common::Ticker::start(
         "distance_to_channel_mfd: tiles alone",
         "tiles",

@@ -44,4 +44,10 @@ impl Error {
             reason: reason.into(),
         }
     }
+
+    /// A broken invariant of a tile pass over `file` (a worker answered with the wrong kind of
+    /// result), reported against the input the pass was reading.
+    pub(crate) fn internal(file: &std::path::Path, what: &str) -> Error {
+        Error::invalid(file.display().to_string(), format!("internal: {what}"))
+    }
 }

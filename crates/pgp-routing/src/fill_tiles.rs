@@ -450,9 +450,9 @@ pub(crate) fn fill_tiled(
     let jobs = windows.iter().map(|w| job(*w, Vec::new()));
     for (tile, result) in exec.map_ordered_op::<FloodOp>(jobs).enumerate() {
         let FloodOutput::Graph(graph) = result? else {
-            return Err(crate::error::Error::invalid(
-                path.display().to_string(),
-                "internal: the first fill pass returned pixels",
+            return Err(crate::error::Error::internal(
+                path,
+                "the first fill pass returned pixels",
             ));
         };
         local_labels.push(graph.labels);
@@ -490,9 +490,9 @@ pub(crate) fn fill_tiled(
                     .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
                     .collect(),
             )),
-            FloodOutput::Graph(_) => Err(crate::error::Error::invalid(
-                path.display().to_string(),
-                "internal: the final fill pass returned no pixels",
+            FloodOutput::Graph(_) => Err(crate::error::Error::internal(
+                path,
+                "the final fill pass returned no pixels",
             )),
         });
     write_tiles(
