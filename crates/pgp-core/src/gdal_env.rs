@@ -12,6 +12,7 @@ static INIT: Once = Once::new();
 /// [`gdal_failures_since`]).
 pub fn init() {
     INIT.call_once(|| {
+        pgp_gdal_lazy::link_trampolines();
         gdal::DriverManager::register_all();
         // SAFETY: the handler only copies the message; CPLGetLastErrorMsg still records
         // messages per thread as before.
