@@ -77,6 +77,9 @@ fn main() {
     }
     fs::write(out.join("trampolines.s"), trampolines(&names)).expect("write trampolines.s");
     println!("cargo:rustc-env=PGP_GDAL_SONAME={soname}");
+    // For the tests that hide the library to see the load fail.
+    let real = fs::canonicalize(&library).unwrap_or(library);
+    println!("cargo:rustc-env=PGP_GDAL_LINKED_FILE={}", real.display());
     println!("cargo:rustc-cfg=pgp_gdal_lazy");
 }
 

@@ -98,3 +98,46 @@ fn a_rerun_with_every_task_up_to_date_never_loads_gdal() {
         "a rerun that ran nothing loaded {soname}"
     );
 }
+
+/// With libgdal unreadable (an empty file bound over it, in a private mount namespace), a
+/// command without GDAL still works and one with GDAL fails with the library's name, the
+/// loader's reason and the loader's exit code. Skipped where user namespaces are not allowed.
+#[test]
+fn a_missing_libgdal_is_reported_by_name_when_first_needed() {
+    let (Some(soname), Some(file)) = (soname(), pgp_gdal_lazy::GDAL_LINKED_FILE) else {
+        return;
+    };
+    let allowed = Command::new("unshare")
+        .args(["-rm", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !allowed {
+        eprintln!("skipped: unshare -rm is not allowed here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample::generate(dir.path(), 32, 3).unwrap();
+    let hidden = |args: &str| {
+        Command::new("unshare")
+            .args(["-rm", "sh", "-c"])
+            .arg(format!(
+                "mount --bind /dev/null '{file}' && exec '{PGP}' {args}"
+            ))
+            .output()
+            .expect("run unshare")
+    };
+    let out = hidden("--version");
+    assert!(out.status.success(), "{out:?}");
+    let out = hidden(&format!("info '{}'", data.dem.display()));
+    assert_eq!(
+        out.status.code(),
+        Some(pgp_gdal_lazy::LOAD_FAILURE_EXIT_CODE),
+        "{out:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot load GDAL's library {soname}: "))
+            && stderr.contains("file too short"),
+        "{stderr}"
+    );
+}

@@ -55,6 +55,15 @@ pub const GDAL_SONAME: Option<&str> = Some(env!("PGP_GDAL_SONAME"));
 #[cfg(not(pgp_gdal_lazy))]
 pub const GDAL_SONAME: Option<&str> = None;
 
+/// The file of the libgdal the build linked (symbolic links resolved), where it was at build
+/// time; `None` when GDAL is linked as usual.
+#[cfg(pgp_gdal_lazy)]
+pub const GDAL_LINKED_FILE: Option<&str> = Some(env!("PGP_GDAL_LINKED_FILE"));
+/// The file of the libgdal the build linked (symbolic links resolved), where it was at build
+/// time; `None` when GDAL is linked as usual.
+#[cfg(not(pgp_gdal_lazy))]
+pub const GDAL_LINKED_FILE: Option<&str> = None;
+
 /// Makes sure the trampolines are linked into the calling binary: the linker takes an object
 /// out of a Rust library only for a symbol it is asked for, and this function lives in the
 /// trampolines' object. pgp-core calls it when it sets GDAL up.
