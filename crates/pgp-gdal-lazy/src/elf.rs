@@ -45,7 +45,7 @@ fn bad(what: &str) -> io::Error {
     )
 }
 
-fn bytes<'a>(data: &'a [u8], at: u64, len: u64) -> io::Result<&'a [u8]> {
+fn bytes(data: &[u8], at: u64, len: u64) -> io::Result<&[u8]> {
     let start = usize::try_from(at).map_err(|_| bad("offset"))?;
     let len = usize::try_from(len).map_err(|_| bad("length"))?;
     start
