@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
+use pgp_core::tiles::{encode_window, RawTile, TileLayout, TiledTiffOutput};
 use pgp_core::{DataType, DynArray, OutputRaster, Pixel, Raster, RasterInfo, RasterSpec};
 use serde::{Deserialize, Serialize};
 
@@ -172,13 +173,7 @@ pub(crate) fn write_tiles<U: Pixel + Copy>(
 ) -> Result<()> {
     // Written blocks wait in GDAL's cache until it is full: cap it, or a whole output may.
     let _cap = crate::grid::GdalCacheCap::hold();
-    let mut spec = RasterSpec::like(base, datatype).nodata(nodata);
-    // Compressing the tiles is much of a step's time: GDAL spreads it over the CPUs this
-    // process may use (the file's pixels are the same).
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    spec.driver = pgp_core::RasterDriver::default().with_option("NUM_THREADS", &cpus.to_string());
-    let spec = spec;
-    let mut out = OutputRaster::create(target, &spec)?;
+    let mut out = OutputRaster::create(target, &output_spec(base, datatype, nodata))?;
     let (cols, rows) = base.raster_size;
     let mut ticker = Ticker::start(label, "tiles", cols.div_ceil(256) * rows.div_ceil(256));
     for tile in tiles {
@@ -194,6 +189,103 @@ pub(crate) fn write_tiles<U: Pixel + Copy>(
         ticker.advance(1);
     }
     out.commit()?;
+    Ok(())
+}
+
+/// The spec of a routing output on the grid of `base`: pygeoprocessing's creation options
+/// (tiled 256, LZW, BIGTIFF).
+fn output_spec(base: &RasterInfo, datatype: DataType, nodata: Option<f64>) -> RasterSpec {
+    let mut spec = RasterSpec::like(base, datatype).nodata(nodata);
+    // Compressing the tiles is much of a step's time: when GDAL compresses them, it spreads
+    // the work over the CPUs this process may use (the file's pixels are the same).
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    spec.driver = pgp_core::RasterDriver::default().with_option("NUM_THREADS", &cpus.to_string());
+    spec
+}
+
+/// An output whose tiles the tile jobs compress themselves, in parallel, the writer only
+/// appending their bytes ([`TiledTiffOutput`]), when its layout allows it and its tiles are
+/// the jobs' `chunk` x `chunk` windows; `None` when GDAL must compress and write them
+/// ([`write_tiles`]). The pixels are the same either way.
+pub(crate) fn encoded_output(
+    base: &RasterInfo,
+    target: &Path,
+    datatype: DataType,
+    nodata: Option<f64>,
+    chunk: usize,
+) -> Result<Option<TiledTiffOutput>> {
+    let spec = output_spec(base, datatype, nodata);
+    if TileLayout::for_spec(&spec).is_none_or(|l| l.tile != (chunk, chunk)) {
+        return Ok(None);
+    }
+    Ok(TiledTiffOutput::create(target, &spec)?)
+}
+
+/// The pixels of one tile job's window: plain values for [`write_tiles`], or compressed for
+/// an [`encoded_output`] when the job was given its layout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum TileValues<U> {
+    /// Row-major values of the window.
+    Plain(Vec<U>),
+    /// The window's tiles, compressed.
+    Encoded(Vec<RawTile>),
+}
+
+impl<U: Pixel + Copy> TileValues<U>
+where
+    DynArray: From<Array2<U>>,
+{
+    /// `values` of `window`, compressed when `layout` is given.
+    pub(crate) fn new(
+        values: Vec<U>,
+        window: pgp_core::Window,
+        layout: Option<&TileLayout>,
+    ) -> pgp_core::Result<TileValues<U>> {
+        let Some(layout) = layout else {
+            return Ok(TileValues::Plain(values));
+        };
+        let block = Array2::from_shape_vec(window.shape(), values)
+            .map_err(|e| pgp_core::Error::invalid("window", e.to_string()))?;
+        Ok(TileValues::Encoded(encode_window(
+            &DynArray::from(block),
+            window,
+            layout,
+        )?))
+    }
+}
+
+/// Writes the results of tile jobs, in the order of their windows, covering the grid of
+/// `base`: appended to `encoded` when the jobs compressed them, otherwise through
+/// [`write_tiles`]. The first error stops the writing and leaves nothing at `target`.
+pub(crate) fn write_tile_values<U: Pixel + Copy>(
+    label: &str,
+    tiles: impl Iterator<Item = Result<(pgp_core::Window, TileValues<U>)>>,
+    encoded: Option<TiledTiffOutput>,
+    base: &RasterInfo,
+    target: &Path,
+    datatype: DataType,
+    nodata: Option<f64>,
+) -> Result<()> {
+    let internal = |what| Error::internal(target, what);
+    let Some(mut out) = encoded else {
+        let plain = tiles.map(|t| match t? {
+            (w, TileValues::Plain(values)) => Ok((w, values)),
+            (_, TileValues::Encoded(_)) => Err(internal("a tile compressed for a GDAL output")),
+        });
+        return write_tiles(label, plain, base, target, datatype, nodata);
+    };
+    let (cols, rows) = base.raster_size;
+    let mut ticker = Ticker::start(label, "tiles", cols.div_ceil(256) * rows.div_ceil(256));
+    for tile in tiles {
+        let TileValues::Encoded(raw) = tile?.1 else {
+            return Err(internal("a tile left uncompressed for a raw-tile output"));
+        };
+        for t in &raw {
+            out.write(t)?;
+        }
+        ticker.advance(raw.len());
+    }
+    out.commit(None)?;
     Ok(())
 }
 

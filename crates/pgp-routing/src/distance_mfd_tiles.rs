@@ -17,13 +17,16 @@
 
 use std::path::Path;
 
+use pgp_core::tiles::TileLayout;
 use pgp_core::{Raster, RasterInfo, Window};
 use pgp_exec::Executor;
 use serde::{Deserialize, Serialize};
 
 use crate::accumulation_tiles::{perimeter_len, perimeter_pixel, perimeter_position};
 use crate::blocks::Halo;
-use crate::common::{is_close, write_tiles, COL_OFFSETS, ROW_OFFSETS, SQRT2};
+use crate::common::{
+    encoded_output, is_close, write_tile_values, TileValues, COL_OFFSETS, ROW_OFFSETS, SQRT2,
+};
 use crate::distance::DISTANCE_NODATA;
 use crate::distance_tiles::DistanceInputs;
 use crate::error::{Error, Result};
@@ -38,6 +41,8 @@ pub(crate) struct MfdDistanceJob {
     /// position of the tile grown by one pixel each side (unused where off the raster).
     /// `None` in the first pass.
     ring: Option<Vec<f64>>,
+    /// The output's layout when the final pass compresses its tile itself.
+    layout: Option<TileLayout>,
 }
 
 /// What a term's distance is.
@@ -64,7 +69,7 @@ pub(crate) struct OpenPixels {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum MfdDistanceOutput {
     Open(OpenPixels),
-    Distances(Vec<f64>),
+    Distances(TileValues<f64>),
 }
 
 /// The registered operation of both passes.
@@ -323,6 +328,7 @@ fn run_job(job: &MfdDistanceJob) -> Result<MfdDistanceOutput> {
     let pixels = tile.tile_pixels().collect();
     evaluate(&mut tile, pixels);
     let values = tile.tile_pixels().map(|p| tile.value[p]).collect();
+    let values = TileValues::new(values, job.window, job.layout.as_ref())?;
     Ok(MfdDistanceOutput::Distances(values))
 }
 
@@ -338,11 +344,12 @@ pub(crate) fn mfd_distance_tiled(
     let (cols, rows) = info.raster_size;
     let windows: Vec<Window> = pgp_core::block_windows((cols, rows), (chunk, chunk), 0).collect();
     let tiles_x = cols.div_ceil(chunk).max(1);
-    let job = |window: Window, ring: Option<Vec<f64>>| MfdDistanceJob {
+    let job = |window: Window, ring: Option<Vec<f64>>, layout| MfdDistanceJob {
         inputs: inputs.clone(),
         window,
         raster_size: (cols, rows),
         ring,
+        layout,
     };
     let internal = |what: &str| Error::internal(&inputs.flow_dir, what);
     let mut ticker = crate::common::Ticker::start(
@@ -351,7 +358,8 @@ pub(crate) fn mfd_distance_tiled(
         windows.len(),
     );
     let mut tiles: Vec<OpenPixels> = Vec::with_capacity(windows.len());
-    for result in exec.map_ordered_op::<MfdDistanceOp>(windows.iter().map(|w| job(*w, None))) {
+    for result in exec.map_ordered_op::<MfdDistanceOp>(windows.iter().map(|w| job(*w, None, None)))
+    {
         let MfdDistanceOutput::Open(o) = result? else {
             return Err(internal("the first pass returned distances"));
         };
@@ -469,7 +477,13 @@ pub(crate) fn mfd_distance_tiled(
     }
     drop(tiles);
     drop(values);
-    let jobs = windows.iter().zip(rings).map(|(w, r)| job(*w, Some(r)));
+    let nodata = Some(DISTANCE_NODATA);
+    let encoded = encoded_output(info, target, pgp_core::DataType::F64, nodata, chunk)?;
+    let layout = encoded.as_ref().map(|o| *o.layout());
+    let jobs = windows
+        .iter()
+        .zip(rings)
+        .map(|(w, r)| job(*w, Some(r), layout));
     let results = exec.map_ordered_op::<MfdDistanceOp>(jobs);
     let out = windows
         .iter()
@@ -478,13 +492,14 @@ pub(crate) fn mfd_distance_tiled(
             MfdDistanceOutput::Distances(d) => Ok((*w, d)),
             MfdDistanceOutput::Open(_) => Err(internal("the final pass returned no distances")),
         });
-    write_tiles(
+    write_tile_values(
         "distance_to_channel_mfd: tiles with their rings",
         out,
+        encoded,
         info,
         target,
         pgp_core::DataType::F64,
-        Some(DISTANCE_NODATA),
+        nodata,
     )
 }
 

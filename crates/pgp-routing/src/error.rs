@@ -34,6 +34,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A broken invariant of pgp-routing itself (a tile pass answered with the wrong kind of
+    /// result), not a fault of the inputs; reported against the file the pass was reading.
+    #[error("{}: internal: {what}", file.display())]
+    Internal {
+        /// The input (or output) the pass was working on.
+        file: PathBuf,
+        /// What broke.
+        what: String,
+    },
 }
 
 impl Error {
@@ -45,9 +54,23 @@ impl Error {
         }
     }
 
-    /// A broken invariant of a tile pass over `file` (a worker answered with the wrong kind of
-    /// result), reported against the input the pass was reading.
+    /// An [`Error::Internal`]: a broken invariant of a tile pass over `file`.
     pub(crate) fn internal(file: &std::path::Path, what: &str) -> Error {
-        Error::invalid(file.display().to_string(), format!("internal: {what}"))
+        Error::Internal {
+            file: file.to_path_buf(),
+            what: what.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_invariant_is_internal_not_bad_input_and_names_the_file() {
+        let e = Error::internal(std::path::Path::new("dirs.tif"), "a tile came back twice");
+        assert!(matches!(e, Error::Internal { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "dirs.tif: internal: a tile came back twice");
     }
 }

@@ -10,14 +10,15 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
+use pgp_core::tiles::TileLayout;
 use pgp_core::{DataType, Raster, Window};
 use pgp_exec::{Executor, RemoteOp};
 use pgp_ops::request::{one_band, Request};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    is_close, neighbour, same_size, scratch_dir, write_grid, RasterBand, Ticker,
-    IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
+    encoded_output, is_close, neighbour, same_size, scratch_dir, write_grid, write_tile_values,
+    RasterBand, Ticker, TileValues, IMPROBABLE_FLOAT_NODATA, INFLOW_OFFSETS,
 };
 use crate::error::{Error, Result};
 use crate::grid::{cache_budget, tile_windows, Grid, TILE};
@@ -37,36 +38,33 @@ struct ThresholdJob {
     window: Window,
     nodata: Option<f64>,
     threshold: f64,
+    /// The output's layout when the job compresses its tile itself.
+    layout: Option<TileLayout>,
 }
 
 struct ThresholdOp;
 
-impl RemoteOp for ThresholdOp {
-    const NAME: &'static str = "pgp.routing.stream_threshold";
-    type Args = ThresholdJob;
-    type Output = Vec<u8>;
-    fn run(job: ThresholdJob) -> std::result::Result<Vec<u8>, String> {
-        let raster = Raster::open(&job.path).map_err(|e| e.to_string())?;
-        let block = raster
-            .read_as::<f64>(job.band, job.window)
-            .map_err(|e| e.to_string())?;
-        Ok(block
-            .iter()
-            .map(|&a| {
-                if job.nodata.is_some_and(|n| numpy_isclose(a, n)) {
-                    STREAM_NODATA
-                } else {
-                    u8::from(a > job.threshold)
-                }
-            })
-            .collect())
-    }
+remote_tile_op!(ThresholdOp, "pgp.routing.stream_threshold", ThresholdJob => TileValues<u8>, run_threshold);
+
+fn run_threshold(job: &ThresholdJob) -> Result<TileValues<u8>> {
+    let raster = Raster::open(&job.path)?;
+    let block = raster.read_as::<f64>(job.band, job.window)?;
+    let values = block
+        .iter()
+        .map(|&a| {
+            if job.nodata.is_some_and(|n| numpy_isclose(a, n)) {
+                STREAM_NODATA
+            } else {
+                u8::from(a > job.threshold)
+            }
+        })
+        .collect();
+    Ok(TileValues::new(values, job.window, job.layout.as_ref())?)
 }
 
-pgp_exec::register_op!(ThresholdOp);
-
 /// Streams where the D8 accumulation in `flow_accum` exceeds `threshold` (strictly, as
-/// pygeoprocessing): Byte 1 stream, 0 not, 255 where the accumulation is nodata.
+/// pygeoprocessing): Byte 1 stream, 0 not, 255 where the accumulation is nodata. Each tile
+/// is thresholded, and compressed, on `exec`.
 pub fn extract_streams_d8(
     flow_accum: &RasterBand,
     threshold: f64,
@@ -76,40 +74,30 @@ pub fn extract_streams_d8(
     let (_, info) = flow_accum.open()?;
     let (cols, rows) = info.raster_size;
     let nodata = flow_accum.nodata(&info);
-    let mut streams = Grid::<u8>::new(
-        cols,
-        rows,
-        STREAM_NODATA,
-        cache_budget(),
-        &scratch_dir(target),
-    );
+    let out_nodata = Some(f64::from(STREAM_NODATA));
+    let encoded = encoded_output(&info, target, DataType::U8, out_nodata, TILE)?;
+    let layout = encoded.as_ref().map(|o| *o.layout());
     let windows: Vec<Window> = tile_windows(cols, rows).map(|(_, w)| w).collect();
-    let mut ticker = Ticker::start("extract_streams_d8", "tiles", windows.len());
     let jobs = windows.iter().map(|w| ThresholdJob {
         path: flow_accum.path.clone(),
         band: flow_accum.band,
         window: *w,
         nodata,
         threshold,
+        layout,
     });
-    for (tile, result) in exec.map_ordered_op::<ThresholdOp>(jobs).enumerate() {
-        let values = result?;
-        let w = windows[tile];
-        let data = streams.tile_mut(tile);
-        for r in 0..w.height {
-            data[r * TILE..r * TILE + w.width]
-                .copy_from_slice(&values[r * w.width..(r + 1) * w.width]);
-        }
-        ticker.advance(1);
-    }
-    drop(ticker);
-    write_grid(
-        &mut streams,
+    let tiles = windows
+        .iter()
+        .zip(exec.map_ordered_op::<ThresholdOp>(jobs))
+        .map(|(w, result)| Ok((*w, result?)));
+    write_tile_values(
+        "extract_streams_d8",
+        tiles,
+        encoded,
         &info,
         target,
         DataType::U8,
-        Some(f64::from(STREAM_NODATA)),
-        |v: u8| v,
+        out_nodata,
     )
 }
 
