@@ -140,6 +140,7 @@ macro_rules! remote_tile_op {
 }
 
 mod accumulation;
+mod accumulation_mfd;
 mod accumulation_tiles;
 mod blocks;
 mod common;
