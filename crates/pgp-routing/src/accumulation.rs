@@ -1,11 +1,13 @@
 //! `flow_accumulation_d8` and `flow_accumulation_mfd`.
 //!
 //! D8 accumulation without decay is tile-parallel ([`crate::accumulation_tiles`]). Decayed D8
-//! and MFD accumulation walk from every outlet (a pixel whose flow leaves the raster or enters
-//! nodata) depth-first upstream and sum, on the way back, each pixel's weight and its upstream
+//! accumulation walks from every outlet (a pixel whose flow leaves the raster or enters
+//! nodata) depth-first upstream and sums, on the way back, each pixel's weight and its upstream
 //! neighbours' accumulations in direction order, exactly as pygeoprocessing's stack does; so
-//! their sums are added in the same order and come out bit-identical. The walk is serial (its
-//! cost is one visit per pixel through the tile cache); outlets are met in tile order.
+//! its sums are added in the same order and come out bit-identical. The walk is serial (its
+//! cost is one visit per pixel through the tile cache); outlets are met in tile order. MFD
+//! accumulation sums the same terms in the same order, visiting pixels in topological order
+//! tile by tile instead ([`crate::accumulation_mfd`]).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
