@@ -1,11 +1,13 @@
 //! `flow_accumulation_d8` and `flow_accumulation_mfd`.
 //!
 //! D8 accumulation without decay is tile-parallel ([`crate::accumulation_tiles`]). Decayed D8
-//! and MFD accumulation walk from every outlet (a pixel whose flow leaves the raster or enters
-//! nodata) depth-first upstream and sum, on the way back, each pixel's weight and its upstream
+//! accumulation walks from every outlet (a pixel whose flow leaves the raster or enters
+//! nodata) depth-first upstream and sums, on the way back, each pixel's weight and its upstream
 //! neighbours' accumulations in direction order, exactly as pygeoprocessing's stack does; so
-//! their sums are added in the same order and come out bit-identical. The walk is serial (its
-//! cost is one visit per pixel through the tile cache); outlets are met in tile order.
+//! its sums are added in the same order and come out bit-identical. The walk is serial (its
+//! cost is one visit per pixel through the tile cache); outlets are met in tile order. MFD
+//! accumulation sums the same terms in the same order, visiting pixels in topological order
+//! tile by tile instead ([`crate::accumulation_mfd`]).
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -361,97 +363,42 @@ pub fn flow_accumulation_mfd(
         ));
     }
     let scratch = scratch_dir(target);
-    let budget = cache_budget();
+    // Per pixel: a code (4 bytes), the accumulation (8) and a count (1).
+    let budget = cache_budget() / 13;
     // Decoded on the executor: the walk itself is serial, reading need not be.
-    let dirs = decoded_grid(flow_dir, (cols, rows), 0, budget / 5, &scratch, exec, |v| {
+    let mut dirs = decoded_grid(flow_dir, (cols, rows), 0, budget * 4, &scratch, exec, |v| {
         v as i32
     })?;
-    let accum = Grid::<f64>::new(
-        cols,
-        rows,
-        IMPROBABLE_FLOAT_NODATA,
-        budget * 2 / 5,
-        &scratch,
-    );
-    let mut visited = Grid::<u8>::new(cols, rows, 0, budget / 20, &scratch);
-    let mut weights = match weight {
+    // Each pixel's accumulation starts as its weight.
+    let mut accum = match weight {
         Some(w) => {
             let band = weight_band(flow_dir, &info, w)?;
-            let grid = decoded_grid(w, (cols, rows), 0.0, budget * 7 / 20, &scratch, exec, |v| v)?;
-            Some((grid, band.nodata))
+            let nodata = band.nodata;
+            decoded_grid(w, (cols, rows), 0.0, budget * 8, &scratch, exec, |v| {
+                if is_close(v, nodata) {
+                    0.0
+                } else {
+                    v
+                }
+            })?
         }
-        None => None,
+        None => Grid::<f64>::new(cols, rows, 1.0, budget * 8, &scratch),
     };
-    let mut stack: Vec<Frame> = Vec::new();
-    let is_outlet = |dirs: &mut Grid<i32>, x: usize, y: usize| {
-        let code = dirs.get(x, y);
-        code != 0
-            && (0..8).any(|d| {
-                (code >> (d * 4)) & 0xF != 0
-                    && match neighbour(x, y, d, cols, rows) {
-                        None => true,
-                        Some((xn, yn)) => dirs.get(xn, yn) == 0,
-                    }
-            })
-    };
-    let mut walk = Walk { dirs, accum };
-    walk.walk_from_outlets(
-        "flow_accumulation_mfd",
-        is_outlet,
-        |Walk { dirs, accum }, x, y| {
-            let weight = weight_at(&mut weights, x, y);
-            stack.push(Frame {
-                x,
-                y,
-                next_dir: 0,
-                value: weight,
-                decaying: VecDeque::new(),
-            });
-            visited.set(x, y, 1);
-            while let Some(top) = stack.last_mut() {
-                let (px, py) = (top.x, top.y);
-                let mut child = None;
-                for i in top.next_dir..8 {
-                    let Some((xn, yn)) = neighbour(px, py, i, cols, rows) else {
-                        continue;
-                    };
-                    let up = dirs.get(xn, yn);
-                    let share = (up >> (u32::from(INFLOW_OFFSETS[i]) * 4)) & 0xF;
-                    if share == 0 {
-                        continue;
-                    }
-                    let up_accum = accum.get(xn, yn);
-                    if is_close(up_accum, IMPROBABLE_FLOAT_NODATA) && visited.get(xn, yn) == 0 {
-                        top.next_dir = i;
-                        let weight = weight_at(&mut weights, xn, yn);
-                        visited.set(xn, yn, 1);
-                        child = Some(Frame {
-                            x: xn,
-                            y: yn,
-                            next_dir: 0,
-                            value: weight,
-                            decaying: VecDeque::new(),
-                        });
-                        break;
-                    }
-                    let total: i32 = (0..8).map(|k| (up >> (k * 4)) & 0xF).sum();
-                    top.value += up_accum * f64::from(share) / f64::from(total as f32);
-                }
-                if let Some(c) = child {
-                    stack.push(c);
-                    continue;
-                }
-                let Some(done) = stack.pop() else { break };
-                accum.set(done.x, done.y, done.value);
-            }
-            Ok(())
-        },
-    )?;
-    visited.status()?;
-    if let Some((g, _)) = &mut weights {
-        g.status()?;
+    let mut pending = Grid::<u8>::new(cols, rows, 0, budget, &scratch);
+    let tiles = tile_windows(cols, rows).count();
+    let mut ticker = Ticker::start("flow_accumulation_mfd", "tiles", tiles);
+    crate::accumulation_mfd::MfdWalk {
+        dirs: &mut dirs,
+        accum: &mut accum,
+        pending: &mut pending,
     }
-    walk.write(&info, target)
+    .run(|| {
+        ticker.advance(1);
+        Ok(())
+    })?;
+    drop(ticker);
+    dirs.status()?;
+    crate::accumulation_mfd::write(&mut accum, &mut pending, &info, target)
 }
 
 fn default_min_decay_proportion() -> f64 {

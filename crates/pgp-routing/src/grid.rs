@@ -265,6 +265,15 @@ impl<T: Cell> Grid<T> {
         &mut s.data
     }
 
+    /// The tile with index `tile` (row-major over tiles) as a 256x256 row-major slice, for
+    /// reading a whole tile at once.
+    pub fn tile(&mut self, tile: usize) -> &[T] {
+        let slot = self.load(tile);
+        let s = &mut self.slots[slot];
+        s.used = true;
+        &s.data
+    }
+
     /// Whether tile `tile` was ever touched (read, set or filled).
     pub fn touched(&self, tile: usize) -> bool {
         self.table[tile] != NO_SLOT || self.spilled[tile]

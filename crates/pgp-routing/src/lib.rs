@@ -91,9 +91,10 @@
 //!   pixels, its surroundings and its root, the first of its pixels met in pygeoprocessing's
 //!   scan order, so they are the serial ones).
 //!
-//! Serial, through the cache: plateaus crossing job windows, decayed and MFD accumulation
-//! (their floating-point sums are added in pygeoprocessing's order, which a parallel join
-//! would change), MFD stream tracing, watershed delineation, Strahler streams and
+//! Serial, through the cache: plateaus crossing job windows, decayed accumulation (its
+//! floating-point sums are added in pygeoprocessing's order, which a parallel join would
+//! change), MFD accumulation (pixels in topological order, tile by tile, each summed in
+//! direction order as pygeoprocessing sums it, so bit for bit), MFD stream tracing, watershed delineation, Strahler streams and
 //! subwatersheds, which follow flow paths across the whole raster.
 //!
 //! # Requests
@@ -140,6 +141,7 @@ macro_rules! remote_tile_op {
 }
 
 mod accumulation;
+mod accumulation_mfd;
 mod accumulation_tiles;
 mod blocks;
 mod common;
