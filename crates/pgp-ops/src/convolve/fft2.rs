@@ -70,11 +70,24 @@ impl Fft2 {
     /// zeros). `data` is used as scratch and left unspecified. Returns the spectrum in transposed
     /// layout.
     pub(crate) fn forward(&self, data: &mut [f64], live_rows: usize) -> Result<Vec<C64>, FftError> {
+        let mut t = Vec::new();
+        self.forward_into(data, live_rows, &mut t, &mut FftBuffers::default())?;
+        Ok(t)
+    }
+
+    /// [`Fft2::forward`] into `t`, with `buffers` for the transforms' scratch: buffers reused
+    /// from tile to tile save a fresh (page-faulted, zeroed) allocation of each per tile.
+    pub(crate) fn forward_into(
+        &self,
+        data: &mut [f64],
+        live_rows: usize,
+        t: &mut Vec<C64>,
+        buffers: &mut FftBuffers,
+    ) -> Result<(), FftError> {
         let (nr, nc, hc) = (self.nr, self.nc, self.half_cols());
         let live = live_rows.min(nr);
-        let mut scratch = vec![C64::default(); self.scratch_len()];
-        let mut t = vec![C64::default(); nr * hc];
-        let mut batch = vec![C64::default(); ROW_BATCH * hc];
+        let (scratch, batch) = buffers.sized(self.scratch_len(), ROW_BATCH * hc);
+        t.resize(nr * hc, C64::default());
         for r0 in (0..live).step_by(ROW_BATCH) {
             let rows = (live - r0).min(ROW_BATCH);
             for k in 0..rows {
@@ -82,7 +95,7 @@ impl Fft2 {
                 self.row_fwd.process_with_scratch(
                     &mut data[r * nc..(r + 1) * nc],
                     &mut batch[k * hc..(k + 1) * hc],
-                    &mut scratch,
+                    scratch,
                 )?;
             }
             for j in 0..hc {
@@ -92,23 +105,48 @@ impl Fft2 {
                 }
             }
         }
-        self.col_fwd.process_with_scratch(&mut t, &mut scratch);
-        Ok(t)
+        // The rows below the live ones are zeros (a reused buffer holds an earlier tile's).
+        for column in t.chunks_mut(nr) {
+            column[live..].fill(C64::default());
+        }
+        self.col_fwd.process_with_scratch(t, scratch);
+        Ok(())
     }
 
     /// Inverse of [`Fft2::forward`] (unnormalised, like rustfft): takes a transposed spectrum of
     /// real data and returns rows `first_row .. first_row + n_rows` of the row-major result.
+    #[cfg(test)]
     pub(crate) fn inverse_rows(
         &self,
         spectrum: &mut [C64],
         first_row: usize,
         n_rows: usize,
     ) -> Result<Vec<f64>, FftError> {
+        let mut out = Vec::new();
+        self.inverse_rows_into(
+            spectrum,
+            first_row,
+            n_rows,
+            &mut out,
+            &mut FftBuffers::default(),
+        )?;
+        Ok(out)
+    }
+
+    /// [`Fft2::inverse_rows`] into `out`, with `buffers` for the transforms' scratch.
+    pub(crate) fn inverse_rows_into(
+        &self,
+        spectrum: &mut [C64],
+        first_row: usize,
+        n_rows: usize,
+        out: &mut Vec<f64>,
+        buffers: &mut FftBuffers,
+    ) -> Result<(), FftError> {
         let (nr, nc, hc) = (self.nr, self.nc, self.half_cols());
-        let mut scratch = vec![C64::default(); self.scratch_len()];
-        self.col_inv.process_with_scratch(spectrum, &mut scratch);
-        let mut out = vec![0.0; n_rows * nc];
-        let mut batch = vec![C64::default(); ROW_BATCH * hc];
+        let (scratch, batch) = buffers.sized(self.scratch_len(), ROW_BATCH * hc);
+        self.col_inv.process_with_scratch(spectrum, scratch);
+        // Every value is written by the row transforms below.
+        out.resize(n_rows * nc, 0.0);
         for k0 in (0..n_rows).step_by(ROW_BATCH) {
             let rows = (n_rows - k0).min(ROW_BATCH);
             for j in 0..hc {
@@ -126,14 +164,29 @@ impl Fft2 {
                     row[hc - 1].im = 0.0;
                 }
                 let r = k0 + k;
-                self.row_inv.process_with_scratch(
-                    row,
-                    &mut out[r * nc..(r + 1) * nc],
-                    &mut scratch,
-                )?;
+                self.row_inv
+                    .process_with_scratch(row, &mut out[r * nc..(r + 1) * nc], scratch)?;
             }
         }
-        Ok(out)
+        Ok(())
+    }
+}
+
+/// The transforms' working buffers, kept between calls.
+#[derive(Default)]
+pub(crate) struct FftBuffers {
+    scratch: Vec<C64>,
+    batch: Vec<C64>,
+}
+
+impl FftBuffers {
+    /// The scratch and row-batch buffers, at least `scratch` and exactly `batch` long.
+    fn sized(&mut self, scratch: usize, batch: usize) -> (&mut [C64], &mut [C64]) {
+        if self.scratch.len() < scratch {
+            self.scratch.resize(scratch, C64::default());
+        }
+        self.batch.resize(batch, C64::default());
+        (&mut self.scratch[..scratch], &mut self.batch[..])
     }
 }
 

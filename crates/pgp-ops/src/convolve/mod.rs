@@ -22,6 +22,7 @@
 //! Each output tile (a whole number of the signal's blocks) is one task on the executor; results
 //! are written in tile order by the calling thread, so outputs are identical on every executor.
 
+mod blocks;
 mod fft2;
 mod tile;
 
@@ -161,6 +162,10 @@ pub fn convolve_2d(
 
 /// A tile's values in the output type.
 fn typed(values: Array2<f64>, dt: DataType) -> DynArray {
+    if dt == DataType::F64 {
+        // The default output: no conversion, so no copy.
+        return values.into();
+    }
     with_pixel_type!(dt, T => values.mapv(to_pixel::<T>).into())
 }
 
@@ -223,10 +228,12 @@ impl BlockOp for ConvolveOp {
     fn compute(
         &self,
         prepared: &Prepared,
-        inputs: &Handles<'_>,
+        // The signal is read through the blocks `prepared` shares between threads, not these
+        // handles (shared ones would make the threads take turns to decode).
+        _inputs: &Handles<'_>,
         w: Window,
     ) -> Result<Computed<()>> {
-        let input = inputs.with(0, |signal| prepared.read(signal, w))?;
+        let input = prepared.read(w)?;
         let values = prepared.compute(w, input)?;
         Ok(Computed::pixels(w, typed(values, self.datatype), ()))
     }

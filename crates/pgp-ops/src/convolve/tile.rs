@@ -5,6 +5,7 @@
 //! spectrum is computed once per call), and keeps the part the circular wrap-around cannot touch.
 //! With nodata normalisation the valid-pixel mask takes a second transform of its own.
 
+use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -13,7 +14,8 @@ use ndarray::Array2;
 use pgp_core::{with_pixel_type, DynArray, Nodata, Pixel, Raster, Window};
 use serde::{Deserialize, Serialize};
 
-use super::fft2::{fast_len, Fft2, C64};
+use super::blocks::SignalBlocks;
+use super::fft2::{fast_len, Fft2, FftBuffers, C64};
 use crate::{Error, Result};
 
 /// Largest kernel side `convolve_2d` takes: tiles grow with the kernel (about twice its size), and
@@ -141,10 +143,13 @@ pub(crate) struct Prepared {
     fft: Fft2,
     /// Kernel spectrum (transposed layout), pre-scaled by 1 / (nr * nc).
     spectrum: Vec<C64>,
+    /// The signal band's decoded blocks.
+    blocks: SignalBlocks,
 }
 
 impl Prepared {
     pub(crate) fn new(spec: ConvSpec, kernel: KernelData) -> Result<Prepared> {
+        let blocks = SignalBlocks::open(&spec.signal, spec.signal_band)?;
         let (kr, kc) = kernel.values.dim();
         let (tx, ty) = spec.tile;
         let nr = fast_len(ty + kr - 1);
@@ -162,6 +167,7 @@ impl Prepared {
             kernel,
             fft,
             spectrum,
+            blocks,
         })
     }
 
@@ -187,11 +193,10 @@ impl Prepared {
     }
 
     /// Reads the part of the raster `window` needs (the window grown by the kernel's reach,
-    /// clipped to the raster). Kept apart from [`Prepared::compute`] so threads can share one
-    /// dataset handle, and so its block cache, taking turns only for the read.
-    pub(crate) fn read(&self, signal: &Raster, window: Window) -> Result<TileRead> {
+    /// clipped to the raster), from the blocks the threads share.
+    pub(crate) fn read(&self, window: Window) -> Result<TileRead> {
         let (kr, kc) = self.kernel.values.dim();
-        let (cols, rows) = signal.size();
+        let (cols, rows) = self.blocks.size();
         let (top, left) = (kr - 1 - kr / 2, kc - 1 - kc / 2);
         let (ph, pw) = (window.height + kr - 1, window.width + kc - 1);
         let y0 = window.y_off as isize - top as isize;
@@ -203,12 +208,25 @@ impl Prepared {
         let read = Window::new(rx0, ry0, rx1 - rx0, ry1 - ry0);
         Ok(TileRead {
             offset: ((ry0 as isize - y0) as usize, (rx0 as isize - x0) as usize),
-            data: signal.read_dyn(self.spec.signal_band, read)?,
+            data: self.blocks.read(read)?,
         })
     }
 
     /// The convolved values of `window` from what [`Prepared::read`] read for it.
     pub(crate) fn compute(&self, window: Window, input: TileRead) -> Result<Array2<f64>> {
+        WORKSPACE.with(|work| {
+            let work = &mut *work.borrow_mut();
+            self.compute_in(window, input, work)
+        })
+    }
+
+    /// [`Prepared::compute`] with this thread's reused buffers.
+    fn compute_in(
+        &self,
+        window: Window,
+        input: TileRead,
+        work: &mut Workspace,
+    ) -> Result<Array2<f64>> {
         let (kr, kc) = self.kernel.values.dim();
         // Output pixel (r, c) sums kernel[i][j] * signal[r - i + kr/2][c - j + kc/2]: it reaches
         // `top` rows up and `kr / 2` rows down (likewise for columns).
@@ -218,8 +236,12 @@ impl Prepared {
         // The padded input block, row-major with stride `pw`; zeros beyond the raster and in
         // place of nodata.
         let (ph, pw) = (h + kr - 1, w + kc - 1);
-        let mut s = vec![0.0f64; ph * pw];
-        let mut valid = vec![false; ph * pw];
+        let mut s = std::mem::take(&mut work.padded);
+        s.clear();
+        s.resize(ph * pw, 0.0);
+        let mut valid = std::mem::take(&mut work.valid);
+        valid.clear();
+        valid.resize(ph * pw, false);
         let mut non_finite = Vec::new();
         let (oy, ox) = input.offset;
         let dt = input.data.data_type();
@@ -244,12 +266,14 @@ impl Prepared {
                 }
             }
         });
-        let mut out = self.convolve_real(&s, pw, h, w)?;
+        let mut out = self.convolve_real(&s, pw, h, w, work)?;
         let mut mask = Vec::new();
         if self.spec.ignore_nodata_and_edges {
-            let m: Vec<f64> = valid.iter().map(|&v| if v { 1.0 } else { 0.0 }).collect();
-            mask = self.convolve_real(&m, pw, h, w)?;
+            s.clear();
+            s.extend(valid.iter().map(|&v| if v { 1.0 } else { 0.0 }));
+            mask = self.convolve_real(&s, pw, h, w, work)?;
         }
+        work.padded = s;
         let zero_band = self
             .spec
             .set_tol_to_zero
@@ -296,33 +320,62 @@ impl Prepared {
                 }
             }
         }
+        work.valid = valid;
         Array2::from_shape_vec((h, w), out).map_err(|e| Error::invalid("window", e.to_string()))
     }
 
     /// Convolves one padded block (`h + kr - 1` rows of stride `pw`) with the kernel: the
     /// `h` x `w` outputs, row-major, that the circular wrap-around cannot touch.
-    fn convolve_real(&self, padded: &[f64], pw: usize, h: usize, w: usize) -> Result<Vec<f64>> {
+    fn convolve_real(
+        &self,
+        padded: &[f64],
+        pw: usize,
+        h: usize,
+        w: usize,
+        work: &mut Workspace,
+    ) -> Result<Vec<f64>> {
         let (kr, kc) = self.kernel.values.dim();
         let (nr, nc) = self.fft.shape();
         let live = (h + kr - 1).min(nr);
-        let mut z = vec![0.0f64; live * nc];
+        let z = &mut work.rows;
+        z.clear();
+        z.resize(live * nc, 0.0);
         for (dst, src) in z.chunks_mut(nc).zip(padded.chunks(pw)) {
             dst[..pw].copy_from_slice(src);
         }
-        let mut spec = self.fft.forward(&mut z, live).map_err(transform_error)?;
+        let spec = &mut work.spectrum;
+        self.fft
+            .forward_into(z, live, spec, &mut work.fft)
+            .map_err(transform_error)?;
         for (x, k) in spec.iter_mut().zip(&self.spectrum) {
             *x *= k;
         }
-        let rows = self
-            .fft
-            .inverse_rows(&mut spec, kr - 1, h)
+        self.fft
+            .inverse_rows_into(spec, kr - 1, h, z, &mut work.fft)
             .map_err(transform_error)?;
         let mut out = Vec::with_capacity(h * w);
-        for row in rows.chunks(nc) {
+        for row in z.chunks(nc) {
             out.extend_from_slice(&row[kc - 1..kc - 1 + w]);
         }
         Ok(out)
     }
+}
+
+/// One thread's buffers for its tiles, kept from tile to tile: a tile's transforms need a few
+/// megabytes, and fresh allocations of that size come zeroed from the system page by page.
+#[derive(Default)]
+struct Workspace {
+    /// The padded input block (then the valid-pixel mask, with nodata normalisation).
+    padded: Vec<f64>,
+    valid: Vec<bool>,
+    /// Transform rows, in and out.
+    rows: Vec<f64>,
+    spectrum: Vec<C64>,
+    fft: FftBuffers,
+}
+
+thread_local! {
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
 }
 
 /// The transforms' buffers are sized from their plans, so this names a bug, not bad input.
