@@ -167,12 +167,27 @@ pub fn run(args: CalcArgs) -> CmdResult {
     let mut output = output_json(&args.out)?;
     output["blocks"] = json!(report.blocks);
     output["valid_pixels"] = json!(report.valid_pixels);
-    output["statistics"] = match report.statistics {
-        Some(s) => json!({"min": s.min, "max": s.max, "mean": s.mean, "std_dev": s.std_dev}),
-        None => json!(null),
-    };
+    output["statistics"] = statistics_json(report.statistics);
+    let per_band: Vec<_> = (report.band_statistics.iter().enumerate())
+        .map(|(i, s)| {
+            let mut entry = statistics_json(*s);
+            if let Some(fields) = entry.as_object_mut() {
+                fields.insert("band".into(), json!(i + 1));
+            }
+            entry
+        })
+        .collect();
+    output["band_statistics"] = json!(per_band);
     print_outputs(vec![output], seconds, args.json)?;
     Ok(())
+}
+
+/// A band's statistics as `--json` prints them (`null` when the band has none).
+fn statistics_json(stats: Option<pgp::core::BandStatistics>) -> serde_json::Value {
+    match stats {
+        Some(s) => json!({"min": s.min, "max": s.max, "mean": s.mean, "std_dev": s.std_dev}),
+        None => json!(null),
+    }
 }
 
 #[cfg(test)]

@@ -383,7 +383,28 @@ fn calc_out_bands_write_one_band_per_expression_on_every_executor() {
         assert_eq!(v["outputs"][0]["nodata"], serde_json::json!([-1.0, -1.0]));
         assert_eq!(band_pixels(&out, 1), band1, "{executor}");
         assert_eq!(band_pixels(&out, 2), band2, "{executor}");
+        // `--json` reports every band's statistics, not band 1's for all.
+        let stats = &v["outputs"][0]["band_statistics"];
+        assert_eq!(stats.as_array().map(Vec::len), Some(2), "{v}");
+        for (i, pixels) in [&band1, &band2].into_iter().enumerate() {
+            let (min, max, mean) = valid_min_max_mean(pixels, nodata);
+            let s = &stats[i];
+            assert_eq!(s["band"], serde_json::json!(i + 1), "{s}");
+            assert_eq!(s["min"].as_f64(), Some(min), "band {} {executor}", i + 1);
+            assert_eq!(s["max"].as_f64(), Some(max), "band {} {executor}", i + 1);
+            let got = s["mean"].as_f64().unwrap();
+            assert!((got - mean).abs() <= 1e-9 * mean.abs(), "{got} {mean}");
+        }
+        assert_eq!(v["outputs"][0]["statistics"]["mean"], stats[0]["mean"]);
     }
+}
+
+/// Min, max and mean of the pixels that are not `nodata`.
+fn valid_min_max_mean(pixels: &[f64], nodata: f64) -> (f64, f64, f64) {
+    let valid: Vec<f64> = pixels.iter().copied().filter(|&p| p != nodata).collect();
+    let min = valid.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = valid.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (min, max, valid.iter().sum::<f64>() / valid.len() as f64)
 }
 
 #[test]

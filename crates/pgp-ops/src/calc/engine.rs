@@ -32,6 +32,10 @@ pub struct CalcReport {
     /// The statistics written to band 1 (`None` when off, or when no pixel is valid); every
     /// band of a several-band output gets its own in the file.
     pub statistics: Option<pgp_core::BandStatistics>,
+    /// Every band's statistics, band 1 first (`None` for a band without a valid pixel; empty
+    /// when statistics are off).
+    #[serde(default)]
+    pub band_statistics: Vec<Option<pgp_core::BandStatistics>>,
 }
 
 /// The output side of a job.
@@ -189,16 +193,18 @@ where
         None
     };
     let blocks = written.blocks;
-    // Every band with a valid pixel gets its statistics, band 1 first.
-    let per_band: Vec<(usize, pgp_core::BandStatistics, u64)> = if job.stats {
-        std::iter::once(moments)
-            .chain(more_moments)
-            .enumerate()
-            .filter_map(|(i, m)| m.statistics().map(|s| (i + 1, s, m.count)))
-            .collect()
+    let all_moments: Vec<Moments> = if job.stats {
+        std::iter::once(moments).chain(more_moments).collect()
     } else {
         Vec::new()
     };
+    let band_statistics: Vec<_> = all_moments.iter().map(Moments::statistics).collect();
+    // Every band with a valid pixel gets its statistics, band 1 first.
+    let per_band: Vec<(usize, pgp_core::BandStatistics, u64)> = all_moments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.statistics().map(|s| (i + 1, s, m.count)))
+        .collect();
     written.commit(
         (!per_band.is_empty()).then(|| -> pgp_core::tiles::FinishFn<'_> {
             Box::new(move |raster: &mut Raster| {
@@ -215,6 +221,7 @@ where
         blocks,
         valid_pixels: job.stats.then_some(moments.count),
         statistics,
+        band_statistics,
     })
 }
 
