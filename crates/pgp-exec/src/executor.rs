@@ -234,7 +234,7 @@ impl Executor {
         }
     }
 
-    /// Applies `f` to every item, computing up to about two items per worker ahead, and yields
+    /// Applies `f` to every item, computing up to about four items per worker ahead, and yields
     /// the results in input order. This is the streaming pattern of block-wise raster
     /// operations: compute blocks in parallel, consume them in order on one thread, with
     /// bounded memory. On the synchronous executor each item is computed when it is asked for.
@@ -278,9 +278,16 @@ impl Executor {
         TaskGroup::new(self.clone())
     }
 
+    /// Items submitted ahead of the consumer. Threads get four per worker: with two, a worker
+    /// goes idle whenever the oldest item takes longer than about two of the others (a thread
+    /// preempted on a shared machine, an edge block of different cost), since nothing new is
+    /// submitted until the oldest is consumed. Memory stays bounded (the raster operations'
+    /// items are blocks of bounded size). Process pools keep two per worker: their tasks
+    /// are batches, already large next to such stalls.
     fn ordered_window(&self) -> usize {
         match self.kind {
             Kind::Sync => 1,
+            Kind::Threads(_) => 4 * self.workers(),
             _ => 2 * self.workers(),
         }
     }

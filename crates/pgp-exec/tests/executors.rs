@@ -268,14 +268,15 @@ fn dropping_map_ordered_early_cancels_the_rest_and_joins() {
         x
     });
     assert_eq!(stream.next().unwrap().unwrap(), 0);
-    assert!(stream.in_flight() <= 4);
+    // Four items per worker ahead of the consumer, at most.
+    assert!(stream.in_flight() <= 8);
     drop(stream);
     // Joined: whatever started has finished, and far fewer than 1000 items ever started.
     assert_eq!(
         started.load(Ordering::SeqCst),
         finished.load(Ordering::SeqCst)
     );
-    assert!(started.load(Ordering::SeqCst) <= 1 + 4);
+    assert!(started.load(Ordering::SeqCst) <= 1 + 8);
 }
 
 #[test]
