@@ -21,6 +21,10 @@ static POOLS: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 static INSTALL_EXIT: Once = Once::new();
 static INSTALL_SIGNALS: Once = Once::new();
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// The signal being handled (0: none). Cancelling the jobs can wake the main thread, which may
+/// then `exit` before the signal thread re-raises: the exit hook raises it instead, so the
+/// program still ends by the signal, not with the status its `main` chose.
+static PENDING_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 /// Cancels the jobs of every live pool (the program is ending: tasks are left as they are).
 pub(crate) fn stop_all() {
@@ -36,6 +40,15 @@ pub(crate) fn stop_all() {
 
 extern "C" fn at_exit() {
     stop_all();
+    let signal = PENDING_SIGNAL.load(Ordering::SeqCst);
+    if signal != 0 {
+        // SAFETY: restores the default action and re-raises the signal being handled, ending
+        // the program as the signal asked (see PENDING_SIGNAL).
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+    }
 }
 
 /// Makes the pool's jobs end with the program.
@@ -81,6 +94,7 @@ fn install() {
             if n == 1 {
                 let signal = i32::from(byte);
                 eprintln!("pgp-exec: signal {signal}: cancelling this program's Slurm jobs");
+                PENDING_SIGNAL.store(signal, Ordering::SeqCst);
                 stop_all();
                 // SAFETY: restores the default action and re-raises, ending the program as the
                 // signal asked.
