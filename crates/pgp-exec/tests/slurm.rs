@@ -510,6 +510,11 @@ fn a_task_walltime_picks_a_pilot_that_outlives_it() {
 /// Run as a child: starts a pool, a long task, writes the job name, then waits to be signalled.
 fn driver_child(mode: &str) -> ! {
     let dir = PathBuf::from(mode.trim_start_matches("driver-child:"));
+    // A test run started in the background by a non-interactive shell inherits SIGINT ignored,
+    // and pgp rightly leaves an ignored signal alone; this driver stands for a program run
+    // from a terminal, where Ctrl-C arrives with its default action.
+    // SAFETY: sets this process's own SIGINT disposition before any thread of pgp's starts.
+    unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
     let slurm = SlurmPool::builder(spec("slurm:workers=2,mem=200M"))
         .run_dir(dir.join("run"))
         .build()
