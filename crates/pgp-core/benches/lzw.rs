@@ -156,21 +156,11 @@ fn noisy_bytes(size: usize, band: usize) -> Array2<u8> {
 /// CPU seconds of this thread spent in `f`: on a shared, loaded machine wall-clock time mostly
 /// measures the other processes, while the thread's CPU time is what the encoder costs.
 fn time<R>(f: impl FnOnce() -> AnyResult<R>) -> f64 {
-    let start = thread_cpu_seconds();
+    let start = common::cpu_seconds(libc::CLOCK_THREAD_CPUTIME_ID);
     let r = f();
-    let elapsed = thread_cpu_seconds() - start;
+    let elapsed = common::cpu_seconds(libc::CLOCK_THREAD_CPUTIME_ID) - start;
     std::hint::black_box(r.is_ok());
     elapsed
-}
-
-fn thread_cpu_seconds() -> f64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec to write to; the clock id is a constant libc defines.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
 fn encode_each(tiles: &[Vec<u8>], mut encode: impl FnMut(&[u8]) -> usize) -> AnyResult<usize> {

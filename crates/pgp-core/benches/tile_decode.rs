@@ -93,17 +93,6 @@ fn rewrite(source: &Path, target: &Path, compress: &str, predictor: &str) -> Any
     Ok(())
 }
 
-/// CPU seconds of the process (GDAL may decode on threads of its own).
-fn process_cpu() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out-pointer; the clock id is a constant Linux and macOS know.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
-
 /// CPU and wall-clock seconds to read every row of tiles of `path`, decoding raw tiles or
 /// through GDAL.
 fn read_all(path: &Path, raw: bool) -> AnyResult<(f64, f64)> {
@@ -115,11 +104,17 @@ fn read_all(path: &Path, raw: bool) -> AnyResult<(f64, f64)> {
         return Err(format!("{}: raw tile reads {}", path.display(), !raw).into());
     }
     let (cols, rows) = r.size();
-    let (t, cpu) = (Instant::now(), process_cpu());
+    let (t, cpu) = (
+        Instant::now(),
+        common::cpu_seconds(libc::CLOCK_PROCESS_CPUTIME_ID),
+    );
     for y in (0..rows).step_by(256) {
         let w = Window::new(0, y, cols, 256.min(rows - y));
         std::hint::black_box(r.read_dyn(1, w)?);
         r.forget_rows_above(y + 256);
     }
-    Ok((process_cpu() - cpu, t.elapsed().as_secs_f64()))
+    Ok((
+        common::cpu_seconds(libc::CLOCK_PROCESS_CPUTIME_ID) - cpu,
+        t.elapsed().as_secs_f64(),
+    ))
 }

@@ -32,3 +32,16 @@ pub fn inputs() -> AnyResult<Inputs> {
         dir,
     })
 }
+
+/// CPU seconds of `clock`: `CLOCK_THREAD_CPUTIME_ID` for what the calling thread spent (on a
+/// shared machine the wall clock mostly measures the other processes), or
+/// `CLOCK_PROCESS_CPUTIME_ID` where GDAL may work on threads of its own.
+pub fn cpu_seconds(clock: libc::clockid_t) -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid out-pointer; the clock ids passed are constants libc defines.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
